@@ -1,0 +1,38 @@
+//! The control API: HTTP+JSON on `$CORRAL_HOME/corral.sock` (owner only), and its typed client.
+//!
+//! The server never touches controller internals: it turns each request into an [`ApiRequest`]
+//! sent to the controller loop, and waits for the reply.
+
+pub mod types;
+
+use tokio::sync::oneshot;
+
+pub use types::*;
+
+/// A request from the API server to the controller loop.
+#[derive(Debug)]
+pub enum ApiRequest {
+    /// All apps and manifest problems.
+    List { reply: oneshot::Sender<AppList> },
+    /// One app, `None` when unknown.
+    Get {
+        name: String,
+        reply: oneshot::Sender<Option<AppStatus>>,
+    },
+    /// Stop and start all instances of an app at once.
+    Restart {
+        name: String,
+        reply: oneshot::Sender<Result<Reply, String>>,
+    },
+    /// Rolling restart of an app at the same revision.
+    Reload {
+        name: String,
+        reply: oneshot::Sender<Result<Reply, String>>,
+    },
+    /// Re-read the manifests directory now (after `apply`/`delete`), instead of waiting for the watcher.
+    Resync { reply: oneshot::Sender<Reply> },
+    /// Controller facts.
+    Info {
+        reply: oneshot::Sender<ControllerInfo>,
+    },
+}

@@ -1,0 +1,151 @@
+//! The JSON shapes of the control API, shared by the server and the CLI.
+
+use serde::{Deserialize, Serialize};
+
+/// What `GET /v1/apps` returns: every app the controller knows, and the manifest errors.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppList {
+    /// Apps sorted by name.
+    pub apps: Vec<AppStatus>,
+    /// Manifest files that failed to parse or validate, and name conflicts.
+    pub errors: Vec<ManifestProblem>,
+}
+
+/// One app as the controller sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppStatus {
+    /// `metadata.name`.
+    pub name: String,
+    /// Manifest file that defines it.
+    pub file: String,
+    /// Labels from the manifest.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Current desired revision (short hash).
+    pub revision: String,
+    /// Desired instance count (0 when suspended or deleted).
+    pub desired: u32,
+    /// Instances that are ready.
+    pub ready: u32,
+    /// One word for people: `Running`, `Starting`, `Progressing`, `CrashLoopBackOff`,
+    /// `Suspended`, `Stopping`, `Stopped`, `Failed`.
+    pub status: String,
+    /// Restarts of all current instances.
+    pub restarts: u32,
+    /// CPU percent of all instances (None until sampled).
+    pub cpu_percent: Option<f32>,
+    /// RSS bytes of all instances (None until sampled).
+    pub memory_bytes: Option<u64>,
+    /// When the app was first started by this controller (unix ms).
+    pub created_ms: u64,
+    /// The manifest error that keeps this app on its last good version, if any.
+    pub error: Option<String>,
+    /// Kubernetes-style conditions (Available, Progressing…).
+    pub conditions: Vec<Condition>,
+    /// Per-instance detail.
+    pub instances: Vec<InstanceStatus>,
+    /// Recent events, oldest first (bounded).
+    pub events: Vec<Event>,
+    /// The spec in force, as YAML.
+    pub spec_yaml: String,
+}
+
+/// One instance (a process and its restarts at one index).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceStatus {
+    /// 0-based index (`CORRAL_INSTANCE`).
+    pub index: u32,
+    /// Process id, while running.
+    pub pid: Option<u32>,
+    /// Revision this instance runs.
+    pub revision: String,
+    /// `Starting`, `Running`, `Stopping`, `Exited`, `CrashLoopBackOff`.
+    pub phase: String,
+    /// Whether it passed readiness.
+    pub ready: bool,
+    /// Times this slot was restarted.
+    pub restarts: u32,
+    /// When the current process started (unix ms).
+    pub started_ms: Option<u64>,
+    /// In back-off: when the next start is due (unix ms).
+    pub next_retry_ms: Option<u64>,
+    /// How the last process ended, e.g. `exit code 1` or `signal SIGKILL`.
+    pub last_exit: Option<String>,
+    /// CPU percent, when sampled.
+    pub cpu_percent: Option<f32>,
+    /// RSS of the process tree in bytes, when sampled.
+    pub memory_bytes: Option<u64>,
+}
+
+/// A Kubernetes-style condition.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// `Available`, `Progressing`, `ManifestValid`.
+    pub kind: String,
+    /// `True`/`False`.
+    pub status: bool,
+    /// Short CamelCase reason.
+    pub reason: String,
+    /// Sentence for people.
+    pub message: String,
+}
+
+/// Something that happened to an app.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    /// When (unix ms).
+    pub at_ms: u64,
+    /// `Normal` or `Warning`.
+    pub kind: String,
+    /// Short CamelCase reason: `Started`, `Exited`, `BackOff`, `Stopped`, `InvalidManifest`…
+    pub reason: String,
+    /// Sentence for people.
+    pub message: String,
+}
+
+/// A manifest that could not be used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestProblem {
+    /// The file.
+    pub file: String,
+    /// 1-based line, 0 when unknown.
+    pub line: usize,
+    /// 1-based column, 0 when unknown.
+    pub column: usize,
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// Apps affected (kept on their last good version).
+    pub apps: Vec<String>,
+}
+
+/// What `GET /v1/controller` returns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControllerInfo {
+    /// The manifests directory the controller reconciles from (absolute).
+    pub manifests: String,
+    /// `--profile`, if any.
+    pub profile: Option<String>,
+    /// The controller's pid.
+    pub pid: u32,
+    /// corral version.
+    pub version: String,
+}
+
+/// A plain reply for commands (`restart`, `reload`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    /// What was done, for people.
+    pub message: String,
+}
+
+/// An error reply: status code plus this body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    /// What went wrong and how to fix it.
+    pub error: String,
+}

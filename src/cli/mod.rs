@@ -1,0 +1,75 @@
+//! The command line: kubectl's shape, PM2's words. One file per command.
+
+mod apply;
+mod controller;
+mod delete;
+mod describe;
+mod get;
+mod init;
+mod logs;
+mod restart;
+mod schema;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// corral keeps programs running: manifests in a directory, reconciled continuously.
+#[derive(Debug, Parser)]
+#[command(name = "corral", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every `corral` command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the controller in the foreground on a manifests directory.
+    Controller(controller::Args),
+    /// Validate manifests, then write them into the manifests directory.
+    Apply(apply::Args),
+    /// Remove an app from the manifests directory; the controller stops it.
+    Delete(delete::Args),
+    /// List apps: NAME READY STATUS RESTARTS CPU MEM AGE REVISION.
+    Get(get::Args),
+    /// Show one app: spec, instances, conditions, recent events.
+    Describe(describe::Args),
+    /// Print an app's captured stdout and stderr.
+    Logs(logs::Args),
+    /// Stop and start every instance of an app at once.
+    Restart(restart::Args),
+    /// Check manifests offline.
+    Validate(validate::Args),
+    /// Print the App JSON Schema.
+    Schema(schema::Args),
+    /// Write a commented starter manifest.
+    Init(init::Args),
+}
+
+/// Options every command that edits the manifests directory understands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ManifestsDir {
+    /// The manifests directory; default `$CORRAL_MANIFESTS`, else the running controller's.
+    #[arg(long, value_name = "DIR")]
+    pub manifests: Option<PathBuf>,
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Controller(args) => controller::run(args),
+        Command::Apply(args) => apply::run(args),
+        Command::Delete(args) => delete::run(args),
+        Command::Get(args) => get::run(args),
+        Command::Describe(args) => describe::run(args),
+        Command::Logs(args) => logs::run(args),
+        Command::Restart(args) => restart::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Init(args) => init::run(args),
+    }
+}

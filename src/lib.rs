@@ -1,0 +1,11 @@
+//! corral: keeps long-running programs alive, reconciled from a directory of YAML manifests.
+
+pub mod api;
+pub mod cli;
+pub mod controller;
+pub mod home;
+pub mod logs;
+pub mod manifest;
+pub mod reconcile;
+pub mod store;
+pub mod supervisor;

@@ -1,0 +1,1 @@
+//! Log capture, reading and following (DESIGN.md §6).

@@ -1,0 +1,535 @@
+//! The App manifest types: what users write in `manifests/*.yaml` (DESIGN.md §1).
+//!
+//! Every field has a default except `apiVersion`, `kind`, `metadata.name` and `spec.command`.
+//! Unknown fields are rejected so a typo never silently does nothing. Doc comments become the
+//! JSON Schema descriptions that editors show.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::quantity::{ByteSize, DurationSpec, IntOrPercent};
+
+/// One App document: a program corral keeps running.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "corral App")]
+pub struct App {
+    /// Always `corral/v1`.
+    pub api_version: ApiVersion,
+    /// Always `App`.
+    pub kind: Kind,
+    /// The app's name and labels.
+    pub metadata: Metadata,
+    /// What to run and how.
+    pub spec: AppSpec,
+}
+
+/// The manifest API version; only `corral/v1` exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ApiVersion {
+    /// The first and only version.
+    #[serde(rename = "corral/v1")]
+    V1,
+}
+
+/// The manifest kind; only `App` exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Kind {
+    /// A long-running program with one or more instances.
+    App,
+}
+
+/// Identity of an app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    /// DNS label: lowercase letters, digits and `-`, 1 to 63 characters, starting and ending with
+    /// a letter or digit. Unique across the manifests directory.
+    pub name: AppName,
+    /// Free-form labels, selectable with `-l key=value` in the CLI.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A validated app name (a DNS label).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AppName(String);
+
+/// What to run and how to keep it running.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppSpec {
+    /// The program: a list is exec'd directly (argv); a string runs under `sh -c 'exec …'`.
+    pub command: Command,
+    /// Working directory; a relative path resolves against the manifest file's folder.
+    /// Default: the manifest file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// How many instances to run: an integer ≥ 0, or `"max"` for one per online CPU.
+    #[serde(default)]
+    pub instances: Instances,
+    /// `true` runs no instances while keeping `instances` (what `corral stop` sets).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub suspend: bool,
+    /// Environment variables for every instance; these win over `envFiles`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// dotenv files read at start, relative to the manifest's folder; later files win.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_files: Vec<String>,
+    /// Named variants picked with `corral controller --profile NAME` (PM2's `env_production`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, Profile>,
+    /// Ports shared by all instances, load-balanced by the controller.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listen: Vec<Listen>,
+    /// When an instance is ready to serve. Default: it stayed up for 1 second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Probe>,
+    /// When an instance is alive; failing it restarts the instance. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<Probe>,
+    /// Memory limit for each instance's whole process tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Memory>,
+    /// When an exited instance is started again.
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+    /// Delay between restarts of a crashing instance.
+    #[serde(default)]
+    pub backoff: Backoff,
+    /// How an instance is stopped.
+    #[serde(default)]
+    pub stop: Stop,
+    /// How a new revision replaces the old one.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Restart-on-change: files whose change reloads the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<Watch>,
+    /// Log capture settings.
+    #[serde(default)]
+    pub logs: Logs,
+}
+
+/// The program to run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Command {
+    /// argv, exec'd directly: `["node", "server.js"]`.
+    Argv(Vec<String>),
+    /// A shell line, run as `sh -c 'exec LINE'`.
+    Shell(String),
+}
+
+/// Instance count: a number or `"max"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "InstancesRepr", into = "InstancesRepr")]
+pub enum Instances {
+    /// Exactly this many.
+    Count(u32),
+    /// One per online CPU.
+    Max,
+}
+
+/// Variant settings chosen by `--profile`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Profile {
+    /// Extra environment, winning over `spec.env`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// A port shared by all instances.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Listen {
+    /// Name of the socket (`LISTEN_FDNAMES`); default `http`.
+    #[serde(default = "default_listen_name")]
+    pub name: String,
+    /// The public port, 1 to 65535.
+    pub port: u16,
+    /// Address to bind; default `127.0.0.1`.
+    #[serde(default = "default_host")]
+    pub host: String,
+    /// `inherit` (fd passing), `tcp` (connection proxy) or `http` (request balancer).
+    #[serde(default)]
+    pub mode: ListenMode,
+}
+
+/// How a listen port reaches instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenMode {
+    /// The controller binds once and passes the socket as fd 3+ (systemd socket activation).
+    #[default]
+    Inherit,
+    /// Each instance listens on its own `PORT`; the controller forwards connections.
+    Tcp,
+    /// Each instance listens on its own `PORT`; the controller balances HTTP requests.
+    Http,
+}
+
+/// A readiness or liveness check (Kubernetes names). Exactly one of `http`, `tcp`, `exec`,
+/// `notify` must be set.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Probe {
+    /// HTTP GET; 2xx and 3xx pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpProbe>,
+    /// A TCP connect succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpProbe>,
+    /// A command exits 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecProbe>,
+    /// The app sends `READY=1` on `NOTIFY_SOCKET` (systemd's protocol). Readiness only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyProbe>,
+    /// Seconds after start before the first check.
+    #[serde(default)]
+    pub initial_delay_seconds: u32,
+    /// Seconds between checks; default 10.
+    #[serde(default = "default_period")]
+    pub period_seconds: u32,
+    /// Seconds before a check counts as failed; default 1.
+    #[serde(default = "default_one")]
+    pub timeout_seconds: u32,
+    /// Consecutive passes to count as passing; default 1.
+    #[serde(default = "default_one")]
+    pub success_threshold: u32,
+    /// Consecutive failures to count as failing; default 3.
+    #[serde(default = "default_failure_threshold")]
+    pub failure_threshold: u32,
+}
+
+/// HTTP GET probe.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpProbe {
+    /// Port to probe; default the instance's `PORT` (tcp/http modes) or the listen port (inherit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Path to GET; default `/`.
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// Host to connect to; default `127.0.0.1`.
+    #[serde(default = "default_host")]
+    pub host: String,
+}
+
+/// TCP connect probe.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TcpProbe {
+    /// Port to connect to; default as for `http`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Host to connect to; default `127.0.0.1`.
+    #[serde(default = "default_host")]
+    pub host: String,
+}
+
+/// Command probe.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecProbe {
+    /// argv of the check, run in the app's cwd and env; exit 0 passes.
+    pub command: Vec<String>,
+}
+
+/// systemd-style readiness notification; no settings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyProbe {}
+
+/// Memory limit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Memory {
+    /// RSS limit of an instance's process tree (`300Mi`, `1Gi`, `500M`); over it, the instance
+    /// is replaced without downtime.
+    pub limit: ByteSize,
+}
+
+/// When an exited instance is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+pub enum RestartPolicy {
+    /// Always restart.
+    #[default]
+    Always,
+    /// Restart only after a non-zero exit or a signal.
+    OnFailure,
+    /// Never restart.
+    Never,
+}
+
+/// Exponential restart delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Backoff {
+    /// First delay; default `100ms`.
+    #[serde(default = "default_backoff_initial")]
+    pub initial: DurationSpec,
+    /// Longest delay; default `30s`.
+    #[serde(default = "default_backoff_max")]
+    pub max: DurationSpec,
+    /// Running this long resets the delay to `initial`; default `60s`.
+    #[serde(default = "default_backoff_reset")]
+    pub reset_after: DurationSpec,
+}
+
+/// How an instance is stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Stop {
+    /// Signal sent to the instance's process group first; default `SIGTERM`.
+    #[serde(default = "default_stop_signal")]
+    pub signal: StopSignal,
+    /// Then, after this long, SIGKILL to the whole group; default `10s`.
+    #[serde(default = "default_stop_timeout")]
+    pub timeout: DurationSpec,
+}
+
+/// A signal name such as `SIGTERM`, `SIGINT`, `SIGQUIT`, `SIGHUP`, `SIGUSR1`, `SIGUSR2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct StopSignal(pub nix::sys::signal::Signal);
+
+/// Rolling update settings (Kubernetes Deployment semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Strategy {
+    /// Instances allowed above `instances` during a rollout: a count or a percentage (rounded up).
+    #[serde(default = "default_quarter")]
+    pub max_surge: IntOrPercent,
+    /// Instances allowed to be unavailable: a count or a percentage (rounded down).
+    #[serde(default = "default_quarter")]
+    pub max_unavailable: IntOrPercent,
+    /// Seconds a ready instance must stay ready before it counts as available.
+    #[serde(default)]
+    pub min_ready_seconds: u32,
+    /// A rollout making no progress this long is reported `ProgressDeadlineExceeded`.
+    #[serde(default = "default_progress_deadline")]
+    pub progress_deadline: DurationSpec,
+}
+
+/// Reload when files change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Watch {
+    /// Paths to watch, relative to `cwd`; default `["."]`.
+    #[serde(default = "default_watch_paths")]
+    pub paths: Vec<String>,
+    /// Names or globs to ignore; default `node_modules`, `.git`, `*.log`.
+    #[serde(default = "default_watch_ignore")]
+    pub ignore: Vec<String>,
+    /// Quiet time before reloading; default `500ms`.
+    #[serde(default = "default_watch_debounce")]
+    pub debounce: DurationSpec,
+}
+
+/// Log capture settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Logs {
+    /// Rotate a log file when it reaches this size; default `10Mi`.
+    #[serde(default = "default_log_size")]
+    pub max_size: ByteSize,
+    /// Rotated files kept per log; default 5.
+    #[serde(default = "default_log_files")]
+    pub max_files: u32,
+    /// Prefix each line with an RFC 3339 UTC timestamp; default true.
+    #[serde(default = "default_true")]
+    pub timestamps: bool,
+}
+
+// ---- STUB section: defaults and impls, to be completed by the manifest work ----
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn default_true() -> bool {
+    true
+}
+fn default_one() -> u32 {
+    1
+}
+fn default_period() -> u32 {
+    10
+}
+fn default_failure_threshold() -> u32 {
+    3
+}
+fn default_listen_name() -> String {
+    "http".into()
+}
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_path() -> String {
+    "/".into()
+}
+fn ms(n: u64) -> DurationSpec {
+    DurationSpec(std::time::Duration::from_millis(n))
+}
+fn default_backoff_initial() -> DurationSpec {
+    ms(100)
+}
+fn default_backoff_max() -> DurationSpec {
+    ms(30_000)
+}
+fn default_backoff_reset() -> DurationSpec {
+    ms(60_000)
+}
+fn default_stop_signal() -> StopSignal {
+    StopSignal(nix::sys::signal::Signal::SIGTERM)
+}
+fn default_stop_timeout() -> DurationSpec {
+    ms(10_000)
+}
+fn default_quarter() -> IntOrPercent {
+    IntOrPercent::Percent(25)
+}
+fn default_progress_deadline() -> DurationSpec {
+    ms(600_000)
+}
+fn default_watch_paths() -> Vec<String> {
+    vec![".".into()]
+}
+fn default_watch_ignore() -> Vec<String> {
+    vec!["node_modules".into(), ".git".into(), "*.log".into()]
+}
+fn default_watch_debounce() -> DurationSpec {
+    ms(500)
+}
+fn default_log_size() -> ByteSize {
+    ByteSize(10 << 20)
+}
+fn default_log_files() -> u32 {
+    5
+}
+
+impl TryFrom<String> for AppName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Ok(Self(s))
+    }
+}
+impl From<AppName> for String {
+    fn from(n: AppName) -> String {
+        n.0
+    }
+}
+impl AppName {
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl schemars::JsonSchema for AppName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AppName".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        String::json_schema(g)
+    }
+}
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum InstancesRepr {
+    Count(u32),
+    Max(String),
+}
+impl TryFrom<InstancesRepr> for Instances {
+    type Error = String;
+    fn try_from(r: InstancesRepr) -> Result<Self, String> {
+        match r {
+            InstancesRepr::Count(n) => Ok(Self::Count(n)),
+            InstancesRepr::Max(s) if s == "max" => Ok(Self::Max),
+            InstancesRepr::Max(s) => Err(format!("bad instances {s}")),
+        }
+    }
+}
+impl From<Instances> for InstancesRepr {
+    fn from(i: Instances) -> Self {
+        match i {
+            Instances::Count(n) => Self::Count(n),
+            Instances::Max => Self::Max("max".into()),
+        }
+    }
+}
+impl Default for Instances {
+    fn default() -> Self {
+        Self::Count(1)
+    }
+}
+impl schemars::JsonSchema for Instances {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Instances".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        u32::json_schema(g)
+    }
+}
+impl TryFrom<String> for StopSignal {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+            .map(Self)
+            .map_err(|_| format!("unknown signal {s}"))
+    }
+}
+impl From<StopSignal> for String {
+    fn from(s: StopSignal) -> String {
+        s.0.as_str().into()
+    }
+}
+impl schemars::JsonSchema for StopSignal {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StopSignal".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        String::json_schema(g)
+    }
+}
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            initial: default_backoff_initial(),
+            max: default_backoff_max(),
+            reset_after: default_backoff_reset(),
+        }
+    }
+}
+impl Default for Stop {
+    fn default() -> Self {
+        Self {
+            signal: default_stop_signal(),
+            timeout: default_stop_timeout(),
+        }
+    }
+}
+impl Default for Strategy {
+    fn default() -> Self {
+        Self {
+            max_surge: default_quarter(),
+            max_unavailable: default_quarter(),
+            min_ready_seconds: 0,
+            progress_deadline: default_progress_deadline(),
+        }
+    }
+}
+impl Default for Logs {
+    fn default() -> Self {
+        Self {
+            max_size: default_log_size(),
+            max_files: default_log_files(),
+            timestamps: true,
+        }
+    }
+}

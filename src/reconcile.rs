@@ -1,0 +1,1 @@
+//! reconcile (in progress).
