@@ -1,1 +1,0 @@
-//! reconcile (in progress).

@@ -1,0 +1,120 @@
+//! Restart back-off: exponential delays from `initial` to `max`, reset after a healthy run.
+
+use std::time::{Duration, Instant};
+
+/// `spec.backoff`, as durations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffPolicy {
+    /// Delay before the first restart.
+    pub initial: Duration,
+    /// Longest delay.
+    pub max: Duration,
+    /// A process that ran this long resets the delay to `initial`.
+    pub reset_after: Duration,
+}
+
+impl BackoffPolicy {
+    /// Delay before restarting after `failures` consecutive failed runs (1 → `initial`).
+    pub fn delay(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(32);
+        let delay = self.initial.saturating_mul(1u32 << doublings.min(31));
+        delay.min(self.max)
+    }
+}
+
+/// How the processes at one index have ended, for restart decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SlotHistory {
+    /// Restarts after an unplanned exit, for `RESTARTS` in `corral get`.
+    pub restarts: u32,
+    /// Unplanned exits since the last healthy run (drives the delay).
+    pub failures: u32,
+    /// The last unplanned exit, if the slot is waiting to be restarted.
+    pub last_exit: Option<ExitRecord>,
+}
+
+/// An unplanned exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitRecord {
+    /// When it ended.
+    pub at: Instant,
+    /// Exit code 0.
+    pub success: bool,
+}
+
+impl SlotHistory {
+    /// Records an unplanned exit of a process that ran for `ran_for`.
+    pub fn record_exit(
+        &mut self,
+        policy: &BackoffPolicy,
+        at: Instant,
+        ran_for: Duration,
+        success: bool,
+    ) {
+        if ran_for >= policy.reset_after {
+            self.failures = 0;
+        }
+        self.failures = self.failures.saturating_add(1);
+        self.last_exit = Some(ExitRecord { at, success });
+    }
+
+    /// Records that the slot was started again after an exit.
+    pub fn record_restart(&mut self) {
+        if self.last_exit.take().is_some() {
+            self.restarts = self.restarts.saturating_add(1);
+        }
+    }
+
+    /// When the slot may start again after its last exit, per `policy`.
+    pub fn retry_at(&self, policy: &BackoffPolicy) -> Option<Instant> {
+        self.last_exit.map(|e| e.at + policy.delay(self.failures))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> BackoffPolicy {
+        BackoffPolicy {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(30),
+            reset_after: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn delays_double_up_to_the_max() {
+        let p = policy();
+        assert_eq!(p.delay(1), Duration::from_millis(100));
+        assert_eq!(p.delay(2), Duration::from_millis(200));
+        assert_eq!(p.delay(4), Duration::from_millis(800));
+        assert_eq!(p.delay(10), Duration::from_secs(30));
+        assert_eq!(p.delay(u32::MAX), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_healthy_run_resets_the_delay() {
+        let p = policy();
+        let t = Instant::now();
+        let mut h = SlotHistory::default();
+        for _ in 0..5 {
+            h.record_exit(&p, t, Duration::from_secs(1), false);
+        }
+        assert_eq!(h.failures, 5);
+        h.record_exit(&p, t, Duration::from_secs(61), false);
+        assert_eq!(h.failures, 1);
+        assert_eq!(h.retry_at(&p), Some(t + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn restarts_count_only_after_exits() {
+        let p = policy();
+        let mut h = SlotHistory::default();
+        h.record_restart();
+        assert_eq!(h.restarts, 0);
+        h.record_exit(&p, Instant::now(), Duration::ZERO, false);
+        h.record_restart();
+        assert_eq!((h.restarts, h.last_exit), (1, None));
+    }
+}

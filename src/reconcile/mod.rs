@@ -1,0 +1,197 @@
+//! The planner: desired + observed state → actions. PURE: no I/O, no clock reads, no processes.
+//!
+//! The controller calls [`plan`] after every event; the supervisor executes the returned
+//! [`Action`]s. Everything the decision needs (time included) comes in as arguments, so the
+//! policy (scaling, restarts with back-off, rolling updates) is tested here without processes.
+
+pub mod backoff;
+mod rollout;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::manifest::RestartPolicy;
+
+pub use backoff::{BackoffPolicy, SlotHistory};
+
+/// Identifies one process the supervisor started (never reused within a controller's life).
+pub type InstanceId = u64;
+
+/// What should run for one app, resolved from its manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredApp {
+    /// The app's name.
+    pub name: String,
+    /// Revision of the process template instances must run.
+    pub revision: String,
+    /// Instances wanted (0 when suspended).
+    pub replicas: u32,
+    /// When an exited instance is started again.
+    pub restart_policy: RestartPolicy,
+    /// Restart delays.
+    pub backoff: BackoffPolicy,
+    /// Rolling update limits, already resolved against `replicas`.
+    pub rollout: RolloutLimits,
+    /// With no readiness probe, an instance is ready after staying up this long.
+    pub ready_after: Option<Duration>,
+}
+
+/// `maxSurge`/`maxUnavailable` as counts, and `minReadySeconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolloutLimits {
+    /// Extra instances allowed above `replicas` while rolling.
+    pub max_surge: u32,
+    /// Instances allowed below `replicas` available while rolling.
+    pub max_unavailable: u32,
+    /// A ready instance counts as available only after this long.
+    pub min_ready: Duration,
+}
+
+/// Where a live process is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Started, not ready yet.
+    Starting,
+    /// Passed readiness at this time.
+    Ready {
+        /// When readiness passed.
+        since: Instant,
+    },
+    /// A stop was sent; waiting for it to exit.
+    Stopping,
+}
+
+/// One live process as the supervisor sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedInstance {
+    /// Its id.
+    pub id: InstanceId,
+    /// Its 0-based index (`CORRAL_INSTANCE`).
+    pub index: u32,
+    /// The revision it runs.
+    pub revision: String,
+    /// When it was started.
+    pub started: Instant,
+    /// Its phase.
+    pub phase: Phase,
+}
+
+/// Everything observed about one app.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObservedApp {
+    /// Live processes (including those being stopped).
+    pub instances: Vec<ObservedInstance>,
+    /// Per index: how its processes ended.
+    pub slots: BTreeMap<u32, SlotHistory>,
+}
+
+/// Why an instance is being stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Its index is no longer wanted.
+    ScaledDown,
+    /// Its app's manifest is gone.
+    Deleted,
+    /// A new revision replaces it.
+    Replaced,
+}
+
+/// One thing for the supervisor to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start a process for `app` at `index`, running `revision`.
+    Start {
+        /// App name.
+        app: String,
+        /// Instance index.
+        index: u32,
+        /// Revision to run.
+        revision: String,
+    },
+    /// Stop a process gracefully.
+    Stop {
+        /// Which process.
+        id: InstanceId,
+        /// Why.
+        reason: StopReason,
+    },
+    /// The process passed the default readiness rule (stayed up long enough).
+    MarkReady {
+        /// Which process.
+        id: InstanceId,
+    },
+}
+
+/// The planner's answer: what to do now, and when to look again at the latest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// Actions, in the order to execute them.
+    pub actions: Vec<Action>,
+    /// Plan again at this time even if nothing happens (a back-off ends, a readiness timer…).
+    pub requeue_at: Option<Instant>,
+}
+
+impl Plan {
+    fn requeue(&mut self, at: Instant) {
+        self.requeue_at = Some(self.requeue_at.map_or(at, |t| t.min(at)));
+    }
+}
+
+/// Decides what to do for every app: `desired` apps absent from `observed` are started, observed
+/// apps absent from `desired` are stopped.
+pub fn plan(
+    desired: &BTreeMap<String, DesiredApp>,
+    observed: &BTreeMap<String, ObservedApp>,
+    now: Instant,
+) -> Plan {
+    let mut out = Plan::default();
+    let empty = ObservedApp::default();
+    for (name, app) in desired {
+        plan_app(app, observed.get(name).unwrap_or(&empty), now, &mut out);
+    }
+    for (name, obs) in observed {
+        if !desired.contains_key(name) {
+            for inst in obs.instances.iter().filter(|i| i.phase != Phase::Stopping) {
+                out.actions.push(Action::Stop {
+                    id: inst.id,
+                    reason: StopReason::Deleted,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Plans one app that has a manifest.
+fn plan_app(app: &DesiredApp, obs: &ObservedApp, now: Instant, out: &mut Plan) {
+    mark_ready(app, obs, now, out);
+    // Highest index goes first when scaling down; all surplus at once.
+    let mut surplus: Vec<&ObservedInstance> = obs
+        .instances
+        .iter()
+        .filter(|i| i.index >= app.replicas && i.phase != Phase::Stopping)
+        .collect();
+    surplus.sort_by_key(|i| std::cmp::Reverse(i.index));
+    for inst in surplus {
+        out.actions.push(Action::Stop {
+            id: inst.id,
+            reason: StopReason::ScaledDown,
+        });
+    }
+    rollout::plan_slots(app, obs, now, out);
+}
+
+/// Applies the default readiness rule: up for `ready_after` without a probe means ready.
+fn mark_ready(app: &DesiredApp, obs: &ObservedApp, now: Instant, out: &mut Plan) {
+    let Some(after) = app.ready_after else { return };
+    for inst in obs.instances.iter().filter(|i| i.phase == Phase::Starting) {
+        let due = inst.started + after;
+        if now >= due {
+            out.actions.push(Action::MarkReady { id: inst.id });
+        } else {
+            out.requeue(due);
+        }
+    }
+}

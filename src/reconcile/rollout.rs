@@ -1,0 +1,186 @@
+//! Per-index decisions: fill empty slots (with back-off), and replace old revisions the
+//! Kubernetes Deployment way (`maxSurge` above, `maxUnavailable` below `replicas`).
+
+use std::time::Instant;
+
+use super::{Action, DesiredApp, ObservedApp, ObservedInstance, Phase, Plan, StopReason};
+use crate::manifest::RestartPolicy;
+
+/// When `inst` became ready: its probe time, or the default rule's time.
+pub(super) fn ready_since(
+    app: &DesiredApp,
+    inst: &ObservedInstance,
+    now: Instant,
+) -> Option<Instant> {
+    match inst.phase {
+        Phase::Ready { since } => Some(since),
+        Phase::Starting => app
+            .ready_after
+            .map(|d| inst.started + d)
+            .filter(|t| *t <= now),
+        Phase::Stopping => None,
+    }
+}
+
+/// Whether `inst` counts as available (ready for `minReadySeconds`); requeues for when it will.
+fn available(app: &DesiredApp, inst: &ObservedInstance, now: Instant, out: &mut Plan) -> bool {
+    match ready_since(app, inst, now) {
+        Some(since) if since + app.rollout.min_ready <= now => true,
+        Some(since) => {
+            out.requeue(since + app.rollout.min_ready);
+            false
+        }
+        None => false,
+    }
+}
+
+/// What stands at one index.
+struct Slot<'a> {
+    index: u32,
+    current: Vec<&'a ObservedInstance>,
+    old: Vec<&'a ObservedInstance>,
+    stopping: bool,
+}
+
+/// Fills and rolls the slots `0..replicas` of one app.
+pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out: &mut Plan) {
+    let mut slots: Vec<Slot> = (0..app.replicas)
+        .map(|index| Slot {
+            index,
+            current: Vec::new(),
+            old: Vec::new(),
+            stopping: false,
+        })
+        .collect();
+    for inst in &obs.instances {
+        let Some(slot) = slots.get_mut(inst.index as usize) else {
+            continue;
+        };
+        match inst.phase {
+            Phase::Stopping => slot.stopping = true,
+            _ if inst.revision == app.revision => slot.current.push(inst),
+            _ => slot.old.push(inst),
+        }
+    }
+    let limits = app.rollout;
+    let max_surge = if limits.max_surge == 0 && limits.max_unavailable == 0 {
+        1
+    } else {
+        limits.max_surge
+    };
+    let max_total = app.replicas + max_surge;
+    let min_available = app.replicas.saturating_sub(limits.max_unavailable);
+
+    // Keep one instance per revision class at each index: the best (available, then newest).
+    for slot in &mut slots {
+        for group in [&mut slot.current, &mut slot.old] {
+            group.sort_by_key(|i| {
+                (
+                    !available(app, i, now, &mut Plan::default()),
+                    std::cmp::Reverse(i.started),
+                )
+            });
+            for extra in group.drain(1.min(group.len())..) {
+                out.actions.push(Action::Stop {
+                    id: extra.id,
+                    reason: StopReason::Replaced,
+                });
+            }
+        }
+    }
+    let mut total = slots
+        .iter()
+        .map(|s| s.current.len() + s.old.len())
+        .sum::<usize>() as u32;
+    let mut avail = 0u32;
+    for slot in &slots {
+        for inst in slot.current.iter().chain(&slot.old) {
+            if available(app, inst, now, out) {
+                avail += 1;
+            }
+        }
+    }
+
+    // Empty slots: start (after back-off) unless the restart policy says the slot is done.
+    for slot in slots
+        .iter()
+        .filter(|s| s.current.is_empty() && s.old.is_empty())
+    {
+        if slot.stopping {
+            continue; // wait for the previous process at this index to exit
+        }
+        let history = obs.slots.get(&slot.index).copied().unwrap_or_default();
+        if let Some(exit) = history.last_exit {
+            let restart = match app.restart_policy {
+                RestartPolicy::Always => true,
+                RestartPolicy::OnFailure => !exit.success,
+                RestartPolicy::Never => false,
+            };
+            if !restart {
+                continue;
+            }
+            if let Some(at) = history.retry_at(&app.backoff).filter(|at| *at > now) {
+                out.requeue(at);
+                continue;
+            }
+        }
+        start(app, slot.index, out);
+        total += 1;
+    }
+
+    // Old with a current one beside it: replace once the current one is available.
+    for slot in slots
+        .iter()
+        .filter(|s| !s.old.is_empty() && !s.current.is_empty())
+    {
+        if available(app, slot.current[0], now, out) {
+            let old = slot.old[0];
+            if available(app, old, now, &mut Plan::default()) {
+                avail = avail.saturating_sub(1);
+            }
+            out.actions.push(Action::Stop {
+                id: old.id,
+                reason: StopReason::Replaced,
+            });
+            total = total.saturating_sub(1);
+        }
+    }
+
+    // Old alone: surge a current one beside it, or spend the unavailability budget.
+    let lone_old: Vec<&Slot> = slots
+        .iter()
+        .filter(|s| s.current.is_empty() && !s.old.is_empty())
+        .collect();
+    let mut surged = vec![false; lone_old.len()];
+    for (k, slot) in lone_old.iter().enumerate() {
+        if total < max_total {
+            start(app, slot.index, out);
+            total += 1;
+            surged[k] = true;
+        }
+    }
+    for (k, slot) in lone_old.iter().enumerate().rev() {
+        if surged[k] {
+            continue;
+        }
+        let old = slot.old[0];
+        let is_available = available(app, old, now, &mut Plan::default());
+        if !is_available || avail > min_available {
+            if is_available {
+                avail -= 1;
+            }
+            out.actions.push(Action::Stop {
+                id: old.id,
+                reason: StopReason::Replaced,
+            });
+        }
+    }
+}
+
+fn start(app: &DesiredApp, index: u32, out: &mut Plan) {
+    out.actions.push(Action::Start {
+        app: app.name.clone(),
+        index,
+        revision: app.revision.clone(),
+    });
+}
