@@ -1,12 +1,80 @@
-//! `corral controller`.
+//! `corral controller`: run the controller in the foreground.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
 
 /// Arguments of `corral controller`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The directory of App manifests to reconcile from.
+    #[arg(long, value_name = "DIR")]
+    pub manifests: PathBuf,
+    /// Profile whose env applies (a manifest's `spec.profiles.NAME`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
 
-/// Runs `corral controller`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("corral controller is not implemented yet")
+/// Runs the controller until SIGTERM or SIGINT, then stops every app and exits 0.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CORRAL_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let manifests = std::fs::canonicalize(&args.manifests).with_context(|| {
+        format!(
+            "the manifests directory {} cannot be opened; create it or pass another --manifests",
+            args.manifests.display()
+        )
+    })?;
+    anyhow::ensure!(
+        manifests.is_dir(),
+        "{} is not a directory: --manifests takes a directory of App manifests",
+        manifests.display()
+    );
+    let home = crate::home::Home::from_env();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        let (api_tx, api_rx) = tokio::sync::mpsc::channel(64);
+        let server = crate::api::server::Server::bind(&home).await?;
+        let server_task = tokio::spawn(server.run(api_tx, shutdown.child_token()));
+        let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
+        let config = crate::controller::Config {
+            manifests,
+            profile: args.profile,
+            home,
+        };
+        let result = crate::controller::run(config, api_rx, shutdown.clone()).await;
+        shutdown.cancel();
+        signals.abort();
+        let _ = server_task.await;
+        result?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Cancels `shutdown` on the first SIGTERM or SIGINT.
+async fn wait_for_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the controller with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    shutdown.cancel();
 }

@@ -1,0 +1,61 @@
+//! From a manifest to what the planner wants: instance count, policies, and the revision.
+
+use std::time::Duration;
+
+use crate::manifest::quantity::IntOrPercent;
+use crate::manifest::{Instances, Located};
+use crate::reconcile::{BackoffPolicy, DesiredApp, RolloutLimits};
+
+/// With no readiness probe, an instance is ready once it stayed up this long (DESIGN.md §3).
+pub const DEFAULT_READY_AFTER: Duration = Duration::from_secs(1);
+
+/// The planner's view of one app. `nonce` counts `corral reload`s: it is folded into the
+/// revision so a reload is a rolling update to an identical template.
+pub fn desired_app(located: &Located, revision: &str, cpus: u32) -> DesiredApp {
+    let spec = &located.app.spec;
+    let replicas = match (spec.suspend, spec.instances) {
+        (true, _) => 0,
+        (false, Instances::Count(n)) => n,
+        (false, Instances::Max) => cpus.max(1),
+    };
+    DesiredApp {
+        name: located.app.metadata.name.as_str().to_owned(),
+        revision: revision.to_owned(),
+        replicas,
+        restart_policy: spec.restart_policy,
+        backoff: BackoffPolicy {
+            initial: spec.backoff.initial.0,
+            max: spec.backoff.max.0,
+            reset_after: spec.backoff.reset_after.0,
+        },
+        rollout: RolloutLimits {
+            max_surge: round(spec.strategy.max_surge, replicas, true),
+            max_unavailable: round(spec.strategy.max_unavailable, replicas, false),
+            min_ready: Duration::from_secs(spec.strategy.min_ready_seconds.into()),
+        },
+        // Readiness probes are run by the prober (a later step); until then every instance
+        // uses the default rule.
+        ready_after: Some(DEFAULT_READY_AFTER),
+    }
+}
+
+/// A count or a percentage of `total`, rounded up (surge) or down (unavailable).
+fn round(v: IntOrPercent, total: u32, up: bool) -> u32 {
+    match v {
+        IntOrPercent::Int(n) => n,
+        IntOrPercent::Percent(p) => {
+            let scaled = u64::from(total) * u64::from(p);
+            let n = if up {
+                scaled.div_ceil(100)
+            } else {
+                scaled / 100
+            };
+            n as u32
+        }
+    }
+}
+
+/// Online CPUs, for `instances: max`.
+pub fn online_cpus() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}

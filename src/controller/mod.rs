@@ -1,0 +1,380 @@
+//! The controller: one loop that turns every event (manifest change, process exit, API call,
+//! timer) into a reconcile — plan from desired + observed state, then execute the actions.
+
+mod desired;
+mod status;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::sleep_until;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ApiRequest, ControllerInfo, Reply};
+use crate::home::Home;
+use crate::manifest::Stop;
+use crate::reconcile::{self, Action, DesiredApp};
+use crate::store::{self, Store};
+use crate::supervisor::{record::Record, Exited, Supervisor, Template};
+
+/// Quiet time after a change in the manifests directory before it is read (a `git checkout`
+/// touching many files is one reload).
+const DEBOUNCE: Duration = Duration::from_millis(250);
+/// The directory is re-read this often even without a change notification.
+const RESYNC: Duration = Duration::from_secs(30);
+
+/// What the controller runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The manifests directory (absolute).
+    pub manifests: PathBuf,
+    /// `--profile`.
+    pub profile: Option<String>,
+    /// State directory.
+    pub home: Home,
+}
+
+/// Why the controller could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    /// The manifests directory cannot be read.
+    #[error(transparent)]
+    Manifests(#[from] store::DirError),
+    /// The directory cannot be watched.
+    #[error("cannot watch {}: {source}", dir.display())]
+    Watch {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: notify::Error,
+    },
+    /// State under `$CORRAL_HOME` cannot be read or written.
+    #[error("cannot use {}: {source}", path.display())]
+    Home {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The loop's state.
+struct Controller {
+    config: Config,
+    store: Store,
+    /// Process templates of the apps in force, plus those of deleted apps still stopping.
+    templates: BTreeMap<String, Template>,
+    desired: BTreeMap<String, DesiredApp>,
+    /// `corral reload` count per app, folded into the revision.
+    reloads: BTreeMap<String, u32>,
+    /// When each app was first seen (unix ms), for AGE.
+    created: BTreeMap<String, u64>,
+    supervisor: Supervisor,
+    cpus: u32,
+}
+
+/// Runs the controller until `shutdown` is cancelled, then stops every app gracefully.
+pub async fn run(
+    config: Config,
+    mut api: mpsc::Receiver<ApiRequest>,
+    shutdown: CancellationToken,
+) -> Result<(), ControllerError> {
+    let home_err = |path: PathBuf| move |source| ControllerError::Home { path, source };
+    let record_path = config.home.instances_record();
+    let record = Record::load(&record_path)
+        .await
+        .map_err(home_err(record_path.clone()))?;
+    let (exits_tx, mut exits) = mpsc::channel::<Exited>(256);
+    let mut ctl = Controller {
+        supervisor: Supervisor::new(config.home.clone(), exits_tx),
+        config,
+        store: Store::default(),
+        templates: BTreeMap::new(),
+        desired: BTreeMap::new(),
+        reloads: BTreeMap::new(),
+        created: BTreeMap::new(),
+        cpus: desired::online_cpus(),
+    };
+    ctl.supervisor.adopt(record, Instant::now());
+    ctl.reload().await?;
+    let (wake_tx, mut wake) = mpsc::channel::<()>(1);
+    let dir = ctl.config.manifests.clone();
+    let _watch = store::watch::watch_dir(&dir, wake_tx)
+        .map_err(|source| ControllerError::Watch { dir, source })?;
+    tracing::info!(manifests = %ctl.config.manifests.display(), "controller running");
+
+    let mut reload_at: Option<Instant> = None;
+    let mut resync_at = Instant::now() + RESYNC;
+    loop {
+        let requeue = ctl.reconcile().await;
+        let next = [requeue, reload_at, Some(resync_at)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(resync_at);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(()) = wake.recv() => reload_at = Some(Instant::now() + DEBOUNCE),
+            Some(exited) = exits.recv() => ctl.on_exit(exited),
+            Some(req) = api.recv() => ctl.on_api(req).await,
+            _ = sleep_until(next.into()) => {
+                let now = Instant::now();
+                if reload_at.is_some_and(|t| t <= now) || resync_at <= now {
+                    reload_at = None;
+                    resync_at = now + RESYNC;
+                    ctl.reload_logged().await;
+                }
+            }
+        }
+    }
+
+    tracing::info!("stopping every app");
+    ctl.desired.clear();
+    while !ctl.supervisor.is_empty() {
+        ctl.reconcile().await;
+        tokio::select! {
+            Some(exited) = exits.recv() => ctl.on_exit(exited),
+            Some(req) = api.recv() => ctl.on_api(req).await,
+        }
+    }
+    ctl.save_record().await;
+    ctl.supervisor.shutdown().await;
+    tracing::info!("all apps stopped");
+    Ok(())
+}
+
+impl Controller {
+    /// Re-reads the manifests directory and recomputes the desired state.
+    async fn reload(&mut self) -> Result<(), ControllerError> {
+        let (prev, dir, profile) = (
+            self.store.clone(),
+            self.config.manifests.clone(),
+            self.config.profile.clone(),
+        );
+        let joined = tokio::task::spawn_blocking(move || {
+            let store = prev.reload(&dir)?;
+            let templates: Vec<Template> = store
+                .apps
+                .values()
+                .map(|l| Template::resolve(l, profile.as_deref()))
+                .collect();
+            Ok::<_, store::DirError>((store, templates))
+        })
+        .await;
+        let (store, templates) = match joined {
+            Ok(result) => result?,
+            Err(e) => {
+                tracing::error!("manifest loading task failed: {e}");
+                return Ok(());
+            }
+        };
+        for p in &store.problems {
+            if !self.store.problems.contains(p) {
+                tracing::warn!("{}:{}:{}: {}", p.file, p.line, p.column, p.message);
+                for app in &p.apps {
+                    self.supervisor.events.warning(
+                        app,
+                        "InvalidManifest",
+                        format!("{}:{}:{}: {}", p.file, p.line, p.column, p.message),
+                    );
+                }
+            }
+        }
+        self.store = store;
+        self.desired.clear();
+        for mut template in templates {
+            let name = template.app.clone();
+            if let Some(n) = self.reloads.get(&name).filter(|n| **n > 0) {
+                template.revision = format!("{}.{n}", template.revision);
+            }
+            if let Some(located) = self.store.apps.get(&name) {
+                self.desired.insert(
+                    name.clone(),
+                    desired::desired_app(located, &template.revision, self.cpus),
+                );
+            }
+            self.created.entry(name.clone()).or_insert_with(now_ms);
+            self.templates.insert(name, template);
+        }
+        Ok(())
+    }
+
+    /// [`Controller::reload`], logging a failure instead of stopping (the directory may come back).
+    async fn reload_logged(&mut self) {
+        if let Err(e) = self.reload().await {
+            tracing::error!("{e}; apps keep running as they are");
+        }
+    }
+
+    /// Plans and executes until the plan is empty (bounded); returns when to plan again.
+    async fn reconcile(&mut self) -> Option<Instant> {
+        let mut requeue = None;
+        let mut changed = false;
+        for _ in 0..8 {
+            let now = Instant::now();
+            let plan = reconcile::plan(&self.desired, &self.supervisor.observed(), now);
+            requeue = plan.requeue_at;
+            if plan.actions.is_empty() {
+                break;
+            }
+            changed = true;
+            for action in plan.actions {
+                self.execute(action, now);
+            }
+        }
+        if changed {
+            self.save_record().await;
+        }
+        self.prune();
+        requeue
+    }
+
+    fn execute(&mut self, action: Action, now: Instant) {
+        match action {
+            Action::Start {
+                app,
+                index,
+                revision,
+            } => {
+                let (Some(template), Some(desired)) =
+                    (self.templates.get(&app), self.desired.get(&app))
+                else {
+                    return;
+                };
+                if template.revision == revision {
+                    self.supervisor
+                        .start(template, index, &desired.backoff, now);
+                }
+            }
+            Action::Stop { id, reason } => {
+                let app = self
+                    .supervisor
+                    .instance(id)
+                    .map(|i| i.app.clone())
+                    .unwrap_or_default();
+                let stop = self
+                    .templates
+                    .get(&app)
+                    .map(|t| t.stop.clone())
+                    .unwrap_or_else(Stop::default);
+                self.supervisor
+                    .stop(id, reason, stop.signal.0, stop.timeout.0);
+            }
+            Action::MarkReady { id } => self.supervisor.mark_ready(id, now),
+        }
+    }
+
+    fn on_exit(&mut self, exited: Exited) {
+        let app = self.supervisor.instance(exited.id).map(|i| i.app.clone());
+        let backoff = app.and_then(|a| self.desired.get(&a)).map(|d| d.backoff);
+        self.supervisor
+            .on_exit(exited, backoff.as_ref(), Instant::now());
+    }
+
+    /// Forgets deleted apps once their last process is gone.
+    fn prune(&mut self) {
+        let gone: Vec<String> = self
+            .templates
+            .keys()
+            .filter(|a| {
+                !self.desired.contains_key(*a) && self.supervisor.instances_of(a).next().is_none()
+            })
+            .cloned()
+            .collect();
+        for app in gone {
+            self.templates.remove(&app);
+            self.created.remove(&app);
+            self.reloads.remove(&app);
+            self.supervisor.forget_history(&app);
+            self.supervisor.events.forget(&app);
+        }
+    }
+
+    async fn save_record(&self) {
+        let path = self.config.home.instances_record();
+        if let Err(e) = self.supervisor.record().save(&path).await {
+            tracing::error!("cannot write {}: {e}; a controller started after a crash may not find every instance", path.display());
+        }
+    }
+
+    async fn on_api(&mut self, req: ApiRequest) {
+        match req {
+            ApiRequest::List { reply } => {
+                let _ = reply.send(status::app_list(self, Instant::now()));
+            }
+            ApiRequest::Get { name, reply } => {
+                let _ = reply.send(status::app_status(self, &name, Instant::now()));
+            }
+            ApiRequest::Restart { name, reply } => {
+                let result = match self
+                    .templates
+                    .get(&name)
+                    .filter(|_| self.desired.contains_key(&name))
+                {
+                    None => Err(not_found(&name)),
+                    Some(t) => {
+                        let (signal, timeout) = (t.stop.signal.0, t.stop.timeout.0);
+                        let n = self.supervisor.restart_app(&name, signal, timeout);
+                        Ok(Reply {
+                            message: format!("app/{name} restarted ({n} instance(s))"),
+                        })
+                    }
+                };
+                let _ = reply.send(result);
+            }
+            ApiRequest::Reload { name, reply } => {
+                let result = if self.desired.contains_key(&name) {
+                    *self.reloads.entry(name.clone()).or_default() += 1;
+                    self.reload_logged().await;
+                    self.supervisor.events.normal(
+                        &name,
+                        "Reloading",
+                        "rolling restart requested".into(),
+                    );
+                    Ok(Reply {
+                        message: format!("app/{name} reloading (rolling restart)"),
+                    })
+                } else {
+                    Err(not_found(&name))
+                };
+                let _ = reply.send(result);
+            }
+            ApiRequest::Resync { reply } => {
+                self.reload_logged().await;
+                let _ = reply.send(Reply {
+                    message: "manifests re-read".into(),
+                });
+            }
+            ApiRequest::Info { reply } => {
+                let _ = reply.send(ControllerInfo {
+                    manifests: self.config.manifests.display().to_string(),
+                    profile: self.config.profile.clone(),
+                    pid: std::process::id(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                });
+            }
+        }
+    }
+}
+
+fn not_found(name: &str) -> String {
+    format!("app \"{name}\" not found: corral get lists apps")
+}
+
+fn now_ms() -> u64 {
+    crate::supervisor::unix_ms(std::time::SystemTime::now())
+}
+
+/// A request helper for tests and the CLI: send `make(reply)` and await the answer.
+pub async fn ask<T>(
+    tx: &mpsc::Sender<ApiRequest>,
+    make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
+) -> Option<T> {
+    let (reply, rx) = oneshot::channel();
+    tx.send(make(reply)).await.ok()?;
+    rx.await.ok()
+}

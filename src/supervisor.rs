@@ -1,1 +1,0 @@
-//! supervisor (in progress).

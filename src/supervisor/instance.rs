@@ -1,0 +1,141 @@
+//! One supervised process: its identity, phase, log capture and stop escalation.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::process;
+use super::record::RecordEntry;
+use crate::logs::LogPipe;
+use crate::reconcile::{InstanceId, Phase, StopReason};
+
+/// A live process started (or adopted) by this controller.
+#[derive(Debug)]
+pub struct Instance {
+    /// Supervisor id.
+    pub id: InstanceId,
+    /// App name.
+    pub app: String,
+    /// Index (`CORRAL_INSTANCE`).
+    pub index: u32,
+    /// Revision it runs.
+    pub revision: String,
+    /// Process id; also its process group id.
+    pub pid: u32,
+    /// Start time in clock ticks since boot.
+    pub start_ticks: u64,
+    /// When it started (monotonic).
+    pub started: Instant,
+    /// When it started (unix ms).
+    pub started_ms: u64,
+    /// Phase for the planner.
+    pub phase: Phase,
+    /// Set once a stop was sent: the exit is planned.
+    pub stop_reason: Option<StopReason>,
+    /// FIFOs carrying its output.
+    pub pipes: Vec<LogPipe>,
+    /// Cancels the SIGKILL escalation once the process is gone.
+    pub escalation: CancellationToken,
+}
+
+impl Instance {
+    /// Sends `signal` to the group now and SIGKILL after `timeout` unless it exits first.
+    pub fn begin_stop(
+        &mut self,
+        reason: StopReason,
+        signal: Signal,
+        timeout: Duration,
+        tasks: &TaskTracker,
+    ) {
+        self.phase = Phase::Stopping;
+        self.stop_reason = Some(reason);
+        if let Err(e) = process::signal_group(self.pid, signal) {
+            tracing::warn!(app = %self.app, pid = self.pid, "cannot signal the process group: {e}");
+        }
+        let (pgid, done) = (self.pid, self.escalation.clone());
+        tasks.spawn(async move {
+            tokio::select! {
+                _ = done.cancelled() => {}
+                _ = tokio::time::sleep(timeout) => {
+                    let _ = process::signal_group(pgid, Signal::SIGKILL);
+                }
+            }
+        });
+    }
+
+    /// Cleans up after the process exited: ends the escalation timer and kills any process
+    /// left in its group (a forked child that outlived its parent).
+    pub fn finish(&self) {
+        self.escalation.cancel();
+        let _ = process::signal_group(self.pid, Signal::SIGKILL);
+    }
+
+    /// This instance as a record entry.
+    pub fn record_entry(&self) -> RecordEntry {
+        RecordEntry {
+            id: self.id,
+            app: self.app.clone(),
+            index: self.index,
+            revision: self.revision.clone(),
+            pid: self.pid,
+            start_ticks: self.start_ticks,
+            started_ms: self.started_ms,
+            ready: matches!(self.phase, Phase::Ready { .. }),
+            stopping: self.phase == Phase::Stopping,
+            pipes: self.pipes.iter().map(|p| p.path().to_path_buf()).collect(),
+        }
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Exited with this code.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+    /// Not our child (adopted): the status is not known.
+    Unknown,
+}
+
+impl Exit {
+    /// Exit code 0.
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+
+    /// From a wait status.
+    pub fn from_status(status: std::process::ExitStatus) -> Exit {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(sig)) => Exit::Signal(sig),
+            (None, None) => Exit::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exit code {c}"),
+            Exit::Signal(s) => match Signal::try_from(*s) {
+                Ok(sig) => write!(f, "signal {}", sig.as_str()),
+                Err(_) => write!(f, "signal {s}"),
+            },
+            Exit::Unknown => write!(f, "exit status unknown (adopted process)"),
+        }
+    }
+}
+
+/// A wait task's report: process `id` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exited {
+    /// Which instance.
+    pub id: InstanceId,
+    /// How.
+    pub exit: Exit,
+}

@@ -1,0 +1,297 @@
+//! Executes the planner's actions: spawns and stops processes, watches them exit, captures
+//! their output, and keeps the record a later controller adopts them from. Decides no policy.
+
+mod events;
+mod instance;
+pub mod process;
+pub mod record;
+mod spawn;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::home::Home;
+use crate::reconcile::{
+    BackoffPolicy, InstanceId, ObservedApp, ObservedInstance, Phase, SlotHistory, StopReason,
+};
+
+pub use events::{unix_ms, EventLog};
+pub use instance::{Exit, Exited, Instance};
+pub use template::Template;
+
+/// All processes of all apps, and the history the planner needs.
+pub struct Supervisor {
+    home: Home,
+    next_id: InstanceId,
+    instances: BTreeMap<InstanceId, Instance>,
+    slots: BTreeMap<String, BTreeMap<u32, SlotHistory>>,
+    /// Per-app recent events (bounded).
+    pub events: EventLog,
+    exits: mpsc::Sender<Exited>,
+    tasks: TaskTracker,
+    captures_stop: CancellationToken,
+}
+
+impl Supervisor {
+    /// A supervisor whose wait tasks report exits on `exits`.
+    pub fn new(home: Home, exits: mpsc::Sender<Exited>) -> Self {
+        Self {
+            home,
+            next_id: 1,
+            instances: BTreeMap::new(),
+            slots: BTreeMap::new(),
+            events: EventLog::default(),
+            exits,
+            tasks: TaskTracker::new(),
+            captures_stop: CancellationToken::new(),
+        }
+    }
+
+    /// What the planner sees.
+    pub fn observed(&self) -> BTreeMap<String, ObservedApp> {
+        let mut out: BTreeMap<String, ObservedApp> = BTreeMap::new();
+        for inst in self.instances.values() {
+            out.entry(inst.app.clone())
+                .or_default()
+                .instances
+                .push(ObservedInstance {
+                    id: inst.id,
+                    index: inst.index,
+                    revision: inst.revision.clone(),
+                    started: inst.started,
+                    phase: inst.phase,
+                });
+        }
+        for (app, slots) in &self.slots {
+            if !slots.is_empty() {
+                out.entry(app.clone()).or_default().slots = slots.clone();
+            }
+        }
+        out
+    }
+
+    /// Live instances of `app`, by index.
+    pub fn instances_of<'a>(&'a self, app: &'a str) -> impl Iterator<Item = &'a Instance> + 'a {
+        self.instances.values().filter(move |i| i.app == app)
+    }
+
+    /// One live instance.
+    pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
+        self.instances.get(&id)
+    }
+
+    /// Restart history of `app`'s slots.
+    pub fn slots_of(&self, app: &str) -> Option<&BTreeMap<u32, SlotHistory>> {
+        self.slots.get(app)
+    }
+
+    /// Whether no process is left.
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
+    }
+
+    /// Starts an instance of `template` at `index`; a failure to start counts as a failed run.
+    pub fn start(
+        &mut self,
+        template: &Template,
+        index: u32,
+        backoff: &BackoffPolicy,
+        now: Instant,
+    ) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let slot = self
+            .slots
+            .entry(template.app.clone())
+            .or_default()
+            .entry(index)
+            .or_default();
+        slot.record_restart();
+        match spawn::spawn(
+            &self.home,
+            template,
+            id,
+            index,
+            &self.exits,
+            &self.tasks,
+            &self.captures_stop,
+        ) {
+            Ok(inst) => {
+                self.events.normal(
+                    &template.app,
+                    "Started",
+                    format!(
+                        "instance {index} started (pid {}, revision {})",
+                        inst.pid, template.revision
+                    ),
+                );
+                self.instances.insert(id, inst);
+            }
+            Err(e) => {
+                slot.record_exit(backoff, now, Duration::ZERO, false);
+                self.events.warning(
+                    &template.app,
+                    "FailedToStart",
+                    format!("instance {index} could not start: {e}"),
+                );
+            }
+        }
+    }
+
+    /// Sends the stop signal to an instance's process group, and SIGKILL after `timeout`.
+    pub fn stop(
+        &mut self,
+        id: InstanceId,
+        reason: StopReason,
+        signal: nix::sys::signal::Signal,
+        timeout: Duration,
+    ) {
+        let Some(inst) = self.instances.get_mut(&id) else {
+            return;
+        };
+        if inst.phase == Phase::Stopping {
+            return;
+        }
+        inst.begin_stop(reason, signal, timeout, &self.tasks);
+        let why = match reason {
+            StopReason::ScaledDown => "scaled down",
+            StopReason::Deleted => "app removed",
+            StopReason::Replaced => "replaced",
+        };
+        let msg = format!("stopping instance {} (pid {}): {why}", inst.index, inst.pid);
+        self.events.normal(&inst.app.clone(), "Stopping", msg);
+    }
+
+    /// Marks an instance ready.
+    pub fn mark_ready(&mut self, id: InstanceId, now: Instant) {
+        if let Some(inst) = self.instances.get_mut(&id) {
+            if inst.phase == Phase::Starting {
+                inst.phase = Phase::Ready { since: now };
+            }
+        }
+    }
+
+    /// Handles a process exit: planned stops are forgotten, unplanned ones go to the slot's
+    /// history for the planner's restart decision.
+    pub fn on_exit(&mut self, exited: Exited, backoff: Option<&BackoffPolicy>, now: Instant) {
+        let Some(inst) = self.instances.remove(&exited.id) else {
+            return;
+        };
+        inst.finish();
+        let ran_for = now.saturating_duration_since(inst.started);
+        let slots = self.slots.entry(inst.app.clone()).or_default();
+        match inst.stop_reason {
+            Some(reason) => {
+                if matches!(reason, StopReason::ScaledDown | StopReason::Deleted) {
+                    slots.remove(&inst.index);
+                }
+                let msg = format!(
+                    "instance {} (pid {}) stopped: {}",
+                    inst.index, inst.pid, exited.exit
+                );
+                self.events.normal(&inst.app, "Stopped", msg);
+            }
+            None => {
+                let policy = backoff.copied().unwrap_or(BackoffPolicy {
+                    initial: Duration::from_millis(100),
+                    max: Duration::from_secs(30),
+                    reset_after: Duration::from_secs(60),
+                });
+                slots.entry(inst.index).or_default().record_exit(
+                    &policy,
+                    now,
+                    ran_for,
+                    exited.exit.success(),
+                );
+                let msg = format!(
+                    "instance {} (pid {}) exited: {}",
+                    inst.index, inst.pid, exited.exit
+                );
+                self.events.warning(&inst.app, "Exited", msg);
+            }
+        }
+        if slots.is_empty() {
+            self.slots.remove(&inst.app);
+        }
+    }
+
+    /// Forgets the restart history of an app (`corral restart`, a deleted app).
+    pub fn forget_history(&mut self, app: &str) {
+        self.slots.remove(app);
+    }
+
+    /// Stops every instance of `app` at once for `corral restart`; the planner starts new ones
+    /// as each old one exits.
+    pub fn restart_app(
+        &mut self,
+        app: &str,
+        signal: nix::sys::signal::Signal,
+        timeout: Duration,
+    ) -> usize {
+        let ids: Vec<InstanceId> = self.instances_of(app).map(|i| i.id).collect();
+        for id in &ids {
+            self.stop(*id, StopReason::Replaced, signal, timeout);
+        }
+        self.forget_history(app);
+        self.events.normal(
+            app,
+            "Restarting",
+            format!("restarting {} instance(s)", ids.len()),
+        );
+        ids.len()
+    }
+
+    /// The record of live instances, for a controller that comes after a crash.
+    pub fn record(&self) -> record::Record {
+        record::Record {
+            instances: self
+                .instances
+                .values()
+                .map(Instance::record_entry)
+                .collect(),
+        }
+    }
+
+    /// Adopts the processes a killed controller left, per its record; the rest are cleaned up.
+    pub fn adopt(&mut self, record: record::Record, now: Instant) {
+        let wall_now = SystemTime::now();
+        for entry in record.instances {
+            self.next_id = self.next_id.max(entry.id + 1);
+            match spawn::adopt(
+                &self.home,
+                &entry,
+                now,
+                wall_now,
+                &self.exits,
+                &self.tasks,
+                &self.captures_stop,
+            ) {
+                Some(inst) => {
+                    let msg = format!(
+                        "instance {} (pid {}) adopted from the previous controller",
+                        entry.index, entry.pid
+                    );
+                    self.events.normal(&entry.app, "Adopted", msg);
+                    self.instances.insert(inst.id, inst);
+                }
+                None => {
+                    for pipe in &entry.pipes {
+                        let _ = std::fs::remove_file(pipe);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends log capture and waits for every task (call once all instances have exited).
+    pub async fn shutdown(self) {
+        self.captures_stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}

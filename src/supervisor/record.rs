@@ -1,0 +1,100 @@
+//! The record of running instances (`$CORRAL_HOME/instances.json`): what a controller that was
+//! killed left behind, so the next one adopts those processes instead of duplicating them.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One live instance as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordEntry {
+    /// Supervisor id (unique within the record).
+    pub id: u64,
+    /// App name.
+    pub app: String,
+    /// Instance index.
+    pub index: u32,
+    /// Revision it runs.
+    pub revision: String,
+    /// Process id (also its process group id).
+    pub pid: u32,
+    /// Start time in clock ticks since boot: pid reuse can't fool us.
+    pub start_ticks: u64,
+    /// Wall-clock start (unix ms).
+    pub started_ms: u64,
+    /// Whether it had passed readiness.
+    pub ready: bool,
+    /// Whether a stop had been sent.
+    pub stopping: bool,
+    /// FIFOs carrying stdout and stderr.
+    pub pipes: Vec<PathBuf>,
+}
+
+/// The whole record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Live instances.
+    pub instances: Vec<RecordEntry>,
+}
+
+impl Record {
+    /// Reads the record; a missing file is an empty record, an unreadable one is an error.
+    pub async fn load(path: &Path) -> io::Result<Record> {
+        match tokio::fs::read(path).await {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Record::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the record atomically (a fresh temp file, never a followed symlink, then rename).
+    pub async fn save(&self, path: &Path) -> io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        let tmp = path.with_extension("json.tmp");
+        let _ = tokio::fs::remove_file(&tmp).await;
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .await?;
+        tokio::io::AsyncWriteExt::write_all(&mut file, &bytes).await?;
+        file.sync_data().await?;
+        drop(file);
+        tokio::fs::rename(&tmp, path).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn round_trips_and_tolerates_a_missing_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("instances.json");
+        assert_eq!(
+            Record::load(&path).await.expect("missing is empty"),
+            Record::default()
+        );
+        let record = Record {
+            instances: vec![RecordEntry {
+                id: 7,
+                app: "web".into(),
+                index: 1,
+                revision: "abc".into(),
+                pid: 42,
+                start_ticks: 99,
+                started_ms: 1,
+                ready: true,
+                stopping: false,
+                pipes: vec![dir.path().join("p")],
+            }],
+        };
+        record.save(&path).await.expect("save");
+        assert_eq!(Record::load(&path).await.expect("load"), record);
+    }
+}
