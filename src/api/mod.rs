@@ -3,10 +3,14 @@
 //! The server never touches controller internals: it turns each request into an [`ApiRequest`]
 //! sent to the controller loop, and waits for the reply.
 
+pub mod client;
+pub mod server;
 pub mod types;
 
 use tokio::sync::oneshot;
 
+pub use client::{Client, ClientError};
+pub use server::{serve, ApiError, Server};
 pub use types::*;
 
 /// A request from the API server to the controller loop.

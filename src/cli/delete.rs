@@ -1,12 +1,80 @@
-//! `corral delete`.
+//! `corral delete`: remove apps from the manifests directory; the controller stops them.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+
+use super::atomic_write::{remove, write_atomic};
+use super::client::resync_if_running;
+use super::manifests_dir::{self, parse_documents, remove_document, Directory};
+use super::ManifestsDir;
 
 /// Arguments of `corral delete`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(group = clap::ArgGroup::new("what").required(true).args(["names", "filename"]))]
+pub struct Args {
+    /// Apps to delete.
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Delete the apps a manifest file defines.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub filename: Option<PathBuf>,
+    /// Where the apps are defined.
+    #[command(flatten)]
+    pub dir: ManifestsDir,
+}
 
 /// Runs `corral delete`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("corral delete is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut names = args.names.clone();
+    if let Some(file) = &args.filename {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        names.extend(
+            parse_documents(file, &text)?
+                .into_iter()
+                .map(|d| d.app.metadata.name.as_str().to_string()),
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    let dir = manifests_dir::resolve(&args.dir)?;
+    if !dir.is_dir() {
+        bail!("the manifests directory {} does not exist: pass the right one with --manifests", dir.display());
+    }
+    let existing = Directory::scan(&dir)?;
+    existing.warn_broken();
+
+    // Find everything first: an unknown name deletes nothing.
+    let mut by_file: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for name in &names {
+        match existing.find(name)? {
+            Some((f, d)) => by_file.entry(f).or_default().push(d),
+            None => bail!(
+                "app {name:?} is not defined in any manifest in {}: corral get lists apps",
+                dir.display()
+            ),
+        }
+    }
+    for (f, mut docs) in by_file {
+        let file = &existing.files[f];
+        // Remove from the end so earlier ranges stay valid.
+        docs.sort_unstable_by(|a, b| b.cmp(a));
+        let mut text = Some(file.text.clone());
+        for d in docs {
+            let range = file.documents[d].range.clone();
+            text = text.and_then(|t| remove_document(&t, range));
+        }
+        match text {
+            Some(text) => write_atomic(&file.path, &text)?,
+            None => remove(&file.path)?,
+        }
+    }
+    for name in &names {
+        println!("app/{name} deleted");
+    }
+    resync_if_running();
+    Ok(ExitCode::SUCCESS)
 }

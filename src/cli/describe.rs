@@ -1,12 +1,161 @@
-//! `corral describe`.
+//! `corral describe`: one app in detail, kubectl-describe style.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
+
+use super::client::{block_on, client};
+use super::get::{cli_error, status_word};
+use super::table::{age, human_bytes, human_cpu, now_ms, until, Table};
+use crate::api::AppStatus;
 
 /// Arguments of `corral describe`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The app.
+    pub name: String,
+}
 
 /// Runs `corral describe`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("corral describe is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let app = block_on(client().get(&args.name))?.map_err(cli_error)?;
+    print!("{}", describe(&app, now_ms()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The whole description as text.
+pub fn describe(app: &AppStatus, now: u64) -> String {
+    let mut out = String::new();
+    let labels = if app.labels.is_empty() {
+        "<none>".to_string()
+    } else {
+        app.labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let field = |out: &mut String, key: &str, value: &str| {
+        let _ = writeln!(out, "{:<14}{value}", format!("{key}:"));
+    };
+    field(&mut out, "Name", &app.name);
+    field(&mut out, "File", &app.file);
+    field(&mut out, "Labels", &labels);
+    field(&mut out, "Revision", &app.revision);
+    field(&mut out, "Status", &status_word(app));
+    field(&mut out, "Desired/Ready", &format!("{}/{}", app.desired, app.ready));
+    field(&mut out, "Restarts", &app.restarts.to_string());
+    field(&mut out, "Age", &age(app.created_ms, now));
+    if let Some(error) = &app.error {
+        field(&mut out, "Error", error);
+    }
+
+    out.push_str("Conditions:\n");
+    let mut t = Table::new(&["TYPE", "STATUS", "REASON", "MESSAGE"]);
+    for c in &app.conditions {
+        t.row(vec![
+            c.kind.clone(),
+            if c.status { "True" } else { "False" }.into(),
+            c.reason.clone(),
+            c.message.clone(),
+        ]);
+    }
+    indented(&mut out, &t);
+
+    out.push_str("Instances:\n");
+    let mut t = Table::new(&[
+        "INDEX", "PID", "PHASE", "READY", "RESTARTS", "AGE", "LAST-EXIT", "NEXT-RETRY", "CPU", "MEM",
+    ]);
+    for i in &app.instances {
+        t.row(vec![
+            i.index.to_string(),
+            i.pid.map_or("-".into(), |p| p.to_string()),
+            i.phase.clone(),
+            if i.ready { "true" } else { "false" }.into(),
+            i.restarts.to_string(),
+            age(i.started_ms.unwrap_or(0), now),
+            i.last_exit.clone().unwrap_or_else(|| "-".into()),
+            until(i.next_retry_ms, now),
+            human_cpu(i.cpu_percent),
+            human_bytes(i.memory_bytes),
+        ]);
+    }
+    indented(&mut out, &t);
+
+    out.push_str("Spec:\n");
+    for line in app.spec_yaml.lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+
+    out.push_str("Events:\n");
+    let mut t = Table::new(&["AGE", "TYPE", "REASON", "MESSAGE"]);
+    for e in &app.events {
+        t.row(vec![
+            age(e.at_ms, now),
+            e.kind.clone(),
+            e.reason.clone(),
+            e.message.clone(),
+        ]);
+    }
+    indented(&mut out, &t);
+    out
+}
+
+/// A table indented two spaces, or `  <none>` when it has no rows.
+fn indented(out: &mut String, table: &Table) {
+    if table.is_empty() {
+        out.push_str("  <none>\n");
+        return;
+    }
+    for line in table.render().lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Condition, Event, InstanceStatus};
+
+    #[test]
+    fn shows_every_section() {
+        let app = AppStatus {
+            name: "web".into(),
+            file: "m/web.yaml".into(),
+            revision: "abc".into(),
+            desired: 1,
+            ready: 0,
+            status: "CrashLoopBackOff".into(),
+            error: Some("m/web.yaml:2:1: bad".into()),
+            conditions: vec![Condition {
+                kind: "Available".into(),
+                status: false,
+                reason: "NoReadyInstances".into(),
+                message: "0 of 1 ready".into(),
+            }],
+            instances: vec![InstanceStatus {
+                index: 0,
+                phase: "CrashLoopBackOff".into(),
+                last_exit: Some("exit code 1".into()),
+                next_retry_ms: Some(12_000),
+                ..InstanceStatus::default()
+            }],
+            events: vec![Event {
+                at_ms: 2_000,
+                kind: "Warning".into(),
+                reason: "BackOff".into(),
+                message: "retrying in 2s".into(),
+            }],
+            spec_yaml: "command: [x]\n".into(),
+            ..AppStatus::default()
+        };
+        let text = describe(&app, 10_000);
+        assert!(text.contains("Name:         web\n"), "{text}");
+        assert!(text.contains("Labels:       <none>\n"), "{text}");
+        assert!(text.contains("Error:        m/web.yaml:2:1: bad\n"), "{text}");
+        assert!(text.contains("Status:       CrashLoopBackOff (manifest error)\n"), "{text}");
+        assert!(text.contains("  Available   False    NoReadyInstances   0 of 1 ready\n"), "{text}");
+        assert!(text.contains("exit code 1   in 2s"), "{text}");
+        assert!(text.contains("Spec:\n  command: [x]\n"), "{text}");
+        assert!(text.contains("  8s    Warning   BackOff   retrying in 2s\n"), "{text}");
+    }
 }

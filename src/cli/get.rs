@@ -1,12 +1,275 @@
-//! `corral get`.
+//! `corral get`: the apps table (NAME READY STATUS RESTARTS CPU MEM AGE REVISION).
 
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use super::client::{block_on, client};
+use super::table::{age, human_bytes, human_cpu, now_ms, Table};
+use crate::api::{AppList, AppStatus, Client, ClientError, ManifestProblem};
 
 /// Arguments of `corral get`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Show only this app.
+    pub name: Option<String>,
+    /// Output format: wide (adds PIDS and FILE), json or yaml.
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub output: Option<Output>,
+    /// Only apps with these labels: `key=value[,key=value]` (repeatable).
+    #[arg(short = 'l', long = "selector", value_name = "KEY=VALUE")]
+    pub selector: Vec<String>,
+    /// Print again whenever something changes (polls every second; Ctrl-C to stop).
+    #[arg(short = 'w', long = "watch")]
+    pub watch: bool,
+}
+
+/// Output formats of `get`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// The table plus PIDS and FILE.
+    Wide,
+    /// JSON (`AppList`, or `AppStatus` for one app).
+    Json,
+    /// YAML, same shapes as JSON.
+    Yaml,
+}
 
 /// Runs `corral get`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("corral get is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let selector = parse_selector(&args.selector)?;
+    block_on(run_async(args, selector))?
+}
+
+async fn run_async(args: Args, selector: Vec<(String, String)>) -> anyhow::Result<ExitCode> {
+    let client = client();
+    let mut shown: Option<String> = None;
+    let mut last_key: Option<String> = None;
+    loop {
+        let list = fetch(&client, args.name.as_deref(), &selector).await?;
+        let key = change_key(&list);
+        if last_key.as_ref() != Some(&key) {
+            let text = render(&list, args.name.as_deref(), args.output)?;
+            if shown.is_some() {
+                println!();
+            }
+            print!("{text}");
+            if list.apps.is_empty() && args.output.is_none_or(|o| o == Output::Wide) {
+                eprintln!("No apps found.");
+            }
+            shown = Some(text);
+            last_key = Some(key);
+        }
+        if !args.watch {
+            return Ok(ExitCode::SUCCESS);
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// The list (or the one app) from the controller, filtered by labels.
+async fn fetch(
+    client: &Client,
+    name: Option<&str>,
+    selector: &[(String, String)],
+) -> anyhow::Result<AppList> {
+    let mut list = match name {
+        Some(name) => {
+            let app = client.get(name).await.map_err(cli_error)?;
+            let errors = match client.list().await {
+                Ok(all) => all
+                    .errors
+                    .into_iter()
+                    .filter(|p| p.apps.iter().any(|a| a == name))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            AppList {
+                apps: vec![app],
+                errors,
+            }
+        }
+        None => client.list().await.map_err(cli_error)?,
+    };
+    list.apps
+        .retain(|app| selector.iter().all(|(k, v)| app.labels.get(k) == Some(v)));
+    Ok(list)
+}
+
+/// Client errors as CLI errors (their messages are already sentences for people).
+pub fn cli_error(e: ClientError) -> anyhow::Error {
+    anyhow::Error::new(e)
+}
+
+/// What `-w` compares: everything but the figures that move every second (CPU, MEM, AGE).
+fn change_key(list: &AppList) -> String {
+    let mut key = String::new();
+    for a in &list.apps {
+        key.push_str(&format!(
+            "{}|{}|{}|{}|{}|{}|{:?}|{:?}\n",
+            a.name,
+            a.ready,
+            a.desired,
+            a.status,
+            a.restarts,
+            a.revision,
+            a.error,
+            a.instances.iter().map(|i| i.pid).collect::<Vec<_>>()
+        ));
+    }
+    for e in &list.errors {
+        key.push_str(&format!("{e:?}\n"));
+    }
+    key
+}
+
+/// The output text for one fetch.
+fn render(list: &AppList, name: Option<&str>, output: Option<Output>) -> anyhow::Result<String> {
+    Ok(match (output, name) {
+        (Some(Output::Json), Some(_)) => json(&list.apps[..])?,
+        (Some(Output::Json), None) => json(list)?,
+        (Some(Output::Yaml), Some(_)) => yaml(&list.apps[..])?,
+        (Some(Output::Yaml), None) => yaml(list)?,
+        (wide, _) => {
+            let mut out = table(&list.apps, wide == Some(Output::Wide), now_ms()).render();
+            out.push_str(&problems(&list.errors));
+            out
+        }
+    })
+}
+
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
+    let mut s = serde_json::to_string_pretty(value).context("cannot print JSON")?;
+    s.push('\n');
+    Ok(s)
+}
+
+fn yaml<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
+    serde_yaml::to_string(value).context("cannot print YAML")
+}
+
+/// The apps table; `wide` adds PIDS and FILE.
+pub fn table(apps: &[AppStatus], wide: bool, now: u64) -> Table {
+    let mut headers = vec!["NAME", "READY", "STATUS", "RESTARTS", "CPU", "MEM", "AGE", "REVISION"];
+    if wide {
+        headers.extend(["PIDS", "FILE"]);
+    }
+    let mut t = Table::new(&headers);
+    for a in apps {
+        let mut row = vec![
+            a.name.clone(),
+            format!("{}/{}", a.ready, a.desired),
+            status_word(a),
+            a.restarts.to_string(),
+            human_cpu(a.cpu_percent),
+            human_bytes(a.memory_bytes),
+            age(a.created_ms, now),
+            if a.revision.is_empty() { "-".into() } else { a.revision.clone() },
+        ];
+        if wide {
+            let pids: Vec<String> = a
+                .instances
+                .iter()
+                .filter_map(|i| i.pid.map(|p| p.to_string()))
+                .collect();
+            row.push(if pids.is_empty() { "-".into() } else { pids.join(",") });
+            row.push(a.file.clone());
+        }
+        t.row(row);
+    }
+    t
+}
+
+/// STATUS, marked when a manifest error keeps the app on its last good version.
+pub fn status_word(app: &AppStatus) -> String {
+    match app.error {
+        Some(_) => format!("{} (manifest error)", app.status),
+        None => app.status.clone(),
+    }
+}
+
+/// Manifest problems under a heading, one `file:line:column: message` per line.
+fn problems(errors: &[ManifestProblem]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nManifest errors (apps keep their last good version):\n");
+    for p in errors {
+        out.push_str(&format!("  {}:{}:{}: {}", p.file, p.line, p.column, p.message));
+        if !p.apps.is_empty() {
+            out.push_str(&format!(" [apps: {}]", p.apps.join(", ")));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `-l a=b,c=d -l e=f` as pairs.
+fn parse_selector(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for part in raw.iter().flat_map(|s| s.split(',')).filter(|s| !s.is_empty()) {
+        let Some((k, v)) = part.split_once('=') else {
+            bail!("label selector {part:?} is not key=value: write it like `-l tier=front`");
+        };
+        out.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(name: &str) -> AppStatus {
+        AppStatus {
+            name: name.into(),
+            revision: "abc123".into(),
+            desired: 2,
+            ready: 1,
+            status: "Progressing".into(),
+            restarts: 3,
+            cpu_percent: Some(1.5),
+            memory_bytes: Some(24_536_678),
+            created_ms: 1_000,
+            ..AppStatus::default()
+        }
+    }
+
+    #[test]
+    fn table_has_the_design_columns() {
+        let mut broken = app("api");
+        broken.error = Some("bad".into());
+        broken.cpu_percent = None;
+        let out = table(&[app("web"), broken], false, 6_000).render();
+        assert_eq!(
+            out,
+            "NAME   READY   STATUS                         RESTARTS   CPU    MEM      AGE   REVISION\n\
+             web    1/2     Progressing                    3          1.5%   23.4Mi   5s    abc123\n\
+             api    1/2     Progressing (manifest error)   3          -      23.4Mi   5s    abc123\n"
+        );
+    }
+
+    #[test]
+    fn selector_accepts_commas_and_rejects_garbage() -> anyhow::Result<()> {
+        let s = parse_selector(&["a=b,c=d".into(), "e=f".into()])?;
+        assert_eq!(s.len(), 3);
+        assert!(parse_selector(&["nope".into()]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn problems_are_listed_with_locations() {
+        let text = problems(&[ManifestProblem {
+            file: "m/web.yaml".into(),
+            line: 3,
+            column: 5,
+            message: "unknown field `comand`".into(),
+            apps: vec!["web".into()],
+        }]);
+        assert!(text.contains("  m/web.yaml:3:5: unknown field `comand` [apps: web]\n"));
+    }
 }

@@ -1,14 +1,19 @@
 //! The command line: kubectl's shape, PM2's words. One file per command.
 
 mod apply;
+mod atomic_write;
+mod client;
 mod controller;
 mod delete;
 mod describe;
 mod get;
 mod init;
 mod logs;
+mod manifests_dir;
+mod reload;
 mod restart;
 mod schema;
+mod table;
 mod validate;
 
 use std::path::PathBuf;
@@ -42,6 +47,8 @@ pub enum Command {
     Logs(logs::Args),
     /// Stop and start every instance of an app at once.
     Restart(restart::Args),
+    /// Rolling restart of an app at the same revision (zero downtime).
+    Reload(reload::Args),
     /// Check manifests offline.
     Validate(validate::Args),
     /// Print the App JSON Schema.
@@ -68,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Describe(args) => describe::run(args),
         Command::Logs(args) => logs::run(args),
         Command::Restart(args) => restart::run(args),
+        Command::Reload(args) => reload::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Init(args) => init::run(args),

@@ -1,0 +1,222 @@
+//! The typed client of the control API: one HTTP/1.1 request per Unix-socket connection.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use tokio::net::UnixStream;
+
+use super::{AppList, AppStatus, ControllerInfo, ErrorReply, Reply};
+use crate::home::Home;
+
+/// Why a call to the controller failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nobody listens on the socket (missing, or refused).
+    #[error("no controller is running (no socket at {}): start one with `corral controller --manifests DIR`", socket.display())]
+    NoController {
+        /// The socket we looked for.
+        socket: PathBuf,
+    },
+    /// The controller answered with an error (its sentence, as is).
+    #[error("{message}")]
+    Api {
+        /// HTTP status: 404 unknown app, 409 refused, 503 controller busy or stopping.
+        status: u16,
+        /// What went wrong and how to fix it.
+        message: String,
+    },
+    /// The socket exists but talking over it failed.
+    #[error("cannot talk to the controller on {}: {source}", socket.display())]
+    Transport {
+        /// The socket.
+        socket: PathBuf,
+        /// What failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The controller's answer is not what this corral version expects.
+    #[error("the controller on {} sent a reply this corral cannot read ({source}); is it the same version?", socket.display())]
+    Decode {
+        /// The socket.
+        socket: PathBuf,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl ClientError {
+    /// Classifies a failed connect: a missing or refusing socket means no controller runs.
+    pub fn from_connect(socket: &Path, e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => Self::NoController {
+                socket: socket.to_path_buf(),
+            },
+            _ => Self::Transport {
+                socket: socket.to_path_buf(),
+                source: Box::new(e),
+            },
+        }
+    }
+
+    /// The HTTP status of an API error reply (`None` for other failures).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the failure is "no controller is running".
+    pub fn is_no_controller(&self) -> bool {
+        matches!(self, Self::NoController { .. })
+    }
+}
+
+/// Talks to the controller on `$CORRAL_HOME/corral.sock`.
+#[derive(Debug, Clone)]
+pub struct Client {
+    socket: PathBuf,
+}
+
+impl Client {
+    /// A client for the controller of `home` (connects on each call).
+    pub fn new(home: &Home) -> Self {
+        Self {
+            socket: home.socket(),
+        }
+    }
+
+    /// The socket this client talks to.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// `GET /v1/apps`: every app and the manifest problems.
+    pub async fn list(&self) -> Result<AppList, ClientError> {
+        self.call(Method::GET, "/v1/apps").await
+    }
+
+    /// `GET /v1/apps/{name}`: one app (404 as [`ClientError::Api`] when unknown).
+    pub async fn get(&self, name: &str) -> Result<AppStatus, ClientError> {
+        self.call(Method::GET, &format!("/v1/apps/{}", encode(name)))
+            .await
+    }
+
+    /// `POST /v1/apps/{name}/restart`: stop and start every instance at once.
+    pub async fn restart(&self, name: &str) -> Result<Reply, ClientError> {
+        self.call(Method::POST, &format!("/v1/apps/{}/restart", encode(name)))
+            .await
+    }
+
+    /// `POST /v1/apps/{name}/reload`: rolling restart at the same revision.
+    pub async fn reload(&self, name: &str) -> Result<Reply, ClientError> {
+        self.call(Method::POST, &format!("/v1/apps/{}/reload", encode(name)))
+            .await
+    }
+
+    /// `POST /v1/resync`: make the controller re-read the manifests directory now.
+    pub async fn resync(&self) -> Result<Reply, ClientError> {
+        self.call(Method::POST, "/v1/resync").await
+    }
+
+    /// `GET /v1/controller`: the controller's pid, manifests directory, profile, version.
+    pub async fn info(&self) -> Result<ControllerInfo, ClientError> {
+        self.call(Method::GET, "/v1/controller").await
+    }
+
+    /// Sends one request on a fresh connection and decodes the JSON answer.
+    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str) -> Result<T, ClientError> {
+        let transport = |e: Box<dyn std::error::Error + Send + Sync>| ClientError::Transport {
+            socket: self.socket.clone(),
+            source: e,
+        };
+        let stream = UnixStream::connect(&self.socket)
+            .await
+            .map_err(|e| ClientError::from_connect(&self.socket, e))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| transport(e.into()))?;
+        // The connection task ends when the response is read and the sender dropped.
+        let driver = tokio::spawn(conn);
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, "corral")
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| transport(e.into()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| transport(e.into()))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| transport(e.into()))?
+            .to_bytes();
+        drop(sender);
+        driver.abort();
+        let decode = |source| ClientError::Decode {
+            socket: self.socket.clone(),
+            source,
+        };
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(decode);
+        }
+        let message = match serde_json::from_slice::<ErrorReply>(&body) {
+            Ok(reply) => reply.error,
+            Err(_) => format!(
+                "the controller answered {status}{}",
+                match status {
+                    StatusCode::NOT_FOUND => " (is it an older corral version?)",
+                    _ => "",
+                }
+            ),
+        };
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            message,
+        })
+    }
+}
+
+/// Percent-encodes a path segment (app names are DNS labels, but users type anything).
+fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_path_segments() {
+        assert_eq!(encode("web-1"), "web-1");
+        assert_eq!(encode("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn missing_socket_means_no_controller() {
+        let e = ClientError::from_connect(Path::new("/x/corral.sock"), io::ErrorKind::NotFound.into());
+        assert!(e.is_no_controller());
+        assert_eq!(
+            e.to_string(),
+            "no controller is running (no socket at /x/corral.sock): start one with `corral controller --manifests DIR`"
+        );
+    }
+}

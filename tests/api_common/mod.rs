@@ -1,0 +1,136 @@
+//! Shared by the API and CLI tests: a fake controller loop answering `ApiRequest`s with canned data.
+#![allow(dead_code)]
+
+use corral::api::{
+    AppList, AppStatus, ApiError, ApiRequest, Condition, ControllerInfo, Event, InstanceStatus,
+    ManifestProblem, Reply, Server,
+};
+use corral::home::Home;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The pid the fake controller claims.
+pub const FAKE_PID: u32 = 4242;
+
+/// The one app the fake controller knows.
+pub fn web() -> AppStatus {
+    AppStatus {
+        name: "web".into(),
+        file: "/m/web.yaml".into(),
+        labels: [("tier".to_string(), "front".to_string())].into(),
+        revision: "5f2c9a1b".into(),
+        desired: 2,
+        ready: 2,
+        status: "Running".into(),
+        restarts: 1,
+        cpu_percent: Some(1.5),
+        memory_bytes: Some(24_536_678),
+        created_ms: 1,
+        error: None,
+        conditions: vec![Condition {
+            kind: "Available".into(),
+            status: true,
+            reason: "MinimumReplicasAvailable".into(),
+            message: "2 of 2 instances ready".into(),
+        }],
+        instances: vec![
+            InstanceStatus {
+                index: 0,
+                pid: Some(1111),
+                revision: "5f2c9a1b".into(),
+                phase: "Running".into(),
+                ready: true,
+                restarts: 1,
+                started_ms: Some(1),
+                last_exit: Some("exit code 1".into()),
+                ..InstanceStatus::default()
+            },
+            InstanceStatus {
+                index: 1,
+                pid: Some(2222),
+                revision: "5f2c9a1b".into(),
+                phase: "Running".into(),
+                ready: true,
+                ..InstanceStatus::default()
+            },
+        ],
+        events: vec![Event {
+            at_ms: 1,
+            kind: "Normal".into(),
+            reason: "Started".into(),
+            message: "instance 0 started (pid 1111)".into(),
+        }],
+        spec_yaml: "command: [node, server.js]\ninstances: 2\n".into(),
+    }
+}
+
+/// What `GET /v1/apps` answers.
+pub fn list() -> AppList {
+    AppList {
+        apps: vec![web()],
+        errors: vec![ManifestProblem {
+            file: "/m/api.yaml".into(),
+            line: 4,
+            column: 3,
+            message: "unknown field `comand`, expected one of `command`, …".into(),
+            apps: vec!["api".into()],
+        }],
+    }
+}
+
+/// Answers requests until the sender side closes; reload is refused to exercise 409.
+pub fn spawn_fake_controller(
+    mut rx: mpsc::Receiver<ApiRequest>,
+    manifests: String,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(request) = rx.recv().await {
+            match request {
+                ApiRequest::List { reply } => drop(reply.send(list())),
+                ApiRequest::Get { name, reply } => {
+                    drop(reply.send((name == "web").then(web)));
+                }
+                ApiRequest::Restart { name, reply } => drop(reply.send(Ok(Reply {
+                    message: format!("app/{name} restarted"),
+                }))),
+                ApiRequest::Reload { reply, .. } => drop(reply.send(Err(
+                    "a rollout of app \"web\" is in progress: wait for it, then reload".into(),
+                ))),
+                ApiRequest::Resync { reply } => drop(reply.send(Reply {
+                    message: "resynced".into(),
+                })),
+                ApiRequest::Info { reply } => drop(reply.send(ControllerInfo {
+                    manifests: manifests.clone(),
+                    profile: None,
+                    pid: FAKE_PID,
+                    version: "test".into(),
+                })),
+            }
+        }
+    })
+}
+
+/// A running API server with its fake controller; cancel `shutdown` and join `server` to stop.
+pub struct Running {
+    /// Stops the server.
+    pub shutdown: CancellationToken,
+    /// The server task.
+    pub server: JoinHandle<Result<(), ApiError>>,
+    /// The fake controller task.
+    pub controller: JoinHandle<()>,
+}
+
+/// Binds on `home` and serves with a fake controller that reports `manifests`.
+pub async fn start(home: &Home, manifests: &str) -> Result<Running, ApiError> {
+    let (tx, rx) = mpsc::channel(16);
+    let server = Server::bind(home).await?;
+    let shutdown = CancellationToken::new();
+    let controller = spawn_fake_controller(rx, manifests.to_string());
+    let server = tokio::spawn(server.run(tx, shutdown.clone()));
+    Ok(Running {
+        shutdown,
+        server,
+        controller,
+    })
+}
