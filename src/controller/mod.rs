@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{ApiRequest, ControllerInfo, Reply};
 use crate::home::Home;
 use crate::manifest::Stop;
-use crate::reconcile::{self, Action, DesiredApp};
+use crate::reconcile::{self, Action, DesiredApp, StopReason};
 use crate::store::{self, Store};
 use crate::supervisor::{record::Record, Exited, Supervisor, Template};
 
@@ -135,7 +135,7 @@ pub async fn run(
     tracing::info!("stopping every app");
     ctl.desired.clear();
     while !ctl.supervisor.is_empty() {
-        ctl.reconcile().await;
+        ctl.stop_all();
         tokio::select! {
             Some(exited) = exits.recv() => ctl.on_exit(exited),
             Some(req) = api.recv() => ctl.on_api(req).await,
@@ -273,6 +273,24 @@ impl Controller {
         let backoff = app.and_then(|a| self.desired.get(&a)).map(|d| d.backoff);
         self.supervisor
             .on_exit(exited, backoff.as_ref(), Instant::now());
+    }
+
+    /// Sends every live instance its stop signal (controller shutdown).
+    fn stop_all(&mut self) {
+        let ids: Vec<(u64, String)> = self
+            .supervisor
+            .all()
+            .map(|i| (i.id, i.app.clone()))
+            .collect();
+        for (id, app) in ids {
+            let stop = self
+                .templates
+                .get(&app)
+                .map(|t| t.stop.clone())
+                .unwrap_or_default();
+            self.supervisor
+                .stop(id, StopReason::Shutdown, stop.signal.0, stop.timeout.0);
+        }
     }
 
     /// Forgets deleted apps once their last process is gone.

@@ -49,6 +49,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             ready: matches!(i.phase, Phase::Ready { .. }),
             restarts: slots.get(&i.index).map_or(0, |s| s.restarts),
             started_ms: Some(i.started_ms),
+            last_exit: ctl.supervisor.last_exit(name, i.index).cloned(),
             ..Default::default()
         })
         .collect();
@@ -82,6 +83,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
                 .into(),
                 restarts: slot.restarts,
                 next_retry_ms: retry.map(at_wall),
+                last_exit: ctl.supervisor.last_exit(name, *index).cloned(),
                 ..Default::default()
             });
         }

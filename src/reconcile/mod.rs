@@ -94,8 +94,10 @@ pub enum StopReason {
     ScaledDown,
     /// Its app's manifest is gone.
     Deleted,
-    /// A new revision replaces it.
+    /// A new revision (or `corral restart`) replaces it.
     Replaced,
+    /// The controller is shutting down.
+    Shutdown,
 }
 
 /// One thing for the supervisor to do.

@@ -30,6 +30,8 @@ pub struct Supervisor {
     next_id: InstanceId,
     instances: BTreeMap<InstanceId, Instance>,
     slots: BTreeMap<String, BTreeMap<u32, SlotHistory>>,
+    /// How the last process at each (app, index) ended, for people.
+    last_exits: BTreeMap<(String, u32), String>,
     /// Per-app recent events (bounded).
     pub events: EventLog,
     exits: mpsc::Sender<Exited>,
@@ -45,6 +47,7 @@ impl Supervisor {
             next_id: 1,
             instances: BTreeMap::new(),
             slots: BTreeMap::new(),
+            last_exits: BTreeMap::new(),
             events: EventLog::default(),
             exits,
             tasks: TaskTracker::new(),
@@ -80,6 +83,11 @@ impl Supervisor {
         self.instances.values().filter(move |i| i.app == app)
     }
 
+    /// Every live instance.
+    pub fn all(&self) -> impl Iterator<Item = &Instance> {
+        self.instances.values()
+    }
+
     /// One live instance.
     pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
         self.instances.get(&id)
@@ -88,6 +96,11 @@ impl Supervisor {
     /// Restart history of `app`'s slots.
     pub fn slots_of(&self, app: &str) -> Option<&BTreeMap<u32, SlotHistory>> {
         self.slots.get(app)
+    }
+
+    /// How the last process at `index` of `app` ended.
+    pub fn last_exit(&self, app: &str, index: u32) -> Option<&String> {
+        self.last_exits.get(&(app.to_owned(), index))
     }
 
     /// Whether no process is left.
@@ -134,6 +147,8 @@ impl Supervisor {
             }
             Err(e) => {
                 slot.record_exit(backoff, now, Duration::ZERO, false);
+                let note = format!("failed to start: {e}");
+                self.last_exits.insert((template.app.clone(), index), note);
                 self.events.warning(
                     &template.app,
                     "FailedToStart",
@@ -162,6 +177,7 @@ impl Supervisor {
             StopReason::ScaledDown => "scaled down",
             StopReason::Deleted => "app removed",
             StopReason::Replaced => "replaced",
+            StopReason::Shutdown => "the controller is shutting down",
         };
         let msg = format!("stopping instance {} (pid {}): {why}", inst.index, inst.pid);
         self.events.normal(&inst.app.clone(), "Stopping", msg);
@@ -184,6 +200,8 @@ impl Supervisor {
         };
         inst.finish();
         let ran_for = now.saturating_duration_since(inst.started);
+        self.last_exits
+            .insert((inst.app.clone(), inst.index), exited.exit.to_string());
         let slots = self.slots.entry(inst.app.clone()).or_default();
         match inst.stop_reason {
             Some(reason) => {
@@ -223,6 +241,7 @@ impl Supervisor {
     /// Forgets the restart history of an app (`corral restart`, a deleted app).
     pub fn forget_history(&mut self, app: &str) {
         self.slots.remove(app);
+        self.last_exits.retain(|(a, _), _| a != app);
     }
 
     /// Stops every instance of `app` at once for `corral restart`; the planner starts new ones
