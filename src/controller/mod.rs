@@ -260,7 +260,7 @@ impl Controller {
                     .templates
                     .get(&app)
                     .map(|t| t.stop.clone())
-                    .unwrap_or_else(Stop::default);
+                    .unwrap_or_default();
                 self.supervisor
                     .stop(id, reason, stop.signal.0, stop.timeout.0);
             }
