@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiRequest, ControllerInfo, Reply};
 use crate::home::Home;
-use crate::manifest::Stop;
 use crate::reconcile::{self, Action, DesiredApp, StopReason};
 use crate::store::{self, Store};
 use crate::supervisor::{record::Record, Exited, Supervisor, Template};
