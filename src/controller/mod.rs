@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiRequest, ControllerInfo, Reply};
 use crate::home::Home;
+use crate::metrics::{self, Usage};
 use crate::reconcile::{self, Action, DesiredApp, StopReason};
 use crate::store::{self, Store};
 use crate::supervisor::{record::Record, Exited, Supervisor, Template};
@@ -21,6 +22,8 @@ use crate::supervisor::{record::Record, Exited, Supervisor, Template};
 /// Quiet time after a change in the manifests directory before it is read (a `git checkout`
 /// touching many files is one reload).
 const DEBOUNCE: Duration = Duration::from_millis(250);
+/// How often CPU and memory of every instance are sampled.
+const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 /// The directory is re-read this often even without a change notification.
 const RESYNC: Duration = Duration::from_secs(30);
 
@@ -74,6 +77,10 @@ struct Controller {
     created: BTreeMap<String, u64>,
     supervisor: Supervisor,
     cpus: u32,
+    /// Latest CPU/RSS sample per instance pid.
+    usage: BTreeMap<u32, Usage>,
+    /// The pids the metrics sampler should measure.
+    sampled_pids: watch::Sender<Vec<u32>>,
 }
 
 /// Runs the controller until `shutdown` is cancelled, then stops every app gracefully.
@@ -88,6 +95,15 @@ pub async fn run(
         .await
         .map_err(home_err(record_path.clone()))?;
     let (exits_tx, mut exits) = mpsc::channel::<Exited>(256);
+    let (pids_tx, pids_rx) = watch::channel(Vec::new());
+    let (usage_tx, mut usage_rx) = mpsc::channel(1);
+    let sampler_stop = CancellationToken::new();
+    let sampler = tokio::spawn(metrics::run(
+        pids_rx,
+        usage_tx,
+        SAMPLE_INTERVAL,
+        sampler_stop.clone(),
+    ));
     let mut ctl = Controller {
         supervisor: Supervisor::new(config.home.clone(), exits_tx),
         config,
@@ -97,6 +113,8 @@ pub async fn run(
         reloads: BTreeMap::new(),
         created: BTreeMap::new(),
         cpus: desired::online_cpus(),
+        usage: BTreeMap::new(),
+        sampled_pids: pids_tx,
     };
     ctl.supervisor.adopt(record, Instant::now());
     ctl.reload().await?;
@@ -120,6 +138,7 @@ pub async fn run(
             Some(()) = wake.recv() => reload_at = Some(Instant::now() + DEBOUNCE),
             Some(exited) = exits.recv() => ctl.on_exit(exited),
             Some(req) = api.recv() => ctl.on_api(req).await,
+            Some(usage) = usage_rx.recv() => ctl.usage = usage,
             _ = sleep_until(next.into()) => {
                 let now = Instant::now();
                 if reload_at.is_some_and(|t| t <= now) || resync_at <= now {
@@ -141,6 +160,8 @@ pub async fn run(
         }
     }
     ctl.save_record().await;
+    sampler_stop.cancel();
+    let _ = sampler.await;
     ctl.supervisor.shutdown().await;
     tracing::info!("all apps stopped");
     Ok(())
@@ -227,6 +248,14 @@ impl Controller {
         }
         if changed {
             self.save_record().await;
+            let pids: Vec<u32> = self.supervisor.all().map(|i| i.pid).collect();
+            self.sampled_pids.send_if_modified(|old| {
+                let differs = *old != pids;
+                if differs {
+                    *old = pids;
+                }
+                differs
+            });
         }
         self.prune();
         requeue

@@ -50,6 +50,8 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             restarts: slots.get(&i.index).map_or(0, |s| s.restarts),
             started_ms: Some(i.started_ms),
             last_exit: ctl.supervisor.last_exit(name, i.index).cloned(),
+            cpu_percent: ctl.usage.get(&i.pid).map(|u| u.cpu_percent),
+            memory_bytes: ctl.usage.get(&i.pid).map(|u| u.rss_bytes),
             ..Default::default()
         })
         .collect();
@@ -170,8 +172,8 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         ready,
         status: status.into(),
         restarts: slots.values().map(|s| s.restarts).sum(),
-        cpu_percent: None,
-        memory_bytes: None,
+        cpu_percent: sum(instances.iter().filter_map(|i| i.cpu_percent)),
+        memory_bytes: sum(instances.iter().filter_map(|i| i.memory_bytes)),
         created_ms: ctl.created.get(name).copied().unwrap_or(0),
         error: problem.map(|p| format!("{}:{}:{}: {}", p.file, p.line, p.column, p.message)),
         conditions,
@@ -181,4 +183,10 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             .and_then(|l| serde_yaml::to_string(&l.app.spec).ok())
             .unwrap_or_default(),
     })
+}
+
+/// The sum of the sampled values, `None` when nothing was sampled.
+fn sum<T: std::iter::Sum<T>>(mut values: impl Iterator<Item = T>) -> Option<T> {
+    let first = values.next()?;
+    Some(std::iter::once(first).chain(values).sum())
 }
