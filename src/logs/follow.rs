@@ -109,6 +109,14 @@ impl Tracked {
     fn poll(&mut self, rank: usize) -> Result<Vec<Entry>, LogsError> {
         let path = &self.source.path;
         let read = |err| LogsError::read(path, err);
+        let quiet = match std::fs::metadata(path) {
+            Ok(meta) => meta.ino() == self.ino && meta.len() == self.offset,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => true,
+            Err(err) => return Err(read(err)),
+        };
+        if quiet {
+            return Ok(Vec::new()); // nothing new: skip opening the file
+        }
         let file = match File::open(path) {
             Ok(file) => file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),

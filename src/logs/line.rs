@@ -208,4 +208,51 @@ mod tests {
         assert_eq!(split_stamp("2026 was a year"), (None, 0));
         assert_eq!(split_stamp("plain"), (None, 0));
     }
+
+    /// What splitting must produce for `input`: each line cut into `max`-byte pieces.
+    fn reference(input: &[u8], max: usize) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut parts: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+        if parts.last().is_some_and(|last| last.is_empty()) {
+            parts.pop();
+        }
+        for line in parts {
+            if line.is_empty() {
+                out.push(Vec::new());
+            }
+            out.extend(line.chunks(max).map(<[u8]>::to_vec));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn splitting_is_independent_of_chunking(
+            input in proptest::collection::vec(proptest::sample::select(vec![b'a', b'b', b'\n']), 0..200),
+            cuts in proptest::collection::vec(0usize..200, 0..10),
+            max in 4usize..20,
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+            cuts.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([input.len()]) {
+                chunks.push(&input[from..cut]);
+                from = cut;
+            }
+            proptest::prop_assert_eq!(split(max, &chunks), reference(&input, max));
+        }
+
+        #[test]
+        fn pieces_of_valid_utf8_stay_valid(text in "[aé€😀\n]{0,100}", max in 4usize..16) {
+            let lines = split(max, &[text.as_bytes()]);
+            for line in &lines {
+                proptest::prop_assert!(std::str::from_utf8(line).is_ok());
+                proptest::prop_assert!(line.len() <= max);
+            }
+            let joined: Vec<u8> = lines.concat();
+            let expected: Vec<u8> = text.bytes().filter(|&b| b != b'\n').collect();
+            proptest::prop_assert_eq!(joined, expected);
+        }
+    }
 }
