@@ -33,8 +33,11 @@ pub struct Query {
 /// One log file: a stream of one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Source {
+    /// The instance index (from the file name).
     pub(crate) index: u32,
+    /// Which stream the file holds.
     pub(crate) stream: Stream,
+    /// The file.
     pub(crate) path: PathBuf,
 }
 
@@ -133,7 +136,7 @@ pub(crate) struct Printer<'a, W: Write> {
 }
 
 impl<'a, W: Write> Printer<'a, W> {
-    /// A printer for `app`, aligned for `sources`.
+    /// A printer for `app`; call [`Printer::fit`] to align the name column.
     pub(crate) fn new(out: &'a mut W, app: &str, timestamps: bool) -> Self {
         Self {
             out,
