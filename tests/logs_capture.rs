@@ -344,3 +344,45 @@ async fn a_full_disk_drops_lines_visibly() {
         .expect("EOF");
     pipe.remove();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_and_new_instance_at_one_index_append_whole_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = Home::at(dir.path());
+    let file = log_file(&home, "web", 0, Stream::Out);
+    let mut running = Vec::new();
+    for rev in ["old", "new"] {
+        let pipe = LogPipe::create(&fifo_path(&home, &format!("web-0-{rev}"), Stream::Out))
+            .expect("mkfifo");
+        let end = pipe.child_end().expect("child end");
+        let opts = CaptureOptions { timestamps: false };
+        let capture =
+            spawn_capture(&pipe, file.clone(), opts, CancellationToken::new()).expect("capture");
+        let script =
+            format!("i=0; while [ $i -lt 2000 ]; do echo {rev}-$i-{rev}; i=$((i+1)); done");
+        let child = Command::new("sh")
+            .args(["-c", &script])
+            .stdout(end)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn sh");
+        running.push((pipe, capture, child));
+    }
+    for (pipe, capture, mut child) in running {
+        let status = tokio::time::timeout(DEADLINE, child.wait())
+            .await
+            .expect("exit")
+            .expect("wait");
+        assert!(status.success());
+        tokio::time::timeout(DEADLINE, capture.finished())
+            .await
+            .expect("EOF");
+        pipe.remove();
+    }
+    let got = lines(&file);
+    assert_eq!(got.len(), 4000);
+    for line in &got {
+        let (rev, rest) = line.split_once('-').expect("rev-i-rev");
+        assert!(rest.ends_with(&format!("-{rev}")), "torn line: {line}");
+    }
+}
