@@ -25,25 +25,43 @@ async fn every_route_answers_through_the_client() -> TestResult {
     assert_eq!(client.get("web").await?, api_common::web());
     let missing = client.get("nope").await.err().ok_or("get nope succeeded")?;
     assert_eq!(missing.status(), Some(404));
-    assert_eq!(missing.to_string(), "app \"nope\" not found: corral get lists apps");
+    assert_eq!(
+        missing.to_string(),
+        "app \"nope\" not found: corral get lists apps"
+    );
 
     assert_eq!(client.restart("web").await?.message, "app/web restarted");
-    let missing = client.restart("nope").await.err().ok_or("restart nope succeeded")?;
+    let missing = client
+        .restart("nope")
+        .await
+        .err()
+        .ok_or("restart nope succeeded")?;
     assert_eq!(missing.status(), Some(404));
     let refused = client.reload("web").await.err().ok_or("reload succeeded")?;
     assert_eq!(refused.status(), Some(409));
     assert!(refused.to_string().contains("in progress"), "{refused}");
-    let missing = client.reload("nope").await.err().ok_or("reload nope succeeded")?;
+    let missing = client
+        .reload("nope")
+        .await
+        .err()
+        .ok_or("reload nope succeeded")?;
     assert_eq!(missing.status(), Some(404));
 
     assert_eq!(client.resync().await?.message, "resynced");
     let info = client.info().await?;
-    assert_eq!((info.pid, info.manifests.as_str()), (api_common::FAKE_PID, "/m"));
+    assert_eq!(
+        (info.pid, info.manifests.as_str()),
+        (api_common::FAKE_PID, "/m")
+    );
 
     running.shutdown.cancel();
     running.server.await??;
     assert!(!home.socket().exists(), "the socket is removed on shutdown");
-    let after = client.list().await.err().ok_or("list after shutdown succeeded")?;
+    let after = client
+        .list()
+        .await
+        .err()
+        .ok_or("list after shutdown succeeded")?;
     assert!(after.is_no_controller(), "{after}");
     Ok(())
 }
@@ -128,7 +146,10 @@ async fn a_symlinked_home_is_refused() -> TestResult {
     std::fs::create_dir(&real)?;
     let link = tmp.path().join("link");
     std::os::unix::fs::symlink(&real, &link)?;
-    let err = Server::bind(&Home::at(&link)).await.err().ok_or("bind succeeded")?;
+    let err = Server::bind(&Home::at(&link))
+        .await
+        .err()
+        .ok_or("bind succeeded")?;
     assert!(matches!(err, ApiError::HomeIsSymlink { .. }), "{err}");
     assert!(err.to_string().contains("is a symlink"), "{err}");
     Ok(())
@@ -143,7 +164,11 @@ async fn a_gone_controller_loop_answers_503() -> TestResult {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let server = Server::bind(&home).await?;
     let task = tokio::spawn(server.run(tx, shutdown.clone()));
-    let err = Client::new(&home).list().await.err().ok_or("list succeeded")?;
+    let err = Client::new(&home)
+        .list()
+        .await
+        .err()
+        .ok_or("list succeeded")?;
     assert_eq!(err.status(), Some(503), "{err}");
     shutdown.cancel();
     task.await??;
@@ -154,7 +179,11 @@ async fn a_gone_controller_loop_answers_503() -> TestResult {
 async fn no_socket_means_no_controller() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let home = Home::at(tmp.path());
-    let err = Client::new(&home).list().await.err().ok_or("list succeeded")?;
+    let err = Client::new(&home)
+        .list()
+        .await
+        .err()
+        .ok_or("list succeeded")?;
     assert!(err.is_no_controller());
     assert!(err
         .to_string()

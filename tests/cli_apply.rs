@@ -109,18 +109,27 @@ fn configured_in_a_multi_document_file_keeps_the_other_documents() -> TestResult
         return Ok(());
     }
     let env = Env::new()?;
-    let multi = format!("{API}---\n{WEB}---\n# third\n{}", API.replace("api ", "worker"));
+    let multi = format!(
+        "{API}---\n{WEB}---\n# third\n{}",
+        API.replace("api ", "worker")
+    );
     std::fs::write(env.dir().join("all.yaml"), &multi)?;
     let four = env.file("four.yaml", WEB_4)?;
     let out = env.run(&["apply", "-f", s(&four)])?;
     assert_eq!(stdout(&out), "app/web configured\n", "{}", stderr(&out));
     let expected = multi.replace(WEB, WEB_4);
-    assert_eq!(std::fs::read_to_string(env.dir().join("all.yaml"))?, expected);
+    assert_eq!(
+        std::fs::read_to_string(env.dir().join("all.yaml"))?,
+        expected
+    );
 
     let out = env.run(&["delete", "web"])?;
     assert_eq!(stdout(&out), "app/web deleted\n", "{}", stderr(&out));
     let text = std::fs::read_to_string(env.dir().join("all.yaml"))?;
-    assert!(text.starts_with(API) && !text.contains("name: web"), "{text}");
+    assert!(
+        text.starts_with(API) && !text.contains("name: web"),
+        "{text}"
+    );
     assert!(text.contains("name: worker"), "{text}");
     Ok(())
 }
@@ -148,8 +157,16 @@ fn invalid_input_writes_nothing_and_says_where() -> TestResult {
         .split(&format!("{}:", bad.display()))
         .nth(1)
         .and_then(|rest| rest.split_once(':'))
-        .and_then(|(line, rest)| Some((line.parse::<usize>().ok()?, rest.split_once(':')?.0.parse::<usize>().ok()?)));
-    assert!(matches!(located, Some((l, c)) if l > 0 && c > 0), "no file:line:column in {err:?}");
+        .and_then(|(line, rest)| {
+            Some((
+                line.parse::<usize>().ok()?,
+                rest.split_once(':')?.0.parse::<usize>().ok()?,
+            ))
+        });
+    assert!(
+        matches!(located, Some((l, c)) if l > 0 && c > 0),
+        "no file:line:column in {err:?}"
+    );
     assert!(err.contains("comand"), "{err}");
     assert!(env.listing()?.is_empty(), "nothing written");
     assert!(stdout(&out).is_empty());
@@ -165,7 +182,11 @@ fn stdin_and_directories_are_inputs() -> TestResult {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    child.stdin.take().ok_or("no stdin")?.write_all(WEB.as_bytes())?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(WEB.as_bytes())?;
     let out = child.wait_with_output()?;
     assert_eq!(stdout(&out), "app/web created\n", "{}", stderr(&out));
 
@@ -175,7 +196,12 @@ fn stdin_and_directories_are_inputs() -> TestResult {
     std::fs::write(input.join("web.yaml"), WEB)?;
     std::fs::write(input.join("notes.txt"), "not a manifest")?;
     let out = env.run(&["apply", "-f", s(&input)])?;
-    assert_eq!(stdout(&out), "app/api created\napp/web unchanged\n", "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "app/api created\napp/web unchanged\n",
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(std::fs::read_to_string(env.dir().join("api.yaml"))?, API);
     Ok(())
 }
@@ -185,13 +211,24 @@ fn delete_removes_the_file_and_unknown_names_fail() -> TestResult {
     let env = Env::new()?;
     let web = env.file("web.yaml", WEB)?;
     let api = env.file("api.yaml", API)?;
-    assert!(env.run(&["apply", "-f", s(&web), "-f", s(&api)])?.status.success());
+    assert!(env
+        .run(&["apply", "-f", s(&web), "-f", s(&api)])?
+        .status
+        .success());
     assert_eq!(env.listing()?, ["api.yaml", "web.yaml"]);
 
     let out = env.run(&["delete", "web", "nope"])?;
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("app \"nope\" is not defined"), "{}", stderr(&out));
-    assert_eq!(env.listing()?, ["api.yaml", "web.yaml"], "an unknown name deletes nothing");
+    assert!(
+        stderr(&out).contains("app \"nope\" is not defined"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        env.listing()?,
+        ["api.yaml", "web.yaml"],
+        "an unknown name deletes nothing"
+    );
 
     let out = env.run(&["delete", "web"])?;
     assert_eq!(stdout(&out), "app/web deleted\n", "{}", stderr(&out));
@@ -223,15 +260,27 @@ fn without_a_manifests_dir_or_controller_apply_says_how_to_name_one() -> TestRes
     let out = env.corral(&["apply", "-f", s(&web)]).output()?;
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.starts_with("error: no manifests directory given"), "{err}");
-    assert!(err.contains("--manifests DIR") && err.contains("CORRAL_MANIFESTS"), "{err}");
+    assert!(
+        err.starts_with("error: no manifests directory given"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--manifests DIR") && err.contains("CORRAL_MANIFESTS"),
+        "{err}"
+    );
     Ok(())
 }
 
 #[test]
 fn client_commands_without_a_controller_say_so() -> TestResult {
     let env = Env::new()?;
-    for args in [&["get"][..], &["get", "web"], &["describe", "web"], &["restart", "web"], &["reload", "web"]] {
+    for args in [
+        &["get"][..],
+        &["get", "web"],
+        &["describe", "web"],
+        &["restart", "web"],
+        &["reload", "web"],
+    ] {
         let out = env.corral(args).output()?;
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = stderr(&out);

@@ -131,7 +131,11 @@ impl Client {
     }
 
     /// Sends one request on a fresh connection and decodes the JSON answer.
-    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str) -> Result<T, ClientError> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Result<T, ClientError> {
         let transport = |e: Box<dyn std::error::Error + Send + Sync>| ClientError::Transport {
             socket: self.socket.clone(),
             source: e,
@@ -212,7 +216,8 @@ mod tests {
 
     #[test]
     fn missing_socket_means_no_controller() {
-        let e = ClientError::from_connect(Path::new("/x/corral.sock"), io::ErrorKind::NotFound.into());
+        let e =
+            ClientError::from_connect(Path::new("/x/corral.sock"), io::ErrorKind::NotFound.into());
         assert!(e.is_no_controller());
         assert_eq!(
             e.to_string(),

@@ -292,13 +292,16 @@ impl axum::serve::Listener for PeerCheckedListener {
         loop {
             match self.inner.accept().await {
                 Ok((stream, addr)) => match stream.peer_cred() {
-                    Ok(cred) if cred.uid() == self.me || cred.uid() == 0 => {
-                        return (stream, addr)
-                    }
+                    Ok(cred) if cred.uid() == self.me || cred.uid() == 0 => return (stream, addr),
                     Ok(cred) => {
-                        tracing::warn!(uid = cred.uid(), "refused an API connection from another user")
+                        tracing::warn!(
+                            uid = cred.uid(),
+                            "refused an API connection from another user"
+                        )
                     }
-                    Err(e) => tracing::warn!(error = %e, "refused an API connection: no peer credentials"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "refused an API connection: no peer credentials")
+                    }
                 },
                 Err(e) if is_connection_error(&e) => {}
                 Err(e) => {
@@ -328,15 +331,13 @@ fn is_connection_error(e: &io::Error) -> bool {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|e| {
-            Err(ApiError::Io {
-                what: "prepare",
-                path: PathBuf::new(),
-                source: io::Error::other(e),
-            })
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(ApiError::Io {
+            what: "prepare",
+            path: PathBuf::new(),
+            source: io::Error::other(e),
         })
+    })
 }
 
 /// Creates `root` with mode 0700, or checks it is a directory of ours and tightens it to 0700.

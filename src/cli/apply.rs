@@ -21,7 +21,12 @@ use crate::manifest::{self, App};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A manifest file, a directory of them, or `-` for stdin (repeatable).
-    #[arg(short = 'f', long = "filename", value_name = "FILE|DIR|-", required = true)]
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR|-",
+        required = true
+    )]
     pub files: Vec<PathBuf>,
     /// Print what would change; write nothing.
     #[arg(long)]
@@ -50,7 +55,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let incoming = read_inputs(&args.files)?;
     let dir = manifests_dir::resolve(&args.dir)?;
     if dir.exists() && !dir.is_dir() {
-        bail!("{} is not a directory: pass the manifests directory with --manifests", dir.display());
+        bail!(
+            "{} is not a directory: pass the manifests directory with --manifests",
+            dir.display()
+        );
     }
     let existing = Directory::scan(&dir)?;
     existing.warn_broken();
@@ -66,7 +74,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 if doc.app == item.app {
                     Outcome::Unchanged
                 } else {
-                    edits.entry(f).or_default().push((doc.range.clone(), item.text.clone()));
+                    edits
+                        .entry(f)
+                        .or_default()
+                        .push((doc.range.clone(), item.text.clone()));
                     Outcome::Configured
                 }
             }
@@ -83,8 +94,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     if !args.dry_run {
         if !created.is_empty() {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create the manifests directory {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| {
+                format!("cannot create the manifests directory {}", dir.display())
+            })?;
         }
         for (f, file_edits) in edits {
             let file = &existing.files[f];
@@ -143,7 +155,10 @@ fn read_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<Incoming>> {
                 .filter(|p| manifest::is_manifest_path(p) && p.is_file())
                 .collect();
             if paths.is_empty() {
-                bail!("{} holds no manifest files (*.yaml, *.yml)", input.display());
+                bail!(
+                    "{} holds no manifest files (*.yaml, *.yml)",
+                    input.display()
+                );
             }
             paths.sort();
             for path in paths {
@@ -167,7 +182,10 @@ fn read_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<Incoming>> {
         for doc in documents {
             let name = doc.app.metadata.name.as_str().to_string();
             if !seen.insert(name.clone()) {
-                bail!("app {name:?} is defined twice in the input ({}): keep one", path.display());
+                bail!(
+                    "app {name:?} is defined twice in the input ({}): keep one",
+                    path.display()
+                );
             }
             out.push(Incoming {
                 text: text[doc.range].to_string(),

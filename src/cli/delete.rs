@@ -42,7 +42,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     names.retain(|n| seen.insert(n.clone()));
     let dir = manifests_dir::resolve(&args.dir)?;
     if !dir.is_dir() {
-        bail!("the manifests directory {} does not exist: pass the right one with --manifests", dir.display());
+        bail!(
+            "the manifests directory {} does not exist: pass the right one with --manifests",
+            dir.display()
+        );
     }
     let existing = Directory::scan(&dir)?;
     existing.warn_broken();

@@ -35,14 +35,18 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
             .join(",")
     };
     let field = |out: &mut String, key: &str, value: &str| {
-        let _ = writeln!(out, "{:<14}{value}", format!("{key}:"));
+        let _ = writeln!(out, "{:<16}{value}", format!("{key}:"));
     };
     field(&mut out, "Name", &app.name);
     field(&mut out, "File", &app.file);
     field(&mut out, "Labels", &labels);
     field(&mut out, "Revision", &app.revision);
     field(&mut out, "Status", &status_word(app));
-    field(&mut out, "Desired/Ready", &format!("{}/{}", app.desired, app.ready));
+    field(
+        &mut out,
+        "Desired/Ready",
+        &format!("{}/{}", app.desired, app.ready),
+    );
     field(&mut out, "Restarts", &app.restarts.to_string());
     field(&mut out, "Age", &age(app.created_ms, now));
     if let Some(error) = &app.error {
@@ -63,7 +67,16 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
 
     out.push_str("Instances:\n");
     let mut t = Table::new(&[
-        "INDEX", "PID", "PHASE", "READY", "RESTARTS", "AGE", "LAST-EXIT", "NEXT-RETRY", "CPU", "MEM",
+        "INDEX",
+        "PID",
+        "PHASE",
+        "READY",
+        "RESTARTS",
+        "AGE",
+        "LAST-EXIT",
+        "NEXT-RETRY",
+        "CPU",
+        "MEM",
     ]);
     for i in &app.instances {
         t.row(vec![
@@ -149,13 +162,25 @@ mod tests {
             ..AppStatus::default()
         };
         let text = describe(&app, 10_000);
-        assert!(text.contains("Name:         web\n"), "{text}");
-        assert!(text.contains("Labels:       <none>\n"), "{text}");
-        assert!(text.contains("Error:        m/web.yaml:2:1: bad\n"), "{text}");
-        assert!(text.contains("Status:       CrashLoopBackOff (manifest error)\n"), "{text}");
-        assert!(text.contains("  Available   False    NoReadyInstances   0 of 1 ready\n"), "{text}");
+        assert!(text.contains("Name:           web\n"), "{text}");
+        assert!(text.contains("Labels:         <none>\n"), "{text}");
+        assert!(
+            text.contains("Error:          m/web.yaml:2:1: bad\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Status:         CrashLoopBackOff (manifest error)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  Available   False    NoReadyInstances   0 of 1 ready\n"),
+            "{text}"
+        );
         assert!(text.contains("exit code 1   in 2s"), "{text}");
         assert!(text.contains("Spec:\n  command: [x]\n"), "{text}");
-        assert!(text.contains("  8s    Warning   BackOff   retrying in 2s\n"), "{text}");
+        assert!(
+            text.contains("  8s    Warning   BackOff   retrying in 2s\n"),
+            "{text}"
+        );
     }
 }

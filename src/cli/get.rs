@@ -154,7 +154,9 @@ fn yaml<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
 
 /// The apps table; `wide` adds PIDS and FILE.
 pub fn table(apps: &[AppStatus], wide: bool, now: u64) -> Table {
-    let mut headers = vec!["NAME", "READY", "STATUS", "RESTARTS", "CPU", "MEM", "AGE", "REVISION"];
+    let mut headers = vec![
+        "NAME", "READY", "STATUS", "RESTARTS", "CPU", "MEM", "AGE", "REVISION",
+    ];
     if wide {
         headers.extend(["PIDS", "FILE"]);
     }
@@ -168,7 +170,11 @@ pub fn table(apps: &[AppStatus], wide: bool, now: u64) -> Table {
             human_cpu(a.cpu_percent),
             human_bytes(a.memory_bytes),
             age(a.created_ms, now),
-            if a.revision.is_empty() { "-".into() } else { a.revision.clone() },
+            if a.revision.is_empty() {
+                "-".into()
+            } else {
+                a.revision.clone()
+            },
         ];
         if wide {
             let pids: Vec<String> = a
@@ -176,7 +182,11 @@ pub fn table(apps: &[AppStatus], wide: bool, now: u64) -> Table {
                 .iter()
                 .filter_map(|i| i.pid.map(|p| p.to_string()))
                 .collect();
-            row.push(if pids.is_empty() { "-".into() } else { pids.join(",") });
+            row.push(if pids.is_empty() {
+                "-".into()
+            } else {
+                pids.join(",")
+            });
             row.push(a.file.clone());
         }
         t.row(row);
@@ -199,7 +209,10 @@ fn problems(errors: &[ManifestProblem]) -> String {
     }
     let mut out = String::from("\nManifest errors (apps keep their last good version):\n");
     for p in errors {
-        out.push_str(&format!("  {}:{}:{}: {}", p.file, p.line, p.column, p.message));
+        out.push_str(&format!(
+            "  {}:{}:{}: {}",
+            p.file, p.line, p.column, p.message
+        ));
         if !p.apps.is_empty() {
             out.push_str(&format!(" [apps: {}]", p.apps.join(", ")));
         }
@@ -211,7 +224,11 @@ fn problems(errors: &[ManifestProblem]) -> String {
 /// `-l a=b,c=d -l e=f` as pairs.
 fn parse_selector(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    for part in raw.iter().flat_map(|s| s.split(',')).filter(|s| !s.is_empty()) {
+    for part in raw
+        .iter()
+        .flat_map(|s| s.split(','))
+        .filter(|s| !s.is_empty())
+    {
         let Some((k, v)) = part.split_once('=') else {
             bail!("label selector {part:?} is not key=value: write it like `-l tier=front`");
         };

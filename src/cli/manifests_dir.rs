@@ -125,14 +125,21 @@ pub fn parse_documents(path: &Path, text: &str) -> Result<Vec<Document>, Manifes
     let docs = manifest::documents(text);
     let documents: Vec<Document> = located
         .into_iter()
-        .map(|Located { app, doc_index, line, .. }| {
-            let range = docs
-                .iter()
-                .find(|d| d.start_line == line)
-                .or_else(|| docs.get(doc_index))
-                .map_or(0..text.len(), |d| d.range.clone());
-            Document { app, range }
-        })
+        .map(
+            |Located {
+                 app,
+                 doc_index,
+                 line,
+                 ..
+             }| {
+                let range = docs
+                    .iter()
+                    .find(|d| d.start_line == line)
+                    .or_else(|| docs.get(doc_index))
+                    .map_or(0..text.len(), |d| d.range.clone());
+                Document { app, range }
+            },
+        )
         .collect();
     // Editing one document must never touch another: refuse if their ranges overlap.
     if documents

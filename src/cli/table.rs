@@ -152,7 +152,11 @@ mod tests {
     fn columns_align_on_the_widest_cell() {
         let mut t = Table::new(&["NAME", "READY", "STATUS"]);
         t.row(vec!["web".into(), "4/4".into(), "Running".into()]);
-        t.row(vec!["worker-long".into(), "0/1".into(), "CrashLoopBackOff".into()]);
+        t.row(vec![
+            "worker-long".into(),
+            "0/1".into(),
+            "CrashLoopBackOff".into(),
+        ]);
         assert_eq!(
             t.render(),
             "NAME          READY   STATUS\n\

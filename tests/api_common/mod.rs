@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use corral::api::{
-    AppList, AppStatus, ApiError, ApiRequest, Condition, ControllerInfo, Event, InstanceStatus,
+    ApiError, ApiRequest, AppList, AppStatus, Condition, ControllerInfo, Event, InstanceStatus,
     ManifestProblem, Reply, Server,
 };
 use corral::home::Home;
