@@ -93,11 +93,16 @@ fn create_then_unchanged_then_configured() -> TestResult {
 #[test]
 fn configured_updates_the_file_that_already_defines_the_app() -> TestResult {
     let env = Env::new()?;
-    std::fs::write(env.dir().join("site.yml"), WEB)?;
+    let modeline = "# yaml-language-server: $schema=../schemas/app.schema.json\n";
+    std::fs::write(env.dir().join("site.yml"), format!("{modeline}{WEB}"))?;
     let four = env.file("four.yaml", WEB_4)?;
     let out = env.run(&["apply", "-f", s(&four)])?;
     assert_eq!(stdout(&out), "app/web configured\n", "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(env.dir().join("site.yml"))?, WEB_4);
+    assert_eq!(
+        std::fs::read_to_string(env.dir().join("site.yml"))?,
+        format!("{modeline}{WEB_4}"),
+        "the file's modeline is kept"
+    );
     assert_eq!(env.listing()?, ["site.yml"]);
     Ok(())
 }

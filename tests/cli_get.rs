@@ -148,3 +148,40 @@ async fn apply_asks_the_controller_for_its_manifests_directory() -> TestResult {
     running.server.await??;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_prints_again_when_an_app_changes() -> TestResult {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let tmp = tempfile::tempdir()?;
+    let home = Home::at(tmp.path().join("home"));
+    let state = Arc::new(Mutex::new(api_common::list()));
+    let running = api_common::start_with(&home, "/m", state.clone()).await?;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_corral"))
+        .args(["get", "-w"])
+        .env("CORRAL_HOME", home.root())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    // Reads lines until one starting with `web` contains `want`.
+    let mut wait_for_row = async |want: &str| -> Result<(), Box<dyn std::error::Error>> {
+        loop {
+            let line = tokio::time::timeout_at(deadline, lines.next_line())
+                .await??
+                .ok_or("corral get -w ended")?;
+            if line.starts_with("web ") && line.contains(want) {
+                return Ok(());
+            }
+        }
+    };
+    wait_for_row(" Running ").await?;
+    state.lock().map_err(|_| "poisoned")?.apps[0].status = "CrashLoopBackOff".into();
+    wait_for_row(" CrashLoopBackOff ").await?;
+    child.kill().await?;
+    running.shutdown.cancel();
+    running.server.await??;
+    Ok(())
+}

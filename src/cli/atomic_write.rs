@@ -17,6 +17,10 @@ pub fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     let written = (|| {
         let mut file = std::fs::File::create(&tmp)?;
+        // A replaced file keeps its mode (a 0600 manifest with secrets in env stays 0600).
+        if let Ok(meta) = std::fs::metadata(path) {
+            file.set_permissions(meta.permissions())?;
+        }
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -49,6 +53,21 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("web.yaml")]);
+        Ok(())
+    }
+
+    #[test]
+    fn keeps_the_mode_of_the_file_it_replaces() -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("web.yaml");
+        std::fs::write(&path, "old")?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        write_atomic(&path, "new\n")?;
+        assert_eq!(
+            std::fs::metadata(&path)?.permissions().mode() & 0o777,
+            0o600
+        );
         Ok(())
     }
 }
