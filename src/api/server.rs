@@ -71,7 +71,11 @@ pub enum ApiError {
     },
 }
 
-/// A bound, owner-only control socket, ready to [`run`](Server::run).
+/// How long open API connections may finish after shutdown is asked.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A bound, owner-only control socket, ready to [`run`](Server::run). Dropped without running,
+/// it leaves the socket file behind; the next [`Server::bind`] clears it as stale.
 #[derive(Debug)]
 pub struct Server {
     listener: PeerCheckedListener,
@@ -134,9 +138,19 @@ impl Server {
             socket,
             identity,
         } = self;
-        let served = axum::serve(listener, router(requests))
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        let graceful = axum::serve(listener, router(requests))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        // A client that never finishes its request must not hold the controller's exit hostage.
+        let served = tokio::select! {
+            served = graceful => served,
+            () = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!("API connections still open after shutdown grace: dropping them");
+                Ok(())
+            }
+        };
         let path = socket.clone();
         let _ = blocking(move || {
             remove_if_ours(&path, identity);

@@ -135,7 +135,10 @@ fn render(list: &AppList, name: Option<&str>, output: Option<Output>) -> anyhow:
         (Some(Output::Yaml), Some(_)) => yaml(&list.apps.first())?,
         (Some(Output::Yaml), None) => yaml(list)?,
         (wide, _) => {
-            let mut out = table(&list.apps, wide == Some(Output::Wide), now_ms()).render();
+            let mut out = String::new();
+            if !list.apps.is_empty() {
+                out = table(&list.apps, wide == Some(Output::Wide), now_ms()).render();
+            }
             out.push_str(&problems(&list.errors));
             out
         }
