@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use super::atomic_write::write_atomic;
+use super::atomic_write::{ensure_unchanged, write_atomic};
 use super::client::resync_if_running;
 use super::manifests_dir::{self, keep_modeline, parse_documents, replace_documents, Directory};
 use super::ManifestsDir;
@@ -101,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         for (f, file_edits) in edits {
             let file = &existing.files[f];
+            ensure_unchanged(&file.path, &file.text)?;
             write_atomic(&file.path, &replace_documents(&file.text, file_edits))?;
         }
         for (path, text) in &created {

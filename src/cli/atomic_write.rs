@@ -37,6 +37,18 @@ pub fn remove(path: &Path) -> anyhow::Result<()> {
     std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))
 }
 
+/// Fails if `path` no longer holds `expected` (someone edited it since we read it).
+pub fn ensure_unchanged(path: &Path, expected: &str) -> anyhow::Result<()> {
+    let now =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    anyhow::ensure!(
+        now == expected,
+        "{} changed while corral was editing it: nothing was written to it, run the command again",
+        path.display()
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
