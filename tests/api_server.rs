@@ -226,3 +226,24 @@ fn which_curl() -> Result<std::path::PathBuf, ()> {
         .find(|p| p.is_file())
         .ok_or(())
 }
+
+#[tokio::test]
+async fn shutdown_does_not_wait_forever_for_a_stuck_client() -> TestResult {
+    use tokio::io::AsyncWriteExt;
+    let tmp = tempfile::tempdir()?;
+    let home = Home::at(tmp.path().join("home"));
+    let running = api_common::start(&home, "/m").await?;
+    let mut stuck = tokio::net::UnixStream::connect(home.socket()).await?;
+    stuck
+        .write_all(b"GET /v1/apps HTTP/1.1\r\nHost: x\r\n")
+        .await?;
+    // Make sure the server has taken the connection before asking it to stop.
+    assert_eq!(Client::new(&home).info().await?.pid, api_common::FAKE_PID);
+    let asked = Instant::now();
+    running.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(15), running.server).await???;
+    assert!(asked.elapsed() < Duration::from_secs(15));
+    assert!(!home.socket().exists());
+    drop(stuck);
+    Ok(())
+}

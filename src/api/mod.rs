@@ -4,7 +4,9 @@
 //! sent to the controller loop, and waits for the reply.
 
 pub mod client;
+mod routes;
 pub mod server;
+mod socket;
 pub mod types;
 
 use tokio::sync::oneshot;
