@@ -93,6 +93,15 @@ fn available(app: &DesiredApp, obs: &ObservedApp, now: Instant) -> u32 {
     indices.len() as u32
 }
 
+/// Whether `app`'s restart policy restarts an instance that exited with `success`.
+fn restarts(app: &DesiredApp, success: bool) -> bool {
+    match app.restart_policy {
+        RestartPolicy::Always => true,
+        RestartPolicy::OnFailure => !success,
+        RestartPolicy::Never => false,
+    }
+}
+
 /// What the step checks remember between steps.
 struct Invariants {
     /// The manifest in force at the last step.
@@ -111,6 +120,8 @@ impl Invariants {
         }
         self.no_duplicates(step);
         self.back_off_respected(app, step);
+        self.restart_policy_respected(app, step);
+        self.stopping_blocks_its_index(step);
         self.never_exceeds(app, step);
         self.availability(app, step);
     }
@@ -146,9 +157,46 @@ impl Invariants {
         }
     }
 
+    /// **Restart policy respected**: an index left empty by an unplanned exit is started again
+    /// only if the policy says so (`Always`; `OnFailure` after a failure; never with `Never`).
+    fn restart_policy_respected(&self, app: &DesiredApp, step: &Step) {
+        for (index, _) in starts(&step.plan) {
+            if step.before.instances.iter().any(|i| i.index == index) {
+                continue; // a rollout's surge, not a restart
+            }
+            let Some(exit) = step.before.slots.get(&index).and_then(|h| h.last_exit) else {
+                continue;
+            };
+            assert!(
+                restarts(app, exit.success),
+                "restarted {index} against {:?}: {step}",
+                app.restart_policy
+            );
+        }
+    }
+
+    /// **Stopping blocks its index**: no `Start` at an index whose only process is still
+    /// `Stopping` (it may still hold what the index owns); the start waits for the exit.
+    fn stopping_blocks_its_index(&self, step: &Step) {
+        for (index, _) in starts(&step.plan) {
+            let at: Vec<_> = step
+                .before
+                .instances
+                .iter()
+                .filter(|i| i.index == index)
+                .collect();
+            let only_stopping = !at.is_empty() && at.iter().all(|i| i.phase == Phase::Stopping);
+            assert!(
+                !only_stopping,
+                "started {index} while it is stopping: {step}"
+            );
+        }
+    }
+
     /// **Never exceeds**: non-`Stopping` instances ≤ `replicas + maxSurge`. Precisely, with
-    /// `committed` = live instances + indices in `0..replicas` with none (each will be filled:
-    /// after its back-off, or once its stopping process exits), i.e. `replicas` + surged extras:
+    /// `committed` = live instances + indices in `0..replicas` with none that will be filled
+    /// (after its back-off, or once its stopping process exits; not those the restart policy
+    /// leaves empty), i.e. about `replicas` + surged extras:
     /// - once `committed ≤ replicas + maxSurge` under the manifest in force, it stays so (hence
     ///   the live count too) for as long as that manifest is unchanged, whatever crashes, probes
     ///   and time do;
@@ -160,9 +208,12 @@ impl Invariants {
     fn never_exceeds(&mut self, app: &DesiredApp, step: &Step) {
         let limit = app.replicas + app.rollout.max_surge;
         let count = live(&step.after).count() as u32;
-        let empty = (0..app.replicas)
-            .filter(|n| live(&step.after).all(|i| i.index != *n))
-            .count() as u32;
+        let to_fill = |n: &u32| {
+            let exit = step.after.slots.get(n).and_then(|h| h.last_exit);
+            live(&step.after).all(|i| i.index != *n)
+                && exit.is_none_or(|e| restarts(app, e.success))
+        };
+        let empty = (0..app.replicas).filter(to_fill).count() as u32;
         let committed = count + empty;
         if self.within {
             assert!(
@@ -251,15 +302,21 @@ fn run(app: DesiredApp, stop_delay: Duration, events: &[Event]) -> Sim {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
 
-    /// Every step keeps the invariants (no duplicates, back-off, surge bound, availability).
+    /// Every step keeps the invariants (no duplicates, back-off, restart policy, stopping blocks
+    /// its index, surge bound, availability), with every restart policy.
     #[test]
     fn invariants_hold_at_every_step(
         (app, stop_delay) in manifest(),
-        events in prop::collection::vec(event(), 0..40),
+        policy in prop_oneof![
+            2 => Just(RestartPolicy::Always),
+            1 => Just(RestartPolicy::OnFailure),
+            1 => Just(RestartPolicy::Never),
+        ],
+        events in prop::collection::vec(event(), 0..50),
     ) {
-        run(app, stop_delay, &events);
+        run(DesiredApp { restart_policy: policy, ..app }, stop_delay, &events);
     }
 
     /// **Convergence**: once the events stop and time passes with no crashes (probes passing at
@@ -269,7 +326,7 @@ proptest! {
     #[test]
     fn converges_once_events_stop(
         (app, stop_delay) in manifest(),
-        events in prop::collection::vec(event(), 0..40),
+        events in prop::collection::vec(event(), 0..50),
     ) {
         let mut sim = run(app, stop_delay, &events);
         let probe = sim.desired.ready_after.is_none();
@@ -287,5 +344,42 @@ proptest! {
         let all_ready = sim.obs.instances.iter().all(|i| matches!(i.phase, Phase::Ready { .. }));
         prop_assert!(all_ready, "not all ready: {:#?}", sim.obs);
         prop_assert_eq!(sim.plan(), Plan::default());
+    }
+
+    /// **Availability during a rollout** (the plain statement): from a steady state (all
+    /// `replicas` instances of the old revision available), a new revision rolled out with no
+    /// crashes never has fewer than `replicas - maxUnavailable` available indices after any
+    /// step, whatever order probes pass and time moves in; and it completes.
+    #[test]
+    fn a_rollout_without_crashes_keeps_enough_available(
+        (app, stop_delay) in manifest(),
+        (surge, unavailable) in (0u32..=3, 0u32..=3),
+        events in prop::collection::vec(
+            prop_oneof![
+                any::<usize>().prop_map(|pick| Event::Probe { pick }),
+                (0u64..3000).prop_map(|ms| Event::Advance { ms }),
+                (0u64..3000).prop_map(|ms| Event::Jump { ms }),
+            ],
+            0..40,
+        ),
+    ) {
+        let mut sim = run(app, stop_delay, &[]);
+        let probe = sim.desired.ready_after.is_none();
+        sim.settle(probe, 200).expect("steady state");
+        sim.now += sim.desired.rollout.min_ready;
+        sim.desired.rollout = limits(surge, unavailable, sim.desired.rollout.min_ready);
+        sim.desired.revision = "new".into();
+        let floor = sim.desired.replicas.saturating_sub(sim.desired.rollout.max_unavailable);
+        prop_assert_eq!(available(&sim.desired, &sim.obs, sim.now), sim.desired.replicas);
+        sim.on_step = Some(Box::new(move |sim, step| {
+            let avail = available(&sim.desired, &step.after, step.at);
+            assert!(avail >= floor, "{avail} available < {floor}: {step}");
+        }));
+        sim.step();
+        for e in &events {
+            apply(&mut sim, e);
+        }
+        prop_assert!(sim.settle(probe, 200).is_some());
+        prop_assert!(sim.obs.instances.iter().all(|i| i.revision == "new"));
     }
 }

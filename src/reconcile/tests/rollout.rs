@@ -280,3 +280,40 @@ fn a_late_wake_up_does_not_count_a_just_marked_instance_as_available() {
         }]
     );
 }
+
+/// Known gap, for the supervisor's owner: an exit recorded at an index while a replacement ran
+/// beside it stays in `slots` (only a `Start` clears it). If that index later empties through a
+/// planned stop (maxSurge 0), `Never`/`OnFailure` read the stale exit and never fill it again.
+#[test]
+#[ignore = "stale exit record: SlotHistory needs clearing when a later instance runs there"]
+fn a_stale_exit_does_not_strand_an_index() {
+    let t = Instant::now();
+    let mut a = app(1, "a");
+    a.restart_policy = RestartPolicy::Never;
+    let mut sim = running(a, t);
+    sim.desired.revision = "b".into();
+    sim.step();
+    sim.crash(1, false); // the old one dies beside its replacement
+    sim.settle(false, 20).unwrap();
+    assert_eq!(live(&sim), all(1, "b"));
+    sim.desired.rollout = limits(0, 1, Duration::ZERO);
+    sim.desired.revision = "c".into();
+    sim.settle(false, 20).unwrap();
+    assert_eq!(live(&sim), all(1, "c"));
+}
+
+#[test]
+fn an_index_backing_off_keeps_its_place_in_the_surge() {
+    let t = Instant::now();
+    let mut sim = running(app(4, "r1"), t);
+    sim.crash(4, false); // index 3, back-off 100ms
+    sim.desired.revision = "r2".into();
+    sim.on_step = Some(Box::new(|sim, _| {
+        assert!(sim.live().len() <= 5, "{:?}", sim.live())
+    }));
+    let plan = sim.step();
+    assert_eq!(starts(&plan), vec![(0, "r2".into())]);
+    assert_eq!(plan.requeue_at, Some(sim.now + 100 * MS));
+    sim.settle(false, 100).unwrap();
+    assert_eq!(live(&sim), all(4, "r2"));
+}
