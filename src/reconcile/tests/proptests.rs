@@ -106,7 +106,8 @@ fn restarts(app: &DesiredApp, success: bool) -> bool {
 struct Invariants {
     /// The manifest in force at the last step.
     desired: DesiredApp,
-    /// Whether the live count has been within `replicas + maxSurge` since `desired` took effect.
+    /// Whether `committed` (see [`Invariants::never_exceeds`]) has been within
+    /// `replicas + maxSurge` since `desired` took effect.
     within: bool,
 }
 
@@ -234,8 +235,9 @@ impl Invariants {
     }
 
     /// **Availability**: a plan's `Stop`s never take the available indices (an instance ready
-    /// for `minReadySeconds` at an index in `0..replicas`) below `replicas - maxUnavailable`; if fewer
-    /// were available before the plan (crashes, a rollout just started), a plan never lowers it.
+    /// for `minReadySeconds` at an index in `0..replicas`) below `replicas - maxUnavailable`;
+    /// if fewer were available before the plan (crashes, a rollout just started), a plan never
+    /// lowers it.
     /// Availability is as observed (`Ready { since }`), not as the planner predicts it.
     fn availability(&self, app: &DesiredApp, step: &Step) {
         let floor = app.replicas.saturating_sub(app.rollout.max_unavailable);
