@@ -35,13 +35,15 @@ enum Event {
 
 fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
-        3 => (any::<usize>(), any::<bool>()).prop_map(|(pick, success)| Event::Crash { pick, success }),
+        3 => (any::<usize>(), any::<bool>())
+            .prop_map(|(pick, success)| Event::Crash { pick, success }),
         3 => any::<usize>().prop_map(|pick| Event::Probe { pick }),
         4 => (0u64..3000).prop_map(|ms| Event::Advance { ms }),
         1 => (0u64..3000).prop_map(|ms| Event::Jump { ms }),
         1 => (0u32..=6).prop_map(Event::Replicas),
         2 => (0usize..3).prop_map(Event::Revision),
-        1 => (0u32..=3, 0u32..=3).prop_map(|(surge, unavailable)| Event::Limits { surge, unavailable }),
+        1 => (0u32..=3, 0u32..=3)
+            .prop_map(|(surge, unavailable)| Event::Limits { surge, unavailable }),
     ]
 }
 
@@ -84,7 +86,10 @@ fn live(obs: &ObservedApp) -> impl Iterator<Item = &ObservedInstance> {
 /// Indices in `0..replicas` with an instance ready for `minReadySeconds` at `now`, as observed.
 /// Counted per index: an old instance and its surged replacement serve as one.
 fn available(app: &DesiredApp, obs: &ObservedApp, now: Instant) -> u32 {
-    let ready = |i: &&ObservedInstance| matches!(i.phase, Phase::Ready { since } if since + app.rollout.min_ready <= now);
+    let ready = |i: &&ObservedInstance| match i.phase {
+        Phase::Ready { since } => since + app.rollout.min_ready <= now,
+        _ => false,
+    };
     let indices: std::collections::BTreeSet<u32> = live(obs)
         .filter(|i| i.index < app.replicas)
         .filter(ready)
