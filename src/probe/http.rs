@@ -84,15 +84,18 @@ impl HttpCheck {
         // The connection is driven here rather than in a spawned task, so nothing outlives
         // the check; it is dropped (closed) as soon as the response head is in.
         let mut conn = std::pin::pin!(conn);
-        tokio::select! {
-            response = sender.send_request(request) => {
-                response.map(|r| r.status()).map_err(|e| describe_hyper(&e))
-            }
+        let mut response = std::pin::pin!(sender.send_request(request));
+        let response = tokio::select! {
+            biased;
+            response = &mut response => response,
             done = &mut conn => match done {
-                Ok(()) => Err("connection closed before a response".to_string()),
-                Err(e) => Err(describe_hyper(&e)),
+                // A `Connection: close` response can end the connection before the
+                // response future is polled; it still holds the response.
+                Ok(()) => response.await,
+                Err(e) => return Err(describe_hyper(&e)),
             },
-        }
+        };
+        response.map(|r| r.status()).map_err(|e| describe_hyper(&e))
     }
 }
 
