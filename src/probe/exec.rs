@@ -68,8 +68,12 @@ impl ExecCheck {
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(err) => {
-                let cwd = self.cwd.display();
-                let message = format!("{what}: cannot start (in {cwd}): {}", describe_io(&err));
+                let why = describe_io(&err);
+                let message = if self.cwd.as_os_str().is_empty() {
+                    format!("{what}: cannot start: {why}")
+                } else {
+                    format!("{what}: cannot start in {}: {why}", self.cwd.display())
+                };
                 return Some(Outcome {
                     passed: false,
                     message,
@@ -92,8 +96,9 @@ impl ExecCheck {
                 _ = stop.cancelled() => break End::Stopped,
             }
         };
-        // The leader was reaped only in the `Exited` case, a moment ago: its pid cannot have
-        // been handed to a new group leader since (pids are allocated cyclically).
+        // Ends whatever the check left running in its group. In the `Exited` case the leader
+        // was reaped a moment ago; for its pid to lead an unrelated group already, the pid
+        // space would have to wrap around in between (pids are allocated cyclically).
         if let Some(pgid) = pgid {
             match killpg(pgid, Signal::SIGKILL) {
                 Ok(()) | Err(Errno::ESRCH) => {}

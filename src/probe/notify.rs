@@ -132,7 +132,8 @@ pub(crate) async fn run(
     let socket = match UnixDatagram::from_std(socket) {
         Ok(socket) => socket,
         Err(err) => {
-            tracing::warn!(path = %file.path.display(), %err, "cannot watch notify socket");
+            let message = format!("notify: cannot watch {}: {err}", file.path.display());
+            reporter.send(false, message, &stop).await;
             return;
         }
     };
