@@ -13,6 +13,7 @@ mod logs;
 mod manifests_dir;
 mod reload;
 mod restart;
+mod rollout;
 mod scale;
 mod schema;
 mod suspend;
@@ -52,6 +53,8 @@ pub enum Command {
     Restart(restart::Args),
     /// Rolling restart of an app at the same revision (zero downtime).
     Reload(reload::Args),
+    /// Rollout status, history and undo.
+    Rollout(rollout::Args),
     /// Set an app's instance count in its manifest.
     Scale(scale::Args),
     /// Stop an app: sets `spec.suspend: true` in its manifest.
@@ -85,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => logs::run(args),
         Command::Restart(args) => restart::run(args),
         Command::Reload(args) => reload::run(args),
+        Command::Rollout(args) => rollout::run(args),
         Command::Scale(args) => scale::run(args),
         Command::Stop(args) => suspend::run(args, true),
         Command::Start(args) => suspend::run(args, false),
