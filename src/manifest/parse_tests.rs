@@ -1,0 +1,123 @@
+use super::*;
+use std::path::PathBuf;
+
+const APP: &str = "apiVersion: corral/v1\nkind: App\nmetadata:\n  name: NAME\nspec:\n  command: [node, server.js]\n";
+
+fn app(name: &str) -> String {
+    APP.replace("NAME", name)
+}
+
+fn parse(text: &str) -> Result<Vec<Located>, ManifestError> {
+    parse_str(&PathBuf::from("f.yaml"), text)
+}
+
+#[test]
+fn documents_split_on_separators_and_skip_empty_ones() {
+    let text = "# header\n---\na: 1\n---\n# only a comment\n\n---\nb: 2\n...\n";
+    let docs = documents(text);
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0].start_line, 3);
+    assert_eq!(&text[docs[0].range.clone()], "a: 1\n");
+    assert_eq!(docs[1].start_line, 8);
+    assert_eq!(&text[docs[1].range.clone()], "b: 2\n");
+}
+
+#[test]
+fn separator_with_content_keeps_it() {
+    let text = "a: 1\n--- {b: 2}\n";
+    let docs = documents(text);
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[1].start_line, 2);
+    assert_eq!(&text[docs[1].range.clone()], "--- {b: 2}\n");
+}
+
+#[test]
+fn several_apps_in_one_file_know_their_lines() {
+    let text = format!("{}---\n{}", app("a"), app("b"));
+    let apps = parse(&text).unwrap();
+    assert_eq!(apps.len(), 2);
+    assert_eq!((apps[0].doc_index, apps[0].line), (0, 1));
+    assert_eq!((apps[1].doc_index, apps[1].line), (1, 8));
+    assert_eq!(apps[1].app.metadata.name.as_str(), "b");
+}
+
+#[test]
+fn a_file_without_apps_is_empty_not_an_error() {
+    assert_eq!(parse("# nothing here\n"), Ok(vec![]));
+    assert_eq!(parse(""), Ok(vec![]));
+}
+
+#[test]
+fn errors_in_later_documents_have_file_relative_lines() {
+    let text = format!(
+        "{}---\n{}",
+        app("a"),
+        app("a").replace("  command", "  comand")
+    );
+    let err = parse(&text).unwrap_err();
+    assert_eq!((err.line, err.column), (13, 3), "{err}");
+    assert!(
+        err.message.contains("unknown field `comand`"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains("at line"), "{}", err.message);
+    assert_eq!(err.to_string(), format!("f.yaml:13:3: {}", err.message));
+}
+
+#[test]
+fn value_errors_carry_the_path_and_the_fix() {
+    let err = parse(&format!("{}  instances: lots\n", app("a"))).unwrap_err();
+    assert_eq!(
+        err.message,
+        "spec.instances: expected an integer ≥ 0 or \"max\", got \"lots\""
+    );
+    assert_eq!((err.line, err.column), (7, 14));
+}
+
+#[test]
+fn cross_field_errors_point_at_the_key() {
+    let text = format!(
+        "{}  strategy:\n    maxUnavailable: 0\n    maxSurge: 0\n",
+        app("a")
+    );
+    let err = parse(&text).unwrap_err();
+    assert_eq!((err.line, err.column), (9, 5), "{err}");
+    assert!(err
+        .message
+        .starts_with("spec.strategy.maxSurge: maxSurge and maxUnavailable"));
+}
+
+#[test]
+fn duplicate_names_in_one_file_are_an_error() {
+    let text = format!("{}---\n{}", app("a"), app("a"));
+    let err = parse(&text).unwrap_err();
+    assert_eq!((err.line, err.column), (11, 3), "{err}");
+    assert!(err
+        .message
+        .contains("already defined in this file at line 1"));
+}
+
+#[test]
+fn syntax_errors_are_located_in_the_file() {
+    let text = format!("{}---\nkind: [App\n", app("a"));
+    let err = parse(&text).unwrap_err();
+    assert!(err.line >= 8, "{err}");
+}
+
+#[test]
+fn manifest_paths_exclude_hidden_and_temp_files() {
+    use std::path::Path;
+    assert!(is_manifest_path(Path::new("dir/web.yaml")));
+    assert!(is_manifest_path(Path::new("web.yml")));
+    for p in [
+        "web.json",
+        ".web.yaml",
+        ".web.yaml.swp",
+        "web.yaml~",
+        ".#web.yaml",
+        "#web.yaml#",
+    ] {
+        assert!(!is_manifest_path(Path::new(p)), "{p}");
+    }
+}
