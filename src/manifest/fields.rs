@@ -22,29 +22,75 @@ pub fn is_env_name(name: &str) -> bool {
 
 /// A TCP port, 1 to 65535.
 pub fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
-    let n = i64::deserialize(d)?;
-    match u16::try_from(n) {
-        Ok(p) if p != 0 => Ok(p),
-        _ => Err(de::Error::custom(format!(
-            "expected a port from 1 to 65535, got {n}"
-        ))),
-    }
+    int_in(d, 1, 65535, "a port from 1 to 65535").map(|n| n as u16)
 }
 
-/// An optional TCP port, 1 to 65535.
+/// An optional TCP port, 1 to 65535; `null` means unset.
 pub fn opt_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-    port(d).map(Some)
+    /// `port` for the `Some` case.
+    struct Port(u16);
+    impl<'de> Deserialize<'de> for Port {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            port(d).map(Port)
+        }
+    }
+    Ok(Option::<Port>::deserialize(d)?.map(|p| p.0))
 }
 
 /// A count that must be at least 1.
 pub fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let n = i64::deserialize(d)?;
-    match u32::try_from(n) {
-        Ok(v) if v >= 1 => Ok(v),
-        _ => Err(de::Error::custom(format!(
-            "expected an integer ≥ 1, got {n}"
-        ))),
+    int_in(d, 1, i64::from(u32::MAX), "an integer ≥ 1").map(|n| n as u32)
+}
+
+/// An integer in `min..=max`, checked inside the visitor so the error points at the value.
+fn int_in<'de, D: Deserializer<'de>>(
+    d: D,
+    min: i64,
+    max: i64,
+    expecting: &'static str,
+) -> Result<i64, D::Error> {
+    /// Checks the range of an integer.
+    struct V(i64, i64, &'static str);
+    impl Visitor<'_> for V {
+        type Value = i64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.2)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+            if (self.0..=self.1).contains(&v) {
+                Ok(v)
+            } else {
+                Err(E::custom(format!("expected {}, got {v}", self.2)))
+            }
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+            match i64::try_from(v) {
+                Ok(v) => self.visit_i64(v),
+                Err(_) => Err(E::custom(format!("expected {}, got {v}", self.2))),
+            }
+        }
     }
+    d.deserialize_i64(V(min, max, expecting))
+}
+
+/// Reads a string and converts it inside the visitor, so an error points at the value.
+pub fn str_with<'de, D, T, F>(d: D, expecting: &'static str, convert: F) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    F: FnOnce(&str) -> Result<T, String>,
+{
+    /// Applies the conversion to the visited string.
+    struct V<F>(F, &'static str);
+    impl<T, F: FnOnce(&str) -> Result<T, String>> Visitor<'_> for V<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.1)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.0)(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(V(convert, expecting))
 }
 
 /// A non-empty argv whose first element (the program) is not blank.
@@ -89,16 +135,28 @@ impl<'de> Visitor<'de> for EnvVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = BTreeMap::new();
-        while let Some(name) = map.next_key::<String>()? {
-            if !is_env_name(&name) {
-                return Err(de::Error::custom(format!(
-                    "{name:?} is not a valid environment variable name; use letters, digits and _, not starting with a digit (e.g. NODE_ENV)"
-                )));
-            }
+        while let Some(EnvName(name)) = map.next_key()? {
             let value = map.next_value::<EnvValue>()?;
             out.insert(name, value.0);
         }
         Ok(out)
+    }
+}
+
+/// An environment variable name, checked as it is read so the error points at it.
+struct EnvName(String);
+
+impl<'de> Deserialize<'de> for EnvName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        str_with(d, "an environment variable name", |name| {
+            if is_env_name(name) {
+                Ok(EnvName(name.to_owned()))
+            } else {
+                Err(format!(
+                    "{name:?} is not a valid environment variable name; use letters, digits and _, not starting with a digit (e.g. NODE_ENV)"
+                ))
+            }
+        })
     }
 }
 

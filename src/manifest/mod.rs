@@ -17,7 +17,7 @@ mod validate;
 
 use std::path::PathBuf;
 
-pub use parse::{documents, is_manifest_path, parse_file, parse_str};
+pub use parse::{documents, is_manifest_path, locate_in_file, parse_file, parse_str};
 pub use schema::schema_json;
 pub use types::*;
 

@@ -48,19 +48,27 @@ pub fn documents(text: &str) -> Vec<DocumentText> {
     docs
 }
 
-/// Adds a document unless it holds only comments and blank lines.
+/// Adds a document unless it holds only comments and blank lines; leading comment and blank
+/// lines are left out so `start_line` is the line of its first content.
 fn push_doc(
     docs: &mut Vec<DocumentText>,
     text: &str,
     range: std::ops::Range<usize>,
     start_line: usize,
 ) {
-    let has_content = text[range.clone()].lines().any(|l| {
-        let t = l.trim();
-        !t.is_empty() && !t.starts_with('#') && !t.starts_with('%')
-    });
-    if has_content {
-        docs.push(DocumentText { start_line, range });
+    let mut start = range.start;
+    let mut line = start_line;
+    for raw in text[range.clone()].split_inclusive('\n') {
+        let t = raw.trim();
+        if !t.is_empty() && !t.starts_with('#') && !t.starts_with('%') {
+            docs.push(DocumentText {
+                start_line: line,
+                range: start..range.end,
+            });
+            return;
+        }
+        start += raw.len();
+        line += 1;
     }
 }
 
@@ -77,11 +85,30 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Located>, ManifestError>
     for (doc_index, doc) in documents(text).into_iter().enumerate() {
         let body = &text[doc.range.clone()];
         let base = doc.start_line - 1;
+        let located = |e: &serde_yaml::Error| {
+            e.location()
+                .map_or((doc.start_line, 1), |l| (l.line() + base, l.column()))
+        };
+        // Syntax first, so a YAML mistake is reported as one rather than as a field error.
+        if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(body) {
+            let (line, column) = located(&e);
+            let message = format!(
+                "YAML syntax error: {}; check the indentation and quoting there",
+                yaml_message(&e, base)
+            );
+            return Err(err(line, column, message));
+        }
         let app: App = serde_yaml::from_str(body).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map_or((doc.start_line, 1), |l| (l.line() + base, l.column()));
-            err(line, column, yaml_message(&e, base))
+            let message = yaml_message(&e, base);
+            let (line, column) = match missing_field_parent(&message) {
+                Some(parent) => {
+                    let path: Vec<Seg<'_>> = parent.split('.').map(Seg::Key).collect();
+                    locate(body, &path).map_or((doc.start_line, 1), |(l, c)| (l + base, c))
+                }
+                None if message.starts_with("missing field") => (doc.start_line, 1),
+                None => located(&e),
+            };
+            err(line, column, message)
         })?;
         let at = |path: &[Seg<'_>]| {
             locate(body, path).map_or((doc.start_line, 1), |(l, c)| (l + base, c))
@@ -111,6 +138,12 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Located>, ManifestError>
     Ok(out)
 }
 
+/// The dotted parent path of a "missing field" error (`spec` in `spec: missing field ...`).
+fn missing_field_parent(message: &str) -> Option<&str> {
+    let (path, rest) = message.split_once(": ")?;
+    rest.starts_with("missing field").then_some(path)
+}
+
 /// serde_yaml's message without its own ` at line L column C` marks (we report the location
 /// separately); other marks in it are shifted by `base` lines to be relative to the file.
 fn yaml_message(e: &serde_yaml::Error, base: usize) -> String {
@@ -130,6 +163,15 @@ fn yaml_message(e: &serde_yaml::Error, base: usize) -> String {
         rest = tail;
     }
     out.push_str(rest);
+    // `apiVersion: apiVersion must be ...` reads better once.
+    if let Some((path, msg)) = out.split_once(": ") {
+        if msg.strip_prefix(path).is_some_and(|r| r.starts_with(' ')) {
+            return msg.to_owned();
+        }
+    }
+    if out.contains("missing field") {
+        out.push_str("; add it, it is required");
+    }
     out
 }
 
@@ -145,6 +187,13 @@ fn split_mark(s: &str) -> (Option<(usize, usize)>, &str) {
         (Ok(l), Ok(c)) => (Some((l, c)), &after[m..]),
         _ => (None, s),
     }
+}
+
+/// The 1-based line and column of `path` in document `doc_index` of a file's text, relative
+/// to the file (e.g. to point at `metadata.name` when two files define the same app).
+pub fn locate_in_file(text: &str, doc_index: usize, path: &[Seg<'_>]) -> Option<(usize, usize)> {
+    let doc = documents(text).into_iter().nth(doc_index)?;
+    locate(&text[doc.range], path).map(|(l, c)| (l + doc.start_line - 1, c))
 }
 
 /// Reads and parses one manifest file.

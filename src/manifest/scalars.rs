@@ -11,7 +11,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::fields::check_argv;
+use super::fields::{check_argv, str_with};
 use super::types::{ApiVersion, AppName, Command, Instances, Kind, StopSignal};
 
 /// Regex for app names (DNS labels).
@@ -32,6 +32,12 @@ impl TryFrom<String> for AppName {
                 "{s:?} is not a valid app name; use 1 to 63 lowercase letters, digits and '-', starting and ending with a letter or digit (e.g. \"web-api\")"
             ))
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for AppName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        str_with(d, "an app name", |s| Self::try_from(s.to_owned()))
     }
 }
 
@@ -177,6 +183,12 @@ impl TryFrom<String> for StopSignal {
     }
 }
 
+impl<'de> Deserialize<'de> for StopSignal {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        str_with(d, "a signal name", |s| Self::try_from(s.to_owned()))
+    }
+}
+
 impl From<StopSignal> for String {
     fn from(s: StopSignal) -> String {
         s.0.as_str().into()
@@ -246,15 +258,16 @@ macro_rules! only_value {
     ($t:ty, $variant:expr, $text:literal, $field:literal) => {
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                if s == $text {
-                    Ok($variant)
-                } else {
-                    Err(de::Error::custom(format!(
-                        concat!($field, " must be ", $text, ", got {:?}"),
-                        s
-                    )))
-                }
+                str_with(d, $text, |s| {
+                    if s == $text {
+                        Ok($variant)
+                    } else {
+                        Err(format!(
+                            concat!($field, " must be ", $text, ", got {:?}"),
+                            s
+                        ))
+                    }
+                })
             }
         }
     };

@@ -56,8 +56,8 @@ pub struct Metadata {
 }
 
 /// A validated app name (a DNS label).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct AppName(pub(super) String);
 
 /// What to run and how to keep it running.
@@ -325,8 +325,8 @@ pub struct Stop {
 }
 
 /// A signal name such as `SIGTERM`, `SIGINT`, `SIGQUIT`, `SIGHUP`, `SIGUSR1`, `SIGUSR2`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct StopSignal(pub nix::sys::signal::Signal);
 
 /// Rolling update settings (Kubernetes Deployment semantics).
