@@ -57,8 +57,7 @@ fn push_doc(
     start_line: usize,
 ) {
     let mut start = range.start;
-    let mut line = start_line;
-    for raw in text[range.clone()].split_inclusive('\n') {
+    for (line, raw) in (start_line..).zip(text[range.clone()].split_inclusive('\n')) {
         let t = raw.trim();
         if !t.is_empty() && !t.starts_with('#') && !t.starts_with('%') {
             docs.push(DocumentText {
@@ -68,7 +67,6 @@ fn push_doc(
             return;
         }
         start += raw.len();
-        line += 1;
     }
 }
 

@@ -187,7 +187,7 @@ impl fmt::Display for ByteSize {
     /// Canonical form: the largest binary suffix that divides exactly, else plain bytes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (suffix, mult) in SIZE_SUFFIXES[..4].iter().rev() {
-            if self.0 != 0 && self.0 % mult == 0 {
+            if self.0 != 0 && self.0.is_multiple_of(*mult) {
                 return write!(f, "{}{suffix}", self.0 / mult);
             }
         }
