@@ -111,6 +111,8 @@ fn the_schema_rejects_what_the_parser_rejects() {
         serde_json::json!({"command": ["node"], "memory": {"limit": "300MB"}}),
         serde_json::json!({"command": ["node"], "env": {"1BAD": "x"}}),
         serde_json::json!({"command": ["node"], "stop": {"signal": "SIGFOO"}}),
+        serde_json::json!({"command": ["node"], "readiness": {"http": {}, "tcp": {}}}),
+        serde_json::json!({"command": ["node"], "readiness": {"periodSeconds": 1}}),
     ] {
         assert!(
             !validator.is_valid(&app(bad.clone())),

@@ -30,7 +30,7 @@ pub struct Located {
     pub file: PathBuf,
     /// 0-based index of its document in the file.
     pub doc_index: usize,
-    /// 1-based line where its document starts.
+    /// 1-based line of its document's first content line (leading comments skipped).
     pub line: usize,
 }
 
@@ -51,7 +51,7 @@ pub struct ManifestError {
 /// The text of one YAML document inside a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentText {
-    /// 1-based line of the document's first line (after any `---`).
+    /// 1-based line of the document's first content line (after any `---` and leading comments).
     pub start_line: usize,
     /// Byte range of the document's text in the file (without the `---` separator lines).
     pub range: std::ops::Range<usize>,

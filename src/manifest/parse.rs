@@ -170,7 +170,39 @@ fn yaml_message(e: &serde_yaml::Error, base: usize) -> String {
     if out.contains("missing field") {
         out.push_str("; add it, it is required");
     }
+    if let Some(guess) = did_you_mean(&out) {
+        out.push_str(&format!("; did you mean `{guess}`?"));
+    }
     out
+}
+
+/// For an unknown-field or unknown-variant message, the listed name closest to the one given.
+fn did_you_mean(message: &str) -> Option<&str> {
+    let start = message.find("unknown ")?;
+    let mut names = message[start..].split('`').skip(1).step_by(2);
+    let given = names.next()?;
+    names
+        .map(|n| (edit_distance(given, n), n))
+        .filter(|&(d, _)| d <= 2)
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance, ASCII-case-insensitive, for typo suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_ascii_lowercase().chars().collect();
+    let b: Vec<char> = b.to_ascii_lowercase().chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Reads `N column M` from the start of `s`; returns the mark and the text after it.

@@ -101,8 +101,10 @@ fn duplicate_names_in_one_file_are_an_error() {
 #[test]
 fn syntax_errors_are_located_in_the_file() {
     let text = format!("{}---\nkind: [App\n", app("a"));
+    // serde_yaml's multi-document iterator repeats a syntax error forever; we parse per document.
     let err = parse(&text).unwrap_err();
-    assert!(err.line >= 8, "{err}");
+    assert_eq!((err.line, err.column), (9, 1), "{err}");
+    assert!(err.message.starts_with("YAML syntax error: "), "{err}");
 }
 
 #[test]
@@ -120,4 +122,27 @@ fn manifest_paths_exclude_hidden_and_temp_files() {
     ] {
         assert!(!is_manifest_path(Path::new(p)), "{p}");
     }
+}
+
+#[test]
+fn unknown_fields_suggest_the_closest_name() {
+    let err = parse(&format!("{}  restartpolicy: Never\n", app("a"))).unwrap_err();
+    assert!(
+        err.message.ends_with("did you mean `restartPolicy`?"),
+        "{}",
+        err.message
+    );
+    let err = parse(&format!("{}  restartPolicy: Sometimes\n", app("a"))).unwrap_err();
+    assert!(
+        err.message.contains("unknown variant `Sometimes`"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains("did you mean"), "{}", err.message);
+    let err = parse(&format!("{}  restartPolicy: always\n", app("a"))).unwrap_err();
+    assert!(
+        err.message.ends_with("did you mean `Always`?"),
+        "{}",
+        err.message
+    );
 }

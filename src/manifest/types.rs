@@ -187,6 +187,12 @@ pub enum ListenMode {
 /// `notify` must be set.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"required": ["http"]},
+    {"required": ["tcp"]},
+    {"required": ["exec"]},
+    {"required": ["notify"]},
+]))]
 pub struct Probe {
     /// HTTP GET; 2xx and 3xx pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
