@@ -146,3 +146,77 @@ fn unknown_fields_suggest_the_closest_name() {
         err.message
     );
 }
+
+mod fuzz {
+    use super::*;
+    use crate::manifest::locate::{locate, Seg};
+    use proptest::prelude::*;
+
+    /// YAML-ish text: lines from a small vocabulary, so separators and keys actually occur.
+    fn yamlish() -> impl Strategy<Value = String> {
+        let line = prop_oneof![
+            Just("---".to_string()),
+            Just("--- {a: 1}".to_string()),
+            Just("# c".to_string()),
+            Just(String::new()),
+            Just("spec:".to_string()),
+            Just("  - {name: x, port: 1}".to_string()),
+            "[ a-z:{}\\[\\],#-]{0,12}",
+            "\\PC{0,8}",
+        ];
+        proptest::collection::vec(line, 0..12).prop_map(|l| l.join("\n"))
+    }
+
+    proptest! {
+        #[test]
+        fn documents_are_ordered_slices_of_the_text(text in yamlish()) {
+            let docs = documents(&text);
+            let mut end = 0;
+            for d in &docs {
+                prop_assert!(d.range.start >= end && d.range.end <= text.len());
+                prop_assert!(text.get(d.range.clone()).is_some(), "not on char boundaries");
+                prop_assert!(d.start_line >= 1);
+                end = d.range.end;
+            }
+        }
+
+        #[test]
+        fn parsing_and_locating_never_panic(text in yamlish()) {
+            let _ = parse(&text);
+            let path = [Seg::Key("spec"), Seg::Index(0), Seg::Key("port")];
+            if let Some((line, column)) = locate(&text, &path) {
+                prop_assert!(line >= 1 && column >= 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_smallest_manifest_gets_every_default() {
+    let apps = parse(&app("a")).unwrap();
+    let spec = &apps[0].app.spec;
+    assert_eq!(spec.instances, crate::manifest::Instances::Count(1));
+    assert_eq!(spec.restart_policy, crate::manifest::RestartPolicy::Always);
+    assert_eq!(spec.backoff.initial.to_string(), "100ms");
+    assert_eq!(spec.backoff.max.to_string(), "30s");
+    assert_eq!(spec.stop.signal.0, nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(spec.stop.timeout.to_string(), "10s");
+    assert_eq!(spec.strategy.max_surge.to_string(), "25%");
+    assert_eq!(spec.strategy.progress_deadline.to_string(), "10m");
+    assert_eq!(spec.logs.max_size.to_string(), "10Mi");
+    assert_eq!((spec.logs.max_files, spec.logs.timestamps), (5, true));
+    assert!(spec.readiness.is_none() && spec.watch.is_none() && spec.memory.is_none());
+}
+
+#[test]
+fn apps_serialize_to_yaml_that_parses_back_the_same() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("manifests/reference/everything.yaml");
+    let apps = parse_file(&path).unwrap();
+    assert_eq!(apps.len(), 2);
+    for located in apps {
+        let yaml = serde_yaml::to_string(&located.app).unwrap();
+        let back = parse(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        assert_eq!(back[0].app, located.app, "{yaml}");
+    }
+}
