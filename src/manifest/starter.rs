@@ -24,7 +24,7 @@ pub fn starter_manifest(name: &AppName, command: &[String], schema_path: &str) -
 apiVersion: corral/v1
 kind: App
 metadata:
-  name: {name}                  # DNS label, unique across the manifests directory
+  name: {name:<23} # DNS label, unique across the manifests directory
   # labels: {{tier: front}}       # select with `corral get -l tier=front`
 spec:
   # argv, exec'd directly; a plain string runs under `sh -c 'exec …'`
@@ -78,6 +78,11 @@ mod tests {
         assert_eq!(apps.len(), 1);
         assert_eq!(apps[0].app.metadata.name.as_str(), "api");
         assert_eq!(apps[0].app.spec.command, Command::Argv(cmd));
+        // A name longer than the comment column still leaves a space before the comment.
+        let long = "a".repeat(63);
+        let text = starter_manifest(&name(&long), &default_command(), DEFAULT_SCHEMA_PATH);
+        let apps = parse_str(Path::new("long.yaml"), &text).unwrap();
+        assert_eq!(apps[0].app.metadata.name.as_str(), long);
     }
 
     #[test]
