@@ -6,6 +6,9 @@
 //! [`ProbeReport`]s from its channel, and cancels `stop` when the instance goes away. For a
 //! `notify` probe it first binds a [`NotifySocket`], puts [`NotifySocket::path`] into the
 //! child's `NOTIFY_SOCKET`, and hands the socket over in [`ProbeTarget::notify`].
+//!
+//! A prober belongs to one process: cancel its `stop` when the instance exits or is restarted
+//! (a liveness prober left running would report `passing=true` again after one pass).
 
 mod exec;
 mod http;
@@ -51,7 +54,8 @@ pub struct ProbeTarget {
     pub default_port: Option<u16>,
     /// Working directory of `exec` probes (the instance's cwd).
     pub cwd: PathBuf,
-    /// The whole environment of `exec` probes (the instance's env); nothing else is inherited.
+    /// The whole environment of `exec` probes (the instance's env, `PATH` included); nothing
+    /// else is inherited from the controller.
     pub env: Vec<(String, String)>,
     /// The socket a `notify` probe listens on; required for `notify`, ignored otherwise.
     pub notify: Option<NotifySocket>,
