@@ -85,14 +85,23 @@ fn every_manifest_parses_and_starts_with_the_schema_modeline() {
 }
 
 #[test]
-fn only_hello_runs_in_the_demo_directory() {
-    let top: Vec<String> = std::fs::read_dir(root().join("manifests"))
+fn only_the_demo_apps_run_in_the_demo_directory() {
+    let mut top: Vec<String> = std::fs::read_dir(root().join("manifests"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| corral::manifest::is_manifest_path(p))
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(top, ["hello.yaml"]);
+    top.sort();
+    assert_eq!(
+        top,
+        [
+            "hello.yaml",
+            "web-http.yaml",
+            "web-inherit.yaml",
+            "web-tcp.yaml"
+        ]
+    );
 }
 
 #[test]
