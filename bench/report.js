@@ -1,0 +1,202 @@
+#!/usr/bin/env node
+// Renders docs/benchmarks.md from one `make bench` run:
+//   node bench/report.js RESULTS.jsonl MACHINE.json > docs/benchmarks.md
+// RESULTS.jsonl holds one line per measurement (see `record` in bench/run.sh), each with wrk's
+// totals from bench/result.lua. Every ratio is against PM2 cluster measured in the same run.
+
+"use strict";
+
+const fs = require("node:fs");
+
+const [resultsPath, machinePath] = process.argv.slice(2);
+const results = fs
+  .readFileSync(resultsPath, "utf8")
+  .split("\n")
+  .filter((line) => line.trim())
+  .map((line) => JSON.parse(line));
+const machine = JSON.parse(fs.readFileSync(machinePath, "utf8"));
+
+const NAMES = {
+  bare: "bare app (node alone)",
+  pm2_fork: "PM2 fork",
+  pm2_cluster: "PM2 cluster",
+  corral_inherit: "corral inherit",
+  corral_tcp: "corral tcp",
+  corral_http: "corral http",
+};
+const SHAPES = { keepalive: "keep-alive", close: "connection per request" };
+
+/** The figures of one measurement, or null when it did not run. */
+function figures(r) {
+  if (!r || !r.wrk) return null;
+  const w = r.wrk;
+  const socketErrors = w.connect + w.read + w.write + w.timeout;
+  return {
+    requests: w.requests,
+    rps: w.requests / (w.duration_us / 1e6),
+    failed: socketErrors + w.status,
+    socketErrors,
+    non2xx: w.status,
+    breakdown: `connect ${w.connect}, read ${w.read}, write ${w.write}, timeout ${w.timeout}, non-2xx ${w.status}`,
+    p50ms: w.p50_us / 1000,
+    p99ms: w.p99_us / 1000,
+  };
+}
+
+function find(scenario, setup, instances, shape) {
+  return results.find(
+    (r) => r.scenario === scenario && r.setup === setup && r.instances === instances && r.shape === shape,
+  );
+}
+
+/** The PM2 cluster measurement `r` is compared with: same scenario and shape, the same instance
+ * count if PM2 cluster ran with it, else the nearest one that ran. */
+function baselineOf(r) {
+  const runs = results.filter((b) => b.scenario === r.scenario && b.setup === "pm2_cluster" && b.shape === r.shape);
+  runs.sort((a, b) => Math.abs(a.instances - r.instances) - Math.abs(b.instances - r.instances));
+  return runs[0];
+}
+
+const fmt = (n, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const ratio = (a, b) => (a && b && b.rps > 0 ? `${(a.rps / b.rps).toFixed(2)}×` : "–");
+const label = (r) => `${NAMES[r.setup] ?? r.setup} ×${r.instances}`;
+/** "1.23× (×2)": requests/s of r over its PM2 cluster baseline's, and that baseline's instances. */
+function versusPm2(r, f) {
+  if (r.setup === "pm2_cluster") return "1.00×";
+  const b = baselineOf(r);
+  return b ? `${ratio(f, figures(b))} (×${b.instances})` : "–";
+}
+
+const out = [];
+const p = (...lines) => out.push(...lines);
+
+p(
+  "# Benchmarks: corral and PM2 on the same Node app",
+  "",
+  `Measured by \`make bench\` (\`bench/run.sh\`) on ${machine.date}; corral at \`${machine.corral}\`.`,
+  "This file is generated: run `make bench` again rather than editing it. Figures from one run on",
+  "a small shared machine move by several percent from run to run; compare within a run.",
+  "",
+  "## Machine",
+  "",
+  "| | |",
+  "|---|---|",
+  `| CPUs (\`nproc\`) | ${machine.nproc} |`,
+  `| CPU | ${machine.cpu} |`,
+  `| kernel | ${machine.kernel} |`,
+  `| Node | ${machine.node} |`,
+  `| PM2 | ${machine.pm2} |`,
+  `| wrk | ${machine.wrk} |`,
+  `| whole bench | ${machine.seconds} s |`,
+  "",
+  "## What is measured",
+  "",
+  "- The app is `bench/app.js` (the demo `manifests/apps/web.js`): Node's `http` module answering",
+  "  `GET /` with one line. It serves fd 3 under corral `inherit`, else `PORT`.",
+  `- Load: \`wrk ${machine.wrkArgs}\` against 127.0.0.1, wrk on the same machine. **keep-alive** is wrk's`,
+  "  default (50 connections reused); **connection per request** adds `-H 'Connection: close'`.",
+  `- Throughput: ${machine.warmup} s of warm-up (not counted), then ${machine.duration} s measured, per setup and shape.`,
+  `- Reload under load: ${machine.reloadDuration} s of load; after 1 s, ${machine.reloads} reloads one after the other`,
+  "  (each waited for, 1 s apart): `pm2 reload web` for PM2, `corral reload web` then",
+  "  `corral rollout status web -w` for corral.",
+  "- **failed** = wrk's socket errors (connect, read, write, timeout > 5 s) + responses with a",
+  "  status ≥ 400. A socket error is a request or connection attempt that got no response.",
+  "- PM2 runs with its defaults (`kill_timeout` 1.6 s, SIGINT, `listen_timeout` 3 s); corral with a",
+  "  readiness probe `GET /healthz` every 1 s and `stop.timeout` 5 s. Both on a private home.",
+  "- **× PM2 cluster** divides requests/s by PM2 cluster's with the number of instances shown in",
+  "  brackets (the same as the row's where PM2 cluster ran with it), same load shape, same run.",
+  "",
+);
+
+// Targets first: the comparison this bench exists for.
+const get = (scenario, setup, instances, shape) => figures(find(scenario, setup, instances, shape));
+const targets = [];
+{
+  const ka = get("reload", "corral_http", 2, "keepalive");
+  const cl = get("reload", "corral_http", 2, "close");
+  targets.push([
+    "`http` loses 0 requests during reloads, both load shapes",
+    ka && cl ? `failed: ${ka.failed} keep-alive, ${cl.failed} per request` : "not measured",
+    ka && cl ? ka.failed === 0 && cl.failed === 0 : null,
+  ]);
+  const inh = get("reload", "corral_inherit", 2, "close");
+  targets.push([
+    "`inherit` loses 0 requests during reloads, connection per request",
+    inh ? `failed: ${inh.failed}` : "not measured",
+    inh ? inh.failed === 0 : null,
+  ]);
+  for (const n of [2, 1]) {
+    const a = get("throughput", "corral_inherit", n, "close");
+    const b = get("throughput", "pm2_cluster", n, "close");
+    targets.push([
+      `\`inherit\` ×${n} per-request throughput ≥ 1.5× PM2 cluster ×${n}`,
+      a && b ? `${fmt(a.rps)} vs ${fmt(b.rps)} req/s = ${ratio(a, b)}` : "not measured",
+      a && b ? a.rps >= 1.5 * b.rps : null,
+    ]);
+  }
+  for (const n of [2, 1]) {
+    const a = get("throughput", "corral_http", n, "keepalive");
+    const b = get("throughput", "pm2_cluster", n, "keepalive");
+    targets.push([
+      `\`http\` ×${n} keep-alive throughput ≥ 0.7× PM2 cluster ×${n}`,
+      a && b ? `${fmt(a.rps)} vs ${fmt(b.rps)} req/s = ${ratio(a, b)}` : "not measured",
+      a && b ? a.rps >= 0.7 * b.rps : null,
+    ]);
+  }
+}
+p("## Targets", "", "| target | measured | met |", "|---|---|---|");
+for (const [what, measured, met] of targets) {
+  p(`| ${what} | ${measured} | ${met === null ? "not measured" : met ? "yes" : "**no**"} |`);
+}
+p("");
+
+const notes = [];
+function noteErrors(r) {
+  if (r.error) notes.push(`- ${r.scenario}, ${label(r)}, ${SHAPES[r.shape]}: ${r.error}`);
+}
+
+for (const shape of ["keepalive", "close"]) {
+  p(
+    `## Throughput, ${SHAPES[shape]}`,
+    "",
+    "| setup | requests/s | × PM2 cluster | p50 ms | p99 ms | failed |",
+    "|---|---:|---:|---:|---:|---:|",
+  );
+  for (const r of results.filter((r) => r.scenario === "throughput" && r.shape === shape)) {
+    noteErrors(r);
+    const f = figures(r);
+    if (!f) {
+      p(`| ${label(r)} | not measured | | | | |`);
+      continue;
+    }
+    const base = versusPm2(r, f);
+    p(`| ${label(r)} | ${fmt(f.rps)} | ${base} | ${fmt(f.p50ms, 2)} | ${fmt(f.p99ms, 2)} | ${fmt(f.failed)} |`);
+  }
+  p("");
+}
+
+for (const shape of ["keepalive", "close"]) {
+  p(
+    `## Reload under load, ${SHAPES[shape]}`,
+    "",
+    "| setup | requests | requests/s | × PM2 cluster | failed | of which | reloads (s each) |",
+    "|---|---:|---:|---:|---:|---|---|",
+  );
+  for (const r of results.filter((r) => r.scenario === "reload" && r.shape === shape)) {
+    noteErrors(r);
+    const f = figures(r);
+    const times = r.reloads.length ? r.reloads.map((t) => t.toFixed(1)).join(", ") : "none";
+    if (!f) {
+      p(`| ${label(r)} | not measured | | | | | ${times} |`);
+      continue;
+    }
+    const base = versusPm2(r, f);
+    const failed = f.failed === 0 ? "0" : `**${fmt(f.failed)}**`;
+    p(`| ${label(r)} | ${fmt(f.requests)} | ${fmt(f.rps)} | ${base} | ${failed} | ${f.breakdown} | ${times} |`);
+  }
+  p("");
+}
+
+if (notes.length) p("## Problems seen in this run", "", ...notes, "");
+
+process.stdout.write(out.join("\n"));
