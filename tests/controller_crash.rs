@@ -1,0 +1,110 @@
+//! The controller's own end: a graceful SIGTERM shutdown, and adoption after a SIGKILL.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::{manifest, Controller, SOON};
+use nix::sys::signal::Signal;
+
+#[test]
+fn sigterm_stops_every_process_and_exits_zero() {
+    let ctl = Controller::new();
+    let cmd = ctl.sleeper();
+    ctl.write_manifest(
+        "web.yaml",
+        &manifest("web", &[&format!("command: {cmd}"), "instances: 2"]),
+    );
+    // Ignores SIGTERM: only the SIGKILL after stop.timeout ends it.
+    let stubborn = common::flow(&[
+        "python3",
+        "-c",
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
+         open(__import__('sys').argv[1], 'w').close(); time.sleep(100000)",
+        &ctl.scratch().join("stubborn-ready").display().to_string(),
+        &ctl.token,
+    ]);
+    ctl.write_manifest(
+        "stubborn.yaml",
+        &manifest(
+            "stubborn",
+            &[&format!("command: {stubborn}"), "stop: {timeout: 1s}"],
+        ),
+    );
+    // The shell dies on SIGTERM; its child in the same group ignores it.
+    let family = ctl.sh("(trap '' TERM; exec sleep 100000) & wait");
+    ctl.write_manifest(
+        "family.yaml",
+        &manifest("family", &[&format!("command: {family}")]),
+    );
+    ctl.start();
+    ctl.wait_instances("web", 2);
+    ctl.wait_instances("stubborn", 1);
+    let leader = ctl.wait_instances("family", 1)[&0];
+    ctl.wait_until(SOON, "the grandchild runs and stubborn ignores TERM", || {
+        ctl.scratch().join("stubborn-ready").exists()
+            && ctl
+                .processes()
+                .iter()
+                .any(|p| *p != leader && common::pgid(*p) == Some(leader))
+    });
+    assert_eq!(ctl.processes().len(), 5, "2 web, stubborn, sh and its child");
+
+    let asked = Instant::now();
+    ctl.signal(Signal::SIGTERM);
+    let status = ctl.wait_exit(SOON);
+    let took = asked.elapsed();
+    assert_eq!(status.code(), Some(0), "{status}\n{}", ctl.stderr());
+    assert!(
+        took >= Duration::from_millis(900),
+        "waited for stop.timeout before SIGKILL: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(8),
+        "did not wait for the 10 s default: {took:?}"
+    );
+    ctl.wait_until(Duration::from_secs(2), "no process of the test is left", || {
+        ctl.processes().is_empty()
+    });
+    let after = ctl.corral(&["get"]);
+    assert!(!after.status.success(), "{after:?}");
+    assert!(after.stderr.contains("no controller"), "{after:?}");
+}
+
+#[test]
+fn a_new_controller_adopts_what_a_killed_one_left() {
+    let ctl = Controller::new();
+    let cmd = ctl.sleeper();
+    ctl.write_manifest(
+        "web.yaml",
+        &manifest("web", &[&format!("command: {cmd}"), "instances: 2"]),
+    );
+    ctl.start();
+    let before = ctl.wait_instances("web", 2);
+    ctl.wait_status("web", "Running");
+
+    ctl.crash();
+    assert!(
+        before.values().all(|p| common::alive(*p)),
+        "instances outlive a crashed controller"
+    );
+
+    ctl.start();
+    let app = ctl.wait_status("web", "Running");
+    let listed: BTreeSet<(u32, Option<u32>)> =
+        app.instances.iter().map(|i| (i.index, i.pid)).collect();
+    let expected: BTreeSet<(u32, Option<u32>)> =
+        before.iter().map(|(i, p)| (*i, Some(*p))).collect();
+    assert_eq!(listed, expected, "get shows the adopted pids");
+    ctl.assert_stays(Duration::from_millis(500), "no duplicates", || {
+        let now = ctl.instances("web");
+        now.len() == 2 && now.keys().all(|p| before.values().any(|b| b == p))
+    });
+
+    common::kill_pid(before[&1]);
+    let after = ctl.wait_instances("web", 2);
+    assert_eq!(after[&0], before[&0], "instance 0 untouched");
+    assert_ne!(after[&1], before[&1], "instance 1 restarted");
+    ctl.wait_status("web", "Running");
+}
