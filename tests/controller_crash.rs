@@ -42,14 +42,22 @@ fn sigterm_stops_every_process_and_exits_zero() {
     ctl.wait_instances("web", 2);
     ctl.wait_instances("stubborn", 1);
     let leader = ctl.wait_instances("family", 1)[&0];
-    ctl.wait_until(SOON, "the grandchild runs and stubborn ignores TERM", || {
-        ctl.scratch().join("stubborn-ready").exists()
-            && ctl
-                .processes()
-                .iter()
-                .any(|p| *p != leader && common::pgid(*p) == Some(leader))
-    });
-    assert_eq!(ctl.processes().len(), 5, "2 web, stubborn, sh and its child");
+    ctl.wait_until(
+        SOON,
+        "the grandchild runs and stubborn ignores TERM",
+        || {
+            ctl.scratch().join("stubborn-ready").exists()
+                && ctl
+                    .processes()
+                    .iter()
+                    .any(|p| *p != leader && common::pgid(*p) == Some(leader))
+        },
+    );
+    assert_eq!(
+        ctl.processes().len(),
+        5,
+        "2 web, stubborn, sh and its child"
+    );
 
     let asked = Instant::now();
     ctl.signal(Signal::SIGTERM);
@@ -64,9 +72,11 @@ fn sigterm_stops_every_process_and_exits_zero() {
         took < Duration::from_secs(8),
         "did not wait for the 10 s default: {took:?}"
     );
-    ctl.wait_until(Duration::from_secs(2), "no process of the test is left", || {
-        ctl.processes().is_empty()
-    });
+    ctl.wait_until(
+        Duration::from_secs(2),
+        "no process of the test is left",
+        || ctl.processes().is_empty(),
+    );
     let after = ctl.corral(&["get"]);
     assert!(!after.status.success(), "{after:?}");
     assert!(after.stderr.contains("no controller"), "{after:?}");

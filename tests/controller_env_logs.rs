@@ -62,8 +62,7 @@ fn env_env_files_profile_and_cwd_reach_every_instance() {
 
     for index in ["0", "1"] {
         let path = dump.with_extension(index);
-        let (env, cwd) =
-            common::wait_for_ctl(&ctl, SOON, "the instance dumps its env", || read_dump(&path));
+        let (env, cwd) = common::wait_for(SOON, "the instance dumps its env", || read_dump(&path));
         let var = |k: &str| env.get(k).map(String::as_str);
         assert_eq!(var("CORRAL_APP"), Some("web"));
         assert_eq!(var("CORRAL_INSTANCE"), Some(index));
@@ -94,14 +93,21 @@ fn stdout_and_stderr_are_captured_and_shown_by_corral_logs() {
     });
     for (file, want) in [("0.out.log", &out_line), ("0.err.log", &err_line)] {
         let text = read(file);
-        let line = text.lines().find(|l| l.contains(want.as_str())).expect("line");
+        let line = text
+            .lines()
+            .find(|l| l.contains(want.as_str()))
+            .expect("line");
         let (stamp, rest) = line.split_once(' ').expect("timestamp and text");
         assert!(
             humantime::parse_rfc3339_weak(stamp).is_ok(),
             "RFC 3339 timestamp first: {line:?}"
         );
         assert_eq!(rest, want.as_str(), "{file}: {text:?}");
-        assert!(!text.contains(if file == "0.out.log" { &err_line } else { &out_line }));
+        assert!(!text.contains(if file == "0.out.log" {
+            &err_line
+        } else {
+            &out_line
+        }));
     }
 
     let run = ctl.corral(&["logs", "web"]);

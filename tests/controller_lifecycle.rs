@@ -31,7 +31,11 @@ fn scales_up_and_down_keeping_surviving_pids_then_suspends() {
     ctl.write_manifest("web.yaml", &web(&["instances: 3"]));
     let three = ctl.wait_instances("web", 3);
     assert_eq!(three.keys().copied().collect::<Vec<_>>(), [0, 1, 2]);
-    assert_eq!((three[&0], three[&1]), (two[&0], two[&1]), "0 and 1 keep their pids");
+    assert_eq!(
+        (three[&0], three[&1]),
+        (two[&0], two[&1]),
+        "0 and 1 keep their pids"
+    );
 
     ctl.write_manifest("web.yaml", &web(&["instances: 1"]));
     let one = ctl.wait_instances("web", 1);
@@ -77,8 +81,14 @@ fn restart_replaces_every_instance() {
     });
     let app = ctl.wait_status("web", "Running");
     let pids: BTreeSet<u32> = app.instances.iter().filter_map(|i| i.pid).collect();
-    assert!(pids.is_disjoint(&old), "new pids in get: {pids:?} vs {old:?}");
-    assert!(old.iter().all(|p| !common::alive(*p)), "old processes are gone");
+    assert!(
+        pids.is_disjoint(&old),
+        "new pids in get: {pids:?} vs {old:?}"
+    );
+    assert!(
+        old.iter().all(|p| !common::alive(*p)),
+        "old processes are gone"
+    );
 }
 
 #[test]
@@ -102,7 +112,11 @@ fn deleted_manifest_stops_only_its_app() {
         ctl.instances("web").is_empty()
     });
     ctl.wait_until(SOON, "web disappears from get", || ctl.app("web").is_none());
-    assert_eq!(ctl.instances("other"), [(other[&0], 0)].into(), "other runs on");
+    assert_eq!(
+        ctl.instances("other"),
+        [(other[&0], 0)].into(),
+        "other runs on"
+    );
     assert_eq!(ctl.wait_status("other", "Running").name, "other");
 }
 

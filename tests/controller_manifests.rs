@@ -20,7 +20,7 @@ fn invalid_manifest_keeps_the_last_good_version_running() {
     let bad = manifest("web", &[&format!("command: {cmd}"), "instancez: 2"]);
     assert_eq!(bad.lines().nth(6), Some("  instancez: 2"));
     ctl.write_manifest("web.yaml", &bad);
-    let list = common::wait_for_ctl(&ctl, SOON, "the error shows in get", || {
+    let list = common::wait_for(SOON, "the error shows in get", || {
         Some(ctl.get()).filter(|l| !l.errors.is_empty())
     });
     let problem = &list.errors[0];
@@ -43,9 +43,11 @@ fn invalid_manifest_keeps_the_last_good_version_running() {
         "{}",
         describe.stdout
     );
-    ctl.assert_stays(Duration::from_millis(500), "the old process runs on", || {
-        ctl.instances("web").into_keys().collect::<Vec<_>>() == [pid]
-    });
+    ctl.assert_stays(
+        Duration::from_millis(500),
+        "the old process runs on",
+        || ctl.instances("web").into_keys().collect::<Vec<_>>() == [pid],
+    );
 
     ctl.write_manifest(
         "web.yaml",
@@ -82,7 +84,7 @@ fn a_name_defined_twice_keeps_the_last_good_version_and_starts_nothing_new() {
         "b.yaml",
         &manifest("web", &[&format!("command: {cmd}"), "instances: 2"]),
     );
-    let list = common::wait_for_ctl(&ctl, SOON, "the conflict shows", || {
+    let list = common::wait_for(SOON, "the conflict shows", || {
         Some(ctl.get()).filter(|l| l.errors.iter().any(|p| p.apps == ["web"]))
     });
     let problem = list.errors.iter().find(|p| p.apps == ["web"]).expect("web");
@@ -95,10 +97,14 @@ fn a_name_defined_twice_keeps_the_last_good_version_and_starts_nothing_new() {
     assert_eq!(web.desired, 1, "the last good version: {web:#?}");
     assert!(twin_error(&list), "{list:#?}");
 
-    ctl.assert_stays(Duration::from_millis(500), "web unchanged, twin never starts", || {
-        ctl.instances("web").into_keys().collect::<Vec<_>>() == [pid]
-            && ctl.instances("twin").is_empty()
-    });
+    ctl.assert_stays(
+        Duration::from_millis(500),
+        "web unchanged, twin never starts",
+        || {
+            ctl.instances("web").into_keys().collect::<Vec<_>>() == [pid]
+                && ctl.instances("twin").is_empty()
+        },
+    );
     let twin = ctl.app("twin");
     assert!(
         twin.as_ref().is_none_or(|t| t.instances.is_empty()),

@@ -46,10 +46,19 @@ fn crash_loop_backs_off_from_initial_to_max() {
 
     ctl.wait_until(SOON, "6 starts", || starts(&log).len() >= 6);
     let times = starts(&log);
-    let gaps: Vec<u128> = times.windows(2).map(|w| (w[1] - w[0]) / 1_000_000).collect();
+    let gaps: Vec<u128> = times
+        .windows(2)
+        .map(|w| (w[1] - w[0]) / 1_000_000)
+        .collect();
     // Delays are 200ms, then 400ms (doubled, capped): lower bounds are exact, upper ones loose.
-    assert!(gaps.iter().all(|g| *g >= 180), "never below initial: {gaps:?}");
-    assert!(gaps[1..].iter().all(|g| *g >= 360), "doubles to max: {gaps:?}");
+    assert!(
+        gaps.iter().all(|g| *g >= 180),
+        "never below initial: {gaps:?}"
+    );
+    assert!(
+        gaps[1..].iter().all(|g| *g >= 360),
+        "doubles to max: {gaps:?}"
+    );
     assert!(gaps.iter().all(|g| *g < 2_500), "capped at max: {gaps:?}");
 
     let app = ctl.app("crashy").expect("crashy listed");

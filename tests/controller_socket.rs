@@ -43,5 +43,8 @@ fn socket_is_owner_only_in_an_owner_only_home() {
 fn get_without_a_controller_says_how_to_start_one() {
     let tmp = tempfile::tempdir().expect("tempdir");
     assert_no_controller(&corral_in(tmp.path(), &["get"]));
-    assert_no_controller(&corral_in(&tmp.path().join("never-made"), &["get", "-o", "json"]));
+    assert_no_controller(&corral_in(
+        &tmp.path().join("never-made"),
+        &["get", "-o", "json"],
+    ));
 }

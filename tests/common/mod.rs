@@ -106,7 +106,9 @@ impl Controller {
             .open(&self.stderr_log)
             .expect("stderr log");
         let mut cmd = Command::new(BIN);
-        cmd.arg("controller").arg("--manifests").arg(&self.manifests);
+        cmd.arg("controller")
+            .arg("--manifests")
+            .arg(&self.manifests);
         if let Some(p) = &self.profile {
             cmd.args(["--profile", p]);
         }
@@ -135,7 +137,11 @@ impl Controller {
 
     /// The running controller's pid.
     pub fn pid(&self) -> u32 {
-        self.child.borrow().as_ref().expect("controller running").id()
+        self.child
+            .borrow()
+            .as_ref()
+            .expect("controller running")
+            .id()
     }
 
     /// Sends `signal` to the controller.
@@ -211,14 +217,18 @@ impl Controller {
         let controllers = self.controller_pids.borrow();
         let mut pids = Vec::new();
         for entry in fs::read_dir("/proc").expect("/proc").flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
             if controllers.contains(&pid) || !alive(pid) {
                 continue;
             }
             let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let mine = environ(pid).iter().any(|e| *e == marker)
+            let mine = environ(pid).contains(&marker)
                 || cmdline
                     .split(|b| *b == 0)
                     .any(|a| a == self.token.as_bytes());
@@ -252,7 +262,7 @@ impl Controller {
     /// Waits until `app` has exactly `n` instance processes whose pids `get` also reports, and
     /// returns index → pid.
     pub fn wait_instances(&self, app: &str, n: usize) -> BTreeMap<u32, u32> {
-        wait_for_ctl(self, SOON, &format!("{app} has {n} instance(s)"), || {
+        wait_for(SOON, &format!("{app} has {n} instance(s)"), || {
             let procs = self.instances(app);
             let listed: Vec<u32> = self
                 .app(app)
@@ -269,14 +279,14 @@ impl Controller {
 
     /// Waits until `app`'s status word is `status`.
     pub fn wait_status(&self, app: &str, status: &str) -> AppStatus {
-        wait_for_ctl(self, SOON, &format!("{app} is {status}"), || {
+        wait_for(SOON, &format!("{app} is {status}"), || {
             self.app(app).filter(|a| a.status == status)
         })
     }
 
     /// Polls `cond` every 50 ms until it holds; panics after `within`.
     pub fn wait_until(&self, within: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-        wait_for_ctl(self, within, what, || cond().then_some(()));
+        wait_for(within, what, || cond().then_some(()));
     }
 
     /// Polls `cond` for `period`, panicking as soon as it does not hold.
@@ -361,26 +371,10 @@ pub fn wait_for<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {within:?}: {what}");
-        std::thread::sleep(POLL);
-    }
-}
-
-/// [`wait_for`] for a fixture (whose `Drop` prints the controller's state on a panic).
-pub fn wait_for_ctl<T>(
-    ctl: &Controller,
-    within: Duration,
-    what: &str,
-    mut f: impl FnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if Instant::now() >= deadline {
-            panic!("timed out after {within:?}: {what} (state below)");
-        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?}: {what} (a fixture's Drop prints the controller's state)"
+        );
         std::thread::sleep(POLL);
     }
 }
@@ -411,7 +405,9 @@ pub fn alive(pid: u32) -> bool {
         .ok()
         .and_then(|s| {
             let rest = &s[s.rfind(')')? + 1..];
-            rest.split_whitespace().next().map(|st| st != "Z" && st != "X")
+            rest.split_whitespace()
+                .next()
+                .map(|st| st != "Z" && st != "X")
         })
         .unwrap_or(false)
 }
@@ -419,7 +415,11 @@ pub fn alive(pid: u32) -> bool {
 /// Process group of `pid`.
 pub fn pgid(pid: u32) -> Option<u32> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 1..].split_whitespace().nth(2)?.parse().ok()
+    s[s.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
 }
 
 /// The raw `KEY=VALUE` entries of a process's initial environment.
