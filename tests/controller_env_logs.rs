@@ -121,3 +121,49 @@ fn stdout_and_stderr_are_captured_and_shown_by_corral_logs() {
     let shown: Vec<&str> = run.stdout.lines().filter(|l| l.contains("-line")).collect();
     assert_eq!(shown.len(), 1, "--tail 1: {run:?}");
 }
+
+#[test]
+fn logs_follow_shows_lines_as_the_app_writes_them() {
+    let ctl = Controller::new();
+    let trigger = ctl.scratch().join("trigger");
+    let cmd = ctl.sh(&format!(
+        "echo \"first $0\"; while [ ! -e '{}' ]; do sleep 0.05; done; echo \"second $0\"; exec sleep 100000",
+        trigger.display()
+    ));
+    ctl.write_manifest("web.yaml", &manifest("web", &[&format!("command: {cmd}")]));
+    ctl.start();
+    let mut follower = std::process::Command::new(common::BIN)
+        .args(["logs", "web", "-f"])
+        .env("CORRAL_HOME", &ctl.home)
+        .env("CORRAL_TEST_TOKEN", &ctl.token) // so the fixture's Drop kills it on failure
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn corral logs -f");
+    let stdout = follower.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut expect = |what: &str| {
+        let want = format!("{what} {}", ctl.token);
+        common::wait_for(SOON, &format!("logs -f shows {want:?}"), || {
+            seen.extend(rx.try_iter());
+            seen.iter().any(|l| l.contains(&want)).then_some(())
+        });
+    };
+    expect("first");
+    std::fs::write(&trigger, "").expect("trigger");
+    expect("second");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(follower.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM the follower");
+    let status = common::wait_for(SOON, "corral logs -f ends on SIGTERM", || {
+        follower.try_wait().expect("try_wait")
+    });
+    assert!(status.success(), "{status}");
+}

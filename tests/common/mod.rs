@@ -20,6 +20,11 @@ use corral::api::{AppList, AppStatus};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub mod procs;
+
+#[allow(unused_imports)] // each test file uses some
+pub use procs::{alive, env_map, kill_pid, pgid};
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_corral");
 /// Polling period of every wait.
@@ -213,31 +218,7 @@ impl Controller {
 
     /// Live (non-zombie) processes carrying the token, controllers excluded.
     pub fn processes(&self) -> Vec<u32> {
-        let marker = format!("CORRAL_TEST_TOKEN={}", self.token);
-        let controllers = self.controller_pids.borrow();
-        let mut pids = Vec::new();
-        for entry in fs::read_dir("/proc").expect("/proc").flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if controllers.contains(&pid) || !alive(pid) {
-                continue;
-            }
-            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let mine = environ(pid).contains(&marker)
-                || cmdline
-                    .split(|b| *b == 0)
-                    .any(|a| a == self.token.as_bytes());
-            if mine {
-                pids.push(pid);
-            }
-        }
-        pids.sort_unstable();
-        pids
+        procs::marked(&self.token, &self.controller_pids.borrow())
     }
 
     /// Live processes of `app` that are instances (not their children): pid → `CORRAL_INSTANCE`.
@@ -397,52 +378,6 @@ pub fn flow(items: &[&str]) -> String {
         .map(|s| serde_json::to_string(s).expect("json string"))
         .collect();
     format!("[{}]", quoted.join(", "))
-}
-
-/// Whether `pid` exists and is not a zombie.
-pub fn alive(pid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let rest = &s[s.rfind(')')? + 1..];
-            rest.split_whitespace()
-                .next()
-                .map(|st| st != "Z" && st != "X")
-        })
-        .unwrap_or(false)
-}
-
-/// Process group of `pid`.
-pub fn pgid(pid: u32) -> Option<u32> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(2)?
-        .parse()
-        .ok()
-}
-
-/// The raw `KEY=VALUE` entries of a process's initial environment.
-fn environ(pid: u32) -> Vec<String> {
-    fs::read(format!("/proc/{pid}/environ"))
-        .unwrap_or_default()
-        .split(|b| *b == 0)
-        .filter(|e| !e.is_empty())
-        .map(|e| String::from_utf8_lossy(e).into_owned())
-        .collect()
-}
-
-/// A process's initial environment as a map.
-pub fn env_map(pid: u32) -> BTreeMap<String, String> {
-    environ(pid)
-        .into_iter()
-        .filter_map(|e| e.split_once('=').map(|(k, v)| (k.into(), v.into())))
-        .collect()
-}
-
-/// Sends SIGKILL to one process.
-pub fn kill_pid(pid: u32) {
-    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill");
 }
 
 /// Unix time in milliseconds.
