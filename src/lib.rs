@@ -6,6 +6,7 @@ pub mod controller;
 pub mod home;
 pub mod logs;
 pub mod manifest;
+pub mod metrics;
 pub mod reconcile;
 pub mod store;
 pub mod supervisor;

@@ -47,6 +47,15 @@ async fn every_route_answers_through_the_client() -> TestResult {
         .ok_or("reload nope succeeded")?;
     assert_eq!(missing.status(), Some(404));
 
+    let history = client.history("web").await?;
+    assert_eq!((history.len(), history[0].current), (1, true));
+    let missing = client
+        .history("nope")
+        .await
+        .err()
+        .ok_or("history nope succeeded")?;
+    assert_eq!(missing.status(), Some(404));
+
     assert_eq!(client.resync().await?.message, "resynced");
     let info = client.info().await?;
     assert_eq!(
@@ -225,4 +234,25 @@ fn which_curl() -> Result<std::path::PathBuf, ()> {
         .map(|d| d.join("curl"))
         .find(|p| p.is_file())
         .ok_or(())
+}
+
+#[tokio::test]
+async fn shutdown_does_not_wait_forever_for_a_stuck_client() -> TestResult {
+    use tokio::io::AsyncWriteExt;
+    let tmp = tempfile::tempdir()?;
+    let home = Home::at(tmp.path().join("home"));
+    let running = api_common::start(&home, "/m").await?;
+    let mut stuck = tokio::net::UnixStream::connect(home.socket()).await?;
+    stuck
+        .write_all(b"GET /v1/apps HTTP/1.1\r\nHost: x\r\n")
+        .await?;
+    // Make sure the server has taken the connection before asking it to stop.
+    assert_eq!(Client::new(&home).info().await?.pid, api_common::FAKE_PID);
+    let asked = Instant::now();
+    running.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(15), running.server).await???;
+    assert!(asked.elapsed() < Duration::from_secs(15));
+    assert!(!home.socket().exists());
+    drop(stuck);
+    Ok(())
 }

@@ -10,8 +10,11 @@ use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
-use super::{AppList, AppStatus, ControllerInfo, ErrorReply, Reply};
+use super::{AppList, AppStatus, ControllerInfo, ErrorReply, Reply, RevisionInfo};
 use crate::home::Home;
+
+/// How long one call may take, connection included (the server gives up after 10 s).
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why a call to the controller failed.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +128,12 @@ impl Client {
         self.call(Method::POST, "/v1/resync").await
     }
 
+    /// `GET /v1/apps/NAME/history`: the app's revisions, oldest first.
+    pub async fn history(&self, name: &str) -> Result<Vec<RevisionInfo>, ClientError> {
+        let path = format!("/v1/apps/{}/history", encode(name));
+        self.call(Method::GET, &path).await
+    }
+
     /// `GET /v1/controller`: the controller's pid, manifests directory, profile, version.
     pub async fn info(&self) -> Result<ControllerInfo, ClientError> {
         self.call(Method::GET, "/v1/controller").await
@@ -136,37 +145,16 @@ impl Client {
         method: Method,
         path: &str,
     ) -> Result<T, ClientError> {
-        let transport = |e: Box<dyn std::error::Error + Send + Sync>| ClientError::Transport {
-            socket: self.socket.clone(),
-            source: e,
-        };
-        let stream = UnixStream::connect(&self.socket)
-            .await
-            .map_err(|e| ClientError::from_connect(&self.socket, e))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| transport(e.into()))?;
-        // The connection task ends when the response is read and the sender dropped.
-        let driver = tokio::spawn(conn);
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(hyper::header::HOST, "corral")
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| transport(e.into()))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| transport(e.into()))?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| transport(e.into()))?
-            .to_bytes();
-        drop(sender);
-        driver.abort();
+        let (status, body) =
+            match tokio::time::timeout(CALL_TIMEOUT, self.exchange(method, path)).await {
+                Ok(answer) => answer?,
+                Err(_) => {
+                    return Err(ClientError::Transport {
+                        socket: self.socket.clone(),
+                        source: format!("no answer within {}s", CALL_TIMEOUT.as_secs()).into(),
+                    })
+                }
+            };
         let decode = |source| ClientError::Decode {
             socket: self.socket.clone(),
             source,
@@ -188,6 +176,45 @@ impl Client {
             status: status.as_u16(),
             message,
         })
+    }
+
+    /// One request and its whole body; the connection is driven in this same future, so a
+    /// timeout or drop cancels everything.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let transport = |e: Box<dyn std::error::Error + Send + Sync>| ClientError::Transport {
+            socket: self.socket.clone(),
+            source: e,
+        };
+        let stream = UnixStream::connect(&self.socket)
+            .await
+            .map_err(|e| ClientError::from_connect(&self.socket, e))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| transport(e.into()))?;
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, "corral")
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| transport(e.into()))?;
+        let exchange = async {
+            let response = sender.send_request(request).await?;
+            let status = response.status();
+            let body = response.into_body().collect().await?.to_bytes();
+            Ok::<_, hyper::Error>((status, body))
+        };
+        tokio::pin!(conn);
+        tokio::select! {
+            answer = exchange => answer.map_err(|e| transport(e.into())),
+            ended = &mut conn => Err(transport(match ended {
+                Err(e) => e.into(),
+                Ok(()) => "the connection closed before an answer".into(),
+            })),
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 //! sent to the controller loop, and waits for the reply.
 
 pub mod client;
+mod routes;
 pub mod server;
+mod socket;
 pub mod types;
 
 use tokio::sync::oneshot;
@@ -35,6 +37,11 @@ pub enum ApiRequest {
     },
     /// Re-read the manifests directory now (after `apply`/`delete`), instead of waiting for the watcher.
     Resync { reply: oneshot::Sender<Reply> },
+    /// Revision history of an app, oldest first; `None` when the app is unknown.
+    History {
+        name: String,
+        reply: oneshot::Sender<Option<Vec<RevisionInfo>>>,
+    },
     /// Controller facts.
     Info {
         reply: oneshot::Sender<ControllerInfo>,

@@ -11,9 +11,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use super::atomic_write::write_atomic;
+use super::atomic_write::{ensure_unchanged, write_atomic};
 use super::client::resync_if_running;
-use super::manifests_dir::{self, parse_documents, replace_documents, Directory};
+use super::manifests_dir::{self, keep_modeline, parse_documents, replace_documents, Directory};
 use super::ManifestsDir;
 use crate::manifest::{self, App};
 
@@ -74,10 +74,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 if doc.app == item.app {
                     Outcome::Unchanged
                 } else {
+                    let old = &existing.files[f].text[doc.range.clone()];
                     edits
                         .entry(f)
                         .or_default()
-                        .push((doc.range.clone(), item.text.clone()));
+                        .push((doc.range.clone(), keep_modeline(old, &item.text)));
                     Outcome::Configured
                 }
             }
@@ -100,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         for (f, file_edits) in edits {
             let file = &existing.files[f];
+            ensure_unchanged(&file.path, &file.text)?;
             write_atomic(&file.path, &replace_documents(&file.text, file_edits))?;
         }
         for (path, text) in &created {

@@ -17,6 +17,10 @@ pub fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     let written = (|| {
         let mut file = std::fs::File::create(&tmp)?;
+        // A replaced file keeps its mode (a 0600 manifest with secrets in env stays 0600).
+        if let Ok(meta) = std::fs::metadata(path) {
+            file.set_permissions(meta.permissions())?;
+        }
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -31,6 +35,18 @@ pub fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
 /// Removes a manifest file.
 pub fn remove(path: &Path) -> anyhow::Result<()> {
     std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))
+}
+
+/// Fails if `path` no longer holds `expected` (someone edited it since we read it).
+pub fn ensure_unchanged(path: &Path, expected: &str) -> anyhow::Result<()> {
+    let now =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    anyhow::ensure!(
+        now == expected,
+        "{} changed while corral was editing it: nothing was written to it, run the command again",
+        path.display()
+    );
+    Ok(())
 }
 
 #[cfg(test)]
@@ -49,6 +65,21 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("web.yaml")]);
+        Ok(())
+    }
+
+    #[test]
+    fn keeps_the_mode_of_the_file_it_replaces() -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("web.yaml");
+        std::fs::write(&path, "old")?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        write_atomic(&path, "new\n")?;
+        assert_eq!(
+            std::fs::metadata(&path)?.permissions().mode() & 0o777,
+            0o600
+        );
         Ok(())
     }
 }

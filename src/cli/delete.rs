@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use super::atomic_write::{remove, write_atomic};
+use super::atomic_write::{ensure_unchanged, remove, write_atomic};
 use super::client::resync_if_running;
 use super::manifests_dir::{self, parse_documents, remove_document, Directory};
 use super::ManifestsDir;
@@ -70,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let range = file.documents[d].range.clone();
             text = text.and_then(|t| remove_document(&t, range));
         }
+        ensure_unchanged(&file.path, &file.text)?;
         match text {
             Some(text) => write_atomic(&file.path, &text)?,
             None => remove(&file.path)?,

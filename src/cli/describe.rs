@@ -35,7 +35,7 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
             .join(",")
     };
     let field = |out: &mut String, key: &str, value: &str| {
-        let _ = writeln!(out, "{:<14}{value}", format!("{key}:"));
+        let _ = writeln!(out, "{:<16}{value}", format!("{key}:"));
     };
     field(&mut out, "Name", &app.name);
     field(&mut out, "File", &app.file);
@@ -162,14 +162,14 @@ mod tests {
             ..AppStatus::default()
         };
         let text = describe(&app, 10_000);
-        assert!(text.contains("Name:         web\n"), "{text}");
-        assert!(text.contains("Labels:       <none>\n"), "{text}");
+        assert!(text.contains("Name:           web\n"), "{text}");
+        assert!(text.contains("Labels:         <none>\n"), "{text}");
         assert!(
-            text.contains("Error:        m/web.yaml:2:1: bad\n"),
+            text.contains("Error:          m/web.yaml:2:1: bad\n"),
             "{text}"
         );
         assert!(
-            text.contains("Status:       CrashLoopBackOff (manifest error)\n"),
+            text.contains("Status:         CrashLoopBackOff (manifest error)\n"),
             "{text}"
         );
         assert!(

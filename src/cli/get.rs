@@ -130,12 +130,15 @@ fn change_key(list: &AppList) -> String {
 /// The output text for one fetch.
 fn render(list: &AppList, name: Option<&str>, output: Option<Output>) -> anyhow::Result<String> {
     Ok(match (output, name) {
-        (Some(Output::Json), Some(_)) => json(&list.apps[..])?,
+        (Some(Output::Json), Some(_)) => json(&list.apps.first())?,
         (Some(Output::Json), None) => json(list)?,
-        (Some(Output::Yaml), Some(_)) => yaml(&list.apps[..])?,
+        (Some(Output::Yaml), Some(_)) => yaml(&list.apps.first())?,
         (Some(Output::Yaml), None) => yaml(list)?,
         (wide, _) => {
-            let mut out = table(&list.apps, wide == Some(Output::Wide), now_ms()).render();
+            let mut out = String::new();
+            if !list.apps.is_empty() {
+                out = table(&list.apps, wide == Some(Output::Wide), now_ms()).render();
+            }
             out.push_str(&problems(&list.errors));
             out
         }

@@ -1,12 +1,101 @@
-//! `corral logs`.
+//! `corral logs`: print and follow an app's captured output, straight from its log files.
 
+use std::io;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+use crate::home::Home;
+use crate::logs::{self, Query, Stream, Tail};
+
+/// How often `-f` looks for new lines.
+const POLL: Duration = Duration::from_millis(150);
 
 /// Arguments of `corral logs`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    after_help = "Each line is prefixed with its instance: `web-0 | …` is stdout, \
+`web-0 ! …` is stderr. Lines of all instances are interleaved by their capture time.\n\
+Reads $CORRAL_HOME/logs/NAME/ directly: works without a running controller."
+)]
+pub struct Args {
+    /// The app whose logs to show.
+    pub name: String,
+    /// Keep printing new lines as they are written (Ctrl-C to stop).
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Lines to show first, across all instances: a number, or -1/all for everything.
+    #[arg(
+        long,
+        default_value = "15",
+        allow_hyphen_values = true,
+        value_name = "N"
+    )]
+    pub tail: Tail,
+    /// Only this instance (0-based index).
+    #[arg(long, value_name = "I")]
+    pub instance: Option<u32>,
+    /// Only lines newer than this duration, e.g. 30s, 10m, 2h.
+    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
+    pub since: Option<Duration>,
+    /// Only stderr (lines marked `!`).
+    #[arg(long, conflicts_with = "out")]
+    pub err: bool,
+    /// Only stdout (lines marked `|`).
+    #[arg(long)]
+    pub out: bool,
+    /// Show each line's capture time (RFC 3339 UTC).
+    #[arg(long)]
+    pub timestamps: bool,
+}
+
+/// Set by SIGINT/SIGTERM: `-f` ends cleanly at its next poll.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Records the signal; only an atomic store, which is async-signal-safe.
+extern "C" fn on_signal(_: nix::libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
 
 /// Runs `corral logs`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("corral logs is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let since = match args.since {
+        Some(dur) => Some(
+            SystemTime::now()
+                .checked_sub(dur)
+                .context("--since reaches before 1970")?,
+        ),
+        None => None,
+    };
+    let query = Query {
+        tail: args.tail,
+        instance: args.instance,
+        stream: match (args.out, args.err) {
+            (true, _) => Some(Stream::Out),
+            (_, true) => Some(Stream::Err),
+            _ => None,
+        },
+        since,
+        timestamps: args.timestamps,
+    };
+    let home = Home::from_env();
+    let mut out = io::stdout().lock();
+    if args.follow {
+        let action = SigAction::new(
+            SigHandler::Handler(on_signal),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        for signal in [Signal::SIGINT, Signal::SIGTERM] {
+            // SAFETY: the handler only stores to an atomic.
+            unsafe { sigaction(signal, &action) }.context("cannot handle Ctrl-C")?;
+        }
+        logs::follow(&home, &args.name, &query, &mut out, &STOP, POLL)?;
+    } else {
+        logs::show(&home, &args.name, &query, &mut out)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

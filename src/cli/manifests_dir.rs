@@ -198,6 +198,34 @@ pub fn remove_document(text: &str, range: Range<usize>) -> Option<String> {
     Some(out)
 }
 
+/// The editor's schema modeline (`# yaml-language-server: $schema=…`).
+const MODELINE: &str = "# yaml-language-server:";
+
+/// `new` document text, with the modeline of the `old` one put back on top if `new` has none.
+pub fn keep_modeline(old: &str, new: &str) -> String {
+    let leading_comments = |text: &str| -> Vec<String> {
+        text.lines()
+            .take_while(|l| l.trim_start().starts_with('#') || l.trim().is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let has = |text: &str| {
+        leading_comments(text)
+            .iter()
+            .any(|l| l.trim_start().starts_with(MODELINE))
+    };
+    if has(new) {
+        return new.to_string();
+    }
+    match leading_comments(old)
+        .into_iter()
+        .find(|l| l.trim_start().starts_with(MODELINE))
+    {
+        Some(modeline) => format!("{modeline}\n{new}"),
+        None => new.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +235,18 @@ mod tests {
         let text = "a: 1\n\n---\nb: 2\n";
         let out = replace_documents(text, vec![(0..6, "a: 9".into())]);
         assert_eq!(out, "a: 9\n\n---\nb: 2\n");
+    }
+
+    #[test]
+    fn the_old_modeline_is_kept_unless_the_new_text_has_one() {
+        let old = "# yaml-language-server: $schema=../schemas/app.schema.json\n# web\nkind: App\n";
+        assert_eq!(
+            keep_modeline(old, "kind: App\n"),
+            "# yaml-language-server: $schema=../schemas/app.schema.json\nkind: App\n"
+        );
+        let mine = "# yaml-language-server: $schema=x.json\nkind: App\n";
+        assert_eq!(keep_modeline(old, mine), mine);
+        assert_eq!(keep_modeline("kind: App\n", "kind: App\n"), "kind: App\n");
     }
 
     #[test]

@@ -2,25 +2,31 @@
 //! timer) into a reconcile — plan from desired + observed state, then execute the actions.
 
 mod desired;
+mod history;
+mod requests;
+mod rollout;
 mod status;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiRequest, ControllerInfo, Reply};
+use crate::api::ApiRequest;
 use crate::home::Home;
-use crate::reconcile::{self, Action, DesiredApp, StopReason};
+use crate::metrics::{self, Usage};
+use crate::reconcile::{self, Action, DesiredApp, Phase, StopReason};
 use crate::store::{self, Store};
 use crate::supervisor::{record::Record, Exited, Supervisor, Template};
 
 /// Quiet time after a change in the manifests directory before it is read (a `git checkout`
 /// touching many files is one reload).
 const DEBOUNCE: Duration = Duration::from_millis(250);
+/// How often CPU and memory of every instance are sampled.
+const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 /// The directory is re-read this often even without a change notification.
 const RESYNC: Duration = Duration::from_secs(30);
 
@@ -74,6 +80,14 @@ struct Controller {
     created: BTreeMap<String, u64>,
     supervisor: Supervisor,
     cpus: u32,
+    /// Revision history per app.
+    histories: BTreeMap<String, history::History>,
+    /// Rollouts in flight.
+    rollouts: rollout::Rollouts,
+    /// Latest CPU/RSS sample per instance pid.
+    usage: BTreeMap<u32, Usage>,
+    /// The pids the metrics sampler should measure.
+    sampled_pids: watch::Sender<Vec<u32>>,
 }
 
 /// Runs the controller until `shutdown` is cancelled, then stops every app gracefully.
@@ -88,6 +102,15 @@ pub async fn run(
         .await
         .map_err(home_err(record_path.clone()))?;
     let (exits_tx, mut exits) = mpsc::channel::<Exited>(256);
+    let (pids_tx, pids_rx) = watch::channel(Vec::new());
+    let (usage_tx, mut usage_rx) = mpsc::channel(1);
+    let sampler_stop = CancellationToken::new();
+    let sampler = tokio::spawn(metrics::run(
+        pids_rx,
+        usage_tx,
+        SAMPLE_INTERVAL,
+        sampler_stop.clone(),
+    ));
     let mut ctl = Controller {
         supervisor: Supervisor::new(config.home.clone(), exits_tx),
         config,
@@ -97,6 +120,10 @@ pub async fn run(
         reloads: BTreeMap::new(),
         created: BTreeMap::new(),
         cpus: desired::online_cpus(),
+        histories: BTreeMap::new(),
+        rollouts: rollout::Rollouts::default(),
+        usage: BTreeMap::new(),
+        sampled_pids: pids_tx,
     };
     ctl.supervisor.adopt(record, Instant::now());
     ctl.reload().await?;
@@ -120,6 +147,7 @@ pub async fn run(
             Some(()) = wake.recv() => reload_at = Some(Instant::now() + DEBOUNCE),
             Some(exited) = exits.recv() => ctl.on_exit(exited),
             Some(req) = api.recv() => ctl.on_api(req).await,
+            Some(usage) = usage_rx.recv() => ctl.usage = usage,
             _ = sleep_until(next.into()) => {
                 let now = Instant::now();
                 if reload_at.is_some_and(|t| t <= now) || resync_at <= now {
@@ -141,6 +169,8 @@ pub async fn run(
         }
     }
     ctl.save_record().await;
+    sampler_stop.cancel();
+    let _ = sampler.await;
     ctl.supervisor.shutdown().await;
     tracing::info!("all apps stopped");
     Ok(())
@@ -187,6 +217,10 @@ impl Controller {
         self.desired.clear();
         for mut template in templates {
             let name = template.app.clone();
+            if let Some(located) = self.store.apps.get(&name) {
+                self.record_history(&name, &template.revision, &located.app.clone())
+                    .await;
+            }
             if let Some(n) = self.reloads.get(&name).filter(|n| **n > 0) {
                 template.revision = format!("{}.{n}", template.revision);
             }
@@ -200,6 +234,27 @@ impl Controller {
             self.templates.insert(name, template);
         }
         Ok(())
+    }
+
+    /// Adds `revision` to `app`'s history (read from disk the first time) and saves it.
+    async fn record_history(&mut self, app: &str, revision: &str, manifest: &crate::manifest::App) {
+        let path = history::path(self.config.home.root(), app);
+        if !self.histories.contains_key(app) {
+            let loaded = history::load(&path).await;
+            self.histories.insert(app.to_owned(), loaded);
+        }
+        let Some(h) = self.histories.get_mut(app) else {
+            return;
+        };
+        if h.record(revision, manifest, now_ms()) {
+            if let Err(e) = history::save(&path, h).await {
+                tracing::warn!(
+                    app,
+                    "cannot save the revision history to {}: {e}",
+                    path.display()
+                );
+            }
+        }
     }
 
     /// [`Controller::reload`], logging a failure instead of stopping (the directory may come back).
@@ -227,7 +282,16 @@ impl Controller {
         }
         if changed {
             self.save_record().await;
+            let pids: Vec<u32> = self.supervisor.all().map(|i| i.pid).collect();
+            self.sampled_pids.send_if_modified(|old| {
+                let differs = *old != pids;
+                if differs {
+                    *old = pids;
+                }
+                differs
+            });
         }
+        self.track_rollouts(Instant::now());
         self.prune();
         requeue
     }
@@ -274,6 +338,28 @@ impl Controller {
             .on_exit(exited, backoff.as_ref(), Instant::now());
     }
 
+    /// Updates rollout progress from the instances observed now.
+    fn track_rollouts(&mut self, now: Instant) {
+        for (name, d) in &self.desired {
+            let mut ready_new = 0;
+            let mut others = 0;
+            for inst in self.supervisor.instances_of(name) {
+                match inst.phase {
+                    Phase::Ready { .. }
+                        if inst.revision == d.revision && inst.index < d.replicas =>
+                    {
+                        ready_new += 1
+                    }
+                    _ if inst.revision == d.revision && inst.phase != Phase::Stopping => {}
+                    _ => others += 1,
+                }
+            }
+            let complete = others == 0 && ready_new == d.replicas;
+            self.rollouts
+                .observe(name, &d.revision, ready_new, complete, now);
+        }
+    }
+
     /// Sends every live instance its stop signal (controller shutdown).
     fn stop_all(&mut self) {
         let ids: Vec<(u64, String)> = self
@@ -306,6 +392,8 @@ impl Controller {
             self.templates.remove(&app);
             self.created.remove(&app);
             self.reloads.remove(&app);
+            self.rollouts.forget(&app);
+            self.histories.remove(&app);
             self.supervisor.forget_history(&app);
             self.supervisor.events.forget(&app);
         }
@@ -317,81 +405,8 @@ impl Controller {
             tracing::error!("cannot write {}: {e}; a controller started after a crash may not find every instance", path.display());
         }
     }
-
-    async fn on_api(&mut self, req: ApiRequest) {
-        match req {
-            ApiRequest::List { reply } => {
-                let _ = reply.send(status::app_list(self, Instant::now()));
-            }
-            ApiRequest::Get { name, reply } => {
-                let _ = reply.send(status::app_status(self, &name, Instant::now()));
-            }
-            ApiRequest::Restart { name, reply } => {
-                let result = match self
-                    .templates
-                    .get(&name)
-                    .filter(|_| self.desired.contains_key(&name))
-                {
-                    None => Err(not_found(&name)),
-                    Some(t) => {
-                        let (signal, timeout) = (t.stop.signal.0, t.stop.timeout.0);
-                        let n = self.supervisor.restart_app(&name, signal, timeout);
-                        Ok(Reply {
-                            message: format!("app/{name} restarted ({n} instance(s))"),
-                        })
-                    }
-                };
-                let _ = reply.send(result);
-            }
-            ApiRequest::Reload { name, reply } => {
-                let result = if self.desired.contains_key(&name) {
-                    *self.reloads.entry(name.clone()).or_default() += 1;
-                    self.reload_logged().await;
-                    self.supervisor.events.normal(
-                        &name,
-                        "Reloading",
-                        "rolling restart requested".into(),
-                    );
-                    Ok(Reply {
-                        message: format!("app/{name} reloading (rolling restart)"),
-                    })
-                } else {
-                    Err(not_found(&name))
-                };
-                let _ = reply.send(result);
-            }
-            ApiRequest::Resync { reply } => {
-                self.reload_logged().await;
-                let _ = reply.send(Reply {
-                    message: "manifests re-read".into(),
-                });
-            }
-            ApiRequest::Info { reply } => {
-                let _ = reply.send(ControllerInfo {
-                    manifests: self.config.manifests.display().to_string(),
-                    profile: self.config.profile.clone(),
-                    pid: std::process::id(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                });
-            }
-        }
-    }
-}
-
-fn not_found(name: &str) -> String {
-    format!("app \"{name}\" not found: corral get lists apps")
 }
 
 fn now_ms() -> u64 {
     crate::supervisor::unix_ms(std::time::SystemTime::now())
-}
-
-/// A request helper for tests and the CLI: send `make(reply)` and await the answer.
-pub async fn ask<T>(
-    tx: &mpsc::Sender<ApiRequest>,
-    make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
-) -> Option<T> {
-    let (reply, rx) = oneshot::channel();
-    tx.send(make(reply)).await.ok()?;
-    rx.await.ok()
 }

@@ -50,6 +50,8 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             restarts: slots.get(&i.index).map_or(0, |s| s.restarts),
             started_ms: Some(i.started_ms),
             last_exit: ctl.supervisor.last_exit(name, i.index).cloned(),
+            cpu_percent: ctl.usage.get(&i.pid).map(|u| u.cpu_percent),
+            memory_bytes: ctl.usage.get(&i.pid).map(|u| u.rss_bytes),
             ..Default::default()
         })
         .collect();
@@ -99,6 +101,9 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         .iter()
         .any(|i| i.pid.is_some() && i.revision != template.revision);
     let suspended = located.is_some_and(|l| l.app.spec.suspend);
+    let deadline = located.map(|l| l.app.spec.strategy.progress_deadline.0);
+    let stalled = deadline.is_some_and(|d| ctl.rollouts.stalled(name, d, now));
+    let rolling = ctl.rollouts.in_flight(name);
     let status = if desired.is_none() {
         if live > 0 {
             "Stopping"
@@ -109,6 +114,8 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         "CrashLoopBackOff"
     } else if suspended && live == 0 {
         "Suspended"
+    } else if stalled {
+        "ProgressDeadlineExceeded"
     } else if outdated {
         "Progressing"
     } else if ready >= replicas && live as u32 == replicas {
@@ -136,6 +143,29 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             }
             .into(),
             message: format!("{ready} of {replicas} instance(s) ready"),
+        },
+        Condition {
+            kind: "Progressing".into(),
+            status: !stalled,
+            reason: if stalled {
+                "ProgressDeadlineExceeded"
+            } else if rolling {
+                "ReplicaSetUpdating"
+            } else {
+                "NewReplicaSetAvailable"
+            }
+            .into(),
+            message: if stalled {
+                format!(
+                    "revision {} made no progress for {}: check corral describe and corral logs",
+                    template.revision,
+                    humantime::format_duration(deadline.unwrap_or_default())
+                )
+            } else if rolling {
+                format!("rolling out revision {}", template.revision)
+            } else {
+                format!("revision {} is rolled out", template.revision)
+            },
         },
         Condition {
             kind: "ManifestValid".into(),
@@ -170,8 +200,8 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         ready,
         status: status.into(),
         restarts: slots.values().map(|s| s.restarts).sum(),
-        cpu_percent: None,
-        memory_bytes: None,
+        cpu_percent: sum(instances.iter().filter_map(|i| i.cpu_percent)),
+        memory_bytes: sum(instances.iter().filter_map(|i| i.memory_bytes)),
         created_ms: ctl.created.get(name).copied().unwrap_or(0),
         error: problem.map(|p| format!("{}:{}:{}: {}", p.file, p.line, p.column, p.message)),
         conditions,
@@ -181,4 +211,10 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             .and_then(|l| serde_yaml::to_string(&l.app.spec).ok())
             .unwrap_or_default(),
     })
+}
+
+/// The sum of the sampled values, `None` when nothing was sampled.
+fn sum<T: std::iter::Sum<T>>(mut values: impl Iterator<Item = T>) -> Option<T> {
+    let first = values.next()?;
+    Some(std::iter::once(first).chain(values).sum())
 }

@@ -1,126 +1,151 @@
 //! Log capture, reading and following (DESIGN.md §6).
-// STUB for the lead's integration; replaced by the logs branch (same public API).
+//!
+//! Each instance's stdout and stderr go through a named pipe ([`LogPipe`]) so that the instance
+//! outlives a controller crash; a capture task ([`spawn_capture`]) appends each line to
+//! `$CORRAL_HOME/logs/APP/INDEX.out.log` / `INDEX.err.log`, and `corral logs` reads those files
+//! directly ([`show`], [`follow`]).
 
+mod capture;
+mod follow;
+mod line;
+mod pipe;
+mod read;
+
+use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio_util::sync::CancellationToken;
+use std::str::FromStr;
 
 use crate::home::Home;
 
-/// Which output stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub use capture::{spawn_capture, Capture, CaptureOptions};
+pub use follow::follow;
+pub use line::MAX_LINE;
+pub use pipe::LogPipe;
+pub use read::{show, Query};
+
+/// One of an instance's two output streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Stream {
-    /// stdout.
+    /// Standard output (`INDEX.out.log`).
     Out,
-    /// stderr.
+    /// Standard error (`INDEX.err.log`).
     Err,
 }
 
-/// The log file of one stream of one instance index.
+impl Stream {
+    /// The file-name suffix of this stream: `out` or `err`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Stream::Out => "out",
+            Stream::Err => "err",
+        }
+    }
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.suffix())
+    }
+}
+
+/// The log file of one stream of the instance at `index`: `$CORRAL_HOME/logs/APP/INDEX.out.log`.
 pub fn log_file(home: &Home, app: &str, index: u32, stream: Stream) -> PathBuf {
-    let suffix = match stream {
-        Stream::Out => "out",
-        Stream::Err => "err",
-    };
-    home.app_logs(app).join(format!("{index}.{suffix}.log"))
+    home.app_logs(app)
+        .join(format!("{index}.{}.log", stream.suffix()))
 }
 
-/// A named pipe carrying one stream of one instance.
-#[derive(Debug)]
-pub struct LogPipe {
-    path: PathBuf,
+/// A FIFO path for one stream of one instance: `$CORRAL_HOME/run/INSTANCE.out.fifo`.
+///
+/// `instance` must be unique among live instances (e.g. `web-0-<revision>`), since an old and a
+/// new instance share an index during a rollout.
+pub fn fifo_path(home: &Home, instance: &str, stream: Stream) -> PathBuf {
+    home.run_dir()
+        .join(format!("{instance}.{}.fifo", stream.suffix()))
 }
 
-impl LogPipe {
-    /// Creates the FIFO.
-    pub fn create(path: &Path) -> io::Result<LogPipe> {
-        let _ = std::fs::remove_file(path);
-        nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))?;
-        Ok(LogPipe {
+/// How many lines `corral logs` shows before following: the last N, or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tail {
+    /// The last N lines of the interleaved output.
+    Last(usize),
+    /// Every line.
+    All,
+}
+
+impl FromStr for Tail {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "all" | "-1" => Ok(Tail::All),
+            n => n
+                .parse::<usize>()
+                .map(Tail::Last)
+                .map_err(|_| format!("{s:?} is not a line count: use a number ≥ 0, -1 or all")),
+        }
+    }
+}
+
+/// Errors from reading and following log files.
+#[derive(Debug, thiserror::Error)]
+pub enum LogsError {
+    /// The app has no log directory (wrong name, or it never ran here).
+    #[error("no logs for app \"{app}\" under {}: is the name right? (corral get lists apps)", dir.display())]
+    NoLogs {
+        /// The app name asked for.
+        app: String,
+        /// The directory that holds every app's logs.
+        dir: PathBuf,
+    },
+    /// A log file or directory could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The output could not be written (other than a closed pipe, which ends output quietly).
+    #[error("cannot write the logs to the output")]
+    Output(#[source] io::Error),
+}
+
+impl LogsError {
+    /// Wraps an I/O error on `path`.
+    fn read(path: &Path, source: io::Error) -> Self {
+        LogsError::Read {
             path: path.to_path_buf(),
-        })
-    }
-    /// An existing FIFO.
-    pub fn open_existing(path: &Path) -> LogPipe {
-        LogPipe {
-            path: path.to_path_buf(),
+            source,
         }
     }
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-    /// The child's end, read-write.
-    pub fn child_end(&self) -> io::Result<std::fs::File> {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.path)
-    }
-    /// Unlinks it.
-    pub fn remove(&self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
-/// Capture settings.
-#[derive(Debug, Clone, Copy)]
-pub struct CaptureOptions {
-    /// Timestamp prefix.
-    pub timestamps: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A running capture.
-pub struct Capture {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Capture {
-    /// Lines lost.
-    pub fn dropped_lines(&self) -> u64 {
-        0
+    #[test]
+    fn file_names() {
+        let home = Home::at("/h");
+        assert_eq!(
+            log_file(&home, "web", 3, Stream::Err),
+            PathBuf::from("/h/logs/web/3.err.log")
+        );
+        assert_eq!(
+            fifo_path(&home, "web-0-abc", Stream::Out),
+            PathBuf::from("/h/run/web-0-abc.out.fifo")
+        );
     }
-    /// Waits for the end.
-    pub async fn finished(self) {
-        let _ = self.task.await;
-    }
-}
 
-/// Starts capturing.
-pub fn spawn_capture(
-    pipe: &LogPipe,
-    log_file: PathBuf,
-    opts: CaptureOptions,
-    stop: CancellationToken,
-) -> io::Result<Capture> {
-    let rx = tokio::net::unix::pipe::OpenOptions::new().open_receiver(&pipe.path)?;
-    let task = tokio::spawn(async move {
-        if let Some(dir) = log_file.parent() {
-            let _ = tokio::fs::create_dir_all(dir).await;
-        }
-        let Ok(mut file) = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_file)
-            .await
-        else {
-            return;
-        };
-        let mut lines = BufReader::new(rx).lines();
-        loop {
-            tokio::select! {
-                line = lines.next_line() => match line {
-                    Ok(Some(l)) => {
-                        let text = if opts.timestamps { format!("{} {l}\n", humantime::format_rfc3339_millis(std::time::SystemTime::now())) } else { format!("{l}\n") };
-                        let _ = file.write_all(text.as_bytes()).await;
-                    }
-                    _ => break,
-                },
-                _ = stop.cancelled() => break,
-            }
-        }
-    });
-    Ok(Capture { task })
+    #[test]
+    fn tail_parses() {
+        assert_eq!("15".parse::<Tail>(), Ok(Tail::Last(15)));
+        assert_eq!("0".parse::<Tail>(), Ok(Tail::Last(0)));
+        assert_eq!("-1".parse::<Tail>(), Ok(Tail::All));
+        assert_eq!("all".parse::<Tail>(), Ok(Tail::All));
+        assert!("-2".parse::<Tail>().is_err());
+        assert!("x".parse::<Tail>().is_err());
+    }
 }

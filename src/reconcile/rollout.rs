@@ -6,7 +6,9 @@ use std::time::Instant;
 use super::{Action, DesiredApp, ObservedApp, ObservedInstance, Phase, Plan, StopReason};
 use crate::manifest::RestartPolicy;
 
-/// When `inst` became ready: its probe time, or the default rule's time.
+/// When `inst` became ready: its probe time, or for the default rule `now`, when this plan's
+/// `MarkReady` records it (the supervisor sets `Ready { since: now }`; assuming an earlier time
+/// would count it available sooner than the next plan will, after a late wake-up).
 pub(super) fn ready_since(
     app: &DesiredApp,
     inst: &ObservedInstance,
@@ -16,8 +18,8 @@ pub(super) fn ready_since(
         Phase::Ready { since } => Some(since),
         Phase::Starting => app
             .ready_after
-            .map(|d| inst.started + d)
-            .filter(|t| *t <= now),
+            .filter(|d| inst.started + *d <= now)
+            .map(|_| now),
         Phase::Stopping => None,
     }
 }
@@ -106,7 +108,10 @@ pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out:
         .iter()
         .filter(|s| s.current.is_empty() && s.old.is_empty())
     {
+        // A slot that will be filled later holds its place in `maxSurge` already: surging
+        // meanwhile would overshoot once it is filled.
         if slot.stopping {
+            total += 1;
             continue; // wait for the previous process at this index to exit
         }
         let history = obs.slots.get(&slot.index).copied().unwrap_or_default();
@@ -119,8 +124,9 @@ pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out:
             if !restart {
                 continue;
             }
-            if let Some(at) = history.retry_at(&app.backoff).filter(|at| *at > now) {
+            if let Some(at) = backing_off(app, obs, slot.index, now) {
                 out.requeue(at);
+                total += 1;
                 continue;
             }
         }
@@ -153,6 +159,11 @@ pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out:
         .collect();
     let mut surged = vec![false; lone_old.len()];
     for (k, slot) in lone_old.iter().enumerate() {
+        // The new instance at this index crashed: its replacement backs off like any restart.
+        if let Some(at) = backing_off(app, obs, slot.index, now) {
+            out.requeue(at);
+            continue;
+        }
         if total < max_total {
             start(app, slot.index, out);
             total += 1;
@@ -175,6 +186,12 @@ pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out:
             });
         }
     }
+}
+
+/// The retry time of `index` if it is still backing off after an unplanned exit.
+fn backing_off(app: &DesiredApp, obs: &ObservedApp, index: u32, now: Instant) -> Option<Instant> {
+    let history = obs.slots.get(&index)?;
+    history.retry_at(&app.backoff).filter(|at| *at > now)
 }
 
 fn start(app: &DesiredApp, index: u32, out: &mut Plan) {

@@ -139,3 +139,6 @@ fn problem(e: &ManifestError, apps: Vec<String>) -> ManifestProblem {
         apps,
     }
 }
+
+#[cfg(test)]
+mod tests;

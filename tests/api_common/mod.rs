@@ -5,6 +5,8 @@ use corral::api::{
     ApiError, ApiRequest, AppList, AppStatus, Condition, ControllerInfo, Event, InstanceStatus,
     ManifestProblem, Reply, Server,
 };
+use std::sync::{Arc, Mutex};
+
 use corral::home::Home;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -83,13 +85,15 @@ pub fn list() -> AppList {
 pub fn spawn_fake_controller(
     mut rx: mpsc::Receiver<ApiRequest>,
     manifests: String,
+    state: Arc<Mutex<AppList>>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(request) = rx.recv().await {
+            let now = state.lock().map(|s| s.clone()).unwrap_or_default();
             match request {
-                ApiRequest::List { reply } => drop(reply.send(list())),
+                ApiRequest::List { reply } => drop(reply.send(now)),
                 ApiRequest::Get { name, reply } => {
-                    drop(reply.send((name == "web").then(web)));
+                    drop(reply.send(now.apps.into_iter().find(|a| a.name == name)));
                 }
                 ApiRequest::Restart { name, reply } => drop(reply.send(Ok(Reply {
                     message: format!("app/{name} restarted"),
@@ -97,6 +101,16 @@ pub fn spawn_fake_controller(
                 ApiRequest::Reload { reply, .. } => drop(reply.send(Err(
                     "a rollout of app \"web\" is in progress: wait for it, then reload".into(),
                 ))),
+                ApiRequest::History { name, reply } => {
+                    let known = now.apps.iter().any(|a| a.name == name);
+                    drop(reply.send(known.then(|| vec![corral::api::RevisionInfo {
+                        number: 1,
+                        revision: "abc".into(),
+                        created_ms: 0,
+                        current: true,
+                        manifest: format!("apiVersion: corral/v1\nkind: App\nmetadata: {{name: {name}}}\nspec: {{command: [x]}}\n"),
+                    }])));
+                }
                 ApiRequest::Resync { reply } => drop(reply.send(Reply {
                     message: "resynced".into(),
                 })),
@@ -123,10 +137,19 @@ pub struct Running {
 
 /// Binds on `home` and serves with a fake controller that reports `manifests`.
 pub async fn start(home: &Home, manifests: &str) -> Result<Running, ApiError> {
+    start_with(home, manifests, Arc::new(Mutex::new(list()))).await
+}
+
+/// Like [`start`], answering `List` and `Get` from `state`, which the test may change.
+pub async fn start_with(
+    home: &Home,
+    manifests: &str,
+    state: Arc<Mutex<AppList>>,
+) -> Result<Running, ApiError> {
     let (tx, rx) = mpsc::channel(16);
     let server = Server::bind(home).await?;
     let shutdown = CancellationToken::new();
-    let controller = spawn_fake_controller(rx, manifests.to_string());
+    let controller = spawn_fake_controller(rx, manifests.to_string(), state);
     let server = tokio::spawn(server.run(tx, shutdown.clone()));
     Ok(Running {
         shutdown,

@@ -1,0 +1,31 @@
+# corral — the two set-up commands are `make run` and `make test` (see README.md).
+CARGO ?= cargo
+MANIFESTS ?= manifests
+
+.PHONY: run build test fmt-check clippy unit schema-check clean
+
+## Build, then run the controller in the foreground on the demo manifests (Ctrl-C stops it).
+run: build
+	./target/release/corral controller --manifests $(MANIFESTS)
+
+build:
+	$(CARGO) build --release --locked
+
+## Every check: formatting, lints, all tests (unit, property, integration, schema drift).
+test: fmt-check clippy unit
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --locked --all-targets
+
+## Regenerate the committed JSON Schema from the Rust types.
+schema:
+	$(CARGO) run --quiet -- schema > schemas/app.schema.json
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,145 @@
+//! The `/v1` routes: each request becomes an [`ApiRequest`] for the controller loop, whose
+//! answer is sent back as JSON (errors as [`ErrorReply`]: 404, 409, 503).
+
+use std::time::Duration;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{ApiRequest, ErrorReply, Reply};
+
+/// How long a request waits for the controller loop before answering 503.
+const CONTROLLER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The routes of `/v1`, each turned into an [`ApiRequest`] for the controller loop.
+pub(super) fn router(requests: mpsc::Sender<ApiRequest>) -> Router {
+    Router::new()
+        .route("/v1/apps", get(list))
+        .route("/v1/apps/{name}", get(get_app))
+        .route("/v1/apps/{name}/restart", post(restart))
+        .route("/v1/apps/{name}/reload", post(reload))
+        .route("/v1/apps/{name}/history", get(history))
+        .route("/v1/resync", post(resync))
+        .route("/v1/controller", get(info))
+        .fallback(|| async {
+            Failure(
+                StatusCode::NOT_FOUND,
+                "no such API route: the API has /v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller".into(),
+            )
+        })
+        .with_state(requests)
+}
+
+/// An error answer: status code and an [`ErrorReply`] body.
+struct Failure(StatusCode, String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.0, Json(ErrorReply { error: self.1 })).into_response()
+    }
+}
+
+type Requests = State<mpsc::Sender<ApiRequest>>;
+
+/// Sends one request to the controller loop and waits (bounded) for its answer.
+async fn ask<T>(
+    requests: &mpsc::Sender<ApiRequest>,
+    make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
+) -> Result<T, Failure> {
+    let gone = || {
+        Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the controller is shutting down and no longer takes requests".into(),
+        )
+    };
+    let (tx, rx) = oneshot::channel();
+    requests.send(make(tx)).await.map_err(|_| gone())?;
+    match tokio::time::timeout(CONTROLLER_TIMEOUT, rx).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(_)) => Err(gone()),
+        Err(_) => Err(Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the controller did not answer within {}s; it may be overloaded, try again",
+                CONTROLLER_TIMEOUT.as_secs()
+            ),
+        )),
+    }
+}
+
+fn not_found(name: &str) -> Failure {
+    Failure(
+        StatusCode::NOT_FOUND,
+        format!("app {name:?} not found: corral get lists apps"),
+    )
+}
+
+async fn list(State(tx): Requests) -> Response {
+    match ask(&tx, |reply| ApiRequest::List { reply }).await {
+        Ok(list) => Json(list).into_response(),
+        Err(f) => f.into_response(),
+    }
+}
+
+async fn get_app(State(tx): Requests, UrlPath(name): UrlPath<String>) -> Response {
+    let asked = name.clone();
+    match ask(&tx, |reply| ApiRequest::Get { name: asked, reply }).await {
+        Ok(Some(app)) => Json(app).into_response(),
+        Ok(None) => not_found(&name).into_response(),
+        Err(f) => f.into_response(),
+    }
+}
+
+/// Restart or reload: 404 for an unknown app, 409 when the controller refuses.
+async fn command(
+    tx: &mpsc::Sender<ApiRequest>,
+    name: String,
+    make: fn(String, oneshot::Sender<Result<Reply, String>>) -> ApiRequest,
+) -> Response {
+    let asked = name.clone();
+    match ask(tx, |reply| ApiRequest::Get { name: asked, reply }).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return not_found(&name).into_response(),
+        Err(f) => return f.into_response(),
+    }
+    match ask(tx, |reply| make(name, reply)).await {
+        Ok(Ok(reply)) => Json(reply).into_response(),
+        Ok(Err(message)) => Failure(StatusCode::CONFLICT, message).into_response(),
+        Err(f) => f.into_response(),
+    }
+}
+
+async fn restart(State(tx): Requests, UrlPath(name): UrlPath<String>) -> Response {
+    command(&tx, name, |name, reply| ApiRequest::Restart { name, reply }).await
+}
+
+async fn reload(State(tx): Requests, UrlPath(name): UrlPath<String>) -> Response {
+    command(&tx, name, |name, reply| ApiRequest::Reload { name, reply }).await
+}
+
+async fn history(State(tx): Requests, UrlPath(name): UrlPath<String>) -> Response {
+    let asked = name.clone();
+    match ask(&tx, |reply| ApiRequest::History { name: asked, reply }).await {
+        Ok(Some(entries)) => Json(entries).into_response(),
+        Ok(None) => not_found(&name).into_response(),
+        Err(f) => f.into_response(),
+    }
+}
+
+async fn resync(State(tx): Requests) -> Response {
+    match ask(&tx, |reply| ApiRequest::Resync { reply }).await {
+        Ok(reply) => Json(reply).into_response(),
+        Err(f) => f.into_response(),
+    }
+}
+
+async fn info(State(tx): Requests) -> Response {
+    match ask(&tx, |reply| ApiRequest::Info { reply }).await {
+        Ok(info) => Json(info).into_response(),
+        Err(f) => f.into_response(),
+    }
+}

@@ -1,0 +1,238 @@
+//! The capture task: reads an instance's FIFO and appends timestamped lines to its log file.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::line::{format_line, stamp, LineSplitter, MAX_LINE};
+use super::pipe::LogPipe;
+
+/// Bytes read from the FIFO at once: one batch of lines, one `write` to the file.
+const CHUNK: usize = 64 * 1024;
+
+/// At most this much is drained from the FIFO after `stop`, so a chatty app cannot hold us.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
+/// How captured lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureOptions {
+    /// Prefix each line with an RFC 3339 UTC timestamp (milliseconds), the time it was read.
+    pub timestamps: bool,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        Self { timestamps: true }
+    }
+}
+
+/// A running capture task; dropping it leaves the task running until EOF or `stop`.
+#[derive(Debug)]
+pub struct Capture {
+    task: JoinHandle<()>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Capture {
+    /// Lines lost to write errors (disk full) so far: counted, never silent.
+    pub fn dropped_lines(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Waits for the task to end (EOF on the FIFO, or `stop` and a drain).
+    pub async fn finished(self) {
+        if let Err(err) = self.task.await {
+            tracing::error!(%err, "log capture task failed");
+        }
+    }
+}
+
+/// Opens the FIFO's read end and spawns a task appending each line to `log_file` until EOF, or
+/// until `stop` (then drains what is already in the pipe, without waiting, and ends).
+///
+/// Must run inside a tokio runtime. Open the child's end first: the read end does not wait
+/// for a writer.
+pub fn spawn_capture(
+    pipe: &LogPipe,
+    log_file: PathBuf,
+    opts: CaptureOptions,
+    stop: CancellationToken,
+) -> io::Result<Capture> {
+    let receiver = pipe::OpenOptions::new().open_receiver(pipe.path())?;
+    let dropped = Arc::new(AtomicU64::new(0));
+    let task = CaptureTask {
+        receiver,
+        writer: Some(LogWriter::new(log_file)),
+        splitter: LineSplitter::new(MAX_LINE),
+        opts,
+        dropped: Arc::clone(&dropped),
+        batch: Vec::with_capacity(CHUNK + 4096),
+        lines: 0,
+    };
+    let task = tokio::spawn(task.run(stop));
+    Ok(Capture { task, dropped })
+}
+
+/// Appends batches of whole lines to one log file. Rotation (`logs.maxSize`) will live here.
+#[derive(Debug)]
+struct LogWriter {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl LogWriter {
+    /// A writer that opens `path` (and its parent dirs) on first use.
+    fn new(path: PathBuf) -> Self {
+        Self { path, file: None }
+    }
+
+    /// Appends `bytes` (whole lines) with one `write`; after an error, reopens on the next batch.
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let result = self.open().and_then(|file| file.write_all(bytes));
+        if result.is_err() {
+            self.file = None;
+        }
+        result
+    }
+
+    /// The open file, opening it (O_APPEND, mode 0640) if needed.
+    fn open(&mut self) -> io::Result<&mut File> {
+        if self.file.is_none() {
+            if let Some(parent) = self.path.parent() {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o750)
+                    .create(parent)?;
+            }
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o640)
+                .open(&self.path)?;
+            self.file = Some(file);
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("log file not open"))
+    }
+}
+
+/// The state of one capture task.
+struct CaptureTask {
+    receiver: pipe::Receiver,
+    /// `None` only while a write runs on the blocking pool.
+    writer: Option<LogWriter>,
+    splitter: LineSplitter,
+    opts: CaptureOptions,
+    dropped: Arc<AtomicU64>,
+    /// Formatted lines waiting to be written.
+    batch: Vec<u8>,
+    /// How many lines `batch` holds.
+    lines: u64,
+}
+
+impl CaptureTask {
+    /// Reads until EOF or `stop`, writing one batch per read.
+    async fn run(mut self, stop: CancellationToken) {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let read = tokio::select! {
+                biased;
+                () = stop.cancelled() => {
+                    self.drain(&mut buf).await;
+                    break;
+                }
+                read = self.receiver.read(&mut buf) => read,
+            };
+            match read {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.add(&buf[..n]);
+                    self.flush().await;
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    tracing::error!(%err, "cannot read an instance's output; capture ends");
+                    break;
+                }
+            }
+        }
+        let now = self.opts.timestamps.then(|| stamp(SystemTime::now()));
+        let (batch, lines) = (&mut self.batch, &mut self.lines);
+        self.splitter.finish(&mut |line| {
+            format_line(batch, now.as_deref(), line);
+            *lines += 1;
+        });
+        self.flush().await;
+    }
+
+    /// Reads what the FIFO already holds, without waiting for more.
+    async fn drain(&mut self, buf: &mut [u8]) {
+        let mut total = 0;
+        while total < DRAIN_LIMIT {
+            match self.receiver.try_read(buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    total += n;
+                    self.add(&buf[..n]);
+                    self.flush().await;
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break, // WouldBlock: empty for now
+            }
+        }
+    }
+
+    /// Splits a chunk into lines and formats them into the batch, stamped with the read time.
+    fn add(&mut self, chunk: &[u8]) {
+        let now = self.opts.timestamps.then(|| stamp(SystemTime::now()));
+        let (batch, lines) = (&mut self.batch, &mut self.lines);
+        self.splitter.push(chunk, &mut |line| {
+            format_line(batch, now.as_deref(), line);
+            *lines += 1;
+        });
+    }
+
+    /// Writes the batch on the blocking pool; on failure counts its lines as dropped.
+    async fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let Some(mut writer) = self.writer.take() else {
+            return;
+        };
+        let path = writer.path.clone();
+        let batch = std::mem::take(&mut self.batch);
+        let lines = std::mem::take(&mut self.lines);
+        let done = tokio::task::spawn_blocking(move || {
+            let result = writer.append(&batch);
+            (writer, batch, result)
+        })
+        .await;
+        let result = match done {
+            Ok((writer, mut batch, result)) => {
+                self.writer = Some(writer);
+                batch.clear();
+                self.batch = batch;
+                result
+            }
+            Err(err) => {
+                self.writer = Some(LogWriter::new(path.clone()));
+                Err(io::Error::other(err))
+            }
+        };
+        if let Err(err) = result {
+            let total = self.dropped.fetch_add(lines, Ordering::Relaxed) + lines;
+            tracing::warn!(path = %path.display(), %err, lines, total, "log lines dropped");
+        }
+    }
+}

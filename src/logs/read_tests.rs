@@ -1,0 +1,144 @@
+//! Unit tests of reading: names, tails, merge order, since.
+
+use super::*;
+
+fn entry(rank: usize, line: &str, last: &mut SystemTime) -> Entry {
+    Entry::parse(rank, line.as_bytes(), last)
+}
+
+fn merged(files: &[&[&str]]) -> Vec<(usize, String)> {
+    let iters: Vec<_> = files
+        .iter()
+        .enumerate()
+        .map(|(rank, lines)| {
+            let mut last = UNIX_EPOCH;
+            lines
+                .iter()
+                .map(|l| Ok(entry(rank, l, &mut last)))
+                .collect::<Vec<_>>()
+                .into_iter()
+        })
+        .collect();
+    let mut out = Vec::new();
+    merge(iters, |e| {
+        out.push((e.rank, e.line[e.message_at..].to_string()));
+        Ok(())
+    })
+    .expect("merge");
+    out
+}
+
+#[test]
+fn names() {
+    assert_eq!(parse_name("0.out.log"), Some((0, Stream::Out)));
+    assert_eq!(parse_name("12.err.log"), Some((12, Stream::Err)));
+    assert_eq!(parse_name("1.out.log.1"), None);
+    assert_eq!(parse_name("x.out.log"), None);
+    assert_eq!(parse_name("+1.out.log"), None);
+    assert_eq!(parse_name("1.foo.log"), None);
+}
+
+#[test]
+fn merge_interleaves_by_time_stably() {
+    let a: &[&str] = &[
+        "2026-01-01T00:00:01.000Z a1",
+        "2026-01-01T00:00:03.000Z a3",
+        "2026-01-01T00:00:03.000Z a3b",
+    ];
+    let b: &[&str] = &[
+        "2026-01-01T00:00:02.000Z b2",
+        "2026-01-01T00:00:03.000Z b3",
+        "no stamp follows b3",
+        "2026-01-01T00:00:04.000Z b4",
+    ];
+    let got: Vec<String> = merged(&[a, b]).into_iter().map(|(_, m)| m).collect();
+    assert_eq!(
+        got,
+        ["a1", "b2", "a3", "a3b", "b3", "no stamp follows b3", "b4"]
+    );
+}
+
+#[test]
+fn merge_without_timestamps_keeps_file_order() {
+    let got = merged(&[&["x1", "x2"], &["y1"]]);
+    assert_eq!(got, [(0, "x1".into()), (0, "x2".into()), (1, "y1".into())]);
+}
+
+fn file_with(content: &str) -> (tempfile::NamedTempFile, File, u64) {
+    let mut tmp = tempfile::NamedTempFile::new().expect("tmp");
+    tmp.write_all(content.as_bytes()).expect("write");
+    let file = File::open(tmp.path()).expect("open");
+    let len = content.len() as u64;
+    (tmp, file, len)
+}
+
+#[test]
+fn tail_start_counts_lines_from_the_end() {
+    let (_t, f, len) = file_with("a\nbb\nccc\n");
+    assert_eq!(tail_start(&f, len, Tail::Last(1)).expect("tail"), 5);
+    assert_eq!(tail_start(&f, len, Tail::Last(2)).expect("tail"), 2);
+    assert_eq!(tail_start(&f, len, Tail::Last(3)).expect("tail"), 0);
+    assert_eq!(tail_start(&f, len, Tail::Last(9)).expect("tail"), 0);
+    assert_eq!(tail_start(&f, len, Tail::Last(0)).expect("tail"), len);
+    assert_eq!(tail_start(&f, len, Tail::All).expect("tail"), 0);
+    let (_t, f, len) = file_with("a\nbb\npartial");
+    assert_eq!(tail_start(&f, len, Tail::Last(1)).expect("tail"), 5);
+    assert_eq!(complete_end(&f, len).expect("end"), 5);
+}
+
+#[test]
+fn tail_across_many_blocks() {
+    let content: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+    let (_t, f, len) = file_with(&content);
+    let start = tail_start(&f, len, Tail::Last(3)).expect("tail");
+    assert_eq!(
+        &content[start as usize..],
+        "line 19997\nline 19998\nline 19999\n"
+    );
+}
+
+#[test]
+fn file_lines_filter_since_and_inherit_keys() {
+    let (tmp, f, len) = file_with(
+        "2026-01-01T00:00:01.000Z old\ncontinued old\n2026-01-01T00:00:05.000Z new\nstill new\n",
+    );
+    let since = humantime::parse_rfc3339("2026-01-01T00:00:03Z").expect("time");
+    let lines: Vec<String> = FileLines::new(f, tmp.path(), 0, (0, len), Some(since))
+        .expect("lines")
+        .map(|e| e.expect("entry").line)
+        .collect();
+    assert_eq!(lines, ["2026-01-01T00:00:05.000Z new", "still new"]);
+}
+
+#[test]
+fn printer_prefixes_and_aligns() {
+    let mut out = Vec::new();
+    let sources = [
+        Source {
+            index: 0,
+            stream: Stream::Out,
+            path: PathBuf::new(),
+        },
+        Source {
+            index: 10,
+            stream: Stream::Err,
+            path: PathBuf::new(),
+        },
+    ];
+    let mut last = UNIX_EPOCH;
+    let e = entry(0, "2026-01-01T00:00:01.000Z hi", &mut last);
+    {
+        let mut p = Printer::new(&mut out, "web", false);
+        p.fit(&sources);
+        p.print(&sources[0], &e).expect("print");
+        p.print(&sources[1], &e).expect("print");
+    }
+    {
+        let mut p = Printer::new(&mut out, "web", true);
+        p.print(&sources[0], &e).expect("print");
+    }
+    assert_eq!(
+        String::from_utf8(out).expect("utf8"),
+        "web-0  | hi\nweb-10 ! hi\nweb-0 | 2026-01-01T00:00:01.000Z hi\n"
+    );
+}

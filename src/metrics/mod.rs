@@ -1,0 +1,143 @@
+//! Sampling CPU and memory of each instance's whole process tree (DESIGN.md §5).
+//!
+//! Sampling reads /proc, so it runs on the blocking pool, never on a runtime thread.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// CPU and RSS of one instance's process tree.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Usage {
+    /// CPU percent of one core, summed over the tree (may exceed 100).
+    pub cpu_percent: f32,
+    /// Resident memory of the tree in bytes.
+    pub rss_bytes: u64,
+}
+
+/// Keeps the OS view between samples (CPU% needs two readings).
+pub struct Sampler {
+    system: System,
+}
+
+impl Default for Sampler {
+    fn default() -> Self {
+        // Don't keep /proc/PID/stat files open between samples: no fd growth with many processes.
+        sysinfo::set_open_files_limit(0);
+        Self {
+            system: System::new(),
+        }
+    }
+}
+
+impl Sampler {
+    /// Usage of the trees rooted at `roots` (blocking: reads /proc).
+    pub fn sample(&mut self, roots: &[u32]) -> BTreeMap<u32, Usage> {
+        let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
+        self.system
+            .refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
+        let mut children: HashMap<Pid, Vec<Pid>> = HashMap::new();
+        for (pid, proc_) in self.system.processes() {
+            if let Some(parent) = proc_.parent() {
+                children.entry(parent).or_default().push(*pid);
+            }
+        }
+        let mut out = BTreeMap::new();
+        for &root in roots {
+            let mut usage = Usage::default();
+            let mut stack = vec![Pid::from_u32(root)];
+            let mut seen = 0usize;
+            while let Some(pid) = stack.pop() {
+                seen += 1;
+                if seen > 100_000 {
+                    break; // a cycle cannot happen in a process tree, but never loop forever
+                }
+                if let Some(p) = self.system.process(pid) {
+                    usage.cpu_percent += p.cpu_usage();
+                    usage.rss_bytes += p.memory();
+                }
+                if let Some(kids) = children.get(&pid) {
+                    stack.extend(kids);
+                }
+            }
+            if self.system.process(Pid::from_u32(root)).is_some() {
+                out.insert(root, usage);
+            }
+        }
+        out
+    }
+}
+
+/// Samples the pids published on `roots` every `interval` and sends the results on `out`,
+/// until `stop` is cancelled. A slow consumer just misses samples (the channel is bounded).
+pub async fn run(
+    mut roots: watch::Receiver<Vec<u32>>,
+    out: mpsc::Sender<BTreeMap<u32, Usage>>,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    let mut sampler = Some(Sampler::default());
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let pids = roots.borrow_and_update().clone();
+        let Some(mut s) = sampler.take() else { return };
+        let joined = tokio::task::spawn_blocking(move || {
+            let usage = s.sample(&pids);
+            (s, usage)
+        })
+        .await;
+        let Ok((s, usage)) = joined else { return };
+        sampler = Some(s);
+        let _ = out.try_send(usage);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_a_tree_including_children() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 5 & sleep 5; wait"])
+            .spawn()
+            .expect("spawn");
+        let mut sampler = Sampler::default();
+        let root = child.id();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut tree_rss = 0;
+        let mut alone_rss = 0;
+        while std::time::Instant::now() < deadline {
+            let usage = sampler.sample(&[root]);
+            tree_rss = usage.get(&root).map_or(0, |u| u.rss_bytes);
+            alone_rss = sampler
+                .system
+                .process(Pid::from_u32(root))
+                .map_or(0, |p| p.memory());
+            if tree_rss > alone_rss && alone_rss > 0 {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            tree_rss > alone_rss && alone_rss > 0,
+            "tree {tree_rss} vs root {alone_rss}"
+        );
+    }
+
+    #[test]
+    fn a_missing_pid_has_no_sample() {
+        let mut sampler = Sampler::default();
+        assert!(sampler.sample(&[u32::MAX - 1]).is_empty());
+    }
+}

@@ -1,0 +1,88 @@
+//! Last-good and conflict rules of the store, on real files in a temp dir.
+
+use std::fs;
+
+use super::*;
+
+fn manifest(name: &str, cmd: &str) -> String {
+    format!("apiVersion: corral/v1\nkind: App\nmetadata:\n  name: {name}\nspec:\n  command: [\"{cmd}\"]\n")
+}
+
+fn command_of(store: &Store, app: &str) -> String {
+    match &store.apps[app].app.spec.command {
+        crate::manifest::Command::Argv(argv) => argv[0].clone(),
+        crate::manifest::Command::Shell(line) => line.clone(),
+    }
+}
+
+#[test]
+fn loads_manifests_and_skips_other_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("a.yaml"), manifest("a", "x")).expect("write");
+    fs::write(dir.path().join("b.yml"), manifest("b", "x")).expect("write");
+    fs::write(dir.path().join(".hidden.yaml"), manifest("h", "x")).expect("write");
+    fs::write(dir.path().join("c.yaml~"), manifest("c", "x")).expect("write");
+    fs::write(dir.path().join("notes.txt"), "not yaml: [").expect("write");
+    let store = Store::default().reload(dir.path()).expect("load");
+    assert_eq!(store.apps.keys().collect::<Vec<_>>(), ["a", "b"]);
+    assert!(store.problems.is_empty(), "{:?}", store.problems);
+}
+
+#[test]
+fn a_broken_file_keeps_the_last_good_version_of_its_apps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a.yaml");
+    fs::write(&file, manifest("a", "v1")).expect("write");
+    let good = Store::default().reload(dir.path()).expect("load");
+    fs::write(
+        &file,
+        "apiVersion: corral/v1\nkind: App\nmetadata: {name: a}\nspec: {command: [v2], bogus: 1}\n",
+    )
+    .expect("write");
+    let next = good.reload(dir.path()).expect("load");
+    assert_eq!(command_of(&next, "a"), "v1");
+    assert_eq!(next.problems.len(), 1);
+    assert_eq!(next.problems[0].apps, ["a"]);
+    assert!(next.problem_for("a").is_some());
+    fs::write(&file, manifest("a", "v3")).expect("write");
+    let fixed = next.reload(dir.path()).expect("load");
+    assert_eq!(command_of(&fixed, "a"), "v3");
+    assert!(fixed.problems.is_empty());
+}
+
+#[test]
+fn a_name_defined_twice_keeps_its_last_good_version_and_reports_both_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("a.yaml"), manifest("web", "v1")).expect("write");
+    let good = Store::default().reload(dir.path()).expect("load");
+    fs::write(dir.path().join("b.yaml"), manifest("web", "v2")).expect("write");
+    let next = good.reload(dir.path()).expect("load");
+    assert_eq!(command_of(&next, "web"), "v1");
+    let problem = next.problem_for("web").expect("conflict reported");
+    assert!(
+        problem.message.contains("a.yaml") && problem.message.contains("b.yaml"),
+        "{}",
+        problem.message
+    );
+    // A new name defined twice does not run at all.
+    let fresh = Store::default().reload(dir.path()).expect("load");
+    assert!(fresh.apps.is_empty());
+    assert_eq!(fresh.problems.len(), 1);
+}
+
+#[test]
+fn a_deleted_file_removes_its_apps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("a.yaml"), manifest("a", "v1")).expect("write");
+    let good = Store::default().reload(dir.path()).expect("load");
+    fs::remove_file(dir.path().join("a.yaml")).expect("rm");
+    assert!(good.reload(dir.path()).expect("load").apps.is_empty());
+}
+
+#[test]
+fn a_missing_directory_is_an_error_that_names_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gone = dir.path().join("nope");
+    let err = Store::default().reload(&gone).expect_err("missing dir");
+    assert!(err.to_string().contains("nope"), "{err}");
+}
