@@ -118,3 +118,45 @@ fn a_new_controller_adopts_what_a_killed_one_left() {
     assert_ne!(after[&1], before[&1], "instance 1 restarted");
     ctl.wait_status("web", "Running");
 }
+
+#[test]
+fn output_written_while_no_controller_runs_reaches_the_log_after_adoption() {
+    let ctl = Controller::new();
+    let trigger = ctl.scratch().join("trigger");
+    let cmd = ctl.sh(&format!(
+        "n=0; while :; do if [ -e '{t}' ]; then n=$((n+1)); echo \"line $n $0\"; rm '{t}'; fi; sleep 0.05; done",
+        t = trigger.display()
+    ));
+    ctl.write_manifest("web.yaml", &manifest("web", &[&format!("command: {cmd}")]));
+    ctl.start();
+    let pid = ctl.wait_instances("web", 1)[&0];
+    ctl.wait_status("web", "Running");
+    let log = ctl.home.join("logs/web/0.out.log");
+    let logged = |n: u32| {
+        let want = format!("line {n} {}", ctl.token);
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.ends_with(&want))
+    };
+    let say = |n: u32| {
+        std::fs::write(&trigger, "").expect("trigger");
+        ctl.wait_until(SOON, &format!("the app writes line {n}"), || {
+            !trigger.exists()
+        });
+    };
+    say(1);
+    ctl.wait_until(SOON, "line 1 is captured", || logged(1));
+
+    ctl.crash();
+    say(2);
+    ctl.start();
+    ctl.wait_until(
+        SOON,
+        "line 2, written with no controller, is captured",
+        || logged(2),
+    );
+    say(3);
+    ctl.wait_until(SOON, "line 3 is captured", || logged(3));
+    assert_eq!(ctl.instances("web").into_keys().collect::<Vec<_>>(), [pid]);
+}

@@ -54,6 +54,10 @@ fn scales_up_and_down_keeping_surviving_pids_then_suspends() {
     let app = ctl.wait_status("web", "Suspended");
     assert_eq!(app.desired, 0);
     ctl.wait_until(SOON, "no process is left", || ctl.processes().is_empty());
+
+    ctl.write_manifest("web.yaml", &web(&["instances: 1", "suspend: false"]));
+    ctl.wait_instances("web", 1);
+    ctl.wait_status("web", "Running");
 }
 
 #[test]
