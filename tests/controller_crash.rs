@@ -160,3 +160,37 @@ fn output_written_while_no_controller_runs_reaches_the_log_after_adoption() {
     ctl.wait_until(SOON, "line 3 is captured", || logged(3));
     assert_eq!(ctl.instances("web").into_keys().collect::<Vec<_>>(), [pid]);
 }
+
+#[test]
+fn an_instance_that_died_while_no_controller_ran_is_replaced() {
+    let ctl = Controller::new();
+    let cmd = ctl.sleeper();
+    ctl.write_manifest(
+        "web.yaml",
+        &manifest("web", &[&format!("command: {cmd}"), "instances: 2"]),
+    );
+    ctl.start();
+    let before = ctl.wait_instances("web", 2);
+    ctl.wait_status("web", "Running");
+
+    ctl.crash();
+    common::kill_pid(before[&0]);
+    ctl.wait_until(SOON, "instance 0 is gone", || !common::alive(before[&0]));
+    ctl.start();
+    let after = ctl.wait_instances("web", 2);
+    assert_ne!(after[&0], before[&0], "a new instance 0");
+    assert_eq!(after[&1], before[&1], "instance 1 adopted");
+    ctl.wait_status("web", "Running");
+}
+
+#[test]
+fn sigint_stops_like_sigterm() {
+    let ctl = Controller::new();
+    let cmd = ctl.sleeper();
+    ctl.write_manifest("web.yaml", &manifest("web", &[&format!("command: {cmd}")]));
+    ctl.start();
+    ctl.wait_instances("web", 1);
+    ctl.signal(Signal::SIGINT);
+    assert_eq!(ctl.wait_exit(SOON).code(), Some(0), "{}", ctl.stderr());
+    ctl.wait_until(SOON, "no process is left", || ctl.processes().is_empty());
+}

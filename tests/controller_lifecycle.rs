@@ -153,3 +153,41 @@ fn apply_into_the_running_controllers_directory_then_delete() {
     });
     ctl.wait_until(SOON, "api disappears from get", || ctl.app("api").is_none());
 }
+
+#[test]
+fn a_deleted_app_that_ignores_sigterm_is_killed_after_stop_timeout() {
+    let ctl = Controller::new();
+    let ready = ctl.scratch().join("ready");
+    let cmd = common::flow(&[
+        "python3",
+        "-c",
+        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
+         open(sys.argv[1], 'w').close(); time.sleep(100000)",
+        &ready.display().to_string(),
+        &ctl.token,
+    ]);
+    ctl.write_manifest(
+        "stubborn.yaml",
+        &manifest(
+            "stubborn",
+            &[&format!("command: {cmd}"), "stop: {timeout: 1s}"],
+        ),
+    );
+    ctl.start();
+    let pid = ctl.wait_instances("stubborn", 1)[&0];
+    ctl.wait_until(SOON, "SIGTERM is ignored", || ready.exists());
+
+    let asked = std::time::Instant::now();
+    ctl.remove_manifest("stubborn.yaml");
+    ctl.wait_status("stubborn", "Stopping");
+    assert!(common::alive(pid), "SIGTERM alone does not end it");
+    ctl.wait_until(SOON, "SIGKILL after stop.timeout", || !common::alive(pid));
+    let took = asked.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(900) && took < std::time::Duration::from_secs(8),
+        "killed after about 1 s: {took:?}"
+    );
+    ctl.wait_until(SOON, "stubborn disappears from get", || {
+        ctl.app("stubborn").is_none()
+    });
+}

@@ -117,3 +117,28 @@ fn a_name_defined_twice_keeps_the_last_good_version_and_starts_nothing_new() {
     });
     assert_eq!(ctl.instances("web").into_keys().collect::<Vec<_>>(), [pid]);
 }
+
+#[test]
+fn a_manifest_broken_from_the_start_runs_nothing_and_says_where() {
+    let ctl = Controller::new();
+    let cmd = ctl.sleeper();
+    ctl.write_manifest(
+        "web.yaml",
+        &manifest("web", &[&format!("command: {cmd}"), "instances: lots"]),
+    );
+    ctl.write_manifest("ok.yaml", &manifest("ok", &[&format!("command: {cmd}")]));
+    ctl.start();
+    ctl.wait_instances("ok", 1);
+    let list = ctl.get();
+    let problem = list
+        .errors
+        .iter()
+        .find(|p| p.file.ends_with("web.yaml"))
+        .unwrap_or_else(|| panic!("web.yaml's error is listed: {list:#?}"));
+    assert_eq!(problem.line, 7, "{problem:?}");
+    assert!(problem.column > 0, "{problem:?}");
+    assert!(list.apps.iter().all(|a| a.name != "web"), "{list:#?}");
+    ctl.assert_stays(Duration::from_millis(300), "web never starts", || {
+        ctl.instances("web").is_empty()
+    });
+}
