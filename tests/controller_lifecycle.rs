@@ -191,3 +191,41 @@ fn a_deleted_app_that_ignores_sigterm_is_killed_after_stop_timeout() {
         ctl.app("stubborn").is_none()
     });
 }
+
+#[test]
+fn a_changed_env_rolls_out_a_new_revision_keeping_instances_up() {
+    let ctl = Controller::new();
+    let cmd = ctl.sleeper();
+    let web = |v: &str| {
+        manifest(
+            "web",
+            &[
+                &format!("command: {cmd}"),
+                "instances: 2",
+                &format!("env: {{V: {v}}}"),
+            ],
+        )
+    };
+    ctl.write_manifest("web.yaml", &web("one"));
+    ctl.start();
+    let before = ctl.wait_instances("web", 2);
+    let old = ctl.wait_status("web", "Running").revision;
+
+    ctl.write_manifest("web.yaml", &web("two"));
+    let new = common::wait_for(SOON, "a new revision", || {
+        ctl.app("web").map(|a| a.revision).filter(|r| *r != old)
+    });
+    let old_pids: BTreeSet<u32> = before.values().copied().collect();
+    ctl.wait_until(SOON, "both instances replaced", || {
+        let live = ctl.instances("web");
+        // maxUnavailable 25% of 2 rounds down to 0: never fewer than 2 processes.
+        assert!(live.len() >= 2, "dropped below 2 instances: {live:?}");
+        live.len() == 2 && live.keys().all(|p| !old_pids.contains(p))
+    });
+    for pid in ctl.instances("web").into_keys() {
+        let env = common::env_map(pid);
+        assert_eq!(env.get("V").map(String::as_str), Some("two"));
+        assert_eq!(env.get("CORRAL_REVISION"), Some(&new));
+    }
+    ctl.wait_status("web", "Running");
+}
