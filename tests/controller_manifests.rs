@@ -25,7 +25,11 @@ fn invalid_manifest_keeps_the_last_good_version_running() {
     });
     let problem = &list.errors[0];
     assert!(problem.file.ends_with("web.yaml"), "{problem:?}");
-    assert!(problem.line > 0, "a line number: {problem:?}");
+    assert_eq!(
+        (problem.line, problem.column),
+        (7, 3),
+        "where the typo is: {problem:?}"
+    );
     assert!(problem.message.contains("instancez"), "{problem:?}");
     assert_eq!(problem.apps, ["web"], "{problem:?}");
     let app = list.apps.iter().find(|a| a.name == "web").expect("web");
