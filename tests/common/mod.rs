@@ -31,7 +31,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_corral");
 const POLL: Duration = Duration::from_millis(50);
 /// Default deadline for things that should happen "soon".
 pub const SOON: Duration = Duration::from_secs(10);
-/// A python3 argv prefix that sleeps forever (argv[1] onward are free for the token).
+/// A python3 program that sleeps forever.
 const SLEEPER: &str = "import time; time.sleep(100000)";
 
 /// What a CLI run produced.
@@ -245,15 +245,13 @@ impl Controller {
     pub fn wait_instances(&self, app: &str, n: usize) -> BTreeMap<u32, u32> {
         wait_for(SOON, &format!("{app} has {n} instance(s)"), || {
             let procs = self.instances(app);
-            let listed: Vec<u32> = self
+            let mut listed: Vec<u32> = self
                 .app(app)
                 .map(|a| a.instances.iter().filter_map(|i| i.pid).collect())
                 .unwrap_or_default();
-            let mut seen: Vec<u32> = procs.keys().copied().collect();
-            let mut listed_sorted = listed.clone();
-            listed_sorted.sort_unstable();
-            seen.sort_unstable();
-            (procs.len() == n && seen == listed_sorted)
+            listed.sort_unstable();
+            let seen: Vec<u32> = procs.keys().copied().collect(); // sorted: a BTreeMap's keys
+            (procs.len() == n && seen == listed)
                 .then(|| procs.iter().map(|(pid, i)| (*i, *pid)).collect())
         })
     }
@@ -281,11 +279,12 @@ impl Controller {
 
     /// The controller's log and the latest `get`, for failure messages.
     pub fn debug_dump(&self) -> String {
-        let get = corral_in(&self.home, &["get", "-o", "wide"]);
+        let get = try_corral_in(&self.home, &["get", "-o", "wide"]).map_or_else(
+            || "(corral get did not answer)".into(),
+            |r| r.stdout + &r.stderr,
+        );
         format!(
-            "--- corral get -o wide ---\n{}{}\n--- controller stderr ---\n{}",
-            get.stdout,
-            get.stderr,
+            "--- corral get -o wide ---\n{get}\n--- controller stderr ---\n{}",
             self.stderr()
         )
     }
@@ -313,8 +312,15 @@ impl Drop for Controller {
     }
 }
 
-/// Runs `corral ARGS` with `CORRAL_HOME=home`, killing it after 10 s.
+/// Runs `corral ARGS` with `CORRAL_HOME=home`; panics if it does not finish within 10 s.
 pub fn corral_in(home: &Path, args: &[&str]) -> Run {
+    try_corral_in(home, args)
+        .unwrap_or_else(|| panic!("corral {args:?} did not run or finish within {SOON:?}"))
+}
+
+/// Runs `corral ARGS` with `CORRAL_HOME=home`; `None` if it cannot start or is killed after 10 s
+/// (never panics: it also serves failure reports).
+pub fn try_corral_in(home: &Path, args: &[&str]) -> Option<Run> {
     let child = Command::new(BIN)
         .args(args)
         .env("CORRAL_HOME", home)
@@ -323,7 +329,7 @@ pub fn corral_in(home: &Path, args: &[&str]) -> Run {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn corral");
+        .ok()?;
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -331,16 +337,16 @@ pub fn corral_in(home: &Path, args: &[&str]) -> Run {
     });
     match rx.recv_timeout(SOON) {
         Ok(out) => {
-            let out = out.expect("corral output");
-            Run {
+            let out = out.ok()?;
+            Some(Run {
                 status: out.status,
                 stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
                 stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            }
+            })
         }
         Err(_) => {
             let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-            panic!("corral {args:?} did not finish within {SOON:?}");
+            None
         }
     }
 }
