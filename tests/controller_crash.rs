@@ -215,3 +215,37 @@ fn sigint_stops_like_sigterm() {
     assert_eq!(ctl.wait_exit(SOON).code(), Some(0), "{}", ctl.stderr());
     ctl.wait_until(SOON, "no process is left", || ctl.processes().is_empty());
 }
+
+#[test]
+fn shutdown_sends_each_apps_own_stop_signal() {
+    let ctl = Controller::new();
+    // Ignores SIGTERM; exits 0 on SIGUSR1. A 30 s timeout: only the right signal ends it soon.
+    let cmd = common::flow(&[
+        "python3",
+        "-c",
+        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
+         signal.signal(signal.SIGUSR1, lambda *_: sys.exit(0)); \
+         open(sys.argv[1], 'w').close(); time.sleep(100000)",
+        &ctl.scratch().join("ready").display().to_string(),
+        &ctl.token,
+    ]);
+    ctl.write_manifest(
+        "usr1.yaml",
+        &manifest(
+            "usr1",
+            &[
+                &format!("command: {cmd}"),
+                "stop: {signal: SIGUSR1, timeout: 30s}",
+            ],
+        ),
+    );
+    ctl.start();
+    ctl.wait_instances("usr1", 1);
+    ctl.wait_until(SOON, "the handlers are installed", || {
+        ctl.scratch().join("ready").exists()
+    });
+    ctl.signal(Signal::SIGTERM);
+    // Within 10 s, so not by the SIGKILL due after 30 s.
+    assert_eq!(ctl.wait_exit(SOON).code(), Some(0), "{}", ctl.stderr());
+    assert!(ctl.processes().is_empty(), "{:?}", ctl.processes());
+}
