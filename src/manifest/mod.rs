@@ -53,6 +53,9 @@ pub struct ManifestError {
 pub struct DocumentText {
     /// 1-based line of the document's first content line (after any `---` and leading comments).
     pub start_line: usize,
-    /// Byte range of the document's text in the file (without the `---` separator lines).
+    /// Byte range of the document's content, from its first content line (what is parsed).
     pub range: std::ops::Range<usize>,
+    /// Byte range of the whole document between separators, leading comments included (what
+    /// an edit replaces, so a document's own comments and modeline go with it).
+    pub whole: std::ops::Range<usize>,
 }

@@ -63,6 +63,7 @@ fn push_doc(
             docs.push(DocumentText {
                 start_line: line,
                 range: start..range.end,
+                whole: range,
             });
             return;
         }
