@@ -53,10 +53,10 @@ fn sigterm_stops_every_process_and_exits_zero() {
                     .any(|p| *p != leader && common::pgid(*p) == Some(leader))
         },
     );
-    assert_eq!(
-        ctl.processes().len(),
-        5,
-        "2 web, stubborn, sh and its child"
+    ctl.wait_until(
+        SOON,
+        "5 processes: 2 web, stubborn, sh and its child",
+        || ctl.processes().len() == 5,
     );
 
     let asked = Instant::now();

@@ -277,14 +277,20 @@ impl Controller {
         }
     }
 
-    /// The controller's log and the latest `get`, for failure messages.
+    /// The latest `get`, the test's processes and the controller's log, for failure messages.
     pub fn debug_dump(&self) -> String {
         let get = try_corral_in(&self.home, &["get", "-o", "wide"]).map_or_else(
             || "(corral get did not answer)".into(),
             |r| r.stdout + &r.stderr,
         );
+        let procs: String = self
+            .processes()
+            .into_iter()
+            .map(|p| format!("{p} pgid {:?}: {}\n", pgid(p), procs::cmdline(p)))
+            .collect();
         format!(
-            "--- corral get -o wide ---\n{get}\n--- controller stderr ---\n{}",
+            "--- corral get -o wide ---\n{get}\n--- processes of the test ---\n{procs}\
+             --- controller stderr ---\n{}",
             self.stderr()
         )
     }

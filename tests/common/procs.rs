@@ -79,3 +79,12 @@ pub fn env_map(pid: u32) -> BTreeMap<String, String> {
 pub fn kill_pid(pid: u32) {
     kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill");
 }
+
+/// A process's argv, space-separated (empty once it is gone).
+pub fn cmdline(pid: u32) -> String {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&raw)
+        .replace('\0', " ")
+        .trim_end()
+        .to_owned()
+}
