@@ -32,9 +32,8 @@ pub fn desired_app(located: &Located, revision: &str, cpus: u32) -> DesiredApp {
             max_unavailable: spec.strategy.max_unavailable.resolve_down(replicas),
             min_ready: Duration::from_secs(spec.strategy.min_ready_seconds.into()),
         },
-        // Readiness probes are run by the prober (a later step); until then every instance
-        // uses the default rule.
-        ready_after: Some(DEFAULT_READY_AFTER),
+        // With a readiness probe, the prober decides; without, staying up is enough.
+        ready_after: spec.readiness.is_none().then_some(DEFAULT_READY_AFTER),
     }
 }
 

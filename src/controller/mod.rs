@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::ApiRequest;
 use crate::home::Home;
 use crate::metrics::{self, Usage};
+use crate::probe::{ProbeKind, ProbeReport};
 use crate::reconcile::{self, Action, DesiredApp, Phase, StopReason};
 use crate::store::{self, Store};
 use crate::supervisor::{record::Record, Exited, Supervisor, Template};
@@ -102,6 +103,7 @@ pub async fn run(
         .await
         .map_err(home_err(record_path.clone()))?;
     let (exits_tx, mut exits) = mpsc::channel::<Exited>(256);
+    let (probes_tx, mut probes) = mpsc::channel::<ProbeReport>(256);
     let (pids_tx, pids_rx) = watch::channel(Vec::new());
     let (usage_tx, mut usage_rx) = mpsc::channel(1);
     let sampler_stop = CancellationToken::new();
@@ -112,7 +114,7 @@ pub async fn run(
         sampler_stop.clone(),
     ));
     let mut ctl = Controller {
-        supervisor: Supervisor::new(config.home.clone(), exits_tx),
+        supervisor: Supervisor::new(config.home.clone(), exits_tx, probes_tx),
         config,
         store: Store::default(),
         templates: BTreeMap::new(),
@@ -146,6 +148,7 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
             Some(()) = wake.recv() => reload_at = Some(Instant::now() + DEBOUNCE),
             Some(exited) = exits.recv() => ctl.on_exit(exited),
+            Some(report) = probes.recv() => ctl.on_probe(report),
             Some(req) = api.recv() => ctl.on_api(req).await,
             Some(usage) = usage_rx.recv() => ctl.usage = usage,
             _ = sleep_until(next.into()) => {
@@ -165,6 +168,7 @@ pub async fn run(
         ctl.stop_all();
         tokio::select! {
             Some(exited) = exits.recv() => ctl.on_exit(exited),
+            Some(_) = probes.recv() => {}
             Some(req) = api.recv() => ctl.on_api(req).await,
         }
     }
@@ -233,6 +237,7 @@ impl Controller {
             self.created.entry(name.clone()).or_insert_with(now_ms);
             self.templates.insert(name, template);
         }
+        self.supervisor.probe_adopted(&self.templates);
         Ok(())
     }
 
@@ -328,6 +333,39 @@ impl Controller {
                     .stop(id, reason, stop.signal.0, stop.timeout.0);
             }
             Action::MarkReady { id } => self.supervisor.mark_ready(id, now),
+        }
+    }
+
+    fn on_probe(&mut self, report: ProbeReport) {
+        let now = Instant::now();
+        match (report.kind, report.passing) {
+            (ProbeKind::Readiness, passing) => {
+                self.supervisor
+                    .set_ready(report.id, passing, &report.message, now)
+            }
+            (ProbeKind::Liveness, true) => {}
+            (ProbeKind::Liveness, false) => {
+                let Some(inst) = self.supervisor.instance(report.id) else {
+                    return;
+                };
+                let (app, index) = (inst.app.clone(), inst.index);
+                let stop = self
+                    .templates
+                    .get(&app)
+                    .map(|t| t.stop.clone())
+                    .unwrap_or_default();
+                let msg = format!(
+                    "instance {index} failed its liveness probe: {}; restarting it",
+                    report.message
+                );
+                self.supervisor.events.warning(&app, "LivenessFailed", msg);
+                self.supervisor.stop(
+                    report.id,
+                    StopReason::Unhealthy,
+                    stop.signal.0,
+                    stop.timeout.0,
+                );
+            }
         }
     }
 
