@@ -125,8 +125,6 @@ fn output_written_while_no_controller_runs_reaches_the_log_after_adoption() {
 }
 
 #[test]
-#[ignore = "bug: an adopted instance's capture always adds timestamps (spawn::adopt hard-codes \
-            CaptureOptions { timestamps: true }; the record does not carry logs.timestamps)"]
 fn logs_without_timestamps_stay_without_after_adoption() {
     capture_survives_a_controller_crash(false);
 }
