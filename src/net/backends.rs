@@ -159,6 +159,14 @@ impl Rotation {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// `(id, open connections + in-flight requests)` of each backend in rotation.
+    pub(crate) fn loads(&self) -> Vec<(u64, usize)> {
+        self.snapshot()
+            .iter()
+            .map(|s| (s.id, s.active.load(SeqCst)))
+            .collect()
+    }
+
     /// Takes backend `id` out of rotation and resolves once its last lease is dropped.
     pub(crate) fn drain(&self, id: u64) -> impl Future<Output = ()> + Send + 'static {
         let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);

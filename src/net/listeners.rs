@@ -205,6 +205,11 @@ impl AppListeners {
         self.rotation.drain(id)
     }
 
+    /// `(backend id, open connections + in-flight requests)` for each backend in rotation.
+    pub fn backend_loads(&self) -> Vec<(u64, usize)> {
+        self.rotation.loads()
+    }
+
     /// The app's traffic counters.
     pub fn stats(&self) -> Stats {
         self.counters.snapshot()
