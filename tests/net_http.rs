@@ -39,27 +39,31 @@ async fn a_keep_alive_client_sees_no_failure_while_backends_are_swapped() {
     listeners.set_backends(vec![current.backend()]);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let looping = {
-        let stop = Arc::clone(&stop);
-        tokio::spawn(async move {
-            let mut client = KeepAlive::open(addr).await;
-            let (mut served, mut seen) = (0u32, std::collections::BTreeSet::new());
-            while !stop.load(Ordering::SeqCst) {
-                let answer = client.send("GET").await?;
-                if answer.status != 200 {
-                    return Err(format!("status {} after {served} requests", answer.status));
+    // Four clients, each on its own keep-alive connection; half of them POST.
+    let loops: Vec<_> = ["GET", "POST", "GET", "POST"]
+        .into_iter()
+        .map(|method| {
+            let stop = Arc::clone(&stop);
+            tokio::spawn(async move {
+                let mut client = KeepAlive::open(addr).await;
+                let (mut served, mut seen) = (0u32, std::collections::BTreeSet::new());
+                while !stop.load(Ordering::SeqCst) {
+                    let answer = client.send_body(method, "hello".into()).await?;
+                    if answer.status != 200 || answer.body_len != Some(5) {
+                        return Err(format!("{answer:?} after {served} {method} requests"));
+                    }
+                    seen.insert(answer.body);
+                    served += 1;
                 }
-                seen.insert(answer.body);
-                served += 1;
-            }
-            Ok::<_, String>((served, seen))
+                Ok::<_, String>((served, seen))
+            })
         })
-    };
+        .collect();
 
     for id in 1..=5 {
         let before = listeners.stats().requests;
         wait_until("a few requests on the current backend", || {
-            listeners.stats().requests >= before + 5
+            listeners.stats().requests >= before + 20
         })
         .await;
         let next = HttpBackend::start(id).await;
@@ -77,11 +81,19 @@ async fn a_keep_alive_client_sees_no_failure_while_backends_are_swapped() {
     .await;
     stop.store(true, Ordering::SeqCst);
 
-    let (served, seen) = looping.await.expect("join").expect("no failed request");
-    assert!(served >= 30, "served {served}");
+    let mut seen = std::collections::BTreeSet::new();
+    for looping in loops {
+        let (served, by) = looping.await.expect("join").expect("no failed request");
+        assert!(served >= 5, "served {served}");
+        seen.extend(by);
+    }
     assert_eq!(seen.len(), 6, "every backend served: {seen:?}");
     let stats = listeners.stats();
-    assert_eq!((stats.connections, stats.failures), (1, 0), "{stats:?}");
+    assert_eq!(
+        (stats.connections, stats.failures, stats.retries),
+        (4, 0, 0),
+        "{stats:?}"
+    );
     listeners.shutdown().await;
 }
 
@@ -163,5 +175,36 @@ async fn drain_waits_for_the_request_in_flight() {
         .expect("drain resolves after the response");
     let answer = request.await.expect("join").expect("request");
     assert_eq!((answer.status, answer.body.as_str()), (200, "slow"));
+    listeners.shutdown().await;
+}
+
+#[tokio::test]
+async fn large_bodies_stream_through_and_h2c_clients_are_served() {
+    let (listeners, addr) = bind_one(ListenMode::Http, quick()).await;
+    let a = HttpBackend::start(1).await;
+    listeners.set_backends(vec![a.backend()]);
+    let mut client = KeepAlive::open(addr).await;
+    let big = hyper::body::Bytes::from(vec![b'x'; 1 << 20]);
+    let answer = client.send_body("POST", big).await.expect("request");
+    assert_eq!((answer.status, answer.body_len), (200, Some(1 << 20)));
+
+    // HTTP/2 with prior knowledge (h2c) on the same port.
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2 handshake");
+    let driver = tokio::spawn(connection);
+    let request = hyper::Request::get("http://app.test/")
+        .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+        .expect("request");
+    let response = sender.send_request(request).await.expect("h2 request");
+    assert_eq!(response.version(), hyper::Version::HTTP_2);
+    let answer = Answer::read(response).await.expect("h2 body");
+    assert_eq!((answer.status, answer.body.as_str()), (200, "1"));
+    driver.abort();
+    drop(client);
     listeners.shutdown().await;
 }

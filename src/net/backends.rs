@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
 
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::http::Pool;
 
@@ -220,21 +221,26 @@ impl Rotation {
         None
     }
 
-    /// Like [`Rotation::pick`], but waits until `deadline` for a backend to appear.
+    /// Like [`Rotation::pick`], but waits until `deadline` for a backend to appear; gives up
+    /// at once when `stop` fires (the app is shutting down).
     pub(crate) async fn wait_pick(
         &self,
         name: &str,
         tried: &[u64],
         deadline: Instant,
+        stop: &CancellationToken,
     ) -> Option<Lease> {
         let mut changes = self.changed.subscribe();
         loop {
             if let Some(lease) = self.pick(name, tried) {
                 return Some(lease);
             }
-            match tokio::time::timeout_at(deadline, changes.changed()).await {
-                Ok(Ok(())) => continue,
-                _ => return None,
+            tokio::select! {
+                changed = tokio::time::timeout_at(deadline, changes.changed()) => match changed {
+                    Ok(Ok(())) => continue,
+                    _ => return None,
+                },
+                _ = stop.cancelled() => return None,
             }
         }
     }

@@ -164,7 +164,7 @@ async fn handle(
     loop {
         let Some(lease) = proxy
             .rotation
-            .wait_pick(&proxy.name, &tried, deadline)
+            .wait_pick(&proxy.name, &tried, deadline, &proxy.tasks.stop)
             .await
         else {
             proxy.counters.failure();

@@ -56,7 +56,7 @@ async fn connect(proxy: &Proxy) -> Option<(Lease, TcpStream)> {
     loop {
         let lease = proxy
             .rotation
-            .wait_pick(&proxy.name, &tried, deadline)
+            .wait_pick(&proxy.name, &tried, deadline, &proxy.tasks.stop)
             .await?;
         let addr = (Ipv4Addr::LOCALHOST, lease.port);
         match tokio::time::timeout(proxy.options.connect_timeout, TcpStream::connect(addr)).await {

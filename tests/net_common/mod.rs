@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use corral::manifest::{Listen, ListenMode};
 use corral::net::{AppListeners, Backend, Options};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -186,11 +186,15 @@ impl HttpBackend {
                         counter.fetch_add(1, Ordering::SeqCst);
                         let xff = req.headers().get("x-forwarded-for").cloned();
                         async move {
+                            let body = req.into_body().collect().await;
+                            let len = body.map(|b| b.to_bytes().len()).unwrap_or(0);
                             let mut response =
                                 Response::new(Full::new(Bytes::from(id.to_string())));
+                            let headers = response.headers_mut();
                             if let Some(xff) = xff {
-                                response.headers_mut().insert("x-seen-xff", xff);
+                                headers.insert("x-seen-xff", xff);
                             }
+                            headers.insert("x-body-len", len.into());
                             Ok::<_, Infallible>(response)
                         }
                     });
@@ -222,7 +226,7 @@ impl HttpBackend {
 
 /// One keep-alive HTTP/1.1 connection to the proxy; every request goes over it.
 pub struct KeepAlive {
-    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     driver: tokio::task::JoinHandle<()>,
 }
 
@@ -235,6 +239,36 @@ pub struct Answer {
     pub body: String,
     /// What the backend saw as `X-Forwarded-For`.
     pub xff: Option<String>,
+    /// The request body length the backend read.
+    pub body_len: Option<usize>,
+}
+
+impl Answer {
+    /// Reads a response through, keeping what the tests look at.
+    pub async fn read(response: Response<hyper::body::Incoming>) -> Result<Self, String> {
+        let status = response.status().as_u16();
+        let headers = response.headers();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let xff = header("x-seen-xff");
+        let body_len = header("x-body-len").and_then(|v| v.parse().ok());
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(Self {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            xff,
+            body_len,
+        })
+    }
 }
 
 impl KeepAlive {
@@ -250,36 +284,26 @@ impl KeepAlive {
         Self { sender, driver }
     }
 
-    /// Sends `method /` and reads the whole response; `Err` if the connection failed.
+    /// Sends `method /` without a body and reads the whole response; `Err` if it failed.
     pub async fn send(&mut self, method: &str) -> Result<Answer, String> {
+        self.send_body(method, Bytes::new()).await
+    }
+
+    /// Sends `method /` with `body` and reads the whole response.
+    pub async fn send_body(&mut self, method: &str, body: Bytes) -> Result<Answer, String> {
         self.sender.ready().await.map_err(|e| e.to_string())?;
         let request = Request::builder()
             .method(method)
             .uri("/")
             .header("host", "app.test")
-            .body(Empty::new())
+            .body(Full::new(body))
             .expect("request");
         let response = self
             .sender
             .send_request(request)
             .await
             .map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let xff = response
-            .headers()
-            .get("x-seen-xff")
-            .map(|v| v.to_str().unwrap_or("").to_string());
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok(Answer {
-            status,
-            body: String::from_utf8_lossy(&body).into_owned(),
-            xff,
-        })
+        Answer::read(response).await
     }
 }
 
