@@ -194,24 +194,17 @@ impl Rotation {
     pub(crate) fn pick(&self, name: &str, tried: &[u64]) -> Option<Lease> {
         for _ in 0..16 {
             let snapshot = self.snapshot();
-            let candidates: Vec<(&Arc<BackendState>, u16)> = snapshot
+            let candidates: Vec<(&Arc<BackendState>, u16, usize)> = snapshot
                 .iter()
                 .filter(|s| !tried.contains(&s.id))
-                .filter_map(|s| s.port(name).map(|p| (s, p)))
+                .filter_map(|s| s.port(name).map(|p| (s, p, s.active.load(SeqCst))))
                 .collect();
-            let least = candidates
-                .iter()
-                .map(|(s, _)| s.active.load(SeqCst))
-                .min()?;
+            let least = candidates.iter().map(|(_, _, load)| *load).min()?;
             let ties: Vec<_> = candidates
                 .iter()
-                .filter(|(s, _)| s.active.load(SeqCst) == least)
+                .filter(|(_, _, load)| *load == least)
                 .collect();
-            let Some((state, port)) =
-                ties.get(self.cursor.fetch_add(1, SeqCst) % ties.len().max(1))
-            else {
-                continue; // loads moved between the two reads
-            };
+            let (state, port, _) = ties[self.cursor.fetch_add(1, SeqCst) % ties.len()];
             let lease = Lease::take(Arc::clone(state), *port);
             // Taken after `in_rotation` went false: drain may have seen zero load; back off.
             if lease.backend.in_rotation.load(SeqCst) {
@@ -243,5 +236,77 @@ impl Rotation {
                 _ = stop.cancelled() => return None,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rotation(ids: &[u64]) -> Rotation {
+        let rotation = Rotation::default();
+        rotation.set(
+            ids.iter()
+                .map(|&id| Backend {
+                    id,
+                    ports: vec![("http".into(), 1000 + id as u16)],
+                })
+                .collect(),
+        );
+        rotation
+    }
+
+    #[test]
+    fn picks_the_least_loaded_and_round_robins_ties() {
+        let rotation = rotation(&[1, 2, 3]);
+        let held: Vec<Lease> = (0..3)
+            .map(|_| rotation.pick("http", &[]).expect("pick"))
+            .collect();
+        let mut ids: Vec<u64> = held.iter().map(|l| l.backend.id).collect();
+        ids.sort();
+        assert_eq!(ids, [1, 2, 3], "one each while all are equally loaded");
+        let freed = held.iter().position(|l| l.backend.id == 2).expect("2");
+        let mut held = held;
+        held.remove(freed);
+        let next = rotation.pick("http", &[]).expect("pick");
+        assert_eq!((next.backend.id, next.port), (2, 1002));
+        assert!(
+            rotation.pick("other", &[]).is_none(),
+            "no backend serves that entry"
+        );
+        assert!(rotation.pick("http", &[1, 2, 3]).is_none(), "all tried");
+    }
+
+    #[test]
+    fn set_keeps_the_load_of_backends_that_stay() {
+        let rotation = rotation(&[1, 2]);
+        let _lease = rotation.pick("http", &[2]).expect("pick 1");
+        rotation.set(vec![
+            Backend {
+                id: 1,
+                ports: vec![("http".into(), 1001)],
+            },
+            Backend {
+                id: 3,
+                ports: vec![("http".into(), 1003)],
+            },
+        ]);
+        assert_eq!(rotation.loads(), [(1, 1), (3, 0)]);
+    }
+
+    #[tokio::test]
+    async fn drain_waits_for_leases_and_takes_the_backend_out() {
+        let rotation = rotation(&[1, 2]);
+        let lease = rotation.pick("http", &[2]).expect("pick 1");
+        let drained = rotation.drain(1);
+        assert_eq!(rotation.loads(), [(2, 0)]);
+        for _ in 0..4 {
+            assert_eq!(rotation.pick("http", &[]).expect("pick").backend.id, 2);
+        }
+        tokio::pin!(drained);
+        assert!(futures::poll!(drained.as_mut()).is_pending());
+        drop(lease);
+        drained.await;
+        rotation.drain(7).await; // unknown: at once
     }
 }
