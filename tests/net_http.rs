@@ -208,3 +208,41 @@ async fn large_bodies_stream_through_and_h2c_clients_are_served() {
     drop(client);
     listeners.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_backend_failing_after_the_send_retries_only_idempotent_requests() {
+    let (listeners, addr) = bind_one(ListenMode::Http, quick()).await;
+    // Accepts, reads the request, closes without a response byte.
+    let closer = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let closer_port = closer.local_addr().expect("addr").port();
+    let closing = tokio::spawn(async move {
+        while let Ok((mut conn, _)) = closer.accept().await {
+            use tokio::io::AsyncReadExt;
+            let mut head = [0u8; 4096];
+            let _ = conn.read(&mut head).await;
+        }
+    });
+    let b = HttpBackend::start(2).await;
+    listeners.set_backends(vec![backend(1, closer_port), b.backend()]);
+    let mut client = KeepAlive::open(addr).await;
+    for _ in 0..4 {
+        let answer = client.send("GET").await.expect("request");
+        assert_eq!((answer.status, answer.body.as_str()), (200, "2"));
+    }
+    let retries = listeners.stats().retries;
+    assert!(retries >= 1, "{:?}", listeners.stats());
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(client.send("POST").await.expect("request").status);
+    }
+    assert!(
+        statuses.contains(&502) && statuses.contains(&200),
+        "{statuses:?}"
+    );
+    assert_eq!(listeners.stats().retries, retries, "POST is not resent");
+    closing.abort();
+    drop(client);
+    listeners.shutdown().await;
+}

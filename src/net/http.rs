@@ -105,6 +105,9 @@ enum RequestBody {
 impl RequestBody {
     /// Reads a small body whole; leaves a large one streaming.
     async fn read(body: Incoming) -> Result<Self, hyper::Error> {
+        if body.is_end_stream() {
+            return Ok(Self::Buffered(Bytes::new())); // e.g. an h2 GET: no size hint, no body
+        }
         match body.size_hint().upper() {
             Some(upper) if upper <= MAX_REPLAY_BODY => {
                 let limited = Limited::new(body, MAX_REPLAY_BODY as usize);
@@ -161,6 +164,7 @@ async fn handle(
     let deadline = Instant::now() + proxy.options.backend_wait;
     let mut tried = Vec::new();
     let mut resent = false;
+    let mut last_error = None;
     loop {
         let Some(lease) = proxy
             .rotation
@@ -168,10 +172,13 @@ async fn handle(
             .await
         else {
             proxy.counters.failure();
-            return reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("no ready instance of app {}\n", proxy.app),
-            );
+            return match last_error {
+                None => reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("no ready instance of app {}\n", proxy.app),
+                ),
+                Some(error) => bad_gateway(&proxy.app, &error),
+            };
         };
         let Some(attempt_body) = body.next() else {
             proxy.counters.failure();
@@ -194,14 +201,12 @@ async fn handle(
         tracing::debug!(app = %proxy.app, backend = lease.backend.id, %error, retry, "backend request failed");
         if !retry || matches!(body, RequestBody::Streamed(_)) {
             proxy.counters.failure();
-            return reply(
-                StatusCode::BAD_GATEWAY,
-                format!("instance of app {} failed: {error}\n", proxy.app),
-            );
+            return bad_gateway(&proxy.app, &error);
         }
         resent |= !connect_failed;
         proxy.counters.retry();
         tried.push(lease.backend.id);
+        last_error = Some(error);
     }
 }
 
@@ -210,6 +215,12 @@ fn respond(response: Response<Incoming>, lease: Lease) -> Response<ProxyBody> {
     let (mut head, body) = response.into_parts();
     headers::strip_hop_by_hop(&mut head.headers);
     Response::from_parts(head, LeasedBody::new(body, lease).boxed())
+}
+
+/// The 502 for a request no backend answered.
+fn bad_gateway(app: &str, error: &hyper_util::client::legacy::Error) -> Response<ProxyBody> {
+    let text = format!("instance of app {app} failed: {error}\n");
+    reply(StatusCode::BAD_GATEWAY, text)
 }
 
 /// A plain-text response of the proxy's own.
