@@ -8,6 +8,7 @@ pub mod logs;
 pub mod manifest;
 pub mod metrics;
 pub mod net;
+pub mod probe;
 pub mod reconcile;
 pub mod store;
 pub mod supervisor;

@@ -47,6 +47,15 @@ async fn every_route_answers_through_the_client() -> TestResult {
         .ok_or("reload nope succeeded")?;
     assert_eq!(missing.status(), Some(404));
 
+    let history = client.history("web").await?;
+    assert_eq!((history.len(), history[0].current), (1, true));
+    let missing = client
+        .history("nope")
+        .await
+        .err()
+        .ok_or("history nope succeeded")?;
+    assert_eq!(missing.status(), Some(404));
+
     assert_eq!(client.resync().await?.message, "resynced");
     let info = client.info().await?;
     assert_eq!(

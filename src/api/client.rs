@@ -10,7 +10,7 @@ use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
-use super::{AppList, AppStatus, ControllerInfo, ErrorReply, Reply};
+use super::{AppList, AppStatus, ControllerInfo, ErrorReply, Reply, RevisionInfo};
 use crate::home::Home;
 
 /// How long one call may take, connection included (the server gives up after 10 s).
@@ -126,6 +126,12 @@ impl Client {
     /// `POST /v1/resync`: make the controller re-read the manifests directory now.
     pub async fn resync(&self) -> Result<Reply, ClientError> {
         self.call(Method::POST, "/v1/resync").await
+    }
+
+    /// `GET /v1/apps/NAME/history`: the app's revisions, oldest first.
+    pub async fn history(&self, name: &str) -> Result<Vec<RevisionInfo>, ClientError> {
+        let path = format!("/v1/apps/{}/history", encode(name));
+        self.call(Method::GET, &path).await
     }
 
     /// `GET /v1/controller`: the controller's pid, manifests directory, profile, version.

@@ -37,6 +37,11 @@ pub enum ApiRequest {
     },
     /// Re-read the manifests directory now (after `apply`/`delete`), instead of waiting for the watcher.
     Resync { reply: oneshot::Sender<Reply> },
+    /// Revision history of an app, oldest first; `None` when the app is unknown.
+    History {
+        name: String,
+        reply: oneshot::Sender<Option<Vec<RevisionInfo>>>,
+    },
     /// Controller facts.
     Info {
         reply: oneshot::Sender<ControllerInfo>,

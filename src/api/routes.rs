@@ -22,12 +22,13 @@ pub(super) fn router(requests: mpsc::Sender<ApiRequest>) -> Router {
         .route("/v1/apps/{name}", get(get_app))
         .route("/v1/apps/{name}/restart", post(restart))
         .route("/v1/apps/{name}/reload", post(reload))
+        .route("/v1/apps/{name}/history", get(history))
         .route("/v1/resync", post(resync))
         .route("/v1/controller", get(info))
         .fallback(|| async {
             Failure(
                 StatusCode::NOT_FOUND,
-                "no such API route: the API has /v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload, /v1/resync, /v1/controller".into(),
+                "no such API route: the API has /v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller".into(),
             )
         })
         .with_state(requests)
@@ -118,6 +119,15 @@ async fn restart(State(tx): Requests, UrlPath(name): UrlPath<String>) -> Respons
 
 async fn reload(State(tx): Requests, UrlPath(name): UrlPath<String>) -> Response {
     command(&tx, name, |name, reply| ApiRequest::Reload { name, reply }).await
+}
+
+async fn history(State(tx): Requests, UrlPath(name): UrlPath<String>) -> Response {
+    let asked = name.clone();
+    match ask(&tx, |reply| ApiRequest::History { name: asked, reply }).await {
+        Ok(Some(entries)) => Json(entries).into_response(),
+        Ok(None) => not_found(&name).into_response(),
+        Err(f) => f.into_response(),
+    }
 }
 
 async fn resync(State(tx): Requests) -> Response {

@@ -149,3 +149,19 @@ pub struct ErrorReply {
     /// What went wrong and how to fix it.
     pub error: String,
 }
+
+/// One entry of `corral rollout history`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionInfo {
+    /// Increasing revision number.
+    pub number: u64,
+    /// Revision hash.
+    pub revision: String,
+    /// When it was first rolled out (unix ms).
+    pub created_ms: u64,
+    /// Whether it is the revision in force.
+    pub current: bool,
+    /// Its manifest, as YAML.
+    pub manifest: String,
+}

@@ -1,12 +1,63 @@
-//! `corral init`.
+//! `corral init`: write a commented starter manifest (PM2's `ecosystem`).
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+
+use crate::manifest::starter::{default_command, starter_manifest, DEFAULT_SCHEMA_PATH};
+use crate::manifest::{parse_str, AppName};
 
 /// Arguments of `corral init`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The app's name (a DNS label); the file written is NAME.yaml in the current directory.
+    #[arg(default_value = "app")]
+    pub name: String,
+    /// The command to run, after `--`; default `node server.js`.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+    /// Overwrite NAME.yaml if it already exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Where the `$schema` modeline points, relative to the new file.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SCHEMA_PATH)]
+    pub schema_path: String,
+}
 
-/// Runs `corral init`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("corral init is not implemented yet")
+/// Runs `corral init`: writes NAME.yaml, refusing to overwrite unless `--force`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let name = AppName::try_from(args.name).map_err(anyhow::Error::msg)?;
+    let command = if args.command.is_empty() {
+        default_command()
+    } else {
+        args.command
+    };
+    let path = PathBuf::from(format!("{name}.yaml"));
+    let text = starter_manifest(&name, &command, &args.schema_path);
+    // The starter must be a valid manifest whatever the command holds.
+    parse_str(&path, &text).map_err(|e| anyhow::anyhow!("the starter manifest is invalid: {e}"))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if args.force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = match options.open(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+            "{} already exists; pick another name or pass --force to overwrite it",
+            path.display()
+        ),
+        other => other.with_context(|| format!("cannot create {}", path.display()))?,
+    };
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "wrote {} (app/{name}); check it with `corral validate {}`",
+        path.display(),
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -136,7 +136,7 @@ pub fn parse_documents(path: &Path, text: &str) -> Result<Vec<Document>, Manifes
                     .iter()
                     .find(|d| d.start_line == line)
                     .or_else(|| docs.get(doc_index))
-                    .map_or(0..text.len(), |d| d.range.clone());
+                    .map_or(0..text.len(), |d| d.whole.clone());
                 Document { app, range }
             },
         )
@@ -178,7 +178,7 @@ pub fn replace_documents(text: &str, mut edits: Vec<(Range<usize>, String)>) -> 
 pub fn remove_document(text: &str, range: Range<usize>) -> Option<String> {
     let docs: Vec<Range<usize>> = manifest::documents(text)
         .into_iter()
-        .map(|d| d.range)
+        .map(|d| d.whole)
         .filter(|r| !text[r.clone()].trim().is_empty())
         .collect();
     let i = docs.iter().position(|r| *r == range)?;

@@ -6,13 +6,17 @@ mod client;
 mod controller;
 mod delete;
 mod describe;
+mod edit;
 mod get;
 mod init;
 mod logs;
 mod manifests_dir;
 mod reload;
 mod restart;
+mod rollout;
+mod scale;
 mod schema;
+mod suspend;
 mod table;
 mod validate;
 
@@ -49,6 +53,14 @@ pub enum Command {
     Restart(restart::Args),
     /// Rolling restart of an app at the same revision (zero downtime).
     Reload(reload::Args),
+    /// Rollout status, history and undo.
+    Rollout(rollout::Args),
+    /// Set an app's instance count in its manifest.
+    Scale(scale::Args),
+    /// Stop an app: sets `spec.suspend: true` in its manifest.
+    Stop(suspend::Args),
+    /// Start a stopped app: sets `spec.suspend: false` in its manifest.
+    Start(suspend::Args),
     /// Check manifests offline.
     Validate(validate::Args),
     /// Print the App JSON Schema.
@@ -76,6 +88,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => logs::run(args),
         Command::Restart(args) => restart::run(args),
         Command::Reload(args) => reload::run(args),
+        Command::Rollout(args) => rollout::run(args),
+        Command::Scale(args) => scale::run(args),
+        Command::Stop(args) => suspend::run(args, true),
+        Command::Start(args) => suspend::run(args, false),
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Init(args) => init::run(args),

@@ -1,12 +1,141 @@
-//! `corral validate`.
+//! `corral validate`: check manifests offline, without a controller.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use crate::manifest::locate::Seg;
+use crate::manifest::{is_manifest_path, locate_in_file, parse_file, Located, ManifestError};
 
 /// Arguments of `corral validate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Manifest files, or directories whose `*.yaml`/`*.yml` files are read (not recursively).
+    /// Default: `$CORRAL_MANIFESTS`, else `manifests`.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
 
-/// Runs `corral validate`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("corral validate is not implemented yet")
+/// Runs `corral validate`: `file: ok (N apps)` per good file, errors on stderr, exit 1 if any.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let paths = if args.paths.is_empty() {
+        vec![std::env::var_os("CORRAL_MANIFESTS")
+            .map_or_else(|| PathBuf::from("manifests"), PathBuf::from)]
+    } else {
+        args.paths
+    };
+    let mut failed = false;
+    let mut apps: Vec<Located> = Vec::new();
+    for file in manifest_files(&paths, &mut failed) {
+        match parse_file(&file) {
+            Ok(found) => {
+                let n = found.len();
+                println!(
+                    "{}: ok ({n} app{})",
+                    file.display(),
+                    if n == 1 { "" } else { "s" }
+                );
+                apps.extend(found);
+            }
+            Err(e) => {
+                failed = true;
+                report(&e);
+            }
+        }
+    }
+    for e in conflicts(&apps) {
+        failed = true;
+        report(&e);
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Prints an error as `file:line:column: message`, or `file: message` when there is no place.
+fn report(e: &ManifestError) {
+    if e.line == 0 {
+        eprintln!("{}: {}", e.file.display(), e.message);
+    } else {
+        eprintln!("{e}");
+    }
+}
+
+/// The files to check: each named file, and the manifest files of each named directory.
+fn manifest_files(paths: &[PathBuf], failed: &mut bool) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            match std::fs::read_dir(path) {
+                Ok(entries) => {
+                    let mut found: Vec<PathBuf> = entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.is_file() && is_manifest_path(p))
+                        .collect();
+                    found.sort();
+                    if found.is_empty() {
+                        println!("{}: no manifest files (*.yaml, *.yml)", path.display());
+                    }
+                    files.extend(found);
+                }
+                Err(e) => {
+                    *failed = true;
+                    eprintln!("{}: cannot read the directory: {e}", path.display());
+                }
+            }
+        } else if path.exists() {
+            files.push(path.clone());
+        } else {
+            *failed = true;
+            eprintln!(
+                "{}: no such file or directory; give a manifest file or a directory of them",
+                path.display()
+            );
+        }
+    }
+    files
+}
+
+/// One error for each app defined again in another file, pointing at its `metadata.name`.
+fn conflicts(apps: &[Located]) -> Vec<ManifestError> {
+    let mut first: BTreeMap<&str, &Located> = BTreeMap::new();
+    let mut out = Vec::new();
+    for app in apps {
+        let name = app.app.metadata.name.as_str();
+        match first.get(name) {
+            None => {
+                first.insert(name, app);
+            }
+            Some(prev) => {
+                let (line, column) = name_location(app);
+                out.push(ManifestError {
+                    file: app.file.clone(),
+                    line,
+                    column,
+                    message: format!(
+                        "metadata.name: app {name:?} is also defined in {}:{}; app names must be unique across the directory, rename or remove one",
+                        prev.file.display(),
+                        prev.line
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Where an app's `metadata.name` is written, or its document's first line.
+fn name_location(app: &Located) -> (usize, usize) {
+    std::fs::read_to_string(&app.file)
+        .ok()
+        .and_then(|text| {
+            locate_in_file(
+                &text,
+                app.doc_index,
+                &[Seg::Key("metadata"), Seg::Key("name")],
+            )
+        })
+        .unwrap_or((app.line, 1))
 }

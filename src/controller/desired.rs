@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use crate::manifest::quantity::IntOrPercent;
 use crate::manifest::{Instances, Located};
 use crate::reconcile::{BackoffPolicy, DesiredApp, RolloutLimits};
 
@@ -29,29 +28,12 @@ pub fn desired_app(located: &Located, revision: &str, cpus: u32) -> DesiredApp {
             reset_after: spec.backoff.reset_after.0,
         },
         rollout: RolloutLimits {
-            max_surge: round(spec.strategy.max_surge, replicas, true),
-            max_unavailable: round(spec.strategy.max_unavailable, replicas, false),
+            max_surge: spec.strategy.max_surge.resolve_up(replicas),
+            max_unavailable: spec.strategy.max_unavailable.resolve_down(replicas),
             min_ready: Duration::from_secs(spec.strategy.min_ready_seconds.into()),
         },
-        // Readiness probes are run by the prober (a later step); until then every instance
-        // uses the default rule.
-        ready_after: Some(DEFAULT_READY_AFTER),
-    }
-}
-
-/// A count or a percentage of `total`, rounded up (surge) or down (unavailable).
-fn round(v: IntOrPercent, total: u32, up: bool) -> u32 {
-    match v {
-        IntOrPercent::Int(n) => n,
-        IntOrPercent::Percent(p) => {
-            let scaled = u64::from(total) * u64::from(p);
-            let n = if up {
-                scaled.div_ceil(100)
-            } else {
-                scaled / 100
-            };
-            n as u32
-        }
+        // With a readiness probe, the prober decides; without, staying up is enough.
+        ready_after: spec.readiness.is_none().then_some(DEFAULT_READY_AFTER),
     }
 }
 

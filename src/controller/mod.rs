@@ -2,20 +2,24 @@
 //! timer) into a reconcile — plan from desired + observed state, then execute the actions.
 
 mod desired;
+mod history;
+mod requests;
+mod rollout;
 mod status;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiRequest, ControllerInfo, Reply};
+use crate::api::ApiRequest;
 use crate::home::Home;
 use crate::metrics::{self, Usage};
-use crate::reconcile::{self, Action, DesiredApp, StopReason};
+use crate::probe::{ProbeKind, ProbeReport};
+use crate::reconcile::{self, Action, DesiredApp, Phase, StopReason};
 use crate::store::{self, Store};
 use crate::supervisor::{record::Record, Exited, Supervisor, Template};
 
@@ -77,6 +81,10 @@ struct Controller {
     created: BTreeMap<String, u64>,
     supervisor: Supervisor,
     cpus: u32,
+    /// Revision history per app.
+    histories: BTreeMap<String, history::History>,
+    /// Rollouts in flight.
+    rollouts: rollout::Rollouts,
     /// Latest CPU/RSS sample per instance pid.
     usage: BTreeMap<u32, Usage>,
     /// The pids the metrics sampler should measure.
@@ -95,6 +103,7 @@ pub async fn run(
         .await
         .map_err(home_err(record_path.clone()))?;
     let (exits_tx, mut exits) = mpsc::channel::<Exited>(256);
+    let (probes_tx, mut probes) = mpsc::channel::<ProbeReport>(256);
     let (pids_tx, pids_rx) = watch::channel(Vec::new());
     let (usage_tx, mut usage_rx) = mpsc::channel(1);
     let sampler_stop = CancellationToken::new();
@@ -105,7 +114,7 @@ pub async fn run(
         sampler_stop.clone(),
     ));
     let mut ctl = Controller {
-        supervisor: Supervisor::new(config.home.clone(), exits_tx),
+        supervisor: Supervisor::new(config.home.clone(), exits_tx, probes_tx),
         config,
         store: Store::default(),
         templates: BTreeMap::new(),
@@ -113,6 +122,8 @@ pub async fn run(
         reloads: BTreeMap::new(),
         created: BTreeMap::new(),
         cpus: desired::online_cpus(),
+        histories: BTreeMap::new(),
+        rollouts: rollout::Rollouts::default(),
         usage: BTreeMap::new(),
         sampled_pids: pids_tx,
     };
@@ -137,6 +148,7 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
             Some(()) = wake.recv() => reload_at = Some(Instant::now() + DEBOUNCE),
             Some(exited) = exits.recv() => ctl.on_exit(exited),
+            Some(report) = probes.recv() => ctl.on_probe(report),
             Some(req) = api.recv() => ctl.on_api(req).await,
             Some(usage) = usage_rx.recv() => ctl.usage = usage,
             _ = sleep_until(next.into()) => {
@@ -156,6 +168,7 @@ pub async fn run(
         ctl.stop_all();
         tokio::select! {
             Some(exited) = exits.recv() => ctl.on_exit(exited),
+            Some(_) = probes.recv() => {}
             Some(req) = api.recv() => ctl.on_api(req).await,
         }
     }
@@ -208,6 +221,10 @@ impl Controller {
         self.desired.clear();
         for mut template in templates {
             let name = template.app.clone();
+            if let Some(located) = self.store.apps.get(&name) {
+                self.record_history(&name, &template.revision, &located.app.clone())
+                    .await;
+            }
             if let Some(n) = self.reloads.get(&name).filter(|n| **n > 0) {
                 template.revision = format!("{}.{n}", template.revision);
             }
@@ -220,7 +237,29 @@ impl Controller {
             self.created.entry(name.clone()).or_insert_with(now_ms);
             self.templates.insert(name, template);
         }
+        self.supervisor.probe_adopted(&self.templates);
         Ok(())
+    }
+
+    /// Adds `revision` to `app`'s history (read from disk the first time) and saves it.
+    async fn record_history(&mut self, app: &str, revision: &str, manifest: &crate::manifest::App) {
+        let path = history::path(self.config.home.root(), app);
+        if !self.histories.contains_key(app) {
+            let loaded = history::load(&path).await;
+            self.histories.insert(app.to_owned(), loaded);
+        }
+        let Some(h) = self.histories.get_mut(app) else {
+            return;
+        };
+        if h.record(revision, manifest, now_ms()) {
+            if let Err(e) = history::save(&path, h).await {
+                tracing::warn!(
+                    app,
+                    "cannot save the revision history to {}: {e}",
+                    path.display()
+                );
+            }
+        }
     }
 
     /// [`Controller::reload`], logging a failure instead of stopping (the directory may come back).
@@ -257,6 +296,7 @@ impl Controller {
                 differs
             });
         }
+        self.track_rollouts(Instant::now());
         self.prune();
         requeue
     }
@@ -296,11 +336,66 @@ impl Controller {
         }
     }
 
+    fn on_probe(&mut self, report: ProbeReport) {
+        let now = Instant::now();
+        match (report.kind, report.passing) {
+            (ProbeKind::Readiness, passing) => {
+                self.supervisor
+                    .set_ready(report.id, passing, &report.message, now)
+            }
+            (ProbeKind::Liveness, true) => {}
+            (ProbeKind::Liveness, false) => {
+                let Some(inst) = self.supervisor.instance(report.id) else {
+                    return;
+                };
+                let (app, index) = (inst.app.clone(), inst.index);
+                let stop = self
+                    .templates
+                    .get(&app)
+                    .map(|t| t.stop.clone())
+                    .unwrap_or_default();
+                let msg = format!(
+                    "instance {index} failed its liveness probe: {}; restarting it",
+                    report.message
+                );
+                self.supervisor.events.warning(&app, "LivenessFailed", msg);
+                self.supervisor.stop(
+                    report.id,
+                    StopReason::Unhealthy,
+                    stop.signal.0,
+                    stop.timeout.0,
+                );
+            }
+        }
+    }
+
     fn on_exit(&mut self, exited: Exited) {
         let app = self.supervisor.instance(exited.id).map(|i| i.app.clone());
         let backoff = app.and_then(|a| self.desired.get(&a)).map(|d| d.backoff);
         self.supervisor
             .on_exit(exited, backoff.as_ref(), Instant::now());
+    }
+
+    /// Updates rollout progress from the instances observed now.
+    fn track_rollouts(&mut self, now: Instant) {
+        for (name, d) in &self.desired {
+            let mut ready_new = 0;
+            let mut others = 0;
+            for inst in self.supervisor.instances_of(name) {
+                match inst.phase {
+                    Phase::Ready { .. }
+                        if inst.revision == d.revision && inst.index < d.replicas =>
+                    {
+                        ready_new += 1
+                    }
+                    _ if inst.revision == d.revision && inst.phase != Phase::Stopping => {}
+                    _ => others += 1,
+                }
+            }
+            let complete = others == 0 && ready_new == d.replicas;
+            self.rollouts
+                .observe(name, &d.revision, ready_new, complete, now);
+        }
     }
 
     /// Sends every live instance its stop signal (controller shutdown).
@@ -335,6 +430,8 @@ impl Controller {
             self.templates.remove(&app);
             self.created.remove(&app);
             self.reloads.remove(&app);
+            self.rollouts.forget(&app);
+            self.histories.remove(&app);
             self.supervisor.forget_history(&app);
             self.supervisor.events.forget(&app);
         }
@@ -346,81 +443,8 @@ impl Controller {
             tracing::error!("cannot write {}: {e}; a controller started after a crash may not find every instance", path.display());
         }
     }
-
-    async fn on_api(&mut self, req: ApiRequest) {
-        match req {
-            ApiRequest::List { reply } => {
-                let _ = reply.send(status::app_list(self, Instant::now()));
-            }
-            ApiRequest::Get { name, reply } => {
-                let _ = reply.send(status::app_status(self, &name, Instant::now()));
-            }
-            ApiRequest::Restart { name, reply } => {
-                let result = match self
-                    .templates
-                    .get(&name)
-                    .filter(|_| self.desired.contains_key(&name))
-                {
-                    None => Err(not_found(&name)),
-                    Some(t) => {
-                        let (signal, timeout) = (t.stop.signal.0, t.stop.timeout.0);
-                        let n = self.supervisor.restart_app(&name, signal, timeout);
-                        Ok(Reply {
-                            message: format!("app/{name} restarted ({n} instance(s))"),
-                        })
-                    }
-                };
-                let _ = reply.send(result);
-            }
-            ApiRequest::Reload { name, reply } => {
-                let result = if self.desired.contains_key(&name) {
-                    *self.reloads.entry(name.clone()).or_default() += 1;
-                    self.reload_logged().await;
-                    self.supervisor.events.normal(
-                        &name,
-                        "Reloading",
-                        "rolling restart requested".into(),
-                    );
-                    Ok(Reply {
-                        message: format!("app/{name} reloading (rolling restart)"),
-                    })
-                } else {
-                    Err(not_found(&name))
-                };
-                let _ = reply.send(result);
-            }
-            ApiRequest::Resync { reply } => {
-                self.reload_logged().await;
-                let _ = reply.send(Reply {
-                    message: "manifests re-read".into(),
-                });
-            }
-            ApiRequest::Info { reply } => {
-                let _ = reply.send(ControllerInfo {
-                    manifests: self.config.manifests.display().to_string(),
-                    profile: self.config.profile.clone(),
-                    pid: std::process::id(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                });
-            }
-        }
-    }
-}
-
-fn not_found(name: &str) -> String {
-    format!("app \"{name}\" not found: corral get lists apps")
 }
 
 fn now_ms() -> u64 {
     crate::supervisor::unix_ms(std::time::SystemTime::now())
-}
-
-/// A request helper for tests and the CLI: send `make(reply)` and await the answer.
-pub async fn ask<T>(
-    tx: &mpsc::Sender<ApiRequest>,
-    make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
-) -> Option<T> {
-    let (reply, rx) = oneshot::channel();
-    tx.send(make(reply)).await.ok()?;
-    rx.await.ok()
 }

@@ -101,6 +101,9 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         .iter()
         .any(|i| i.pid.is_some() && i.revision != template.revision);
     let suspended = located.is_some_and(|l| l.app.spec.suspend);
+    let deadline = located.map(|l| l.app.spec.strategy.progress_deadline.0);
+    let stalled = deadline.is_some_and(|d| ctl.rollouts.stalled(name, d, now));
+    let rolling = ctl.rollouts.in_flight(name);
     let status = if desired.is_none() {
         if live > 0 {
             "Stopping"
@@ -111,6 +114,8 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         "CrashLoopBackOff"
     } else if suspended && live == 0 {
         "Suspended"
+    } else if stalled {
+        "ProgressDeadlineExceeded"
     } else if outdated {
         "Progressing"
     } else if ready >= replicas && live as u32 == replicas {
@@ -138,6 +143,29 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             }
             .into(),
             message: format!("{ready} of {replicas} instance(s) ready"),
+        },
+        Condition {
+            kind: "Progressing".into(),
+            status: !stalled,
+            reason: if stalled {
+                "ProgressDeadlineExceeded"
+            } else if rolling {
+                "ReplicaSetUpdating"
+            } else {
+                "NewReplicaSetAvailable"
+            }
+            .into(),
+            message: if stalled {
+                format!(
+                    "revision {} made no progress for {}: check corral describe and corral logs",
+                    template.revision,
+                    humantime::format_duration(deadline.unwrap_or_default())
+                )
+            } else if rolling {
+                format!("rolling out revision {}", template.revision)
+            } else {
+                format!("revision {} is rolled out", template.revision)
+            },
         },
         Condition {
             kind: "ManifestValid".into(),

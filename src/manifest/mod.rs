@@ -1,11 +1,24 @@
 //! App manifests: types, parsing with file:line:column errors, validation, the JSON Schema.
-// STUB: signatures are the contract; bodies are placeholders until the manifest work lands.
+//!
+//! Parsing never touches a process: it turns text into [`Located`] apps or a [`ManifestError`]
+//! that says where (file:line:column) and what to do about it.
 
+mod defaults;
+pub mod fields;
+pub mod locate;
+mod parse;
 pub mod quantity;
+mod revision;
+pub mod scalars;
+mod schema;
+pub mod starter;
 pub mod types;
+mod validate;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+pub use parse::{documents, is_manifest_path, locate_in_file, parse_file, parse_str};
+pub use schema::schema_json;
 pub use types::*;
 
 /// One app read from a manifest file, with where it stands.
@@ -17,7 +30,7 @@ pub struct Located {
     pub file: PathBuf,
     /// 0-based index of its document in the file.
     pub doc_index: usize,
-    /// 1-based line where its document starts.
+    /// 1-based line of its document's first content line (leading comments skipped).
     pub line: usize,
 }
 
@@ -38,73 +51,11 @@ pub struct ManifestError {
 /// The text of one YAML document inside a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentText {
-    /// 1-based line of the document's first line (after any `---`).
+    /// 1-based line of the document's first content line (after any `---` and leading comments).
     pub start_line: usize,
-    /// Byte range of the document's text in the file (without the `---` separator lines).
+    /// Byte range of the document's content, from its first content line (what is parsed).
     pub range: std::ops::Range<usize>,
-}
-
-/// Splits a file's text into its YAML documents (separated by `---` lines).
-pub fn documents(text: &str) -> Vec<DocumentText> {
-    vec![DocumentText {
-        start_line: 1,
-        range: 0..text.len(),
-    }]
-}
-
-/// Parses and validates every document of one file; one bad document fails the whole file.
-pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Located>, ManifestError> {
-    let mut out = Vec::new();
-    for (doc_index, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let app = serde::Deserialize::deserialize(de).map_err(|e| ManifestError {
-            file: file.to_path_buf(),
-            line: e.location().map_or(0, |l| l.line()),
-            column: e.location().map_or(0, |l| l.column()),
-            message: e.to_string(),
-        })?;
-        out.push(Located {
-            app,
-            file: file.to_path_buf(),
-            doc_index,
-            line: 1,
-        });
-    }
-    Ok(out)
-}
-
-/// Reads and parses one manifest file.
-pub fn parse_file(path: &Path) -> Result<Vec<Located>, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        message: format!("cannot read the file: {e}"),
-    })?;
-    parse_str(path, &text)
-}
-
-/// Whether a path names a manifest: `*.yaml`/`*.yml`, not hidden, not an editor temp file.
-pub fn is_manifest_path(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return false;
-    };
-    !name.starts_with('.')
-        && !name.ends_with('~')
-        && (name.ends_with(".yaml") || name.ends_with(".yml"))
-}
-
-/// The App JSON Schema, pretty-printed with a trailing newline (what `corral schema` prints).
-pub fn schema_json() -> String {
-    let mut s = serde_json::to_string_pretty(&schemars::schema_for!(App)).unwrap_or_default();
-    s.push('\n');
-    s
-}
-
-impl AppSpec {
-    /// The revision: a short hash of everything that shapes a process (DESIGN.md §3), with the
-    /// chosen profile's env. `instances`, `suspend`, `memory`, `strategy` and labels are left out.
-    pub fn revision(&self, profile: Option<&str>) -> String {
-        let _ = profile;
-        "0000000000".into()
-    }
+    /// Byte range of the whole document between separators, leading comments included (what
+    /// an edit replaces, so a document's own comments and modeline go with it).
+    pub whole: std::ops::Range<usize>,
 }

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::defaults::*;
+use super::fields;
 use super::quantity::{ByteSize, DurationSpec, IntOrPercent};
 
 /// One App document: a program corral keeps running.
@@ -27,7 +29,7 @@ pub struct App {
 }
 
 /// The manifest API version; only `corral/v1` exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum ApiVersion {
     /// The first and only version.
     #[serde(rename = "corral/v1")]
@@ -35,7 +37,7 @@ pub enum ApiVersion {
 }
 
 /// The manifest kind; only `App` exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum Kind {
     /// A long-running program with one or more instances.
     App,
@@ -54,9 +56,9 @@ pub struct Metadata {
 }
 
 /// A validated app name (a DNS label).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct AppName(String);
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
+pub struct AppName(pub(super) String);
 
 /// What to run and how to keep it running.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -75,7 +77,12 @@ pub struct AppSpec {
     #[serde(default, skip_serializing_if = "is_false")]
     pub suspend: bool,
     /// Environment variables for every instance; these win over `envFiles`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "fields::env"
+    )]
+    #[schemars(extend("propertyNames" = {"pattern": fields::ENV_NAME_PATTERN}))]
     pub env: BTreeMap<String, String>,
     /// dotenv files read at start, relative to the manifest's folder; later files win.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -116,7 +123,7 @@ pub struct AppSpec {
 }
 
 /// The program to run.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(untagged)]
 pub enum Command {
     /// argv, exec'd directly: `["node", "server.js"]`.
@@ -126,8 +133,7 @@ pub enum Command {
 }
 
 /// Instance count: a number or `"max"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "InstancesRepr", into = "InstancesRepr")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Instances {
     /// Exactly this many.
     Count(u32),
@@ -140,7 +146,8 @@ pub enum Instances {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Profile {
     /// Extra environment, winning over `spec.env`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "fields::env")]
+    #[schemars(extend("propertyNames" = {"pattern": fields::ENV_NAME_PATTERN}))]
     pub env: BTreeMap<String, String>,
 }
 
@@ -152,6 +159,8 @@ pub struct Listen {
     #[serde(default = "default_listen_name")]
     pub name: String,
     /// The public port, 1 to 65535.
+    #[serde(deserialize_with = "fields::port")]
+    #[schemars(range(min = 1))]
     pub port: u16,
     /// Address to bind; default `127.0.0.1`.
     #[serde(default = "default_host")]
@@ -178,6 +187,12 @@ pub enum ListenMode {
 /// `notify` must be set.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"required": ["http"]},
+    {"required": ["tcp"]},
+    {"required": ["exec"]},
+    {"required": ["notify"]},
+]))]
 pub struct Probe {
     /// HTTP GET; 2xx and 3xx pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,16 +210,23 @@ pub struct Probe {
     #[serde(default)]
     pub initial_delay_seconds: u32,
     /// Seconds between checks; default 10.
-    #[serde(default = "default_period")]
+    #[serde(default = "default_period", deserialize_with = "fields::positive")]
+    #[schemars(range(min = 1))]
     pub period_seconds: u32,
     /// Seconds before a check counts as failed; default 1.
-    #[serde(default = "default_one")]
+    #[serde(default = "default_one", deserialize_with = "fields::positive")]
+    #[schemars(range(min = 1))]
     pub timeout_seconds: u32,
     /// Consecutive passes to count as passing; default 1.
-    #[serde(default = "default_one")]
+    #[serde(default = "default_one", deserialize_with = "fields::positive")]
+    #[schemars(range(min = 1))]
     pub success_threshold: u32,
     /// Consecutive failures to count as failing; default 3.
-    #[serde(default = "default_failure_threshold")]
+    #[serde(
+        default = "default_failure_threshold",
+        deserialize_with = "fields::positive"
+    )]
+    #[schemars(range(min = 1))]
     pub failure_threshold: u32,
 }
 
@@ -213,7 +235,12 @@ pub struct Probe {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpProbe {
     /// Port to probe; default the instance's `PORT` (tcp/http modes) or the listen port (inherit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fields::opt_port"
+    )]
+    #[schemars(range(min = 1))]
     pub port: Option<u16>,
     /// Path to GET; default `/`.
     #[serde(default = "default_path")]
@@ -228,7 +255,12 @@ pub struct HttpProbe {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TcpProbe {
     /// Port to connect to; default as for `http`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fields::opt_port"
+    )]
+    #[schemars(range(min = 1))]
     pub port: Option<u16>,
     /// Host to connect to; default `127.0.0.1`.
     #[serde(default = "default_host")]
@@ -240,6 +272,8 @@ pub struct TcpProbe {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExecProbe {
     /// argv of the check, run in the app's cwd and env; exit 0 passes.
+    #[serde(deserialize_with = "fields::argv")]
+    #[schemars(length(min = 1))]
     pub command: Vec<String>,
 }
 
@@ -297,8 +331,8 @@ pub struct Stop {
 }
 
 /// A signal name such as `SIGTERM`, `SIGINT`, `SIGQUIT`, `SIGHUP`, `SIGUSR1`, `SIGUSR2`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct StopSignal(pub nix::sys::signal::Signal);
 
 /// Rolling update settings (Kubernetes Deployment semantics).
@@ -342,194 +376,10 @@ pub struct Logs {
     #[serde(default = "default_log_size")]
     pub max_size: ByteSize,
     /// Rotated files kept per log; default 5.
-    #[serde(default = "default_log_files")]
+    #[serde(default = "default_log_files", deserialize_with = "fields::positive")]
+    #[schemars(range(min = 1))]
     pub max_files: u32,
     /// Prefix each line with an RFC 3339 UTC timestamp; default true.
     #[serde(default = "default_true")]
     pub timestamps: bool,
-}
-
-// ---- STUB section: defaults and impls, to be completed by the manifest work ----
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-fn default_true() -> bool {
-    true
-}
-fn default_one() -> u32 {
-    1
-}
-fn default_period() -> u32 {
-    10
-}
-fn default_failure_threshold() -> u32 {
-    3
-}
-fn default_listen_name() -> String {
-    "http".into()
-}
-fn default_host() -> String {
-    "127.0.0.1".into()
-}
-fn default_path() -> String {
-    "/".into()
-}
-fn ms(n: u64) -> DurationSpec {
-    DurationSpec(std::time::Duration::from_millis(n))
-}
-fn default_backoff_initial() -> DurationSpec {
-    ms(100)
-}
-fn default_backoff_max() -> DurationSpec {
-    ms(30_000)
-}
-fn default_backoff_reset() -> DurationSpec {
-    ms(60_000)
-}
-fn default_stop_signal() -> StopSignal {
-    StopSignal(nix::sys::signal::Signal::SIGTERM)
-}
-fn default_stop_timeout() -> DurationSpec {
-    ms(10_000)
-}
-fn default_quarter() -> IntOrPercent {
-    IntOrPercent::Percent(25)
-}
-fn default_progress_deadline() -> DurationSpec {
-    ms(600_000)
-}
-fn default_watch_paths() -> Vec<String> {
-    vec![".".into()]
-}
-fn default_watch_ignore() -> Vec<String> {
-    vec!["node_modules".into(), ".git".into(), "*.log".into()]
-}
-fn default_watch_debounce() -> DurationSpec {
-    ms(500)
-}
-fn default_log_size() -> ByteSize {
-    ByteSize(10 << 20)
-}
-fn default_log_files() -> u32 {
-    5
-}
-
-impl TryFrom<String> for AppName {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Ok(Self(s))
-    }
-}
-impl From<AppName> for String {
-    fn from(n: AppName) -> String {
-        n.0
-    }
-}
-impl AppName {
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-impl schemars::JsonSchema for AppName {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "AppName".into()
-    }
-    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        String::json_schema(g)
-    }
-}
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum InstancesRepr {
-    Count(u32),
-    Max(String),
-}
-impl TryFrom<InstancesRepr> for Instances {
-    type Error = String;
-    fn try_from(r: InstancesRepr) -> Result<Self, String> {
-        match r {
-            InstancesRepr::Count(n) => Ok(Self::Count(n)),
-            InstancesRepr::Max(s) if s == "max" => Ok(Self::Max),
-            InstancesRepr::Max(s) => Err(format!("bad instances {s}")),
-        }
-    }
-}
-impl From<Instances> for InstancesRepr {
-    fn from(i: Instances) -> Self {
-        match i {
-            Instances::Count(n) => Self::Count(n),
-            Instances::Max => Self::Max("max".into()),
-        }
-    }
-}
-impl Default for Instances {
-    fn default() -> Self {
-        Self::Count(1)
-    }
-}
-impl schemars::JsonSchema for Instances {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Instances".into()
-    }
-    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        u32::json_schema(g)
-    }
-}
-impl TryFrom<String> for StopSignal {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-            .map(Self)
-            .map_err(|_| format!("unknown signal {s}"))
-    }
-}
-impl From<StopSignal> for String {
-    fn from(s: StopSignal) -> String {
-        s.0.as_str().into()
-    }
-}
-impl schemars::JsonSchema for StopSignal {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "StopSignal".into()
-    }
-    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        String::json_schema(g)
-    }
-}
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            initial: default_backoff_initial(),
-            max: default_backoff_max(),
-            reset_after: default_backoff_reset(),
-        }
-    }
-}
-impl Default for Stop {
-    fn default() -> Self {
-        Self {
-            signal: default_stop_signal(),
-            timeout: default_stop_timeout(),
-        }
-    }
-}
-impl Default for Strategy {
-    fn default() -> Self {
-        Self {
-            max_surge: default_quarter(),
-            max_unavailable: default_quarter(),
-            min_ready_seconds: 0,
-            progress_deadline: default_progress_deadline(),
-        }
-    }
-}
-impl Default for Logs {
-    fn default() -> Self {
-        Self {
-            max_size: default_log_size(),
-            max_files: default_log_files(),
-            timestamps: true,
-        }
-    }
 }

@@ -98,6 +98,16 @@ pub enum StopReason {
     Replaced,
     /// The controller is shutting down.
     Shutdown,
+    /// Its liveness probe failed (the supervisor's decision, never the planner's): the exit
+    /// counts as a failure for restart back-off.
+    Unhealthy,
+}
+
+impl StopReason {
+    /// Whether the exit that follows counts as a failed run.
+    pub fn is_failure(self) -> bool {
+        self == StopReason::Unhealthy
+    }
 }
 
 /// One thing for the supervisor to do.

@@ -1,14 +1,16 @@
 //! One supervised process: its identity, phase, log capture and stop escalation.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::events::unix_ms;
 use super::process;
 use super::record::RecordEntry;
+use super::template::Template;
 use crate::logs::LogPipe;
 use crate::reconcile::{InstanceId, Phase, StopReason};
 
@@ -37,11 +39,45 @@ pub struct Instance {
     pub stop_reason: Option<StopReason>,
     /// FIFOs carrying its output.
     pub pipes: Vec<LogPipe>,
+    /// Whether its log lines get timestamps (kept for adoption).
+    pub timestamps: bool,
     /// Cancels the SIGKILL escalation once the process is gone.
     pub escalation: CancellationToken,
+    /// Ends its probers.
+    pub probes: CancellationToken,
+    /// Whether its probers were started (false for an adopted one until its template is known).
+    pub probed: bool,
 }
 
 impl Instance {
+    /// A just-spawned instance of `template`.
+    pub fn new(
+        id: InstanceId,
+        template: &Template,
+        index: u32,
+        pid: u32,
+        start_ticks: u64,
+        pipes: Vec<LogPipe>,
+    ) -> Self {
+        Self {
+            id,
+            app: template.app.clone(),
+            index,
+            revision: template.revision.clone(),
+            pid,
+            start_ticks,
+            started: Instant::now(),
+            started_ms: unix_ms(SystemTime::now()),
+            phase: Phase::Starting,
+            stop_reason: None,
+            pipes,
+            timestamps: template.logs.timestamps,
+            escalation: CancellationToken::new(),
+            probes: CancellationToken::new(),
+            probed: true,
+        }
+    }
+
     /// Sends `signal` to the group now and SIGKILL after `timeout` unless it exits first.
     pub fn begin_stop(
         &mut self,
@@ -52,6 +88,7 @@ impl Instance {
     ) {
         self.phase = Phase::Stopping;
         self.stop_reason = Some(reason);
+        self.probes.cancel();
         if let Err(e) = process::signal_group(self.pid, signal) {
             tracing::warn!(app = %self.app, pid = self.pid, "cannot signal the process group: {e}");
         }
@@ -70,6 +107,7 @@ impl Instance {
     /// left in its group (a forked child that outlived its parent).
     pub fn finish(&self) {
         self.escalation.cancel();
+        self.probes.cancel();
         let _ = process::signal_group(self.pid, Signal::SIGKILL);
     }
 
@@ -86,6 +124,7 @@ impl Instance {
             ready: matches!(self.phase, Phase::Ready { .. }),
             stopping: self.phase == Phase::Stopping,
             pipes: self.pipes.iter().map(|p| p.path().to_path_buf()).collect(),
+            timestamps: self.timestamps,
         }
     }
 }

@@ -3,8 +3,10 @@
 
 mod events;
 mod instance;
+mod probes;
 pub mod process;
 pub mod record;
+mod shared;
 mod spawn;
 pub mod template;
 
@@ -16,9 +18,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::home::Home;
+use crate::probe::ProbeReport;
 use crate::reconcile::{
     BackoffPolicy, InstanceId, ObservedApp, ObservedInstance, Phase, SlotHistory, StopReason,
 };
+use shared::Shared;
 
 pub use events::{unix_ms, EventLog};
 pub use instance::{Exit, Exited, Instance};
@@ -26,7 +30,7 @@ pub use template::Template;
 
 /// All processes of all apps, and the history the planner needs.
 pub struct Supervisor {
-    home: Home,
+    shared: Shared,
     next_id: InstanceId,
     instances: BTreeMap<InstanceId, Instance>,
     slots: BTreeMap<String, BTreeMap<u32, SlotHistory>>,
@@ -34,24 +38,24 @@ pub struct Supervisor {
     last_exits: BTreeMap<(String, u32), String>,
     /// Per-app recent events (bounded).
     pub events: EventLog,
-    exits: mpsc::Sender<Exited>,
-    tasks: TaskTracker,
-    captures_stop: CancellationToken,
 }
 
 impl Supervisor {
-    /// A supervisor whose wait tasks report exits on `exits`.
-    pub fn new(home: Home, exits: mpsc::Sender<Exited>) -> Self {
+    /// A supervisor whose tasks report exits on `exits` and probe results on `probes`.
+    pub fn new(home: Home, exits: mpsc::Sender<Exited>, probes: mpsc::Sender<ProbeReport>) -> Self {
         Self {
-            home,
+            shared: Shared {
+                home,
+                exits,
+                probes,
+                tasks: TaskTracker::new(),
+                captures_stop: CancellationToken::new(),
+            },
             next_id: 1,
             instances: BTreeMap::new(),
             slots: BTreeMap::new(),
             last_exits: BTreeMap::new(),
             events: EventLog::default(),
-            exits,
-            tasks: TaskTracker::new(),
-            captures_stop: CancellationToken::new(),
         }
     }
 
@@ -125,15 +129,7 @@ impl Supervisor {
             .entry(index)
             .or_default();
         slot.record_restart();
-        match spawn::spawn(
-            &self.home,
-            template,
-            id,
-            index,
-            &self.exits,
-            &self.tasks,
-            &self.captures_stop,
-        ) {
+        match spawn::spawn(&self.shared, template, id, index) {
             Ok(inst) => {
                 self.events.normal(
                     &template.app,
@@ -172,15 +168,62 @@ impl Supervisor {
         if inst.phase == Phase::Stopping {
             return;
         }
-        inst.begin_stop(reason, signal, timeout, &self.tasks);
+        inst.begin_stop(reason, signal, timeout, &self.shared.tasks);
         let why = match reason {
             StopReason::ScaledDown => "scaled down",
             StopReason::Deleted => "app removed",
             StopReason::Replaced => "replaced",
+            StopReason::Unhealthy => "its liveness probe failed",
             StopReason::Shutdown => "the controller is shutting down",
         };
         let msg = format!("stopping instance {} (pid {}): {why}", inst.index, inst.pid);
         self.events.normal(&inst.app.clone(), "Stopping", msg);
+    }
+
+    /// Applies a readiness result: ready, or back to not ready (taken out of rotation).
+    pub fn set_ready(&mut self, id: InstanceId, passing: bool, message: &str, now: Instant) {
+        let Some(inst) = self.instances.get_mut(&id) else {
+            return;
+        };
+        let (app, index) = (inst.app.clone(), inst.index);
+        match (inst.phase, passing) {
+            (Phase::Starting, true) => {
+                inst.phase = Phase::Ready { since: now };
+                self.events.normal(
+                    &app,
+                    "Ready",
+                    format!("instance {index} is ready: {message}"),
+                );
+            }
+            (Phase::Ready { .. }, false) => {
+                inst.phase = Phase::Starting;
+                self.events.warning(
+                    &app,
+                    "Unready",
+                    format!("instance {index} is not ready: {message}"),
+                );
+            }
+            (Phase::Starting, false) => {
+                self.events.warning(
+                    &app,
+                    "ReadinessFailed",
+                    format!("instance {index} is not ready yet: {message}"),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Starts the probers of adopted instances whose app's template is now known.
+    pub fn probe_adopted(&mut self, templates: &BTreeMap<String, Template>) {
+        for inst in self.instances.values_mut().filter(|i| !i.probed) {
+            if let Some(t) = templates
+                .get(&inst.app)
+                .filter(|t| t.revision == inst.revision)
+            {
+                spawn::probe_adopted(&self.shared, t, inst);
+            }
+        }
     }
 
     /// Marks an instance ready.
@@ -203,7 +246,7 @@ impl Supervisor {
         self.last_exits
             .insert((inst.app.clone(), inst.index), exited.exit.to_string());
         let slots = self.slots.entry(inst.app.clone()).or_default();
-        match inst.stop_reason {
+        match inst.stop_reason.filter(|r| !r.is_failure()) {
             Some(reason) => {
                 if matches!(reason, StopReason::ScaledDown | StopReason::Deleted) {
                     slots.remove(&inst.index);
@@ -281,15 +324,7 @@ impl Supervisor {
         let wall_now = SystemTime::now();
         for entry in record.instances {
             self.next_id = self.next_id.max(entry.id + 1);
-            match spawn::adopt(
-                &self.home,
-                &entry,
-                now,
-                wall_now,
-                &self.exits,
-                &self.tasks,
-                &self.captures_stop,
-            ) {
+            match spawn::adopt(&self.shared, &entry, now, wall_now) {
                 Some(inst) => {
                     let msg = format!(
                         "instance {} (pid {}) adopted from the previous controller",
@@ -309,8 +344,8 @@ impl Supervisor {
 
     /// Ends log capture and waits for every task (call once all instances have exited).
     pub async fn shutdown(self) {
-        self.captures_stop.cancel();
-        self.tasks.close();
-        self.tasks.wait().await;
+        self.shared.captures_stop.cancel();
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
     }
 }

@@ -30,6 +30,13 @@ pub struct RecordEntry {
     pub stopping: bool,
     /// FIFOs carrying stdout and stderr.
     pub pipes: Vec<PathBuf>,
+    /// Whether its log lines get timestamps.
+    #[serde(default = "yes")]
+    pub timestamps: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The whole record.
@@ -92,6 +99,7 @@ mod tests {
                 ready: true,
                 stopping: false,
                 pipes: vec![dir.path().join("p")],
+                timestamps: false,
             }],
         };
         record.save(&path).await.expect("save");

@@ -1,32 +1,94 @@
 //! Starting a process from a template (or adopting one from the record), with its output
-//! going through FIFOs into the log files and a task that reports its exit.
+//! going through FIFOs into the log files, its probers, and a task that reports its exit.
 
 use std::io;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use super::events::unix_ms;
 use super::instance::{Exit, Exited, Instance};
+use super::probes::{self, Target};
 use super::process::{self, PidFd};
 use super::record::RecordEntry;
+use super::shared::Shared;
 use super::template::Template;
-use crate::home::Home;
 use crate::logs::{self, CaptureOptions, LogPipe, Stream};
+use crate::manifest::ListenMode;
+use crate::probe::NotifySocket;
 use crate::reconcile::{InstanceId, Phase};
+
+/// The environment of instance `index`: the controller's, then the app's, then corral's.
+pub fn instance_env(template: &Template, index: u32) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| !is_controller_only(k))
+        .collect();
+    env.extend(template.env.iter().cloned());
+    env.push(("CORRAL_APP".into(), template.app.clone()));
+    env.push(("CORRAL_INSTANCE".into(), index.to_string()));
+    env.push(("CORRAL_REVISION".into(), template.revision.clone()));
+    env.push(("NODE_APP_INSTANCE".into(), index.to_string()));
+    env
+}
+
+/// Variables that describe the controller's own process and must not reach an app.
+fn is_controller_only(key: &str) -> bool {
+    matches!(
+        key,
+        "LISTEN_FDS" | "LISTEN_PID" | "LISTEN_FDNAMES" | "NOTIFY_SOCKET" | "CORRAL_LOG"
+    )
+}
+
+/// The port a probe without one targets: the listen port of the first inherit entry.
+fn default_probe_port(template: &Template) -> Option<u16> {
+    template
+        .listen
+        .iter()
+        .find(|l| l.mode == ListenMode::Inherit)
+        .map(|l| l.port)
+}
+
+/// Creates the two log FIFOs of an instance and starts capturing them.
+fn log_pipes(
+    shared: &Shared,
+    template: &Template,
+    index: u32,
+    id: InstanceId,
+    run_dir: &Path,
+) -> io::Result<Vec<LogPipe>> {
+    let mut pipes = Vec::new();
+    for stream in [Stream::Out, Stream::Err] {
+        let pipe = LogPipe::create(&run_dir.join(format!(
+            "{}.{index}.{id}.{}",
+            template.app,
+            stream.suffix()
+        )))?;
+        let opts = CaptureOptions {
+            timestamps: template.logs.timestamps,
+        };
+        let file = logs::log_file(&shared.home, &template.app, index, stream);
+        match logs::spawn_capture(&pipe, file, opts, shared.captures_stop.clone()) {
+            Ok(capture) => {
+                shared.tasks.spawn(capture.finished());
+            }
+            Err(e) => {
+                pipe.remove();
+                pipes.iter().for_each(LogPipe::remove);
+                return Err(e);
+            }
+        }
+        pipes.push(pipe);
+    }
+    Ok(pipes)
+}
 
 /// Spawns instance `id` of `template` at `index`.
 pub fn spawn(
-    home: &Home,
+    shared: &Shared,
     template: &Template,
     id: InstanceId,
     index: u32,
-    exits: &mpsc::Sender<Exited>,
-    tasks: &TaskTracker,
-    captures_stop: &CancellationToken,
 ) -> io::Result<Instance> {
     if let Some(err) = &template.error {
         return Err(io::Error::other(err.clone()));
@@ -34,36 +96,39 @@ pub fn spawn(
     let Some((program, args)) = template.argv.split_first() else {
         return Err(io::Error::other("the command is empty"));
     };
-    let run_dir = home.run_dir();
+    let run_dir = shared.home.run_dir();
     std::fs::create_dir_all(&run_dir)?;
-    let mut pipes = Vec::new();
-    let mut ends = Vec::new();
-    for stream in [Stream::Out, Stream::Err] {
-        let suffix = if stream == Stream::Out { "out" } else { "err" };
-        let pipe =
-            LogPipe::create(&run_dir.join(format!("{}.{index}.{id}.{suffix}", template.app)))?;
-        ends.push(pipe.child_end()?);
-        let opts = CaptureOptions {
-            timestamps: template.logs.timestamps,
-        };
-        let file = logs::log_file(home, &template.app, index, stream);
-        let capture = logs::spawn_capture(&pipe, file, opts, captures_stop.clone())?;
-        tasks.spawn(capture.finished());
-        pipes.push(pipe);
-    }
+    let pipes = log_pipes(shared, template, index, id, &run_dir)?;
     let cleanup = |pipes: &[LogPipe]| pipes.iter().for_each(LogPipe::remove);
-    let (err_end, out_end) = (ends.pop(), ends.pop());
-    let (Some(out_end), Some(err_end)) = (out_end, err_end) else {
-        return Err(io::Error::other("log pipes missing"));
+    let notify = match template.readiness.as_ref().and_then(|p| p.notify.as_ref()) {
+        Some(_) => {
+            match NotifySocket::bind(&run_dir.join(format!("{}.{index}.{id}.notify", template.app)))
+            {
+                Ok(socket) => Some(socket),
+                Err(e) => {
+                    cleanup(&pipes);
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
+    };
+    let mut env = instance_env(template, index);
+    if let Some(socket) = &notify {
+        env.push(("NOTIFY_SOCKET".into(), socket.path().display().to_string()));
+    }
+    let (out_end, err_end) = match (pipes[0].child_end(), pipes[1].child_end()) {
+        (Ok(out), Ok(err)) => (out, err),
+        (Err(e), _) | (_, Err(e)) => {
+            cleanup(&pipes);
+            return Err(e);
+        }
     };
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .current_dir(&template.cwd)
-        .envs(template.env.iter().map(|(k, v)| (k, v)))
-        .env("CORRAL_APP", &template.app)
-        .env("CORRAL_INSTANCE", index.to_string())
-        .env("CORRAL_REVISION", &template.revision)
-        .env("NODE_APP_INSTANCE", index.to_string())
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::from(out_end))
         .stderr(Stdio::from(err_end))
@@ -87,39 +152,31 @@ pub fn spawn(
     drop(cmd); // our copies of the child's pipe ends: only the child holds them now
     let pid = child.id().unwrap_or(0);
     let start_ticks = process::start_ticks(pid).unwrap_or(0);
-    let exits = exits.clone();
-    tasks.spawn(async move {
+    let exits = shared.exits.clone();
+    shared.tasks.spawn(async move {
         let exit = match child.wait().await {
             Ok(status) => Exit::from_status(status),
             Err(_) => Exit::Unknown,
         };
         let _ = exits.send(Exited { id, exit }).await;
     });
-    Ok(Instance {
-        id,
-        app: template.app.clone(),
-        index,
-        revision: template.revision.clone(),
-        pid,
-        start_ticks,
-        started: Instant::now(),
-        started_ms: unix_ms(SystemTime::now()),
-        phase: Phase::Starting,
-        stop_reason: None,
-        pipes,
-        escalation: CancellationToken::new(),
-    })
+    let inst = Instance::new(id, template, index, pid, start_ticks, pipes);
+    let target = Target {
+        env,
+        default_port: default_probe_port(template),
+    };
+    if let Err(e) = probes::start(shared, template, id, &target, notify, true, &inst.probes) {
+        tracing::warn!(app = %template.app, "instance {index}: {e}");
+    }
+    Ok(inst)
 }
 
 /// Adopts the process of a record entry if it is still the same process; `None` if it is gone.
 pub fn adopt(
-    home: &Home,
+    shared: &Shared,
     entry: &RecordEntry,
     now: Instant,
     wall_now: SystemTime,
-    exits: &mpsc::Sender<Exited>,
-    tasks: &TaskTracker,
-    captures_stop: &CancellationToken,
 ) -> Option<Instance> {
     if !process::is_same_process(entry.pid, entry.start_ticks) {
         return None;
@@ -132,15 +189,17 @@ pub fn adopt(
     let mut pipes = Vec::new();
     for (path, stream) in entry.pipes.iter().zip([Stream::Out, Stream::Err]) {
         let pipe = LogPipe::open_existing(path);
-        let file = logs::log_file(home, &entry.app, entry.index, stream);
+        let file = logs::log_file(&shared.home, &entry.app, entry.index, stream);
         match logs::spawn_capture(
             &pipe,
             file,
-            CaptureOptions { timestamps: true },
-            captures_stop.clone(),
+            CaptureOptions {
+                timestamps: entry.timestamps,
+            },
+            shared.captures_stop.clone(),
         ) {
             Ok(capture) => {
-                tasks.spawn(capture.finished());
+                shared.tasks.spawn(capture.finished());
             }
             Err(e) => {
                 tracing::warn!(app = %entry.app, "cannot re-open the log pipe {}: {e}", path.display())
@@ -148,10 +207,10 @@ pub fn adopt(
         }
         pipes.push(pipe);
     }
-    let (id, exits_tx) = (entry.id, exits.clone());
-    tasks.spawn(async move {
+    let (id, exits) = (entry.id, shared.exits.clone());
+    shared.tasks.spawn(async move {
         pidfd.exited().await;
-        let _ = exits_tx
+        let _ = exits
             .send(Exited {
                 id,
                 exit: Exit::Unknown,
@@ -181,6 +240,35 @@ pub fn adopt(
         phase,
         stop_reason: None,
         pipes,
+        timestamps: entry.timestamps,
         escalation: CancellationToken::new(),
+        probes: CancellationToken::new(),
+        probed: false,
     })
+}
+
+/// Starts the probers of an adopted instance once its template is known again: liveness,
+/// and readiness unless it was already ready or uses `notify` (its socket is gone).
+pub fn probe_adopted(shared: &Shared, template: &Template, inst: &mut Instance) {
+    let readiness = inst.phase == Phase::Starting
+        && template
+            .readiness
+            .as_ref()
+            .is_some_and(|p| p.notify.is_none());
+    let target = Target {
+        env: instance_env(template, inst.index),
+        default_port: default_probe_port(template),
+    };
+    if let Err(e) = probes::start(
+        shared,
+        template,
+        inst.id,
+        &target,
+        None,
+        readiness,
+        &inst.probes,
+    ) {
+        tracing::warn!(app = %template.app, "instance {}: {e}", inst.index);
+    }
+    inst.probed = true;
 }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::manifest::{Command, Located, Logs, Stop};
+use crate::manifest::{Command, Listen, Located, Logs, Probe, Stop};
 
 /// Everything needed to start an instance of one app at one revision.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,12 @@ pub struct Template {
     pub stop: Stop,
     /// Log capture settings.
     pub logs: Logs,
+    /// Readiness probe, if any.
+    pub readiness: Option<Probe>,
+    /// Liveness probe, if any.
+    pub liveness: Option<Probe>,
+    /// Shared ports.
+    pub listen: Vec<Listen>,
     /// Why the template cannot start a process (an unreadable env file), if so.
     pub error: Option<String>,
 }
@@ -74,6 +80,9 @@ impl Template {
             env,
             stop: spec.stop.clone(),
             logs: spec.logs,
+            readiness: spec.readiness.clone(),
+            liveness: spec.liveness.clone(),
+            listen: spec.listen.clone(),
             error,
         }
     }

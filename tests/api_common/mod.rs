@@ -101,6 +101,16 @@ pub fn spawn_fake_controller(
                 ApiRequest::Reload { reply, .. } => drop(reply.send(Err(
                     "a rollout of app \"web\" is in progress: wait for it, then reload".into(),
                 ))),
+                ApiRequest::History { name, reply } => {
+                    let known = now.apps.iter().any(|a| a.name == name);
+                    drop(reply.send(known.then(|| vec![corral::api::RevisionInfo {
+                        number: 1,
+                        revision: "abc".into(),
+                        created_ms: 0,
+                        current: true,
+                        manifest: format!("apiVersion: corral/v1\nkind: App\nmetadata: {{name: {name}}}\nspec: {{command: [x]}}\n"),
+                    }])));
+                }
                 ApiRequest::Resync { reply } => drop(reply.send(Reply {
                     message: "resynced".into(),
                 })),

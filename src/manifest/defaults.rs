@@ -1,0 +1,105 @@
+//! Default values of manifest fields, named so `#[serde(default = "...")]` can point at them.
+
+use super::quantity::{ByteSize, DurationSpec, IntOrPercent};
+use super::types::{Backoff, Logs, Stop, StopSignal, Strategy};
+
+pub(super) fn is_false(b: &bool) -> bool {
+    !*b
+}
+pub(super) fn default_true() -> bool {
+    true
+}
+pub(super) fn default_one() -> u32 {
+    1
+}
+pub(super) fn default_period() -> u32 {
+    10
+}
+pub(super) fn default_failure_threshold() -> u32 {
+    3
+}
+pub(super) fn default_listen_name() -> String {
+    "http".into()
+}
+pub(super) fn default_host() -> String {
+    "127.0.0.1".into()
+}
+pub(super) fn default_path() -> String {
+    "/".into()
+}
+fn ms(n: u64) -> DurationSpec {
+    DurationSpec(std::time::Duration::from_millis(n))
+}
+pub(super) fn default_backoff_initial() -> DurationSpec {
+    ms(100)
+}
+pub(super) fn default_backoff_max() -> DurationSpec {
+    ms(30_000)
+}
+pub(super) fn default_backoff_reset() -> DurationSpec {
+    ms(60_000)
+}
+pub(super) fn default_stop_signal() -> StopSignal {
+    StopSignal(nix::sys::signal::Signal::SIGTERM)
+}
+pub(super) fn default_stop_timeout() -> DurationSpec {
+    ms(10_000)
+}
+pub(super) fn default_quarter() -> IntOrPercent {
+    IntOrPercent::Percent(25)
+}
+pub(super) fn default_progress_deadline() -> DurationSpec {
+    ms(600_000)
+}
+pub(super) fn default_watch_paths() -> Vec<String> {
+    vec![".".into()]
+}
+pub(super) fn default_watch_ignore() -> Vec<String> {
+    vec!["node_modules".into(), ".git".into(), "*.log".into()]
+}
+pub(super) fn default_watch_debounce() -> DurationSpec {
+    ms(500)
+}
+pub(super) fn default_log_size() -> ByteSize {
+    ByteSize(10 << 20)
+}
+pub(super) fn default_log_files() -> u32 {
+    5
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            initial: default_backoff_initial(),
+            max: default_backoff_max(),
+            reset_after: default_backoff_reset(),
+        }
+    }
+}
+impl Default for Stop {
+    fn default() -> Self {
+        Self {
+            signal: default_stop_signal(),
+            timeout: default_stop_timeout(),
+        }
+    }
+}
+impl Default for Strategy {
+    fn default() -> Self {
+        Self {
+            max_surge: default_quarter(),
+            max_unavailable: default_quarter(),
+            min_ready_seconds: 0,
+            progress_deadline: default_progress_deadline(),
+        }
+    }
+}
+impl Default for Logs {
+    fn default() -> Self {
+        Self {
+            max_size: default_log_size(),
+            max_files: default_log_files(),
+            timestamps: true,
+        }
+    }
+}

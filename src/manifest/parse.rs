@@ -1,0 +1,254 @@
+//! Reading manifest files: splitting documents, deserializing with locations, file-level checks.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::locate::{locate, Seg};
+use super::types::App;
+use super::validate;
+use super::{DocumentText, Located, ManifestError};
+
+/// Whether a line separates documents (`---`, optionally followed by content or a comment).
+fn is_separator(line: &str) -> bool {
+    line == "---" || line.starts_with("--- ") || line.starts_with("---\t") || line == "..."
+}
+
+/// Whether a `---` line carries content of its own (`--- {a: 1}`), beyond a comment.
+fn separator_has_content(line: &str) -> bool {
+    line.starts_with("---") && {
+        let rest = line[3..].trim();
+        !rest.is_empty() && !rest.starts_with('#')
+    }
+}
+
+/// Splits a file's text into its YAML documents (separated by `---` lines).
+///
+/// Documents holding only comments and blank lines are left out. A `---` line that carries
+/// content is kept as the first line of its document, so that content is not lost.
+pub fn documents(text: &str) -> Vec<DocumentText> {
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut start_line = 1;
+    let mut offset = 0;
+    for (i, raw) in text.split_inclusive('\n').enumerate() {
+        let line = raw.trim_end_matches(['\n', '\r']);
+        if is_separator(line) {
+            push_doc(&mut docs, text, start..offset, start_line);
+            if separator_has_content(line) {
+                start = offset;
+                start_line = i + 1;
+            } else {
+                start = offset + raw.len();
+                start_line = i + 2;
+            }
+        }
+        offset += raw.len();
+    }
+    push_doc(&mut docs, text, start..text.len(), start_line);
+    docs
+}
+
+/// Adds a document unless it holds only comments and blank lines; leading comment and blank
+/// lines are left out so `start_line` is the line of its first content.
+fn push_doc(
+    docs: &mut Vec<DocumentText>,
+    text: &str,
+    range: std::ops::Range<usize>,
+    start_line: usize,
+) {
+    let mut start = range.start;
+    for (line, raw) in (start_line..).zip(text[range.clone()].split_inclusive('\n')) {
+        let t = raw.trim();
+        if !t.is_empty() && !t.starts_with('#') && !t.starts_with('%') {
+            docs.push(DocumentText {
+                start_line: line,
+                range: start..range.end,
+                whole: range,
+            });
+            return;
+        }
+        start += raw.len();
+    }
+}
+
+/// Parses and validates every document of one file; one bad document fails the whole file.
+pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Located>, ManifestError> {
+    let err = |line: usize, column: usize, message: String| ManifestError {
+        file: file.to_path_buf(),
+        line,
+        column,
+        message,
+    };
+    let mut out: Vec<Located> = Vec::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    for (doc_index, doc) in documents(text).into_iter().enumerate() {
+        let body = &text[doc.range.clone()];
+        let base = doc.start_line - 1;
+        let located = |e: &serde_yaml::Error| {
+            e.location()
+                .map_or((doc.start_line, 1), |l| (l.line() + base, l.column()))
+        };
+        // Syntax first, so a YAML mistake is reported as one rather than as a field error.
+        if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(body) {
+            let (line, column) = located(&e);
+            let message = format!(
+                "YAML syntax error: {}; check the indentation and quoting there",
+                yaml_message(&e, base)
+            );
+            return Err(err(line, column, message));
+        }
+        let app: App = serde_yaml::from_str(body).map_err(|e| {
+            let message = yaml_message(&e, base);
+            let (line, column) = match missing_field_parent(&message) {
+                Some(parent) => {
+                    let path: Vec<Seg<'_>> = parent.split('.').map(Seg::Key).collect();
+                    locate(body, &path).map_or((doc.start_line, 1), |(l, c)| (l + base, c))
+                }
+                None if message.starts_with("missing field") => (doc.start_line, 1),
+                None => located(&e),
+            };
+            err(line, column, message)
+        })?;
+        let at = |path: &[Seg<'_>]| {
+            locate(body, path).map_or((doc.start_line, 1), |(l, c)| (l + base, c))
+        };
+        if let Some(problem) = validate::check(&app) {
+            let (line, column) = at(&problem.path);
+            return Err(err(line, column, problem.message));
+        }
+        let name = app.metadata.name.as_str().to_owned();
+        if let Some(first_line) = names.insert(name.clone(), doc.start_line) {
+            let (line, column) = at(&[Seg::Key("metadata"), Seg::Key("name")]);
+            return Err(err(
+                line,
+                column,
+                format!(
+                    "metadata.name: app {name:?} is already defined in this file at line {first_line}; rename one of them"
+                ),
+            ));
+        }
+        out.push(Located {
+            app,
+            file: file.to_path_buf(),
+            doc_index,
+            line: doc.start_line,
+        });
+    }
+    Ok(out)
+}
+
+/// The dotted parent path of a "missing field" error (`spec` in `spec: missing field ...`).
+fn missing_field_parent(message: &str) -> Option<&str> {
+    let (path, rest) = message.split_once(": ")?;
+    rest.starts_with("missing field").then_some(path)
+}
+
+/// serde_yaml's message without its own ` at line L column C` marks (we report the location
+/// separately); other marks in it are shifted by `base` lines to be relative to the file.
+fn yaml_message(e: &serde_yaml::Error, base: usize) -> String {
+    let text = e.to_string();
+    let own = e.location().map(|l| (l.line(), l.column()));
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(pos) = rest.find(" at line ") {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + " at line ".len()..];
+        let (mark, tail) = split_mark(after);
+        match mark {
+            Some(m) if Some(m) == own => {}
+            Some((l, c)) => out.push_str(&format!(" at line {} column {c}", l + base)),
+            None => out.push_str(" at line "),
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    // `apiVersion: apiVersion must be ...` reads better once.
+    if let Some((path, msg)) = out.split_once(": ") {
+        if msg.strip_prefix(path).is_some_and(|r| r.starts_with(' ')) {
+            return msg.to_owned();
+        }
+    }
+    if out.contains("missing field") {
+        out.push_str("; add it, it is required");
+    }
+    if let Some(guess) = did_you_mean(&out) {
+        out.push_str(&format!("; did you mean `{guess}`?"));
+    }
+    out
+}
+
+/// For an unknown-field or unknown-variant message, the listed name closest to the one given.
+fn did_you_mean(message: &str) -> Option<&str> {
+    let start = message.find("unknown ")?;
+    let mut names = message[start..].split('`').skip(1).step_by(2);
+    let given = names.next()?;
+    names
+        .map(|n| (edit_distance(given, n), n))
+        .filter(|&(d, _)| d <= 2)
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance, ASCII-case-insensitive, for typo suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_ascii_lowercase().chars().collect();
+    let b: Vec<char> = b.to_ascii_lowercase().chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Reads `N column M` from the start of `s`; returns the mark and the text after it.
+fn split_mark(s: &str) -> (Option<(usize, usize)>, &str) {
+    let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n = digits(s);
+    let Some(after) = s[n..].strip_prefix(" column ") else {
+        return (None, s);
+    };
+    let m = digits(after);
+    match (s[..n].parse(), after[..m].parse()) {
+        (Ok(l), Ok(c)) => (Some((l, c)), &after[m..]),
+        _ => (None, s),
+    }
+}
+
+/// The 1-based line and column of `path` in document `doc_index` of a file's text, relative
+/// to the file (e.g. to point at `metadata.name` when two files define the same app).
+pub fn locate_in_file(text: &str, doc_index: usize, path: &[Seg<'_>]) -> Option<(usize, usize)> {
+    let doc = documents(text).into_iter().nth(doc_index)?;
+    locate(&text[doc.range], path).map(|(l, c)| (l + doc.start_line - 1, c))
+}
+
+/// Reads and parses one manifest file.
+pub fn parse_file(path: &Path) -> Result<Vec<Located>, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read the file: {e}"),
+    })?;
+    parse_str(path, &text)
+}
+
+/// Whether a path names a manifest: `*.yaml`/`*.yml`, not hidden, not an editor temp file.
+pub fn is_manifest_path(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    !name.starts_with('.')
+        && !name.starts_with('#')
+        && !name.ends_with('~')
+        && (name.ends_with(".yaml") || name.ends_with(".yml"))
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;

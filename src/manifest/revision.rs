@@ -1,0 +1,146 @@
+//! The revision of an app: a short hash of everything that shapes its processes (DESIGN.md §3).
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::types::AppSpec;
+
+impl AppSpec {
+    /// The revision: a short hash of everything that shapes a process (DESIGN.md §3), with the
+    /// chosen profile's env. `instances`, `suspend`, `memory`, `strategy` and labels are left out.
+    pub fn revision(&self, profile: Option<&str>) -> String {
+        let profile_env = profile.and_then(|p| self.profiles.get(p)).map(|p| &p.env);
+        let shaping = json!({
+            "command": self.command,
+            "cwd": self.cwd,
+            "env": self.env,
+            "envFiles": self.env_files,
+            "profileEnv": profile_env,
+            "listen": self.listen,
+            "readiness": self.readiness,
+            "liveness": self.liveness,
+            "restartPolicy": self.restart_policy,
+            "backoff": self.backoff,
+            "stop": self.stop,
+            "watch": self.watch,
+            "logs": self.logs,
+        });
+        let mut canonical = String::new();
+        write_canonical(&shaping, &mut canonical);
+        let digest = Sha256::digest(canonical.as_bytes());
+        digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Writes JSON with object keys sorted, so the hash does not depend on map ordering.
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                if let Some(inner) = map.get(k) {
+                    write_canonical(inner, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::manifest::App;
+
+    /// A spec from a YAML `spec:` body.
+    fn spec(body: &str) -> crate::manifest::AppSpec {
+        let doc = format!("apiVersion: corral/v1\nkind: App\nmetadata: {{name: a}}\nspec:\n{body}");
+        serde_yaml::from_str::<App>(&doc).unwrap().spec
+    }
+
+    const BASE: &str =
+        "  command: [node, server.js]\n  profiles: {prod: {env: {A: '1'}}, dev: {env: {A: '2'}}}\n";
+
+    fn rev(extra: &str, profile: Option<&str>) -> String {
+        spec(&format!("{BASE}{extra}")).revision(profile)
+    }
+
+    #[test]
+    fn revision_is_twelve_hex_digits_and_stable() {
+        let r = rev("", None);
+        assert_eq!(r.len(), 12);
+        assert!(r.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(r, rev("", None));
+        // Writing a default explicitly is the same spec.
+        assert_eq!(
+            r,
+            rev(
+                "  restartPolicy: Always\n  backoff: {initial: 100ms}\n",
+                None
+            )
+        );
+    }
+
+    #[test]
+    fn process_shaping_fields_change_the_revision() {
+        let base = rev("", Some("prod"));
+        let changes = [
+            "  cwd: ./web\n",
+            "  env: {X: 'y'}\n",
+            "  envFiles: [.env]\n",
+            "  listen: [{port: 8080}]\n",
+            "  readiness: {tcp: {port: 1}}\n",
+            "  liveness: {tcp: {port: 1}}\n",
+            "  restartPolicy: Never\n",
+            "  backoff: {max: 1m}\n",
+            "  stop: {signal: SIGINT}\n",
+            "  watch: {}\n",
+            "  logs: {maxFiles: 2}\n",
+        ];
+        for change in changes {
+            assert_ne!(rev(change, Some("prod")), base, "{change}");
+        }
+        let other = spec("  command: [node, other.js]\n  profiles: {prod: {env: {A: '1'}}}\n");
+        assert_ne!(other.revision(Some("prod")), base);
+        assert_ne!(
+            rev("", Some("dev")),
+            base,
+            "the selected profile's env counts"
+        );
+        assert_ne!(rev("", None), base);
+    }
+
+    #[test]
+    fn scaling_and_in_place_fields_keep_the_revision() {
+        let base = rev("", Some("prod"));
+        let same = [
+            "  instances: 7\n",
+            "  suspend: true\n",
+            "  memory: {limit: 1Gi}\n",
+            "  strategy: {maxSurge: 1, maxUnavailable: 0}\n",
+        ];
+        for change in same {
+            assert_eq!(rev(change, Some("prod")), base, "{change}");
+        }
+        // Labels live in metadata, outside the spec; other profiles do not count.
+        let fewer = spec("  command: [node, server.js]\n  profiles: {prod: {env: {A: '1'}}}\n");
+        assert_eq!(fewer.revision(Some("prod")), base);
+    }
+}

@@ -1,0 +1,131 @@
+//! Checks that span several fields, run after an app deserialized; each names the key to blame.
+
+use std::collections::BTreeMap;
+
+use super::locate::Seg::{self, Index, Key};
+use super::types::{App, Probe};
+
+/// A cross-field mistake: the key path to point at, and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where to point, most specific key last.
+    pub path: Vec<Seg<'static>>,
+    /// What is wrong and how to fix it, starting with the dotted path.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem at `path`, its message prefixed with the dotted path.
+    fn at(path: Vec<Seg<'static>>, message: impl std::fmt::Display) -> Self {
+        let mut dotted = String::new();
+        for seg in &path {
+            match seg {
+                Key(k) if dotted.is_empty() => dotted.push_str(k),
+                Key(k) => {
+                    dotted.push('.');
+                    dotted.push_str(k);
+                }
+                Index(i) => dotted.push_str(&format!("[{i}]")),
+            }
+        }
+        Self {
+            path,
+            message: format!("{dotted}: {message}"),
+        }
+    }
+}
+
+/// The first cross-field problem of an app, if any.
+pub fn check(app: &App) -> Option<Problem> {
+    let spec = &app.spec;
+    if let Some(problem) = spec
+        .readiness
+        .as_ref()
+        .and_then(|p| check_probe(p, "readiness"))
+    {
+        return Some(problem);
+    }
+    if let Some(p) = &spec.liveness {
+        if let Some(problem) = check_probe(p, "liveness") {
+            return Some(problem);
+        }
+        if p.notify.is_some() {
+            return Some(Problem::at(
+                vec![Key("spec"), Key("liveness"), Key("notify")],
+                "notify is only valid for readiness; use http, tcp or exec for liveness",
+            ));
+        }
+    }
+    let s = &spec.strategy;
+    if s.max_surge.is_zero() && s.max_unavailable.is_zero() {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("strategy"), Key("maxSurge")],
+            "maxSurge and maxUnavailable cannot both be 0, or a rollout could never progress; set maxSurge to 1",
+        ));
+    }
+    let b = &spec.backoff;
+    if b.initial.0 > b.max.0 {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("backoff"), Key("initial")],
+            format!(
+                "initial ({}) is longer than max ({}); make initial ≤ max",
+                b.initial, b.max
+            ),
+        ));
+    }
+    check_listen(app)
+}
+
+/// Exactly one probe kind must be set.
+fn check_probe(p: &Probe, field: &'static str) -> Option<Problem> {
+    let kinds: Vec<&str> = [
+        ("http", p.http.is_some()),
+        ("tcp", p.tcp.is_some()),
+        ("exec", p.exec.is_some()),
+        ("notify", p.notify.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, set)| set.then_some(k))
+    .collect();
+    match kinds.as_slice() {
+        [_] => None,
+        [] => Some(Problem::at(
+            vec![Key("spec"), Key(field)],
+            "set exactly one of http, tcp, exec or notify, e.g. {tcp: {port: 8080}}",
+        )),
+        [_, second, ..] => Some(Problem::at(
+            vec![Key("spec"), Key(field), Key(second)],
+            format!(
+                "set exactly one of http, tcp, exec or notify, found {}; keep one",
+                kinds.join(" and ")
+            ),
+        )),
+    }
+}
+
+/// Listen names and ports are unique within an app.
+fn check_listen(app: &App) -> Option<Problem> {
+    let mut names = BTreeMap::new();
+    let mut ports = BTreeMap::new();
+    for (i, l) in app.spec.listen.iter().enumerate() {
+        if let Some(first) = names.insert(l.name.as_str(), i) {
+            return Some(Problem::at(
+                vec![Key("spec"), Key("listen"), Index(i), Key("name")],
+                format!(
+                    "the name {:?} is already used by listen[{first}]; give each listen entry its own name",
+                    l.name
+                ),
+            ));
+        }
+        if let Some(first) = ports.insert(l.port, i) {
+            return Some(Problem::at(
+                vec![Key("spec"), Key("listen"), Index(i), Key("port")],
+                format!(
+                    "port {} is already used by listen[{first}]; give each listen entry its own port",
+                    l.port
+                ),
+            ));
+        }
+    }
+    None
+}

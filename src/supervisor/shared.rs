@@ -1,0 +1,25 @@
+//! What every spawned or adopted instance needs from its supervisor: where state lives, where
+//! to report exits and probe results, and the task tracker that owns every helper task.
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::instance::Exited;
+use crate::home::Home;
+use crate::probe::ProbeReport;
+
+/// The supervisor's channels and task owner, lent to spawn and adopt.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// `$CORRAL_HOME`.
+    pub home: Home,
+    /// Exit reports to the controller loop.
+    pub exits: mpsc::Sender<Exited>,
+    /// Probe reports to the controller loop.
+    pub probes: mpsc::Sender<ProbeReport>,
+    /// Owns every helper task (waits, captures, probers, stop timers).
+    pub tasks: TaskTracker,
+    /// Ends log capture at shutdown (after every instance exited).
+    pub captures_stop: CancellationToken,
+}

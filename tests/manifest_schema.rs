@@ -1,0 +1,124 @@
+//! The committed JSON Schema matches the code, and every manifest under `manifests/` obeys it.
+
+use std::path::{Path, PathBuf};
+
+use corral::manifest::{documents, parse_file, schema_json};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn committed_schema() -> String {
+    std::fs::read_to_string(root().join("schemas/app.schema.json")).unwrap_or_default()
+}
+
+/// Every `*.yaml`/`*.yml` file under `dir`, recursively.
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            yaml_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
+    }
+}
+
+fn manifests() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    yaml_files(&root().join("manifests"), &mut files);
+    files.sort();
+    files
+}
+
+#[test]
+fn committed_schema_matches_the_code() {
+    assert!(
+        committed_schema() == schema_json(),
+        "schemas/app.schema.json is out of date: run `cargo run -- schema > schemas/app.schema.json`"
+    );
+}
+
+#[test]
+fn every_manifest_validates_against_the_committed_schema() {
+    let schema: serde_json::Value = serde_json::from_str(&committed_schema()).expect(
+        "schemas/app.schema.json is not JSON: run `cargo run -- schema > schemas/app.schema.json`",
+    );
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let files = manifests();
+    assert!(files.iter().any(|f| f.ends_with("manifests/hello.yaml")));
+    let mut checked = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for doc in documents(&text) {
+            let value: serde_json::Value = serde_yaml::from_str(&text[doc.range.clone()]).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| format!("{} at {}", e, e.instance_path))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{}:{}: {}",
+                file.display(),
+                doc.start_line,
+                errors.join("; ")
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "only {checked} documents checked");
+}
+
+#[test]
+fn every_manifest_parses_and_starts_with_the_schema_modeline() {
+    for file in manifests() {
+        parse_file(&file).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        let first = text.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("# yaml-language-server: $schema=")
+                && first.ends_with("schemas/app.schema.json"),
+            "{}: first line must be the schema modeline",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn only_hello_runs_in_the_demo_directory() {
+    let top: Vec<String> = std::fs::read_dir(root().join("manifests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| corral::manifest::is_manifest_path(p))
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(top, ["hello.yaml"]);
+}
+
+#[test]
+fn the_schema_rejects_what_the_parser_rejects() {
+    let schema: serde_json::Value = serde_json::from_str(&schema_json()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let app = |spec: serde_json::Value| serde_json::json!({"apiVersion": "corral/v1", "kind": "App", "metadata": {"name": "web"}, "spec": spec});
+    assert!(validator.is_valid(&app(serde_json::json!({"command": ["node"]}))));
+    for bad in [
+        serde_json::json!({"command": []}),
+        serde_json::json!({"command": ["node"], "instnces": 2}),
+        serde_json::json!({"command": ["node"], "instances": -1}),
+        serde_json::json!({"command": ["node"], "instances": "lots"}),
+        serde_json::json!({"command": ["node"], "listen": [{"port": 0}]}),
+        serde_json::json!({"command": ["node"], "stop": {"timeout": "10"}}),
+        serde_json::json!({"command": ["node"], "memory": {"limit": "300MB"}}),
+        serde_json::json!({"command": ["node"], "env": {"1BAD": "x"}}),
+        serde_json::json!({"command": ["node"], "stop": {"signal": "SIGFOO"}}),
+        serde_json::json!({"command": ["node"], "readiness": {"http": {}, "tcp": {}}}),
+        serde_json::json!({"command": ["node"], "readiness": {"periodSeconds": 1}}),
+    ] {
+        assert!(
+            !validator.is_valid(&app(bad.clone())),
+            "schema accepts {bad}"
+        );
+    }
+    let bad_name = serde_json::json!({"apiVersion": "corral/v1", "kind": "App", "metadata": {"name": "Web"}, "spec": {"command": ["x"]}});
+    assert!(!validator.is_valid(&bad_name));
+}
