@@ -91,3 +91,29 @@ async fn hosts_may_be_ipv6_or_names() {
         }
     }
 }
+
+/// After a controller crash its adopted instances still hold the old inherit socket; the new
+/// controller binds the same port beside it (SO_REUSEPORT), and both accept.
+#[tokio::test]
+async fn an_inherit_port_binds_again_while_an_adopted_instance_holds_the_old_socket() {
+    let (first, addr) = bind_one(ListenMode::Inherit, quick()).await;
+    let held = first.dup_inherit_fds().expect("dup").remove(0).0; // the "adopted instance"
+    drop(first);
+    let listen = [on("127.0.0.1", addr.port(), ListenMode::Inherit)];
+    let second = AppListeners::bind_with("web", &listen, quick())
+        .await
+        .expect("bind beside");
+    drop(held);
+    second.shutdown().await;
+    // A plain listener (no SO_REUSEPORT) on an inherit port is still "in use".
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listen = [on(
+        "127.0.0.1",
+        taken.local_addr().expect("addr").port(),
+        ListenMode::Inherit,
+    )];
+    let error = AppListeners::bind("web", &listen)
+        .await
+        .expect_err("in use");
+    assert!(matches!(error, NetError::PortInUse { .. }), "{error:?}");
+}

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::NetError;
-use crate::manifest::Listen;
+use crate::manifest::{Listen, ListenMode};
 
 /// Pending connections the kernel queues per listening socket.
 const BACKLOG: i32 = 1024;
@@ -18,7 +18,9 @@ pub(crate) async fn bind_entry(
     listen: &Listen,
 ) -> Result<TcpListener, NetError> {
     let addr = resolve(app, index, listen).await?;
-    listen_on(addr).map_err(|e| NetError::from_bind(app, &listen.host, listen.port, index, e))
+    let shared = listen.mode == ListenMode::Inherit;
+    listen_on(addr, shared)
+        .map_err(|e| NetError::from_bind(app, &listen.host, listen.port, index, e))
 }
 
 /// The address to bind: an IP literal as is, a host name through the resolver (IPv4 first).
@@ -52,10 +54,17 @@ async fn resolve(app: &str, index: usize, listen: &Listen) -> Result<SocketAddr,
 }
 
 /// A listening socket on `addr` with SO_REUSEADDR, so a restarted controller rebinds at once.
-fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
+///
+/// `shared` (inherit mode) adds SO_REUSEPORT: instances adopted after a controller crash still
+/// listen on the old socket, and the new controller must bind beside it. Only sockets of the
+/// same user that also set SO_REUSEPORT can share; any other listener is still "in use".
+fn listen_on(addr: SocketAddr, shared: bool) -> io::Result<TcpListener> {
     // socket2 creates the socket with SOCK_CLOEXEC: it leaks into no child by accident.
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    if shared {
+        socket.set_reuse_port(true)?;
+    }
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
