@@ -18,9 +18,13 @@ pub struct Stats {
 /// The live counters behind [`Stats`], shared by every task of one app.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    /// See [`Stats::connections`].
     connections: AtomicU64,
+    /// See [`Stats::requests`].
     requests: AtomicU64,
+    /// See [`Stats::failures`].
     failures: AtomicU64,
+    /// See [`Stats::retries`].
     retries: AtomicU64,
 }
 
