@@ -193,6 +193,9 @@ impl AppListeners {
 
     /// Replaces the set of ready backends that tcp/http traffic goes to (call it whenever an
     /// instance becomes ready or stops being ready); backends kept keep their open traffic.
+    ///
+    /// The list is the whole truth: a backend drained earlier but listed again is back in
+    /// rotation, so leave stopping instances out.
     pub fn set_backends(&self, backends: Vec<Backend>) {
         self.rotation.set(backends);
     }
