@@ -7,6 +7,7 @@ pub mod home;
 pub mod logs;
 pub mod manifest;
 pub mod metrics;
+pub mod net;
 pub mod probe;
 pub mod reconcile;
 pub mod store;

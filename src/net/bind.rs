@@ -1,0 +1,71 @@
+//! Binding one `listen` entry: resolve the host, set SO_REUSEADDR, bind, listen.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::NetError;
+use crate::manifest::{Listen, ListenMode};
+
+/// Pending connections the kernel queues per listening socket.
+const BACKLOG: i32 = 1024;
+
+/// Binds entry `index` of `app`'s `spec.listen`; the socket is CLOEXEC and blocking.
+pub(crate) async fn bind_entry(
+    app: &str,
+    index: usize,
+    listen: &Listen,
+) -> Result<TcpListener, NetError> {
+    let addr = resolve(app, index, listen).await?;
+    let shared = listen.mode == ListenMode::Inherit;
+    listen_on(addr, shared)
+        .map_err(|e| NetError::from_bind(app, &listen.host, listen.port, index, e))
+}
+
+/// The address to bind: an IP literal as is, a host name through the resolver (IPv4 first).
+async fn resolve(app: &str, index: usize, listen: &Listen) -> Result<SocketAddr, NetError> {
+    let host = listen.host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Ok(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            listen.port,
+        ));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, listen.port));
+    }
+    let resolve_error = |source| NetError::Resolve {
+        app: app.to_string(),
+        host: listen.host.clone(),
+        index,
+        source,
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, listen.port))
+        .await
+        .map_err(resolve_error)?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| resolve_error(io::Error::new(io::ErrorKind::NotFound, "no address")))
+}
+
+/// A listening socket on `addr` with SO_REUSEADDR, so a restarted controller rebinds at once.
+///
+/// `shared` (inherit mode) adds SO_REUSEPORT: instances adopted after a controller crash still
+/// listen on the old socket, and the new controller must bind beside it. Only sockets of the
+/// same user that also set SO_REUSEPORT can share; any other listener is still "in use".
+fn listen_on(addr: SocketAddr, shared: bool) -> io::Result<TcpListener> {
+    // socket2 creates the socket with SOCK_CLOEXEC: it leaks into no child by accident.
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if shared {
+        socket.set_reuse_port(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}

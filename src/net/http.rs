@@ -1,0 +1,250 @@
+//! `mode: http`: an HTTP/1.1 and h2c server on the public port that balances requests over
+//! ready backends through one keep-alive pool per backend.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body, Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+
+use super::backends::Lease;
+use super::headers;
+use super::leased_body::LeasedBody;
+use super::listeners::Proxy;
+use super::tasks::Tasks;
+use super::tcp::ACCEPT_BACKOFF;
+
+/// Request and response bodies as the proxy passes them on.
+pub(crate) type ProxyBody = http_body_util::combinators::BoxBody<Bytes, hyper::Error>;
+
+/// Keep-alive connections to one backend; dropped with it, closing its idle connections.
+pub(crate) type Pool = Client<HttpConnector, ProxyBody>;
+
+/// Request bodies up to this size are buffered so the request can be retried elsewhere.
+const MAX_REPLAY_BODY: u64 = 64 * 1024;
+
+/// How long a pooled connection to a backend may sit idle.
+const POOL_IDLE: Duration = Duration::from_secs(30);
+
+/// How long a client may take to send request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Accepts until `stop`; each connection is served by a tracked task.
+pub(crate) async fn serve(listener: Arc<TcpListener>, proxy: Arc<Proxy>) {
+    let mut builder = auto::Builder::new(proxy.tasks.clone());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let builder = Arc::new(builder);
+    loop {
+        let accepted = tokio::select! {
+            _ = proxy.tasks.stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((client, peer)) => {
+                proxy.counters.connection();
+                let task = serve_connection(client, peer, Arc::clone(&proxy), Arc::clone(&builder));
+                proxy.tasks.spawn(task);
+            }
+            Err(error) => {
+                tracing::warn!(app = %proxy.app, listen = %proxy.name, %error, "accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// Serves one client connection; on `stop`, finishes the request in flight and closes.
+async fn serve_connection(
+    client: TcpStream,
+    peer: SocketAddr,
+    proxy: Arc<Proxy>,
+    builder: Arc<auto::Builder<Tasks>>,
+) {
+    let _ = client.set_nodelay(true);
+    let service_proxy = Arc::clone(&proxy);
+    let service = service_fn(move |request| {
+        let proxy = Arc::clone(&service_proxy);
+        async move { Ok::<_, Infallible>(handle(request, peer, &proxy).await) }
+    });
+    let connection = builder.serve_connection(TokioIo::new(client), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(app = %proxy.app, %peer, %error, "client connection ended");
+            }
+            return;
+        }
+        _ = proxy.tasks.stop.cancelled() => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    let _ = connection.await;
+}
+
+/// A request body: buffered (replayable) or streamed (one attempt only).
+enum RequestBody {
+    /// Small and fully read: can be sent again to another backend.
+    Buffered(Bytes),
+    /// Large or of unknown size: sent once; `None` once it has been.
+    Streamed(Option<Incoming>),
+}
+
+impl RequestBody {
+    /// Reads a small body whole; leaves a large one streaming.
+    async fn read(body: Incoming) -> Result<Self, hyper::Error> {
+        if body.is_end_stream() {
+            return Ok(Self::Buffered(Bytes::new())); // e.g. an h2 GET: no size hint, no body
+        }
+        match body.size_hint().upper() {
+            Some(upper) if upper <= MAX_REPLAY_BODY => {
+                let limited = Limited::new(body, MAX_REPLAY_BODY as usize);
+                match limited.collect().await {
+                    Ok(collected) => Ok(Self::Buffered(collected.to_bytes())),
+                    Err(error) => match error.downcast::<hyper::Error>() {
+                        Ok(error) => Err(*error),
+                        // Limited's only other error is the size limit, excluded by the hint.
+                        Err(_) => Ok(Self::Buffered(Bytes::new())),
+                    },
+                }
+            }
+            _ => Ok(Self::Streamed(Some(body))),
+        }
+    }
+
+    /// The body for the next attempt; `None` if a streamed body was already sent.
+    fn next(&mut self) -> Option<ProxyBody> {
+        match self {
+            Self::Buffered(bytes) => Some(
+                Full::new(bytes.clone())
+                    .map_err(|never| match never {})
+                    .boxed(),
+            ),
+            Self::Streamed(body) => body.take().map(BodyExt::boxed),
+        }
+    }
+}
+
+/// Sends `request` to a ready backend and returns its response, or a 502/503 of our own.
+///
+/// A failed connect is tried on the other backends (nothing was sent, so it is safe for any
+/// method); a request that failed after it was sent, before any response byte, is retried
+/// once on another backend only if its method is idempotent. Streamed bodies are not retried.
+async fn handle(
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    proxy: &Proxy,
+) -> Response<ProxyBody> {
+    proxy.counters.request();
+    let (mut head, body) = request.into_parts();
+    headers::prepare_request(&mut head, peer);
+    let idempotent = headers::is_idempotent(&head.method);
+    let mut body = match RequestBody::read(body).await {
+        Ok(body) => body,
+        Err(error) => {
+            proxy.counters.failure();
+            return reply(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the request body: {error}\n"),
+            );
+        }
+    };
+    let deadline = Instant::now() + proxy.options.backend_wait;
+    let mut tried = Vec::new();
+    let mut resent = false;
+    let mut last_error = None;
+    loop {
+        let Some(lease) = proxy
+            .rotation
+            .wait_pick(&proxy.name, &tried, deadline, &proxy.tasks.stop)
+            .await
+        else {
+            proxy.counters.failure();
+            return match last_error {
+                None => reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("no ready instance of app {}\n", proxy.app),
+                ),
+                Some(error) => bad_gateway(&proxy.app, &error),
+            };
+        };
+        let Some(attempt_body) = body.next() else {
+            proxy.counters.failure();
+            return reply(
+                StatusCode::BAD_GATEWAY,
+                format!("instance of app {} failed\n", proxy.app),
+            );
+        };
+        let request = headers::to_backend(head.clone(), lease.port, attempt_body);
+        let pool = lease
+            .backend
+            .pool
+            .get_or_init(|| new_pool(&proxy.tasks, proxy.options.connect_timeout));
+        let error = match pool.request(request).await {
+            Ok(response) => return respond(response, lease),
+            Err(error) => error,
+        };
+        let connect_failed = error.is_connect();
+        let retry = connect_failed || (idempotent && !resent);
+        tracing::debug!(app = %proxy.app, backend = lease.backend.id, %error, retry, "backend request failed");
+        if !retry || matches!(body, RequestBody::Streamed(_)) {
+            proxy.counters.failure();
+            return bad_gateway(&proxy.app, &error);
+        }
+        resent |= !connect_failed;
+        proxy.counters.retry();
+        tried.push(lease.backend.id);
+        last_error = Some(error);
+    }
+}
+
+/// Passes the backend's response on; the lease is held until its body is fully sent.
+fn respond(response: Response<Incoming>, lease: Lease) -> Response<ProxyBody> {
+    let (mut head, body) = response.into_parts();
+    headers::strip_hop_by_hop(&mut head.headers);
+    Response::from_parts(head, LeasedBody::new(body, lease).boxed())
+}
+
+/// The 502 for a request no backend answered.
+fn bad_gateway(app: &str, error: &hyper_util::client::legacy::Error) -> Response<ProxyBody> {
+    let text = format!("instance of app {app} failed: {error}\n");
+    reply(StatusCode::BAD_GATEWAY, text)
+}
+
+/// A plain-text response of the proxy's own.
+fn reply(status: StatusCode, text: String) -> Response<ProxyBody> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(text))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain"),
+    );
+    response
+}
+
+/// A keep-alive client for one backend whose connection tasks belong to the app's tasks.
+fn new_pool(tasks: &Tasks, connect_timeout: Duration) -> Pool {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(connect_timeout));
+    Client::builder(tasks.clone())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(POOL_IDLE)
+        .build(connector)
+}

@@ -1,0 +1,251 @@
+//! [`AppListeners`]: the sockets of one app's `listen` entries and the proxies behind them.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::SockRef;
+
+use super::backends::{Backend, Rotation};
+use super::stats::{Counters, Stats};
+use super::tasks::Tasks;
+use super::{bind, http, tcp, NetError};
+use crate::manifest::{Listen, ListenMode};
+
+/// Timeouts of the proxies; [`Options::default`] is what the controller uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// How long a client waits for a ready backend before it is closed (tcp) or gets 503 (http).
+    pub backend_wait: Duration,
+    /// Limit on one connect to a backend's loopback port.
+    pub connect_timeout: Duration,
+    /// How long `shutdown` lets open connections and requests finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            backend_wait: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What a proxy task of one tcp/http listen entry shares with the rest of the app.
+#[derive(Debug)]
+pub(crate) struct Proxy {
+    /// The app, for logs.
+    pub(crate) app: String,
+    /// The listen entry's name: which port of each backend to use.
+    pub(crate) name: String,
+    /// The ready backends.
+    pub(crate) rotation: Arc<Rotation>,
+    /// The app's traffic counters.
+    pub(crate) counters: Arc<Counters>,
+    /// Owner of every task spawned for the app.
+    pub(crate) tasks: Tasks,
+    /// Timeouts.
+    pub(crate) options: Options,
+}
+
+/// One bound `listen` entry.
+#[derive(Debug)]
+struct Entry {
+    /// The entry's name (`LISTEN_FDNAMES`, `PORT_<NAME>`).
+    name: String,
+    /// The address actually bound (port 0 resolved).
+    addr: SocketAddr,
+    /// The socket, owned here (inherit) or shared with the accept task (tcp, http).
+    socket: Socket,
+}
+
+/// A listening socket by who accepts on it.
+#[derive(Debug)]
+enum Socket {
+    /// Blocking, accepted on by the instances themselves.
+    Inherit(std::net::TcpListener),
+    /// Non-blocking, accepted on by the controller's proxy.
+    Proxied(Arc<tokio::net::TcpListener>),
+}
+
+/// The listening sockets of one app, bound once and kept for the app's lifetime, so the
+/// public port never closes while instances are reloaded.
+///
+/// The controller keeps one per app. When the manifest's `listen` changes, drop (or
+/// [`shutdown`](Self::shutdown)) the old value first, then bind the new one: dropping stops
+/// listening at once, so binding the same port again succeeds immediately (SO_REUSEADDR).
+/// Dropping ends every proxy task abruptly; `shutdown` lets in-flight traffic finish first.
+#[derive(Debug)]
+pub struct AppListeners {
+    /// The app's name.
+    app: String,
+    /// The bound entries, in `spec.listen` order.
+    entries: Vec<Entry>,
+    /// The ready backends shared with the proxies.
+    rotation: Arc<Rotation>,
+    /// Traffic counters shared with the proxies.
+    counters: Arc<Counters>,
+    /// Every task spawned for this app.
+    tasks: Tasks,
+    /// Timeouts.
+    options: Options,
+    /// Set by `shutdown`, whose future ends the tasks instead of `Drop`.
+    graceful: bool,
+}
+
+impl AppListeners {
+    /// Binds every entry of `app`'s `spec.listen` and starts the tcp/http proxies.
+    pub async fn bind(app: &str, listen: &[Listen]) -> Result<Self, NetError> {
+        Self::bind_with(app, listen, Options::default()).await
+    }
+
+    /// Like [`bind`](Self::bind) with explicit timeouts (tests use short ones).
+    pub async fn bind_with(
+        app: &str,
+        listen: &[Listen],
+        options: Options,
+    ) -> Result<Self, NetError> {
+        let mut listeners = Self {
+            app: app.to_string(),
+            entries: Vec::with_capacity(listen.len()),
+            rotation: Arc::default(),
+            counters: Arc::default(),
+            tasks: Tasks::default(),
+            options,
+            graceful: false,
+        };
+        // On an error, dropping `listeners` closes what was bound so far and ends its tasks.
+        for (index, entry) in listen.iter().enumerate() {
+            let socket = bind::bind_entry(app, index, entry).await?;
+            let bind_error = |e| NetError::from_bind(app, &entry.host, entry.port, index, e);
+            let addr = socket.local_addr().map_err(bind_error)?;
+            let socket = match entry.mode {
+                ListenMode::Inherit => Socket::Inherit(socket),
+                ListenMode::Tcp | ListenMode::Http => {
+                    socket.set_nonblocking(true).map_err(bind_error)?;
+                    let socket =
+                        Arc::new(tokio::net::TcpListener::from_std(socket).map_err(bind_error)?);
+                    listeners.start_proxy(entry, Arc::clone(&socket));
+                    Socket::Proxied(socket)
+                }
+            };
+            listeners.entries.push(Entry {
+                name: entry.name.clone(),
+                addr,
+                socket,
+            });
+        }
+        Ok(listeners)
+    }
+
+    /// Spawns the accept loop of one tcp/http entry.
+    fn start_proxy(&self, entry: &Listen, socket: Arc<tokio::net::TcpListener>) {
+        let proxy = Arc::new(Proxy {
+            app: self.app.clone(),
+            name: entry.name.clone(),
+            rotation: Arc::clone(&self.rotation),
+            counters: Arc::clone(&self.counters),
+            tasks: self.tasks.clone(),
+            options: self.options,
+        });
+        match entry.mode {
+            ListenMode::Http => self.tasks.spawn(http::serve(socket, proxy)),
+            _ => self.tasks.spawn(tcp::serve(socket, proxy)),
+        }
+    }
+
+    /// The app these listeners belong to.
+    pub fn app(&self) -> &str {
+        &self.app
+    }
+
+    /// `(listen name, bound address)` of every entry, in `spec.listen` order.
+    pub fn local_addrs(&self) -> Vec<(String, SocketAddr)> {
+        self.entries
+            .iter()
+            .map(|e| (e.name.clone(), e.addr))
+            .collect()
+    }
+
+    /// The inherit-mode sockets and their names, in `spec.listen` order: fd 3, 4, … of a child.
+    pub fn inherit_fds(&self) -> Vec<(BorrowedFd<'_>, String)> {
+        self.entries
+            .iter()
+            .filter_map(|e| match &e.socket {
+                Socket::Inherit(socket) => Some((socket.as_fd(), e.name.clone())),
+                Socket::Proxied(_) => None,
+            })
+            .collect()
+    }
+
+    /// CLOEXEC dups of [`inherit_fds`](Self::inherit_fds), ready for [`super::pass_fds`].
+    pub fn dup_inherit_fds(&self) -> io::Result<Vec<(OwnedFd, String)>> {
+        self.inherit_fds()
+            .into_iter()
+            .map(|(fd, name)| Ok((fd.try_clone_to_owned()?, name)))
+            .collect()
+    }
+
+    /// Replaces the set of ready backends that tcp/http traffic goes to (call it whenever an
+    /// instance becomes ready or stops being ready); backends kept keep their open traffic.
+    ///
+    /// The list is the whole truth: a backend drained earlier but listed again is back in
+    /// rotation, so leave stopping instances out.
+    pub fn set_backends(&self, backends: Vec<Backend>) {
+        self.rotation.set(backends);
+    }
+
+    /// Takes backend `id` out of rotation and resolves once it has no open connection (tcp)
+    /// and no in-flight request (http); at once if it has none. Bound it by `stop.timeout`.
+    ///
+    /// Its idle keep-alive connections are closed once the drain is over, never reused.
+    pub fn drain(&self, id: u64) -> impl Future<Output = ()> + Send + 'static {
+        self.rotation.drain(id)
+    }
+
+    /// `(backend id, open connections + in-flight requests)` for each backend in rotation.
+    pub fn backend_loads(&self) -> Vec<(u64, usize)> {
+        self.rotation.loads()
+    }
+
+    /// The app's traffic counters.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// Stops accepting, lets in-flight traffic finish for `shutdown_grace`, ends every task.
+    pub fn shutdown(mut self) -> impl Future<Output = ()> + Send + 'static {
+        self.graceful = true;
+        self.stop_listening();
+        self.rotation.set(Vec::new());
+        let (tasks, grace) = (self.tasks.clone(), self.options.shutdown_grace);
+        // `self` drops here: inherit sockets close; proxied ones close with their accept task.
+        async move { tasks.shutdown(grace).await }
+    }
+
+    /// Makes every proxied socket stop listening now, even while its accept task still holds it.
+    fn stop_listening(&self) {
+        self.tasks.stop.cancel();
+        for entry in &self.entries {
+            if let Socket::Proxied(socket) = &entry.socket {
+                // A listening socket shut down for reading leaves LISTEN state at once, so
+                // the port can be bound again before the fd itself is closed.
+                let _ = SockRef::from(socket.as_ref()).shutdown(std::net::Shutdown::Read);
+            }
+        }
+    }
+}
+
+impl Drop for AppListeners {
+    fn drop(&mut self) {
+        self.stop_listening();
+        if !self.graceful {
+            self.tasks.kill();
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The owner of every task an app's listeners spawn, so shutdown can stop and join them all.
+
+use std::future::Future;
+
+use hyper::rt::Executor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Spawns tracked tasks; `stop` asks them to wind down, `kill` ends them where they stand.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tasks {
+    /// Joins every spawned task.
+    tracker: TaskTracker,
+    /// Graceful: stop accepting, finish what is in flight.
+    pub(crate) stop: CancellationToken,
+    /// Hard: drop whatever a task is doing.
+    kill: CancellationToken,
+}
+
+impl Tasks {
+    /// Spawns `fut` on the runtime; it is dropped when `kill` fires.
+    pub(crate) fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let kill = self.kill.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                biased;
+                _ = kill.cancelled() => {}
+                _ = fut => {}
+            }
+        });
+    }
+
+    /// Ends every task abruptly (used on drop, without waiting).
+    pub(crate) fn kill(&self) {
+        self.stop.cancel();
+        self.kill.cancel();
+    }
+
+    /// Stops accepting, gives in-flight work `grace` to finish, then kills and joins the rest.
+    pub(crate) async fn shutdown(&self, grace: std::time::Duration) {
+        self.stop.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            self.kill.cancel();
+            self.tracker.wait().await;
+        }
+    }
+}
+
+/// Lets hyper spawn its connection tasks as tracked tasks.
+impl<F> Executor<F> for Tasks
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        self.spawn(async move {
+            fut.await;
+        });
+    }
+}

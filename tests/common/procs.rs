@@ -1,0 +1,90 @@
+//! Facts about live processes from `/proc`: liveness, process group, environment, and the
+//! processes a test marked with its token.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// Live processes whose environment holds `CORRAL_TEST_TOKEN=token` or whose argv holds
+/// `token`, except `exclude`; sorted.
+pub fn marked(token: &str, exclude: &[u32]) -> Vec<u32> {
+    let marker = format!("CORRAL_TEST_TOKEN={token}");
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if exclude.contains(&pid) || !alive(pid) {
+            continue;
+        }
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if environ(pid).contains(&marker)
+            || cmdline.split(|b| *b == 0).any(|a| a == token.as_bytes())
+        {
+            pids.push(pid);
+        }
+    }
+    pids.sort_unstable();
+    pids
+}
+
+/// Whether `pid` exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace()
+                .next()
+                .map(|st| st != "Z" && st != "X")
+        })
+        .unwrap_or(false)
+}
+
+/// Process group of `pid`.
+pub fn pgid(pid: u32) -> Option<u32> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s[s.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
+}
+
+/// The raw `KEY=VALUE` entries of a process's initial environment.
+fn environ(pid: u32) -> Vec<String> {
+    fs::read(format!("/proc/{pid}/environ"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .filter(|e| !e.is_empty())
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect()
+}
+
+/// A process's initial environment as a map.
+pub fn env_map(pid: u32) -> BTreeMap<String, String> {
+    environ(pid)
+        .into_iter()
+        .filter_map(|e| e.split_once('=').map(|(k, v)| (k.into(), v.into())))
+        .collect()
+}
+
+/// Sends SIGKILL to one process.
+pub fn kill_pid(pid: u32) {
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill");
+}
+
+/// A process's argv, space-separated (empty once it is gone).
+pub fn cmdline(pid: u32) -> String {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&raw)
+        .replace('\0', " ")
+        .trim_end()
+        .to_owned()
+}
