@@ -167,6 +167,19 @@ corral_wait_ready() {
     return 1
 }
 
+# One line on why a setup did not come up, for the report (corral's own account, if it runs).
+why_not_started() {
+    [[ $1 == corral_* && -n $CORRAL_PID ]] || { echo "did not start"; return; }
+    "$CORRAL" get -o json 2>/dev/null | node -e '
+        let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+          let a; try { a = JSON.parse(s).apps.find(a => a.name === "web"); } catch {}
+          if (!a) return console.log("did not start (corral get: no app web)");
+          const ev = (a.events || []).slice(-2).map(e => e.reason + ": " + e.message).join("; ");
+          console.log(`did not start: corral get says ${a.ready}/${a.desired} ready, status ${a.status}` +
+                      (a.error ? `, error ${a.error}` : "") + (ev ? `; last events: ${ev}` : ""));
+        });'
+}
+
 setup_stop() {
     if [[ -n $BARE_PID ]]; then stop_pid "$BARE_PID"; BARE_PID=""; fi
     if [[ -n $CORRAL_PID ]]; then stop_pid "$CORRAL_PID"; CORRAL_PID=""; fi
@@ -216,11 +229,12 @@ record() {
 
 # throughput SETUP INSTANCES: both load shapes against one running setup.
 throughput() {
-    local setup=$1 instances=$2 port shape result
+    local setup=$1 instances=$2 port shape result why
     port=$(free_port)
     log "throughput: $setup ×$instances on :$port"
     if ! "${setup}_start" "$instances" "$port"; then
-        for shape in keepalive close; do record throughput "$setup" "$instances" "$shape" "" "[]" "did not start"; done
+        why=$(why_not_started "$setup")
+        for shape in keepalive close; do record throughput "$setup" "$instances" "$shape" "" "[]" "$why"; done
         setup_stop
         return
     fi
@@ -237,11 +251,12 @@ throughput() {
 
 # reload SETUP INSTANCES: per load shape, RELOAD_DURATION s of load with RELOADS reloads inside.
 reload() {
-    local setup=$1 instances=$2 port shape start i t times result error
+    local setup=$1 instances=$2 port shape start i t times result error why
     port=$(free_port)
     log "reload: $setup ×$instances on :$port"
     if ! "${setup}_start" "$instances" "$port"; then
-        for shape in keepalive close; do record reload "$setup" "$instances" "$shape" "" "[]" "did not start"; done
+        why=$(why_not_started "$setup")
+        for shape in keepalive close; do record reload "$setup" "$instances" "$shape" "" "[]" "$why"; done
         setup_stop
         return
     fi
@@ -297,8 +312,8 @@ main() {
  "cpu": "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)",
  "kernel": "$(uname -sr)",
  "node": "$(node --version)",
- "pm2": "$("$PM2" --version 2>/dev/null | tail -1)",
- "wrk": "$(wrk -v 2>&1 | head -1)",
+ "pm2": "$(node -p "require('$TMP/pm2/node_modules/pm2/package.json').version")",
+ "wrk": "$(wrk -v 2>&1 | head -1 | sed "s/ Copyright.*//")",
  "corral": "$(git -C "$ROOT" describe --always --dirty 2>/dev/null)",
  "duration": $DURATION, "warmup": $WARMUP, "reloadDuration": $RELOAD_DURATION, "reloads": $RELOADS,
  "wrkArgs": "${WRK_ARGS[*]}", "seconds": $((SECONDS - bench_start))}
