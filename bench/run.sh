@@ -91,7 +91,7 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 install_tools() {
     if ! command -v wrk >/dev/null; then
         log "installing wrk (apt)"
-        apt-get update -qq && apt-get install -y -qq wrk >/dev/null || die "could not install wrk"
+        { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || die "could not install wrk"
     fi
     command -v node >/dev/null || die "Node.js is needed (node not found in PATH)"
     command -v curl >/dev/null || die "curl is needed"
@@ -170,6 +170,7 @@ corral_wait_ready() {
 # One line on why a setup did not come up, for the report (corral's own account, if it runs).
 why_not_started() {
     [[ $1 == corral_* && -n $CORRAL_PID ]] || { echo "did not start"; return; }
+    # shellcheck disable=SC2016 # the ${…} below are JavaScript's
     "$CORRAL" get -o json 2>/dev/null | node -e '
         let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
           let a; try { a = JSON.parse(s).apps.find(a => a.name === "web"); } catch {}
