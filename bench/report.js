@@ -97,7 +97,7 @@ p(
   "  default (50 connections reused); **connection per request** adds `-H 'Connection: close'`.",
   `- Throughput: ${machine.warmup} s of warm-up (not counted), then ${machine.duration} s measured, per setup and shape.`,
   `- Reload under load: ${machine.reloadDuration} s of load; after 1 s, ${machine.reloads} reloads one after the other`,
-  "  (each waited for, 1 s apart): `pm2 reload web` for PM2, `corral reload web` then",
+  "  (each waited for, then 0.5 s pause): `pm2 reload web` for PM2, `corral reload web` then",
   "  `corral rollout status web -w` for corral.",
   "- **failed** = wrk's socket errors (connect, read, write, timeout > 5 s) + responses with a",
   "  status ≥ 400. A socket error is a request or connection attempt that got no response.",

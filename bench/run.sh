@@ -265,12 +265,12 @@ reload() {
         wrk_start "$RELOAD_DURATION" "$shape" "$port"
         start=$(now)
         times=() error=""
-        sleep 1
+        sleep 1  # steady load first
         for ((i = 0; i < RELOADS; i++)); do
+            ((i > 0)) && sleep 0.5
             t=$(now)
             if ! "${setup}_reload"; then error="reload $((i + 1)) failed"; break; fi
             times+=("$(elapsed "$t")")
-            sleep 1
         done
         # A reload that ends after the load does is outside the measurement: say so.
         t=$(elapsed "$start")
