@@ -3,6 +3,7 @@
 
 mod desired;
 mod history;
+mod listen;
 mod requests;
 mod rollout;
 mod status;
@@ -85,6 +86,8 @@ struct Controller {
     histories: BTreeMap<String, history::History>,
     /// Rollouts in flight.
     rollouts: rollout::Rollouts,
+    /// Listening sockets per app.
+    listening: listen::Listening,
     /// Latest CPU/RSS sample per instance pid.
     usage: BTreeMap<u32, Usage>,
     /// The pids the metrics sampler should measure.
@@ -124,6 +127,7 @@ pub async fn run(
         cpus: desired::online_cpus(),
         histories: BTreeMap::new(),
         rollouts: rollout::Rollouts::default(),
+        listening: listen::Listening::default(),
         usage: BTreeMap::new(),
         sampled_pids: pids_tx,
     };
@@ -175,6 +179,7 @@ pub async fn run(
     ctl.save_record().await;
     sampler_stop.cancel();
     let _ = sampler.await;
+    ctl.listening.shutdown().await;
     ctl.supervisor.shutdown().await;
     tracing::info!("all apps stopped");
     Ok(())
@@ -218,9 +223,24 @@ impl Controller {
             }
         }
         self.store = store;
-        self.desired.clear();
+        let mut previous = std::mem::take(&mut self.desired);
         for mut template in templates {
             let name = template.app.clone();
+            if let Err(message) = self.listening.ensure(&name, &template.listen).await {
+                // The ports can't be had: the app keeps what runs (if anything), in error.
+                let msg = format!("cannot listen: {message}");
+                self.supervisor.events.warning(&name, "BindFailed", msg);
+                match previous.remove(&name) {
+                    Some(d) => {
+                        self.desired.insert(name, d);
+                    }
+                    None => {
+                        self.created.entry(name.clone()).or_insert_with(now_ms);
+                        self.templates.insert(name, template);
+                    }
+                }
+                continue;
+            }
             if let Some(located) = self.store.apps.get(&name) {
                 self.record_history(&name, &template.revision, &located.app.clone())
                     .await;
@@ -237,6 +257,7 @@ impl Controller {
             self.created.entry(name.clone()).or_insert_with(now_ms);
             self.templates.insert(name, template);
         }
+        previous.clear();
         self.supervisor.probe_adopted(&self.templates);
         Ok(())
     }
@@ -297,7 +318,8 @@ impl Controller {
             });
         }
         self.track_rollouts(Instant::now());
-        self.prune();
+        self.update_backends();
+        self.prune().await;
         requeue
     }
 
@@ -314,8 +336,13 @@ impl Controller {
                     return;
                 };
                 if template.revision == revision {
-                    self.supervisor
-                        .start(template, index, &desired.backoff, now);
+                    self.supervisor.start(
+                        template,
+                        index,
+                        &desired.backoff,
+                        now,
+                        self.listening.get(&app),
+                    );
                 }
             }
             Action::Stop { id, reason } => {
@@ -329,8 +356,13 @@ impl Controller {
                     .get(&app)
                     .map(|t| t.stop.clone())
                     .unwrap_or_default();
-                self.supervisor
-                    .stop(id, reason, stop.signal.0, stop.timeout.0);
+                self.supervisor.stop(
+                    id,
+                    reason,
+                    stop.signal.0,
+                    stop.timeout.0,
+                    self.listening.drain(&app, id),
+                );
             }
             Action::MarkReady { id } => self.supervisor.mark_ready(id, now),
         }
@@ -359,11 +391,13 @@ impl Controller {
                     report.message
                 );
                 self.supervisor.events.warning(&app, "LivenessFailed", msg);
+                let drain = self.listening.drain(&app, report.id);
                 self.supervisor.stop(
                     report.id,
                     StopReason::Unhealthy,
                     stop.signal.0,
                     stop.timeout.0,
+                    drain,
                 );
             }
         }
@@ -411,18 +445,38 @@ impl Controller {
                 .get(&app)
                 .map(|t| t.stop.clone())
                 .unwrap_or_default();
-            self.supervisor
-                .stop(id, StopReason::Shutdown, stop.signal.0, stop.timeout.0);
+            self.supervisor.stop(
+                id,
+                StopReason::Shutdown,
+                stop.signal.0,
+                stop.timeout.0,
+                None,
+            );
         }
     }
 
-    /// Forgets deleted apps once their last process is gone.
-    fn prune(&mut self) {
+    /// Hands each app's proxy the instances ready to take traffic.
+    fn update_backends(&mut self) {
+        let apps: Vec<String> = self.listening.apps().cloned().collect();
+        for app in apps {
+            let ready = self
+                .supervisor
+                .instances_of(&app)
+                .filter(|i| matches!(i.phase, Phase::Ready { .. }) && !i.ports.is_empty())
+                .map(|i| (i.id, i.ports.clone()))
+                .collect();
+            self.listening.set_backends(&app, ready);
+        }
+    }
+
+    /// Forgets deleted apps once their last process is gone, closing their sockets.
+    async fn prune(&mut self) {
         let gone: Vec<String> = self
             .templates
             .keys()
             .filter(|a| {
-                !self.desired.contains_key(*a) && self.supervisor.instances_of(a).next().is_none()
+                !self.store.apps.contains_key(*a)
+                    && self.supervisor.instances_of(a).next().is_none()
             })
             .cloned()
             .collect();
@@ -434,6 +488,7 @@ impl Controller {
             self.histories.remove(&app);
             self.supervisor.forget_history(&app);
             self.supervisor.events.forget(&app);
+            self.listening.remove(&app).await;
         }
     }
 

@@ -105,7 +105,9 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
     let stalled = deadline.is_some_and(|d| ctl.rollouts.stalled(name, d, now));
     let rolling = ctl.rollouts.in_flight(name);
     let status = if desired.is_none() {
-        if live > 0 {
+        if ctl.listening.error(name).is_some() {
+            "Failed"
+        } else if live > 0 {
             "Stopping"
         } else {
             "Stopped"
@@ -130,6 +132,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         "Starting"
     };
     let problem = ctl.store.problem_for(name);
+    let bind_error = ctl.listening.error(name);
     let max_unavailable = desired.map_or(0, |d| d.rollout.max_unavailable);
     let available = ready + max_unavailable >= replicas;
     let conditions = vec![
@@ -203,7 +206,9 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         cpu_percent: sum(instances.iter().filter_map(|i| i.cpu_percent)),
         memory_bytes: sum(instances.iter().filter_map(|i| i.memory_bytes)),
         created_ms: ctl.created.get(name).copied().unwrap_or(0),
-        error: problem.map(|p| format!("{}:{}:{}: {}", p.file, p.line, p.column, p.message)),
+        error: problem
+            .map(|p| format!("{}:{}:{}: {}", p.file, p.line, p.column, p.message))
+            .or_else(|| bind_error.map(|e| format!("cannot listen: {e}"))),
         conditions,
         instances,
         events: ctl.supervisor.events.of(name),

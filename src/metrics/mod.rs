@@ -41,6 +41,10 @@ impl Sampler {
             .refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
         let mut children: HashMap<Pid, Vec<Pid>> = HashMap::new();
         for (pid, proc_) in self.system.processes() {
+            // Threads are listed as tasks of their process: their RSS is the process's own.
+            if proc_.thread_kind().is_some() {
+                continue;
+            }
             if let Some(parent) = proc_.parent() {
                 children.entry(parent).or_default().push(*pid);
             }
@@ -132,6 +136,35 @@ mod tests {
         assert!(
             tree_rss > alone_rss && alone_rss > 0,
             "tree {tree_rss} vs root {alone_rss}"
+        );
+    }
+
+    #[test]
+    fn threads_are_not_counted_as_processes() {
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", "import threading,time\n[threading.Thread(target=time.sleep,args=(5,)).start() for _ in range(8)]\ntime.sleep(5)"])
+            .spawn()
+            .expect("spawn");
+        let root = child.id();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let threads = || std::fs::read_dir(format!("/proc/{root}/task")).map_or(0, |d| d.count());
+        while threads() < 9 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let mut sampler = Sampler::default();
+        let tree = sampler
+            .sample(&[root])
+            .get(&root)
+            .map_or(0, |u| u.rss_bytes);
+        let own = sampler
+            .system
+            .process(Pid::from_u32(root))
+            .map_or(0, |p| p.memory());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            own > 0 && tree < 2 * own,
+            "tree {tree} vs own {own}: threads were summed"
         );
     }
 

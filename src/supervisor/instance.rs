@@ -41,6 +41,8 @@ pub struct Instance {
     pub pipes: Vec<LogPipe>,
     /// Whether its log lines get timestamps (kept for adoption).
     pub timestamps: bool,
+    /// Its own loopback port per tcp/http listen entry (`PORT`, `PORT_<NAME>`).
+    pub ports: Vec<(String, u16)>,
     /// Cancels the SIGKILL escalation once the process is gone.
     pub escalation: CancellationToken,
     /// Ends its probers.
@@ -58,6 +60,7 @@ impl Instance {
         pid: u32,
         start_ticks: u64,
         pipes: Vec<LogPipe>,
+        ports: Vec<(String, u16)>,
     ) -> Self {
         Self {
             id,
@@ -72,6 +75,7 @@ impl Instance {
             stop_reason: None,
             pipes,
             timestamps: template.logs.timestamps,
+            ports,
             escalation: CancellationToken::new(),
             probes: CancellationToken::new(),
             probed: true,
@@ -84,16 +88,29 @@ impl Instance {
         reason: StopReason,
         signal: Signal,
         timeout: Duration,
+        drain: Option<Drain>,
         tasks: &TaskTracker,
     ) {
         self.phase = Phase::Stopping;
         self.stop_reason = Some(reason);
         self.probes.cancel();
-        if let Err(e) = process::signal_group(self.pid, signal) {
-            tracing::warn!(app = %self.app, pid = self.pid, "cannot signal the process group: {e}");
+        let (pgid, done, app) = (self.pid, self.escalation.clone(), self.app.clone());
+        let send = move || {
+            if let Err(e) = process::signal_group(pgid, signal) {
+                tracing::warn!(app, pid = pgid, "cannot signal the process group: {e}");
+            }
+        };
+        if drain.is_none() {
+            send();
         }
-        let (pgid, done) = (self.pid, self.escalation.clone());
         tasks.spawn(async move {
+            if let Some(drain) = drain {
+                // Out of rotation already; let its open connections finish, bounded.
+                tokio::select! {
+                    _ = done.cancelled() => return,
+                    _ = tokio::time::timeout(timeout, drain) => send(),
+                }
+            }
             tokio::select! {
                 _ = done.cancelled() => {}
                 _ = tokio::time::sleep(timeout) => {
@@ -125,9 +142,13 @@ impl Instance {
             stopping: self.phase == Phase::Stopping,
             pipes: self.pipes.iter().map(|p| p.path().to_path_buf()).collect(),
             timestamps: self.timestamps,
+            ports: self.ports.clone(),
         }
     }
 }
+
+/// Resolves once an instance has no open connections left through the controller's proxy.
+pub type Drain = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,7 +25,7 @@ use crate::reconcile::{
 use shared::Shared;
 
 pub use events::{unix_ms, EventLog};
-pub use instance::{Exit, Exited, Instance};
+pub use instance::{Drain, Exit, Exited, Instance};
 pub use template::Template;
 
 /// All processes of all apps, and the history the planner needs.
@@ -119,6 +119,7 @@ impl Supervisor {
         index: u32,
         backoff: &BackoffPolicy,
         now: Instant,
+        listeners: Option<&crate::net::AppListeners>,
     ) {
         let id = self.next_id;
         self.next_id += 1;
@@ -129,7 +130,7 @@ impl Supervisor {
             .entry(index)
             .or_default();
         slot.record_restart();
-        match spawn::spawn(&self.shared, template, id, index) {
+        match spawn::spawn(&self.shared, template, id, index, listeners) {
             Ok(inst) => {
                 self.events.normal(
                     &template.app,
@@ -161,6 +162,7 @@ impl Supervisor {
         reason: StopReason,
         signal: nix::sys::signal::Signal,
         timeout: Duration,
+        drain: Option<Drain>,
     ) {
         let Some(inst) = self.instances.get_mut(&id) else {
             return;
@@ -168,7 +170,7 @@ impl Supervisor {
         if inst.phase == Phase::Stopping {
             return;
         }
-        inst.begin_stop(reason, signal, timeout, &self.shared.tasks);
+        inst.begin_stop(reason, signal, timeout, drain, &self.shared.tasks);
         let why = match reason {
             StopReason::ScaledDown => "scaled down",
             StopReason::Deleted => "app removed",
@@ -297,7 +299,7 @@ impl Supervisor {
     ) -> usize {
         let ids: Vec<InstanceId> = self.instances_of(app).map(|i| i.id).collect();
         for id in &ids {
-            self.stop(*id, StopReason::Replaced, signal, timeout);
+            self.stop(*id, StopReason::Replaced, signal, timeout, None);
         }
         self.forget_history(app);
         self.events.normal(

@@ -33,6 +33,9 @@ pub struct RecordEntry {
     /// Whether its log lines get timestamps.
     #[serde(default = "yes")]
     pub timestamps: bool,
+    /// Its loopback ports per tcp/http listen entry, to put it back in rotation.
+    #[serde(default)]
+    pub ports: Vec<(String, u16)>,
 }
 
 fn yes() -> bool {
@@ -100,6 +103,7 @@ mod tests {
                 stopping: false,
                 pipes: vec![dir.path().join("p")],
                 timestamps: false,
+                ports: vec![("http".into(), 8080)],
             }],
         };
         record.save(&path).await.expect("save");

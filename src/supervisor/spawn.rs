@@ -16,6 +16,7 @@ use super::shared::Shared;
 use super::template::Template;
 use crate::logs::{self, CaptureOptions, LogPipe, Stream};
 use crate::manifest::ListenMode;
+use crate::net::{self, AppListeners};
 use crate::probe::NotifySocket;
 use crate::reconcile::{InstanceId, Phase};
 
@@ -40,13 +41,16 @@ fn is_controller_only(key: &str) -> bool {
     )
 }
 
-/// The port a probe without one targets: the listen port of the first inherit entry.
-fn default_probe_port(template: &Template) -> Option<u16> {
-    template
-        .listen
-        .iter()
-        .find(|l| l.mode == ListenMode::Inherit)
-        .map(|l| l.port)
+/// The port a probe without one targets: the instance's own `PORT` (tcp/http modes), else
+/// the listen port of the first inherit entry.
+fn default_probe_port(template: &Template, ports: &[(String, u16)]) -> Option<u16> {
+    ports.first().map(|(_, p)| *p).or_else(|| {
+        template
+            .listen
+            .iter()
+            .find(|l| l.mode == ListenMode::Inherit)
+            .map(|l| l.port)
+    })
 }
 
 /// Creates the two log FIFOs of an instance and starts capturing them.
@@ -83,12 +87,13 @@ fn log_pipes(
     Ok(pipes)
 }
 
-/// Spawns instance `id` of `template` at `index`.
+/// Spawns instance `id` of `template` at `index`; `listeners` are the app's shared sockets.
 pub fn spawn(
     shared: &Shared,
     template: &Template,
     id: InstanceId,
     index: u32,
+    listeners: Option<&AppListeners>,
 ) -> io::Result<Instance> {
     if let Some(err) = &template.error {
         return Err(io::Error::other(err.clone()));
@@ -113,7 +118,15 @@ pub fn spawn(
         }
         None => None,
     };
+    let ports = match net::instance_ports(&template.listen) {
+        Ok(ports) => ports,
+        Err(e) => {
+            cleanup(&pipes);
+            return Err(e);
+        }
+    };
     let mut env = instance_env(template, index);
+    env.extend(net::port_env(&ports));
     if let Some(socket) = &notify {
         env.push(("NOTIFY_SOCKET".into(), socket.path().display().to_string()));
     }
@@ -124,9 +137,22 @@ pub fn spawn(
             return Err(e);
         }
     };
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .current_dir(&template.cwd)
+    let inherit = match listeners.map(AppListeners::dup_inherit_fds).transpose() {
+        Ok(fds) => fds.filter(|fds| !fds.is_empty()),
+        Err(e) => {
+            cleanup(&pipes);
+            return Err(e);
+        }
+    };
+    let mut cmd = match &inherit {
+        Some(_) => net::shim_command(&template.argv)?,
+        None => {
+            let mut cmd = tokio::process::Command::new(program);
+            cmd.args(args);
+            cmd
+        }
+    };
+    cmd.current_dir(&template.cwd)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -134,6 +160,9 @@ pub fn spawn(
         .stderr(Stdio::from(err_end))
         .process_group(0)
         .kill_on_drop(false);
+    if let Some(fds) = inherit {
+        net::pass_fds(&mut cmd, fds);
+    }
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {
@@ -160,11 +189,11 @@ pub fn spawn(
         };
         let _ = exits.send(Exited { id, exit }).await;
     });
-    let inst = Instance::new(id, template, index, pid, start_ticks, pipes);
     let target = Target {
         env,
-        default_port: default_probe_port(template),
+        default_port: default_probe_port(template, &ports),
     };
+    let inst = Instance::new(id, template, index, pid, start_ticks, pipes, ports);
     if let Err(e) = probes::start(shared, template, id, &target, notify, true, &inst.probes) {
         tracing::warn!(app = %template.app, "instance {index}: {e}");
     }
@@ -241,6 +270,7 @@ pub fn adopt(
         stop_reason: None,
         pipes,
         timestamps: entry.timestamps,
+        ports: entry.ports.clone(),
         escalation: CancellationToken::new(),
         probes: CancellationToken::new(),
         probed: false,
@@ -255,9 +285,11 @@ pub fn probe_adopted(shared: &Shared, template: &Template, inst: &mut Instance) 
             .readiness
             .as_ref()
             .is_some_and(|p| p.notify.is_none());
+    let mut env = instance_env(template, inst.index);
+    env.extend(net::port_env(&inst.ports));
     let target = Target {
-        env: instance_env(template, inst.index),
-        default_port: default_probe_port(template),
+        env,
+        default_port: default_probe_port(template, &inst.ports),
     };
     if let Err(e) = probes::start(
         shared,
