@@ -197,6 +197,23 @@ for (const shape of ["keepalive", "close"]) {
   p("");
 }
 
+p(
+  "## Reading the numbers",
+  "",
+  "- wrk, the app instances and (for `tcp`/`http`) corral's proxy share the same CPUs, so a setup",
+  "  that adds a process on the data path pays for it twice: its own CPU and less for the app.",
+  "- PM2 cluster mode uses Node's `cluster` module: the PM2 master accepts every connection and",
+  "  hands it to a worker over IPC, which is why its connection-per-request figures trail the",
+  "  bare app's. corral `inherit` gives every instance the listening socket and the kernel spreads",
+  "  connections; `tcp` and `http` put corral's proxy in between.",
+  "- During a reload, an instance being stopped closes its keep-alive connections (the app's",
+  "  `server.close()`), and a request in flight on one is a wrk read error; only `http` mode, whose",
+  "  client connections belong to the controller, can hide that. Socket errors count attempts:",
+  "  with no listener at all (PM2 fork mode between two processes) wrk retries in a tight loop and",
+  "  the count grows with the length of the gap, not with the number of clients.",
+  "",
+);
+
 if (notes.length) p("## Problems seen in this run", "", ...notes, "");
 
 process.stdout.write(out.join("\n"));
