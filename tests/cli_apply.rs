@@ -297,3 +297,35 @@ fn client_commands_without_a_controller_say_so() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn diff_shows_what_apply_would_change_and_writes_nothing() -> TestResult {
+    let env = Env::new()?;
+    let web = env.file("web.yaml", WEB)?;
+    let out = env.run(&["diff", "-f", s(&web)])?;
+    assert_eq!(out.status.code(), Some(1), "a new app is a difference");
+    assert!(
+        stdout(&out).contains("--- /dev/null") && stdout(&out).contains("+  name: web"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(env.listing()?.is_empty(), "diff wrote nothing");
+
+    assert!(env.run(&["apply", "-f", s(&web)])?.status.success());
+    let same = env.run(&["diff", "-f", s(&web)])?;
+    assert_eq!(
+        (same.status.code(), stdout(&same)),
+        (Some(0), String::new())
+    );
+
+    let web4 = env.file("web4.yaml", WEB_4)?;
+    let out = env.run(&["diff", "-f", s(&web4)])?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("+  instances: 4"), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(env.dir().join("web.yaml"))?,
+        WEB,
+        "diff wrote nothing"
+    );
+    Ok(())
+}
