@@ -329,3 +329,46 @@ fn diff_shows_what_apply_would_change_and_writes_nothing() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn scale_stop_and_start_edit_the_manifest_keeping_comments() -> TestResult {
+    let env = Env::new()?;
+    std::fs::write(env.dir().join("api.yaml"), API)?;
+    let out = env.run(&["scale", "api", "3"])?;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "app/api scaled\n");
+    let text = std::fs::read_to_string(env.dir().join("api.yaml"))?;
+    assert!(
+        text.contains("  instances: 3\n")
+            && text.contains("# keep this comment")
+            && text.contains("# trailing"),
+        "{text}"
+    );
+
+    assert_eq!(stdout(&env.run(&["stop", "api"])?), "app/api stopped\n");
+    assert!(std::fs::read_to_string(env.dir().join("api.yaml"))?.contains("  suspend: true\n"));
+    assert_eq!(
+        stdout(&env.run(&["stop", "api"])?),
+        "app/api already stopped\n"
+    );
+    assert_eq!(stdout(&env.run(&["start", "api"])?), "app/api started\n");
+    let text = std::fs::read_to_string(env.dir().join("api.yaml"))?;
+    assert!(
+        text.contains("  suspend: false\n") && text.contains("  instances: 3\n"),
+        "{text}"
+    );
+
+    let bad = env.run(&["scale", "api", "lots"])?;
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("whole number"),
+        "{}",
+        stderr(&bad)
+    );
+    let missing = env.run(&["scale", "nope", "2"])?;
+    assert!(
+        !missing.status.success() && stderr(&missing).contains("not defined"),
+        "{}",
+        stderr(&missing)
+    );
+    Ok(())
+}
