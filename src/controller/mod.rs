@@ -351,11 +351,7 @@ impl Controller {
                     .instance(id)
                     .map(|i| i.app.clone())
                     .unwrap_or_default();
-                let stop = self
-                    .templates
-                    .get(&app)
-                    .map(|t| t.stop.clone())
-                    .unwrap_or_default();
+                let stop = self.stop_spec(&app);
                 self.supervisor.stop(
                     id,
                     reason,
@@ -381,11 +377,7 @@ impl Controller {
                     return;
                 };
                 let (app, index) = (inst.app.clone(), inst.index);
-                let stop = self
-                    .templates
-                    .get(&app)
-                    .map(|t| t.stop.clone())
-                    .unwrap_or_default();
+                let stop = self.stop_spec(&app);
                 let msg = format!(
                     "instance {index} failed its liveness probe: {}; restarting it",
                     report.message
@@ -440,11 +432,7 @@ impl Controller {
             .map(|i| (i.id, i.app.clone()))
             .collect();
         for (id, app) in ids {
-            let stop = self
-                .templates
-                .get(&app)
-                .map(|t| t.stop.clone())
-                .unwrap_or_default();
+            let stop = self.stop_spec(&app);
             self.supervisor.stop(
                 id,
                 StopReason::Shutdown,
@@ -453,6 +441,14 @@ impl Controller {
                 None,
             );
         }
+    }
+
+    /// How `app`'s instances are stopped (the default for an app already forgotten).
+    fn stop_spec(&self, app: &str) -> crate::manifest::Stop {
+        self.templates
+            .get(app)
+            .map(|t| t.stop.clone())
+            .unwrap_or_default()
     }
 
     /// Hands each app's proxy the instances ready to take traffic.
