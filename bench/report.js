@@ -87,6 +87,7 @@ p(
   `| Node | ${machine.node} |`,
   `| PM2 | ${machine.pm2} |`,
   `| wrk | ${machine.wrk} |`,
+  `| load average (1, 5, 15 min) | ${machine.load ?? "not recorded"} |`,
   `| whole bench | ${machine.seconds} s |`,
   "",
   "## What is measured",

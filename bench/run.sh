@@ -290,7 +290,8 @@ reload() {
 # ---------------------------------------------------------------------------------------------
 
 main() {
-    local bench_start=$SECONDS
+    local bench_start=$SECONDS load_before
+    load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     install_tools
     : >"$RESULTS"
 
@@ -317,6 +318,7 @@ main() {
  "wrk": "$(wrk -v 2>&1 | head -1 | sed "s/ Copyright.*//")",
  "corral": "$(git -C "$ROOT" describe --always --dirty 2>/dev/null)",
  "duration": $DURATION, "warmup": $WARMUP, "reloadDuration": $RELOAD_DURATION, "reloads": $RELOADS,
+ "load": "$load_before at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end",
  "wrkArgs": "${WRK_ARGS[*]}", "seconds": $((SECONDS - bench_start))}
 EOF
     mkdir -p "$(dirname "$OUT")"
