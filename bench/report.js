@@ -26,28 +26,39 @@ const NAMES = {
 };
 const SHAPES = { keepalive: "keep-alive", close: "connection per request" };
 
-/** The figures of one measurement, or null when it did not run. */
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+/** The figures of one measurement (a reload run, or all throughput rounds of one setup and
+ * shape taken together), or null when it did not run. */
 function figures(r) {
-  if (!r || !r.wrk) return null;
-  const w = r.wrk;
+  const runs = r ? rounds(r).filter((x) => x.wrk) : [];
+  if (!runs.length) return null;
+  const sum = (f) => runs.reduce((n, x) => n + f(x.wrk), 0);
+  const w = {};
+  for (const k of ["requests", "duration_us", "connect", "read", "write", "timeout", "status"]) w[k] = sum((x) => x[k]);
   const socketErrors = w.connect + w.read + w.write + w.timeout;
+  const perRound = runs.map((x) => x.wrk.requests / (x.wrk.duration_us / 1e6));
   return {
     requests: w.requests,
     rps: w.requests / (w.duration_us / 1e6),
+    spread: [Math.min(...perRound), Math.max(...perRound)],
     failed: socketErrors + w.status,
-    socketErrors,
-    non2xx: w.status,
     breakdown: `connect ${w.connect}, read ${w.read}, write ${w.write}, timeout ${w.timeout}, non-2xx ${w.status}`,
-    p50ms: w.p50_us / 1000,
-    p99ms: w.p99_us / 1000,
+    p50ms: median(runs.map((x) => x.wrk.p50_us)) / 1000,
+    p99ms: median(runs.map((x) => x.wrk.p99_us)) / 1000,
   };
 }
 
+const same = (a, b) => a.scenario === b.scenario && a.setup === b.setup && a.instances === b.instances && a.shape === b.shape;
+/** Every record of the measurement `r` belongs to (throughput has one per round). */
+const rounds = (r) => results.filter((x) => same(x, r));
+
 function find(scenario, setup, instances, shape) {
-  return results.find(
-    (r) => r.scenario === scenario && r.setup === setup && r.instances === instances && r.shape === shape,
-  );
+  return results.find((r) => same(r, { scenario, setup, instances, shape }));
 }
+/** One record per measurement, in the order they were first taken. */
+const measurements = (scenario, shape) =>
+  results.filter((r, i) => r.scenario === scenario && r.shape === shape && results.findIndex((x) => same(x, r)) === i);
 
 /** The PM2 cluster measurement `r` is compared with: same scenario and shape, the same instance
  * count if PM2 cluster ran with it, else the nearest one that ran. */
@@ -96,7 +107,11 @@ p(
   "  `GET /` with one line. It serves fd 3 under corral `inherit`, else `PORT`.",
   `- Load: \`wrk ${machine.wrkArgs}\` against 127.0.0.1, wrk on the same machine. **keep-alive** is wrk's`,
   "  default (50 connections reused); **connection per request** adds `-H 'Connection: close'`.",
-  `- Throughput: ${machine.warmup} s of warm-up (not counted), then ${machine.duration} s measured, per setup and shape.`,
+  "- Every setup runs at the same time, each on its own port (idle ones cost next to nothing).",
+  `  Throughput: ${machine.warmup} s of warm-up per setup and shape (not counted), then ${machine.rounds} rounds that`,
+  `  each give every setup and shape ${machine.round} s of load in turn, so that other work on the machine`,
+  "  weighs on all setups alike. requests/s is over all rounds; *rounds* shows the slowest and",
+  "  fastest round, a measure of the noise; latencies are the median round's.",
   `- Reload under load: ${machine.reloadDuration} s of load; after 1 s, ${machine.reloads} reloads one after the other`,
   "  (each waited for, then 0.5 s pause): `pm2 reload web` for PM2, `corral reload web` then",
   "  `corral rollout status web -w` for corral.",
@@ -160,18 +175,19 @@ for (const shape of ["keepalive", "close"]) {
   p(
     `## Throughput, ${SHAPES[shape]}`,
     "",
-    "| setup | requests/s | × PM2 cluster | p50 ms | p99 ms | failed |",
-    "|---|---:|---:|---:|---:|---:|",
+    "| setup | requests/s | rounds (req/s) | × PM2 cluster | p50 ms | p99 ms | failed |",
+    "|---|---:|---:|---:|---:|---:|---:|",
   );
-  for (const r of results.filter((r) => r.scenario === "throughput" && r.shape === shape)) {
-    noteErrors(r);
+  for (const r of measurements("throughput", shape)) {
+    rounds(r).forEach(noteErrors);
     const f = figures(r);
     if (!f) {
-      p(`| ${label(r)} | not measured | | | | |`);
+      p(`| ${label(r)} | not measured | | | | | |`);
       continue;
     }
     const base = versusPm2(r, f);
-    p(`| ${label(r)} | ${fmt(f.rps)} | ${base} | ${fmt(f.p50ms, 2)} | ${fmt(f.p99ms, 2)} | ${fmt(f.failed)} |`);
+    const spread = `${fmt(f.spread[0])}–${fmt(f.spread[1])}`;
+    p(`| ${label(r)} | ${fmt(f.rps)} | ${spread} | ${base} | ${fmt(f.p50ms, 2)} | ${fmt(f.p99ms, 2)} | ${fmt(f.failed)} |`);
   }
   p("");
 }
@@ -183,7 +199,7 @@ for (const shape of ["keepalive", "close"]) {
     "| setup | requests | requests/s | × PM2 cluster | failed | of which | reloads (s each) |",
     "|---|---:|---:|---:|---:|---|---|",
   );
-  for (const r of results.filter((r) => r.scenario === "reload" && r.shape === shape)) {
+  for (const r of measurements("reload", shape)) {
     noteErrors(r);
     const f = figures(r);
     const times = r.reloads.length ? r.reloads.map((t) => t.toFixed(1)).join(", ") : "none";

@@ -8,30 +8,44 @@
 #               fork ×1 and cluster ×2, `corral reload` for each corral mode ×2), counting
 #               requests and failed requests (wrk's socket errors + non-2xx/3xx responses).
 #
+# Every setup runs at once on its own port (idle ones cost next to nothing), and throughput is
+# measured in ROUNDS short rounds that visit every setup in turn: a neighbour's load on a shared
+# machine then weighs on all setups alike instead of on whichever ran at that minute.
+#
 # Results go to docs/benchmarks.md (bench/report.js renders them), raw data to $TMP/results.jsonl.
 # Installs what it lacks: wrk (apt), PM2 (npm, into the temp folder only), corral (cargo build).
 # Everything it starts is stopped on exit; traffic goes to 127.0.0.1 only.
-# Knobs (environment): BENCH_DURATION (s per throughput run, default 10), BENCH_OUT (report path),
-# BENCH_SETUPS (run only these setups, e.g. "bare pm2_cluster"; for trying the script out).
+# Knobs (environment): BENCH_ROUND (s per throughput round, default 4), BENCH_ROUNDS (default 3),
+# BENCH_OUT (report path), BENCH_SETUPS (only these, e.g. "bare:1 pm2_cluster:2"; for trying out).
 
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DURATION=${BENCH_DURATION:-10}  # seconds of measured load per throughput run
-WARMUP=2                        # seconds of unmeasured load before each throughput run (JIT, pools)
+ROUND=${BENCH_ROUND:-4}         # seconds of measured load per setup, shape and round
+ROUNDS=${BENCH_ROUNDS:-3}       # throughput rounds
+WARMUP=2                        # seconds of unmeasured load per setup and shape (JIT, pools)
 RELOAD_DURATION=12              # seconds of load per reload run
 RELOADS=3                       # reloads per reload run
 WRK_ARGS=(-t2 -c50)
 OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
-SETUPS=${BENCH_SETUPS:-bare pm2_fork pm2_cluster corral_inherit corral_tcp corral_http}
+# SETUP:INSTANCES. Single-process setups run ×1; the balanced ones ×1 and ×2 (one per CPU on the
+# 2-core machine this was written for).
+# shellcheck disable=SC2206 # split on purpose
+SETUPS=(${BENCH_SETUPS:-bare:1 pm2_fork:1 pm2_cluster:1 corral_inherit:1 corral_tcp:1 corral_http:1
+        pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2})
+# Reloads use the production shapes: PM2 fork ×1, everything else ×2.
+RELOADED=(pm2_fork:1 pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2)
 CORRAL=$ROOT/target/release/corral
 APP=$ROOT/bench/app.js
 
 TMP=$(mktemp -d /tmp/corral-bench.XXXXXX)
-export PM2_HOME=$TMP/pm2-home   # a private PM2 daemon, never the user's
-export CORRAL_HOME              # set per corral setup, see corral_start
+export PM2_HOME=$TMP/pm2-home           # a private PM2 daemon, never the user's
+export CORRAL_HOME=$TMP/corral-home     # a private corral controller
 RESULTS=$TMP/results.jsonl
 PM2=$TMP/pm2/node_modules/.bin/pm2
+
+declare -A PORT    # SETUP:INSTANCES -> its public port on 127.0.0.1
+declare -A BROKEN  # SETUP:INSTANCES -> why it did not come up
 
 # Processes this script started; cleanup stops them (and only them).
 BARE_PID=""
@@ -85,6 +99,9 @@ wait_http() {
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
+# The name a setup's app has under PM2 or corral: pm2_cluster:2 -> cluster-2.
+app_name() { local s=${1%%:*}; echo "${s#*_}-${1##*:}"; }
+
 # ---------------------------------------------------------------------------------------------
 # Tools
 
@@ -103,99 +120,117 @@ install_tools() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# The setups under test. Each *_start takes INSTANCES and PORT and returns once the app answers
-# on 127.0.0.1:PORT; setup_stop stops whatever is running.
+# Starting every setup: the bare app, one PM2 daemon with an app per PM2 setup, one corral
+# controller with an app per corral setup. A setup that does not come up is marked BROKEN.
 
-bare_start() {
-    PORT=$2 node "$APP" >"$TMP/bare.log" 2>&1 &
+start_all() {
+    local key pm2_apps=() corral_apps=()
+    for key in "${SETUPS[@]}"; do
+        PORT[$key]=$(free_port)
+        case $key in
+            bare:*) ;;
+            pm2_*) pm2_apps+=("$key") ;;
+            corral_*) corral_apps+=("$key") ;;
+            *) die "unknown setup $key" ;;
+        esac
+    done
+    [[ -n ${PORT[bare:1]:-} ]] && start_bare
+    ((${#pm2_apps[@]})) && start_pm2 "${pm2_apps[@]}"
+    ((${#corral_apps[@]})) && start_corral "${corral_apps[@]}"
+    for key in "${SETUPS[@]}"; do
+        [[ -n ${BROKEN[$key]:-} ]] && continue
+        wait_http "http://127.0.0.1:${PORT[$key]}/healthz" 10 ||
+            BROKEN[$key]="did not answer GET /healthz on its port"
+    done
+}
+
+start_bare() {
+    PORT=${PORT[bare:1]} node "$APP" >"$TMP/bare.log" 2>&1 &
     BARE_PID=$!
-    wait_http "http://127.0.0.1:$2/healthz"
 }
 
-# PM2 from an ecosystem file; exec_mode fork or cluster (PM2's own defaults otherwise).
-pm2_start() {
-    local exec_mode=$1 instances=$2 port=$3
-    cat >"$TMP/ecosystem.json" <<EOF
-{"apps": [{"name": "web", "script": "$APP", "exec_mode": "$exec_mode",
-           "instances": $instances, "env": {"PORT": "$port"}}]}
-EOF
+# PM2 from an ecosystem file, with its defaults for everything but mode, instances and PORT.
+start_pm2() {
+    local key apps=() mode
+    for key in "$@"; do
+        mode=fork
+        [[ $key == pm2_cluster:* ]] && mode=cluster
+        apps+=("{\"name\": \"$(app_name "$key")\", \"script\": \"$APP\", \"exec_mode\": \"$mode\",
+                 \"instances\": ${key##*:}, \"env\": {\"PORT\": \"${PORT[$key]}\"}}")
+    done
+    (IFS=,; echo "{\"apps\": [${apps[*]}]}") >"$TMP/ecosystem.json"
+    log "starting PM2: $*"
     PM2_STARTED=1
-    "$PM2" start "$TMP/ecosystem.json" >>"$TMP/pm2.log" 2>&1 || return 1
-    wait_http "http://127.0.0.1:$port/healthz"
+    "$PM2" start "$TMP/ecosystem.json" >>"$TMP/pm2.log" 2>&1 ||
+        for key in "$@"; do BROKEN[$key]="pm2 start failed (see $TMP/pm2.log)"; done
 }
-pm2_fork_start() { pm2_start fork "$@"; }
-pm2_cluster_start() { pm2_start cluster "$@"; }
 
-# A corral controller of its own (fresh CORRAL_HOME) over a directory holding one App manifest.
-corral_start() {
-    local mode=$1 instances=$2 port=$3 dir
-    dir=$TMP/corral-$mode-$instances
-    mkdir -p "$dir/manifests"
-    CORRAL_HOME=$dir/home
-    cat >"$dir/manifests/web.yaml" <<EOF
+# One App manifest per corral setup: the readiness probe and stop timeout a user would write.
+start_corral() {
+    local key
+    mkdir -p "$TMP/manifests"
+    for key in "$@"; do
+        cat >"$TMP/manifests/$(app_name "$key").yaml" <<EOF
 apiVersion: corral/v1
 kind: App
-metadata: {name: web}
+metadata: {name: $(app_name "$key")}
 spec:
   command: ["node", "$APP"]
-  instances: $instances
-  listen: [{port: $port, host: 127.0.0.1, mode: $mode}]
+  instances: ${key##*:}
+  listen: [{port: ${PORT[$key]}, host: 127.0.0.1, mode: $(app_name "$key" | cut -d- -f1)}]
   readiness: {http: {path: /healthz}, periodSeconds: 1}
   stop: {signal: SIGTERM, timeout: 5s}
 EOF
-    "$CORRAL" controller --manifests "$dir/manifests" >"$dir/controller.log" 2>&1 &
-    CORRAL_PID=$!
-    corral_wait_ready "$instances" && wait_http "http://127.0.0.1:$port/healthz"
-}
-corral_inherit_start() { corral_start inherit "$@"; }
-corral_tcp_start() { corral_start tcp "$@"; }
-corral_http_start() { corral_start http "$@"; }
-
-# Wait up to 30 s until app `web` has $1 ready instances (corral get -o json).
-corral_wait_ready() {
-    local want=$1 deadline=$((SECONDS + 30)) ready
-    while ((SECONDS < deadline)); do
-        kill -0 "$CORRAL_PID" 2>/dev/null || { log "the corral controller exited"; return 1; }
-        ready=$("$CORRAL" get -o json 2>/dev/null | node -e '
-            let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
-              try { const a = JSON.parse(s).apps.find(a => a.name === "web"); console.log(a ? a.ready : 0); }
-              catch { console.log(0); } });')
-        [[ $ready == "$want" ]] && return 0
-        sleep 0.3
     done
-    log "corral: app web not $want/$want ready within 30 s"
-    return 1
+    log "starting corral: $*"
+    "$CORRAL" controller --manifests "$TMP/manifests" >"$TMP/controller.log" 2>&1 &
+    CORRAL_PID=$!
+    corral_wait_ready "$@"
 }
 
-# One line on why a setup did not come up, for the report (corral's own account, if it runs).
-why_not_started() {
-    [[ $1 == corral_* && -n $CORRAL_PID ]] || { echo "did not start"; return; }
-    # shellcheck disable=SC2016 # the ${…} below are JavaScript's
-    "$CORRAL" get -o json 2>/dev/null | node -e '
-        let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
-          let a; try { a = JSON.parse(s).apps.find(a => a.name === "web"); } catch {}
-          if (!a) return console.log("did not start (corral get: no app web)");
-          const ev = (a.events || []).slice(-2).map(e => e.reason + ": " + e.message).join("; ");
-          console.log(`did not start: corral get says ${a.ready}/${a.desired} ready, status ${a.status}` +
-                      (a.error ? `, error ${a.error}` : "") + (ev ? `; last events: ${ev}` : ""));
-        });'
+# Wait up to 30 s until every corral app is fully ready; mark the others BROKEN with corral's
+# own account of them (status, last events).
+corral_wait_ready() {
+    local deadline=$((SECONDS + 30)) key line names=()
+    local -A why=()
+    for key in "$@"; do names+=("$(app_name "$key")"); done
+    while ((SECONDS < deadline)); do
+        kill -0 "$CORRAL_PID" 2>/dev/null || break
+        why=()
+        # shellcheck disable=SC2016 # the ${…} below are JavaScript's
+        while IFS=$'\t' read -r key line; do why[$key]=$line; done < <(
+            "$CORRAL" get -o json 2>/dev/null | node -e '
+            let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+              let apps = []; try { apps = JSON.parse(s).apps; } catch {}
+              for (const name of process.argv.slice(1)) {
+                const a = apps.find(a => a.name === name);
+                if (!a) { console.log(`${name}\tnot known to the controller`); continue; }
+                if (a.desired > 0 && a.ready === a.desired) continue;
+                const ev = (a.events || []).slice(-2).map(e => e.reason + ": " + e.message).join("; ");
+                console.log(`${name}\t${a.ready}/${a.desired} ready, status ${a.status}` +
+                            (a.error ? `, error ${a.error}` : "") + (ev ? `; last events: ${ev}` : ""));
+              } });' "${names[@]}")
+        ((${#why[@]} == 0)) && return 0
+        sleep 0.5
+    done
+    kill -0 "$CORRAL_PID" 2>/dev/null || why=([all]="the controller exited (see $TMP/controller.log)")
+    for key in "$@"; do
+        line=${why[$(app_name "$key")]:-${why[all]:-}}
+        [[ -n $line ]] && BROKEN[$key]="not ready within 30 s: $line" && log "$key: ${BROKEN[$key]}"
+    done
 }
 
-setup_stop() {
-    if [[ -n $BARE_PID ]]; then stop_pid "$BARE_PID"; BARE_PID=""; fi
-    if [[ -n $CORRAL_PID ]]; then stop_pid "$CORRAL_PID"; CORRAL_PID=""; fi
-    if [[ -n $PM2_STARTED ]]; then "$PM2" delete all >>"$TMP/pm2.log" 2>&1; fi
+# Reload a setup's app once, its own way; returns when the reload is complete.
+reload_app() {
+    local key=$1 name
+    name=$(app_name "$key")
+    case $key in
+        pm2_*) timeout 60 "$PM2" reload "$name" >>"$TMP/pm2.log" 2>&1 ;;
+        corral_*)
+            "$CORRAL" reload "$name" >/dev/null &&
+                timeout 60 "$CORRAL" rollout status "$name" -w >/dev/null ;;
+    esac
 }
-
-# Reload app `web` once, the setup's own way; returns when the reload is complete.
-pm2_fork_reload() { timeout 60 "$PM2" reload web >>"$TMP/pm2.log" 2>&1; }
-pm2_cluster_reload() { pm2_fork_reload; }
-corral_reload() {
-    "$CORRAL" reload web >/dev/null && timeout 60 "$CORRAL" rollout status web -w >/dev/null
-}
-corral_inherit_reload() { corral_reload; }
-corral_tcp_reload() { corral_reload; }
-corral_http_reload() { corral_reload; }
 
 # ---------------------------------------------------------------------------------------------
 # Measuring
@@ -219,60 +254,58 @@ wrk_finish() {
     WRK_RESULT=$(sed -n 's/^RESULT //p' "$TMP/wrk.out")
 }
 
-# record SCENARIO SETUP INSTANCES SHAPE WRK_JSON [RELOAD_SECONDS_JSON] [ERROR]
+# record SCENARIO SETUP:INSTANCES SHAPE WRK_JSON RELOAD_SECONDS_JSON ERROR
 record() {
-    local wrk=${5:-null} reloads=${6:-[]} error=${7:-}
-    [[ -z $wrk ]] && wrk=null
+    local wrk=${4:-null}
     printf '{"scenario":"%s","setup":"%s","instances":%s,"shape":"%s","wrk":%s,"reloads":%s,"error":%s}\n' \
-        "$1" "$2" "$3" "$4" "$wrk" "$reloads" "$(node -p 'JSON.stringify(process.argv[1])' "$error")" \
+        "$1" "${2%%:*}" "${2##*:}" "$3" "$wrk" "$5" "$(node -p 'JSON.stringify(process.argv[1])' "$6")" \
         >>"$RESULTS"
 }
 
-# throughput SETUP INSTANCES: both load shapes against one running setup.
-throughput() {
-    local setup=$1 instances=$2 port shape result why
-    port=$(free_port)
-    log "throughput: $setup ×$instances on :$port"
-    if ! "${setup}_start" "$instances" "$port"; then
-        why=$(why_not_started "$setup")
-        for shape in keepalive close; do record throughput "$setup" "$instances" "$shape" "" "[]" "$why"; done
-        setup_stop
-        return
-    fi
-    for shape in keepalive close; do
-        wrk_start "$WARMUP" "$shape" "$port"
-        wrk_finish
-        wrk_start "$DURATION" "$shape" "$port"
-        wrk_finish
-        result=$WRK_RESULT
-        record throughput "$setup" "$instances" "$shape" "$result" "[]" "$([[ -z $result ]] && echo "wrk failed")"
-    done
-    setup_stop
+# One throughput measurement: SETUP:INSTANCES SHAPE SECONDS.
+measure() {
+    local key=$1 shape=$2 seconds=$3
+    wrk_start "$seconds" "$shape" "${PORT[$key]}"
+    wrk_finish
+    record throughput "$key" "$shape" "$WRK_RESULT" "[]" "$([[ -z $WRK_RESULT ]] && echo "wrk failed")"
 }
 
-# reload SETUP INSTANCES: per load shape, RELOAD_DURATION s of load with RELOADS reloads inside.
+throughput() {
+    local key shape round
+    for key in "${SETUPS[@]}"; do
+        [[ -n ${BROKEN[$key]:-} ]] && continue
+        log "warming up $key"
+        for shape in keepalive close; do
+            wrk_start "$WARMUP" "$shape" "${PORT[$key]}"
+            wrk_finish
+        done
+    done
+    for ((round = 1; round <= ROUNDS; round++)); do
+        log "throughput round $round of $ROUNDS"
+        for shape in keepalive close; do
+            for key in "${SETUPS[@]}"; do
+                [[ -n ${BROKEN[$key]:-} ]] || measure "$key" "$shape" "$ROUND"
+            done
+        done
+    done
+}
+
+# reload SETUP:INSTANCES: per load shape, RELOAD_DURATION s of load with RELOADS reloads inside.
 reload() {
-    local setup=$1 instances=$2 port shape start i t times result error why
-    port=$(free_port)
-    log "reload: $setup ×$instances on :$port"
-    if ! "${setup}_start" "$instances" "$port"; then
-        why=$(why_not_started "$setup")
-        for shape in keepalive close; do record reload "$setup" "$instances" "$shape" "" "[]" "$why"; done
-        setup_stop
-        return
-    fi
+    local key=$1 shape start i t times result error
+    log "reload: $key"
     for shape in keepalive close; do
-        wrk_start "$RELOAD_DURATION" "$shape" "$port"
+        wrk_start "$RELOAD_DURATION" "$shape" "${PORT[$key]}"
         start=$(now)
         times=() error=""
         sleep 1  # steady load first
         for ((i = 0; i < RELOADS; i++)); do
             ((i > 0)) && sleep 0.5
             t=$(now)
-            if ! "${setup}_reload"; then error="reload $((i + 1)) failed"; break; fi
+            if ! reload_app "$key"; then error="reload $((i + 1)) failed"; break; fi
             times+=("$(elapsed "$t")")
         done
-        # A reload that ends after the load does is outside the measurement: say so.
+        # A reload that ends after the load does is partly outside the measurement: say so.
         t=$(elapsed "$start")
         if [[ -z $error ]] && awk -v t="$t" -v d="$RELOAD_DURATION" 'BEGIN { exit !(t > d) }'; then
             error="the reloads took $t s, longer than the $RELOAD_DURATION s of load"
@@ -280,31 +313,32 @@ reload() {
         wrk_finish
         result=$WRK_RESULT
         [[ -z $result ]] && error="${error:+$error; }wrk failed"
-        record reload "$setup" "$instances" "$shape" "$result" \
-            "[$(IFS=,; echo "${times[*]}")]" "$error"
-        wait_http "http://127.0.0.1:$port/healthz" 10 || true
+        record reload "$key" "$shape" "$result" "[$(IFS=,; echo "${times[*]}")]" "$error"
+        wait_http "http://127.0.0.1:${PORT[$key]}/healthz" 10 || true
     done
-    setup_stop
 }
 
 # ---------------------------------------------------------------------------------------------
 
 main() {
-    local bench_start=$SECONDS load_before
+    local bench_start=$SECONDS load_before key shape
     load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     install_tools
     : >"$RESULTS"
 
-    # Single-process setups run with 1 instance; the balanced ones with 1 and with 2 (one per CPU
-    # on the 2-core machine this was written for). Reloads use the production shape: PM2 fork ×1,
-    # everything else ×2.
-    for setup in $SETUPS; do throughput "$setup" 1; done
-    for setup in $SETUPS; do [[ $setup == pm2_cluster || $setup == corral_* ]] && throughput "$setup" 2; done
-    for setup in $SETUPS; do
-        case $setup in
-            pm2_fork) reload "$setup" 1 ;;
-            pm2_cluster | corral_*) reload "$setup" 2 ;;
-        esac
+    start_all
+    for key in "${SETUPS[@]}"; do
+        [[ -n ${BROKEN[$key]:-} ]] || continue
+        for shape in keepalive close; do record throughput "$key" "$shape" "" "[]" "${BROKEN[$key]}"; done
+    done
+    throughput
+    for key in "${RELOADED[@]}"; do
+        [[ -n ${PORT[$key]:-} ]] || continue  # not among BENCH_SETUPS
+        if [[ -n ${BROKEN[$key]:-} ]]; then
+            for shape in keepalive close; do record reload "$key" "$shape" "" "[]" "${BROKEN[$key]}"; done
+        else
+            reload "$key"
+        fi
     done
 
     # The machine and versions, for the report.
@@ -317,7 +351,8 @@ main() {
  "pm2": "$(node -p "require('$TMP/pm2/node_modules/pm2/package.json').version")",
  "wrk": "$(wrk -v 2>&1 | head -1 | sed "s/ Copyright.*//")",
  "corral": "$(git -C "$ROOT" describe --always --dirty 2>/dev/null)",
- "duration": $DURATION, "warmup": $WARMUP, "reloadDuration": $RELOAD_DURATION, "reloads": $RELOADS,
+ "round": $ROUND, "rounds": $ROUNDS, "warmup": $WARMUP,
+ "reloadDuration": $RELOAD_DURATION, "reloads": $RELOADS,
  "load": "$load_before at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end",
  "wrkArgs": "${WRK_ARGS[*]}", "seconds": $((SECONDS - bench_start))}
 EOF
