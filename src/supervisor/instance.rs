@@ -105,10 +105,12 @@ impl Instance {
         }
         tasks.spawn(async move {
             if let Some(drain) = drain {
-                // Out of rotation already; let its open connections finish, bounded.
+                // Out of rotation already: let requests in flight finish, but only briefly —
+                // keep-alive connections never end by themselves, and the app closes them
+                // (finishing what is in flight) once it gets its stop signal.
                 tokio::select! {
                     _ = done.cancelled() => return,
-                    _ = tokio::time::timeout(timeout, drain) => send(),
+                    _ = tokio::time::timeout(timeout.min(DRAIN_GRACE), drain) => send(),
                 }
             }
             tokio::select! {
@@ -146,6 +148,10 @@ impl Instance {
         }
     }
 }
+
+/// The longest an instance out of rotation waits for its open connections to end before it
+/// gets its stop signal (then `stop.timeout` runs until SIGKILL).
+pub const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// Resolves once an instance has no open connections left through the controller's proxy.
 pub type Drain = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
