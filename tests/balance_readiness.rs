@@ -13,8 +13,19 @@ const WARMUP_MS: u64 = 2500;
 
 #[test]
 fn an_http_app_gets_no_request_before_its_probe_passes() {
+    no_request_before_ready("http");
+}
+
+#[test]
+fn a_tcp_app_gets_no_connection_before_its_probe_passes() {
+    no_request_before_ready("tcp");
+}
+
+/// One instance whose `/healthz` fails for [`WARMUP_MS`]: `get` shows it unready all along,
+/// and no client request reaches it before (the proxy holds them until it is ready).
+fn no_request_before_ready(mode: &str) {
     let ctl = Controller::new();
-    let mut app = WebApp::new("web", "http");
+    let mut app = WebApp::new("web", mode);
     app.instances = 1;
     app.set_env("READY_AFTER_MS", &WARMUP_MS.to_string());
     app.extra

@@ -31,6 +31,12 @@ pub enum Clients {
 pub fn zero_downtime(mode: &str, change: Change, clients: Clients) {
     let ctl = Controller::new();
     let mut app = WebApp::new("web", mode);
+    if mode != "inherit" {
+        // Ready = listening on its PORT (without a probe it would be "up for 1 s", which a
+        // slow start on a busy machine can beat: see balance_slow_start.rs).
+        app.extra
+            .push("readiness: {tcp: {}, periodSeconds: 1}".into());
+    }
     app.write(&ctl);
     ctl.start();
     let first: BTreeSet<u32> = ctl.wait_rolled_out("web", 2, &[]).into_values().collect();

@@ -3,7 +3,8 @@
 //! The app ([`APP_JS`], Node) listens on fd 3 when `LISTEN_FDS` is set, else on `PORT`; `/`
 //! answers `instance=I pid=P marker=M early=E` (`E`: requests it got before it was healthy);
 //! `/healthz` is 200 once `READY_AFTER_MS` passed, 500 before and always with `UNHEALTHY=1`;
-//! `/env` shows its `LISTEN_*` variables. On SIGTERM it closes its server the usual way.
+//! `/env` shows its `LISTEN_*` variables. It starts listening `LISTEN_DELAY_MS` after it started.
+//! On SIGTERM it closes its server the usual way.
 //!
 //! The clients ([`Load`]) run on std threads against 127.0.0.1 only, either with a new
 //! connection per request or each on one keep-alive connection, and count successes, failures,
@@ -44,8 +45,9 @@ const server = http.createServer((req, res) => {
   res.writeHead(code, {'content-type': 'text/plain', 'content-length': Buffer.byteLength(body)});
   res.end(body);
 });
-if (process.env.LISTEN_FDS) server.listen({fd: 3});
-else server.listen(Number(process.env.PORT), '127.0.0.1');
+const listen = () => process.env.LISTEN_FDS ? server.listen({fd: 3})
+  : server.listen(Number(process.env.PORT), '127.0.0.1');
+setTimeout(listen, Number(process.env.LISTEN_DELAY_MS || 0));
 process.on('SIGTERM', () => {
   server.close(() => process.exit(0));
   if (server.closeIdleConnections) server.closeIdleConnections();
