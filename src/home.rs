@@ -51,3 +51,25 @@ impl Home {
         self.root.join("instances.json")
     }
 }
+
+/// Writes `value` as JSON to `path` atomically and owner-only: a fresh temp file (created
+/// exclusively, so never through a planted symlink), synced, then renamed over `path`.
+pub async fn write_json(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    let tmp = path.with_extension("json.tmp");
+    let _ = tokio::fs::remove_file(&tmp).await;
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .await?;
+    file.write_all(&bytes).await?;
+    file.sync_data().await?;
+    drop(file);
+    tokio::fs::rename(&tmp, path).await
+}

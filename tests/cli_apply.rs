@@ -297,3 +297,78 @@ fn client_commands_without_a_controller_say_so() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn diff_shows_what_apply_would_change_and_writes_nothing() -> TestResult {
+    let env = Env::new()?;
+    let web = env.file("web.yaml", WEB)?;
+    let out = env.run(&["diff", "-f", s(&web)])?;
+    assert_eq!(out.status.code(), Some(1), "a new app is a difference");
+    assert!(
+        stdout(&out).contains("--- /dev/null") && stdout(&out).contains("+  name: web"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(env.listing()?.is_empty(), "diff wrote nothing");
+
+    assert!(env.run(&["apply", "-f", s(&web)])?.status.success());
+    let same = env.run(&["diff", "-f", s(&web)])?;
+    assert_eq!(
+        (same.status.code(), stdout(&same)),
+        (Some(0), String::new())
+    );
+
+    let web4 = env.file("web4.yaml", WEB_4)?;
+    let out = env.run(&["diff", "-f", s(&web4)])?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("+  instances: 4"), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(env.dir().join("web.yaml"))?,
+        WEB,
+        "diff wrote nothing"
+    );
+    Ok(())
+}
+
+#[test]
+fn scale_stop_and_start_edit_the_manifest_keeping_comments() -> TestResult {
+    let env = Env::new()?;
+    std::fs::write(env.dir().join("api.yaml"), API)?;
+    let out = env.run(&["scale", "api", "3"])?;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "app/api scaled\n");
+    let text = std::fs::read_to_string(env.dir().join("api.yaml"))?;
+    assert!(
+        text.contains("  instances: 3\n")
+            && text.contains("# keep this comment")
+            && text.contains("# trailing"),
+        "{text}"
+    );
+
+    assert_eq!(stdout(&env.run(&["stop", "api"])?), "app/api stopped\n");
+    assert!(std::fs::read_to_string(env.dir().join("api.yaml"))?.contains("  suspend: true\n"));
+    assert_eq!(
+        stdout(&env.run(&["stop", "api"])?),
+        "app/api already stopped\n"
+    );
+    assert_eq!(stdout(&env.run(&["start", "api"])?), "app/api started\n");
+    let text = std::fs::read_to_string(env.dir().join("api.yaml"))?;
+    assert!(
+        text.contains("  suspend: false\n") && text.contains("  instances: 3\n"),
+        "{text}"
+    );
+
+    let bad = env.run(&["scale", "api", "lots"])?;
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("whole number"),
+        "{}",
+        stderr(&bad)
+    );
+    let missing = env.run(&["scale", "nope", "2"])?;
+    assert!(
+        !missing.status.success() && stderr(&missing).contains("not defined"),
+        "{}",
+        stderr(&missing)
+    );
+    Ok(())
+}

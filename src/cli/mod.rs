@@ -1,11 +1,13 @@
 //! The command line: kubectl's shape, PM2's words. One file per command.
 
 mod apply;
+mod apply_plan;
 mod atomic_write;
 mod client;
 mod controller;
 mod delete;
 mod describe;
+mod diff;
 mod edit;
 mod get;
 mod init;
@@ -41,6 +43,8 @@ pub enum Command {
     Controller(controller::Args),
     /// Validate manifests, then write them into the manifests directory.
     Apply(apply::Args),
+    /// Show what `apply` would change, as a unified diff (exit 1 when it would change something).
+    Diff(diff::Args),
     /// Remove an app from the manifests directory; the controller stops it.
     Delete(delete::Args),
     /// List apps: NAME READY STATUS RESTARTS CPU MEM AGE REVISION.
@@ -83,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Controller(args) => controller::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Delete(args) => delete::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Get(args) => get::run(args),
         Command::Describe(args) => describe::run(args),
         Command::Logs(args) => logs::run(args),

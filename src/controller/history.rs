@@ -86,21 +86,7 @@ pub async fn load(path: &Path) -> History {
 
 /// Writes an app's history atomically.
 pub async fn save(path: &Path, history: &History) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let bytes = serde_json::to_vec_pretty(history).map_err(io::Error::other)?;
-    let tmp = path.with_extension("json.tmp");
-    let _ = tokio::fs::remove_file(&tmp).await;
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .await?;
-    tokio::io::AsyncWriteExt::write_all(&mut file, &bytes).await?;
-    drop(file);
-    tokio::fs::rename(&tmp, path).await
+    crate::home::write_json(path, history).await
 }
 
 #[cfg(test)]

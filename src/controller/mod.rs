@@ -4,6 +4,7 @@
 mod desired;
 mod history;
 mod listen;
+mod load;
 mod requests;
 mod rollout;
 mod status;
@@ -186,110 +187,6 @@ pub async fn run(
 }
 
 impl Controller {
-    /// Re-reads the manifests directory and recomputes the desired state.
-    async fn reload(&mut self) -> Result<(), ControllerError> {
-        let (prev, dir, profile) = (
-            self.store.clone(),
-            self.config.manifests.clone(),
-            self.config.profile.clone(),
-        );
-        let joined = tokio::task::spawn_blocking(move || {
-            let store = prev.reload(&dir)?;
-            let templates: Vec<Template> = store
-                .apps
-                .values()
-                .map(|l| Template::resolve(l, profile.as_deref()))
-                .collect();
-            Ok::<_, store::DirError>((store, templates))
-        })
-        .await;
-        let (store, templates) = match joined {
-            Ok(result) => result?,
-            Err(e) => {
-                tracing::error!("manifest loading task failed: {e}");
-                return Ok(());
-            }
-        };
-        for p in &store.problems {
-            if !self.store.problems.contains(p) {
-                tracing::warn!("{}:{}:{}: {}", p.file, p.line, p.column, p.message);
-                for app in &p.apps {
-                    self.supervisor.events.warning(
-                        app,
-                        "InvalidManifest",
-                        format!("{}:{}:{}: {}", p.file, p.line, p.column, p.message),
-                    );
-                }
-            }
-        }
-        self.store = store;
-        let mut previous = std::mem::take(&mut self.desired);
-        for mut template in templates {
-            let name = template.app.clone();
-            if let Err(message) = self.listening.ensure(&name, &template.listen).await {
-                // The ports can't be had: the app keeps what runs (if anything), in error.
-                let msg = format!("cannot listen: {message}");
-                self.supervisor.events.warning(&name, "BindFailed", msg);
-                match previous.remove(&name) {
-                    Some(d) => {
-                        self.desired.insert(name, d);
-                    }
-                    None => {
-                        self.created.entry(name.clone()).or_insert_with(now_ms);
-                        self.templates.insert(name, template);
-                    }
-                }
-                continue;
-            }
-            if let Some(located) = self.store.apps.get(&name) {
-                self.record_history(&name, &template.revision, &located.app.clone())
-                    .await;
-            }
-            if let Some(n) = self.reloads.get(&name).filter(|n| **n > 0) {
-                template.revision = format!("{}.{n}", template.revision);
-            }
-            if let Some(located) = self.store.apps.get(&name) {
-                self.desired.insert(
-                    name.clone(),
-                    desired::desired_app(located, &template.revision, self.cpus),
-                );
-            }
-            self.created.entry(name.clone()).or_insert_with(now_ms);
-            self.templates.insert(name, template);
-        }
-        previous.clear();
-        self.supervisor.probe_adopted(&self.templates);
-        Ok(())
-    }
-
-    /// Adds `revision` to `app`'s history (read from disk the first time) and saves it.
-    async fn record_history(&mut self, app: &str, revision: &str, manifest: &crate::manifest::App) {
-        let path = history::path(self.config.home.root(), app);
-        if !self.histories.contains_key(app) {
-            let loaded = history::load(&path).await;
-            self.histories.insert(app.to_owned(), loaded);
-        }
-        let Some(h) = self.histories.get_mut(app) else {
-            return;
-        };
-        if h.record(revision, manifest, now_ms()) {
-            if let Err(e) = history::save(&path, h).await {
-                tracing::warn!(
-                    app,
-                    "cannot save the revision history to {}: {e}",
-                    path.display()
-                );
-            }
-        }
-    }
-
-    /// [`Controller::reload`], logging a failure instead of stopping (the directory may come back).
-    async fn reload_logged(&mut self) {
-        if let Err(e) = self.reload().await {
-            tracing::error!("{e}; apps keep running as they are");
-        }
-    }
-
     /// Plans and executes until the plan is empty (bounded); returns when to plan again.
     async fn reconcile(&mut self) -> Option<Instant> {
         let mut requeue = None;
@@ -351,11 +248,7 @@ impl Controller {
                     .instance(id)
                     .map(|i| i.app.clone())
                     .unwrap_or_default();
-                let stop = self
-                    .templates
-                    .get(&app)
-                    .map(|t| t.stop.clone())
-                    .unwrap_or_default();
+                let stop = self.stop_spec(&app);
                 self.supervisor.stop(
                     id,
                     reason,
@@ -381,11 +274,7 @@ impl Controller {
                     return;
                 };
                 let (app, index) = (inst.app.clone(), inst.index);
-                let stop = self
-                    .templates
-                    .get(&app)
-                    .map(|t| t.stop.clone())
-                    .unwrap_or_default();
+                let stop = self.stop_spec(&app);
                 let msg = format!(
                     "instance {index} failed its liveness probe: {}; restarting it",
                     report.message
@@ -440,11 +329,7 @@ impl Controller {
             .map(|i| (i.id, i.app.clone()))
             .collect();
         for (id, app) in ids {
-            let stop = self
-                .templates
-                .get(&app)
-                .map(|t| t.stop.clone())
-                .unwrap_or_default();
+            let stop = self.stop_spec(&app);
             self.supervisor.stop(
                 id,
                 StopReason::Shutdown,
@@ -453,6 +338,14 @@ impl Controller {
                 None,
             );
         }
+    }
+
+    /// How `app`'s instances are stopped (the default for an app already forgotten).
+    fn stop_spec(&self, app: &str) -> crate::manifest::Stop {
+        self.templates
+            .get(app)
+            .map(|t| t.stop.clone())
+            .unwrap_or_default()
     }
 
     /// Hands each app's proxy the instances ready to take traffic.

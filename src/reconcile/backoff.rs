@@ -65,6 +65,13 @@ impl SlotHistory {
         }
     }
 
+    /// A ready instance at this index is being replaced on purpose: an exit recorded there
+    /// earlier (say, the old instance dying beside its replacement) no longer asks for a
+    /// restart decision, and must not keep the index empty later.
+    pub fn supersede(&mut self) {
+        self.last_exit = None;
+    }
+
     /// When the slot may start again after its last exit, per `policy`.
     pub fn retry_at(&self, policy: &BackoffPolicy) -> Option<Instant> {
         self.last_exit.map(|e| e.at + policy.delay(self.failures))

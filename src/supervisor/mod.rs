@@ -170,6 +170,15 @@ impl Supervisor {
         if inst.phase == Phase::Stopping {
             return;
         }
+        if reason == StopReason::Replaced && matches!(inst.phase, Phase::Ready { .. }) {
+            if let Some(slot) = self
+                .slots
+                .get_mut(&inst.app)
+                .and_then(|s| s.get_mut(&inst.index))
+            {
+                slot.supersede();
+            }
+        }
         inst.begin_stop(reason, signal, timeout, drain, &self.shared.tasks);
         let why = match reason {
             StopReason::ScaledDown => "scaled down",

@@ -62,19 +62,7 @@ impl Record {
 
     /// Writes the record atomically (a fresh temp file, never a followed symlink, then rename).
     pub async fn save(&self, path: &Path) -> io::Result<()> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
-        let tmp = path.with_extension("json.tmp");
-        let _ = tokio::fs::remove_file(&tmp).await;
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .await?;
-        tokio::io::AsyncWriteExt::write_all(&mut file, &bytes).await?;
-        file.sync_data().await?;
-        drop(file);
-        tokio::fs::rename(&tmp, path).await
+        crate::home::write_json(path, self).await
     }
 }
 

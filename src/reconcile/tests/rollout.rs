@@ -281,11 +281,9 @@ fn a_late_wake_up_does_not_count_a_just_marked_instance_as_available() {
     );
 }
 
-/// Known gap, for the supervisor's owner: an exit recorded at an index while a replacement ran
-/// beside it stays in `slots` (only a `Start` clears it). If that index later empties through a
-/// planned stop (maxSurge 0), `Never`/`OnFailure` read the stale exit and never fill it again.
+/// An exit recorded at an index while a replacement ran beside it must not keep that index
+/// empty when the replacement is later replaced on purpose (maxSurge 0) under `Never`.
 #[test]
-#[ignore = "stale exit record: SlotHistory needs clearing when a later instance runs there"]
 fn a_stale_exit_does_not_strand_an_index() {
     let t = Instant::now();
     let mut a = app(1, "a");

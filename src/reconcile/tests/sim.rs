@@ -108,9 +108,15 @@ impl Sim {
                     });
                     self.next_id += 1;
                 }
-                Action::Stop { id, .. } => {
+                Action::Stop { id, reason } => {
                     let inst = self.instance_mut(*id);
                     assert_ne!(inst.phase, Phase::Stopping, "stop sent twice to {id}");
+                    if *reason == StopReason::Replaced && matches!(inst.phase, Phase::Ready { .. })
+                    {
+                        let index = inst.index;
+                        self.obs.slots.entry(index).or_default().supersede();
+                    }
+                    let inst = self.instance_mut(*id);
                     inst.phase = Phase::Stopping;
                     self.exits_at.insert(*id, self.now + self.stop_delay);
                 }

@@ -1,0 +1,112 @@
+//! Reading the manifests directory into the controller: the store, templates, desired state,
+//! listening sockets and revision history.
+
+use super::{desired, history, now_ms, Controller, ControllerError};
+use crate::store;
+use crate::supervisor::Template;
+
+impl Controller {
+    /// Re-reads the manifests directory and recomputes the desired state.
+    pub(super) async fn reload(&mut self) -> Result<(), ControllerError> {
+        let (prev, dir, profile) = (
+            self.store.clone(),
+            self.config.manifests.clone(),
+            self.config.profile.clone(),
+        );
+        let joined = tokio::task::spawn_blocking(move || {
+            let store = prev.reload(&dir)?;
+            let templates: Vec<Template> = store
+                .apps
+                .values()
+                .map(|l| Template::resolve(l, profile.as_deref()))
+                .collect();
+            Ok::<_, store::DirError>((store, templates))
+        })
+        .await;
+        let (store, templates) = match joined {
+            Ok(result) => result?,
+            Err(e) => {
+                tracing::error!("manifest loading task failed: {e}");
+                return Ok(());
+            }
+        };
+        for p in &store.problems {
+            if !self.store.problems.contains(p) {
+                tracing::warn!("{}:{}:{}: {}", p.file, p.line, p.column, p.message);
+                for app in &p.apps {
+                    self.supervisor.events.warning(
+                        app,
+                        "InvalidManifest",
+                        format!("{}:{}:{}: {}", p.file, p.line, p.column, p.message),
+                    );
+                }
+            }
+        }
+        self.store = store;
+        let mut previous = std::mem::take(&mut self.desired);
+        for mut template in templates {
+            let name = template.app.clone();
+            if let Err(message) = self.listening.ensure(&name, &template.listen).await {
+                // The ports can't be had: the app keeps what runs (if anything), in error.
+                let msg = format!("cannot listen: {message}");
+                self.supervisor.events.warning(&name, "BindFailed", msg);
+                match previous.remove(&name) {
+                    Some(d) => {
+                        self.desired.insert(name, d);
+                    }
+                    None => {
+                        self.created.entry(name.clone()).or_insert_with(now_ms);
+                        self.templates.insert(name, template);
+                    }
+                }
+                continue;
+            }
+            if let Some(located) = self.store.apps.get(&name) {
+                self.record_history(&name, &template.revision, &located.app.clone())
+                    .await;
+            }
+            if let Some(n) = self.reloads.get(&name).filter(|n| **n > 0) {
+                template.revision = format!("{}.{n}", template.revision);
+            }
+            if let Some(located) = self.store.apps.get(&name) {
+                self.desired.insert(
+                    name.clone(),
+                    desired::desired_app(located, &template.revision, self.cpus),
+                );
+            }
+            self.created.entry(name.clone()).or_insert_with(now_ms);
+            self.templates.insert(name, template);
+        }
+        previous.clear();
+        self.supervisor.probe_adopted(&self.templates);
+        Ok(())
+    }
+
+    /// Adds `revision` to `app`'s history (read from disk the first time) and saves it.
+    async fn record_history(&mut self, app: &str, revision: &str, manifest: &crate::manifest::App) {
+        let path = history::path(self.config.home.root(), app);
+        if !self.histories.contains_key(app) {
+            let loaded = history::load(&path).await;
+            self.histories.insert(app.to_owned(), loaded);
+        }
+        let Some(h) = self.histories.get_mut(app) else {
+            return;
+        };
+        if h.record(revision, manifest, now_ms()) {
+            if let Err(e) = history::save(&path, h).await {
+                tracing::warn!(
+                    app,
+                    "cannot save the revision history to {}: {e}",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    /// [`Controller::reload`], logging a failure instead of stopping (the directory may come back).
+    pub(super) async fn reload_logged(&mut self) {
+        if let Err(e) = self.reload().await {
+            tracing::error!("{e}; apps keep running as they are");
+        }
+    }
+}
