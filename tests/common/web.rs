@@ -3,7 +3,7 @@
 //! The app ([`APP_JS`], Node) listens on fd 3 when `LISTEN_FDS` is set, else on `PORT`; `/`
 //! answers `instance=I pid=P marker=M early=E` (`E`: requests it got before it was healthy);
 //! `/healthz` is 200 once `READY_AFTER_MS` passed, 500 before and always with `UNHEALTHY=1`;
-//! `/env` shows its `LISTEN_*` variables. It starts listening `LISTEN_DELAY_MS` after it started.
+//! `/env` shows its `LISTEN_*` variables; `/slow` is `/` answered after 1.5 s. It starts listening `LISTEN_DELAY_MS` after it started.
 //! On SIGTERM it closes its server the usual way.
 //!
 //! The clients ([`Load`]) run on std threads against 127.0.0.1 only, either with a new
@@ -27,6 +27,7 @@ const started = Date.now();
 const readyAfter = Number(process.env.READY_AFTER_MS || 0);
 const healthy = () => process.env.UNHEALTHY !== '1' && Date.now() - started >= readyAfter;
 let early = 0;
+const SLOW_MS = 1500;
 const server = http.createServer((req, res) => {
   let body;
   let code = 200;
@@ -42,8 +43,11 @@ const server = http.createServer((req, res) => {
     body = `instance=${process.env.CORRAL_INSTANCE} pid=${process.pid} ` +
       `marker=${process.env.MARKER || ''} early=${early}\n`;
   }
-  res.writeHead(code, {'content-type': 'text/plain', 'content-length': Buffer.byteLength(body)});
-  res.end(body);
+  const respond = () => {
+    res.writeHead(code, {'content-type': 'text/plain', 'content-length': Buffer.byteLength(body)});
+    res.end(body);
+  };
+  if (req.url === '/slow') setTimeout(respond, SLOW_MS); else respond();
 });
 const listen = () => process.env.LISTEN_FDS ? server.listen({fd: 3})
   : server.listen(Number(process.env.PORT), '127.0.0.1');
@@ -274,6 +278,8 @@ pub struct Tally {
     pub markers: BTreeMap<String, u64>,
     /// Pids that answered.
     pub pids: BTreeSet<u32>,
+    /// When each pid last answered.
+    pub last_answer: BTreeMap<u32, Instant>,
 }
 
 impl Tally {
@@ -292,6 +298,7 @@ impl Tally {
                 *self.markers.entry(marker).or_default() += 1;
                 if let Some(pid) = r.field("pid").and_then(|p| p.parse().ok()) {
                     self.pids.insert(pid);
+                    self.last_answer.insert(pid, Instant::now());
                 }
                 true
             }
@@ -321,11 +328,16 @@ const PACE: Duration = Duration::from_millis(5);
 impl Load {
     /// `clients` threads, each opening a new connection per request.
     pub fn per_request(addr: SocketAddr, clients: usize) -> Self {
+        Self::per_request_to(addr, clients, "/")
+    }
+
+    /// The same, asking for `path`.
+    pub fn per_request_to(addr: SocketAddr, clients: usize, path: &'static str) -> Self {
         Self::spawn(clients, move |stop, tally| {
             while !stop.load(Ordering::SeqCst) {
                 let result = connect(addr).and_then(|mut s| {
                     tally.lock().unwrap().connects += 1;
-                    send(&mut s, "/", false)?;
+                    send(&mut s, path, false)?;
                     read_response(&mut BufReader::new(s))
                 });
                 tally.lock().unwrap().record(result);
