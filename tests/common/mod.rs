@@ -20,6 +20,7 @@ use corral::api::{AppList, AppStatus};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub mod load;
 pub mod procs;
 pub mod rollout;
 pub mod web;
