@@ -20,7 +20,10 @@ use corral::api::{AppList, AppStatus};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub mod load;
 pub mod procs;
+pub mod rollout;
+pub mod web;
 
 #[allow(unused_imports)] // each test file uses some
 pub use procs::{alive, env_map, kill_pid, pgid};

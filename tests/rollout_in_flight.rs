@@ -1,0 +1,57 @@
+//! Requests in flight when an instance is replaced finish (DESIGN.md §4: a stopped instance is
+//! drained first in tcp/http modes; in inherit mode it closes its own server gracefully): slow
+//! requests (1.5 s) run across a reload and none fails.
+
+mod common;
+
+use std::time::Instant;
+
+use common::web::{addr, assert_clean, Load, WebApp};
+use common::Controller;
+
+fn slow_requests_survive_a_reload(mode: &str) {
+    let ctl = Controller::new();
+    let mut app = WebApp::new("web", mode);
+    if mode != "inherit" {
+        app.extra
+            .push("readiness: {tcp: {}, periodSeconds: 1}".into());
+    }
+    app.write(&ctl);
+    ctl.start();
+    let old: Vec<u32> = ctl.wait_rolled_out("web", 2, &[]).into_values().collect();
+    let load = Load::per_request_to(addr(app.port), 6, "/slow");
+    load.wait_ok(6);
+
+    let reload_at = Instant::now();
+    ctl.corral_ok(&["reload", "web"]);
+    let new: Vec<u32> = ctl.wait_rolled_out("web", 2, &old).into_values().collect();
+    load.wait_ok(6);
+    let tally = load.finish();
+    for pid in &old {
+        assert!(
+            tally.last_answer.get(pid).is_some_and(|t| *t > reload_at),
+            "old instance {pid} finished requests after the reload began: {:?}",
+            tally.last_answer
+        );
+    }
+    assert!(
+        new.iter().any(|p| tally.pids.contains(p)),
+        "the new instances served"
+    );
+    assert_clean(&tally, 18);
+}
+
+#[test]
+fn inherit_slow_requests_in_flight_finish_across_a_reload() {
+    slow_requests_survive_a_reload("inherit");
+}
+
+#[test]
+fn tcp_slow_requests_in_flight_finish_across_a_reload() {
+    slow_requests_survive_a_reload("tcp");
+}
+
+#[test]
+fn http_slow_requests_in_flight_finish_across_a_reload() {
+    slow_requests_survive_a_reload("http");
+}
