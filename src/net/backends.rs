@@ -14,6 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::http::Pool;
 
+/// How long to wait before trying again backends whose connect just failed.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A ready instance: its id and its own loopback port for each tcp/http listen entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backend {
@@ -224,14 +227,20 @@ impl Rotation {
         stop: &CancellationToken,
     ) -> Option<Lease> {
         let mut changes = self.changed.subscribe();
+        let mut skip = tried;
         loop {
-            if let Some(lease) = self.pick(name, tried) {
+            if let Some(lease) = self.pick(name, skip) {
                 return Some(lease);
             }
+            // Nothing new to try: wait for the rotation to change, or after a short pause try
+            // the ones that failed again (a ready instance may start listening a moment late).
+            let pause = (Instant::now() + RETRY_PAUSE).min(deadline);
             tokio::select! {
-                changed = tokio::time::timeout_at(deadline, changes.changed()) => match changed {
+                changed = tokio::time::timeout_at(pause, changes.changed()) => match changed {
                     Ok(Ok(())) => continue,
-                    _ => return None,
+                    Ok(Err(_)) => return None,
+                    Err(_) if Instant::now() >= deadline => return None,
+                    Err(_) => skip = &[],
                 },
                 _ = stop.cancelled() => return None,
             }
