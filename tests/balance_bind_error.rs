@@ -13,10 +13,10 @@ use common::{manifest, wait_for, Controller, SOON};
 enum Nudge {
     /// Rewrite the manifest file (same content).
     Touch,
-    /// `corral apply -f` of the manifest with a new env value (`configured`). An `unchanged`
-    /// apply does not ask the controller to resync, so the app would wait for the periodic
-    /// 30 s resync.
+    /// `corral apply -f` of the manifest with a new env value (`configured`).
     Apply,
+    /// Nothing: the controller tries failed binds again by itself every few seconds.
+    Nothing,
     /// `curl -X POST --unix-socket $CORRAL_HOME/corral.sock http://corral/v1/resync`.
     Resync,
 }
@@ -29,6 +29,11 @@ fn a_taken_port_fails_its_app_only_and_recovers_on_a_manifest_touch() {
 #[test]
 fn a_taken_port_recovers_on_corral_apply() {
     taken_port_then_freed(Nudge::Apply);
+}
+
+#[test]
+fn a_taken_port_recovers_by_itself_once_freed() {
+    taken_port_then_freed(Nudge::Nothing);
 }
 
 #[test]
@@ -63,6 +68,7 @@ fn taken_port_then_freed(nudge: Nudge) {
     // Free the port and nudge the controller: web comes up.
     drop(squatter);
     match nudge {
+        Nudge::Nothing => {}
         Nudge::Touch => app.write(&ctl),
         Nudge::Apply => {
             app.set_env("MARKER", "v2");

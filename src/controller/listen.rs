@@ -81,6 +81,11 @@ impl Listening {
         self.apps.get(app).map(|b| &b.listeners)
     }
 
+    /// Whether some app could not bind its ports.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
     /// Why `app` has no sockets, if binding failed.
     pub fn error(&self, app: &str) -> Option<&String> {
         self.errors.get(app)

@@ -30,6 +30,8 @@ use crate::supervisor::{record::Record, Exited, Supervisor, Template};
 const DEBOUNCE: Duration = Duration::from_millis(250);
 /// How often CPU and memory of every instance are sampled.
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+/// An app whose listen ports could not be bound tries again this often.
+const BIND_RETRY: Duration = Duration::from_secs(2);
 /// The directory is re-read this often even without a change notification.
 const RESYNC: Duration = Duration::from_secs(30);
 
@@ -141,7 +143,12 @@ pub async fn run(
     tracing::info!(manifests = %ctl.config.manifests.display(), "controller running");
 
     let mut reload_at: Option<Instant> = None;
-    let mut resync_at = Instant::now() + RESYNC;
+    let first = if ctl.listening.has_errors() {
+        BIND_RETRY
+    } else {
+        RESYNC
+    };
+    let mut resync_at = Instant::now() + first;
     loop {
         let requeue = ctl.reconcile().await;
         let next = [requeue, reload_at, Some(resync_at)]
@@ -159,9 +166,11 @@ pub async fn run(
             _ = sleep_until(next.into()) => {
                 let now = Instant::now();
                 if reload_at.is_some_and(|t| t <= now) || resync_at <= now {
-                    reload_at = None;
-                    resync_at = now + RESYNC;
+                                        reload_at = None;
                     ctl.reload_logged().await;
+                    // An app whose ports could not be bound tries again soon, not in 30 s.
+                    let retry = if ctl.listening.has_errors() { BIND_RETRY } else { RESYNC };
+                    resync_at = Instant::now() + retry;
                 }
             }
         }
