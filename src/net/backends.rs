@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::http::Pool;
+use super::upstream::Pool;
 
 /// A ready instance: its id and its own loopback port for each tcp/http listen entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +36,8 @@ pub(crate) struct BackendState {
     in_rotation: AtomicBool,
     /// Woken when `active` drops to zero.
     idle: Notify,
-    /// The keep-alive pool to this backend (http mode); dropped with the backend.
-    pub(crate) pool: OnceLock<Pool>,
+    /// Idle keep-alive connections to this backend (http mode); closed with the backend.
+    pub(crate) pool: Pool,
 }
 
 impl BackendState {
@@ -49,7 +49,7 @@ impl BackendState {
             active: AtomicUsize::new(0),
             in_rotation: AtomicBool::new(true),
             idle: Notify::new(),
-            pool: OnceLock::new(),
+            pool: Pool::default(),
         }
     }
 

@@ -110,12 +110,14 @@ fn append(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-/// The request for a backend on `127.0.0.1:port`, always HTTP/1.1 (the pool speaks that).
-pub(crate) fn to_backend<B>(mut head: Parts, port: u16, body: B) -> Request<B> {
-    let path = head.uri.path_and_query().map_or("/", |p| p.as_str());
-    head.uri = format!("http://127.0.0.1:{port}{path}")
-        .parse()
-        .unwrap_or_else(|_| Uri::from_static("/"));
+/// The request for a backend, always HTTP/1.1 in origin form (`/path?query`).
+pub(crate) fn to_backend<B>(mut head: Parts, body: B) -> Request<B> {
+    if head.uri.scheme().is_some() || head.uri.authority().is_some() {
+        head.uri = match head.uri.path_and_query() {
+            Some(path) => Uri::from(path.clone()),
+            None => Uri::from_static("/"),
+        };
+    }
     head.version = Version::HTTP_11;
     Request::from_parts(head, body)
 }
@@ -149,8 +151,10 @@ mod tests {
             "for=192.0.2.7;proto=http;host=\"example.com\""
         );
         assert!(!h.contains_key("connection") && !h.contains_key("x-secret"));
-        let request = to_backend(parts, 4000, ());
-        assert_eq!(request.uri(), "http://127.0.0.1:4000/a?b=1");
+        let request = to_backend(parts, ());
+        assert_eq!(request.uri(), "/a?b=1");
+        let absolute = head(Request::get("http://example.com/c?d").body(()).expect("h2"));
+        assert_eq!(to_backend(absolute, ()).uri(), "/c?d");
     }
 
     #[test]
