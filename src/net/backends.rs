@@ -194,18 +194,30 @@ impl Rotation {
     pub(crate) fn pick(&self, name: &str, tried: &[u64]) -> Option<Lease> {
         for _ in 0..16 {
             let snapshot = self.snapshot();
-            let candidates: Vec<(&Arc<BackendState>, u16, usize)> = snapshot
-                .iter()
-                .filter(|s| !tried.contains(&s.id))
-                .filter_map(|s| s.port(name).map(|p| (s, p, s.active.load(SeqCst))))
-                .collect();
-            let least = candidates.iter().map(|(_, _, load)| *load).min()?;
-            let ties: Vec<_> = candidates
-                .iter()
+            let candidates = || {
+                snapshot
+                    .iter()
+                    .filter(|s| !tried.contains(&s.id))
+                    .filter_map(|s| s.port(name).map(|p| (s, p, s.active.load(SeqCst))))
+            };
+            let (mut least, mut ties) = (usize::MAX, 0);
+            for (_, _, load) in candidates() {
+                if load < least {
+                    (least, ties) = (load, 1);
+                } else if load == least {
+                    ties += 1;
+                }
+            }
+            if ties == 0 {
+                return None;
+            }
+            let nth = self.cursor.fetch_add(1, SeqCst) % ties;
+            // Loads may have moved since the first pass: fall back to the first candidate.
+            let (state, port, _) = candidates()
                 .filter(|(_, _, load)| *load == least)
-                .collect();
-            let (state, port, _) = ties[self.cursor.fetch_add(1, SeqCst) % ties.len()];
-            let lease = Lease::take(Arc::clone(state), *port);
+                .nth(nth)
+                .or_else(|| candidates().next())?;
+            let lease = Lease::take(Arc::clone(state), port);
             // Taken after `in_rotation` went false: drain may have seen zero load; back off.
             if lease.backend.in_rotation.load(SeqCst) {
                 return Some(lease);

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::{Body, Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -71,9 +71,11 @@ async fn serve_connection(
 ) {
     let _ = client.set_nodelay(true);
     let service_proxy = Arc::clone(&proxy);
+    let client_headers = Arc::new(headers::Client::new(peer));
     let service = service_fn(move |request| {
         let proxy = Arc::clone(&service_proxy);
-        async move { Ok::<_, Infallible>(handle(request, peer, &proxy).await) }
+        let client = Arc::clone(&client_headers);
+        async move { Ok::<_, Infallible>(handle(request, &client, &proxy).await) }
     });
     let connection = builder.serve_connection(TokioIo::new(client), service);
     tokio::pin!(connection);
@@ -123,6 +125,10 @@ impl RequestBody {
     /// The body for the next attempt; `None` if a streamed body was already sent.
     fn next(&mut self) -> Option<ProxyBody> {
         match self {
+            // An empty body boxes without allocating.
+            Self::Buffered(bytes) if bytes.is_empty() => {
+                Some(Empty::new().map_err(|never| match never {}).boxed())
+            }
             Self::Buffered(bytes) => Some(
                 Full::new(bytes.clone())
                     .map_err(|never| match never {})
@@ -140,12 +146,12 @@ impl RequestBody {
 /// once on another backend only if its method is idempotent. Streamed bodies are not retried.
 async fn handle(
     request: Request<Incoming>,
-    peer: SocketAddr,
+    client: &headers::Client,
     proxy: &Proxy,
 ) -> Response<ResponseBody> {
     proxy.counters.request();
     let (mut head, body) = request.into_parts();
-    headers::prepare_request(&mut head, peer);
+    headers::prepare_request(&mut head, client);
     let idempotent = headers::is_idempotent(&head.method);
     let mut body = match RequestBody::read(body).await {
         Ok(body) => body,
