@@ -168,9 +168,13 @@ impl Pool {
         if conn.sender.is_closed() {
             return;
         }
+        let now = Instant::now();
         let mut idle = self.lock();
+        // The oldest are first; those idle too long are closed rather than left unpolled.
+        let expired = idle.partition_point(|(_, since)| now - *since >= POOL_IDLE);
+        idle.drain(..expired);
         if idle.len() < POOL_MAX {
-            idle.push((conn, Instant::now()));
+            idle.push((conn, now));
         }
     }
 
