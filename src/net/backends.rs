@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::http::Pool;
+use super::upstream::Pool;
 
 /// How long to wait before trying again backends whose connect just failed.
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
@@ -39,8 +39,8 @@ pub(crate) struct BackendState {
     in_rotation: AtomicBool,
     /// Woken when `active` drops to zero.
     idle: Notify,
-    /// The keep-alive pool to this backend (http mode); dropped with the backend.
-    pub(crate) pool: OnceLock<Pool>,
+    /// Idle keep-alive connections to this backend (http mode); closed with the backend.
+    pub(crate) pool: Pool,
 }
 
 impl BackendState {
@@ -52,7 +52,7 @@ impl BackendState {
             active: AtomicUsize::new(0),
             in_rotation: AtomicBool::new(true),
             idle: Notify::new(),
-            pool: OnceLock::new(),
+            pool: Pool::default(),
         }
     }
 
@@ -197,18 +197,30 @@ impl Rotation {
     pub(crate) fn pick(&self, name: &str, tried: &[u64]) -> Option<Lease> {
         for _ in 0..16 {
             let snapshot = self.snapshot();
-            let candidates: Vec<(&Arc<BackendState>, u16, usize)> = snapshot
-                .iter()
-                .filter(|s| !tried.contains(&s.id))
-                .filter_map(|s| s.port(name).map(|p| (s, p, s.active.load(SeqCst))))
-                .collect();
-            let least = candidates.iter().map(|(_, _, load)| *load).min()?;
-            let ties: Vec<_> = candidates
-                .iter()
+            let candidates = || {
+                snapshot
+                    .iter()
+                    .filter(|s| !tried.contains(&s.id))
+                    .filter_map(|s| s.port(name).map(|p| (s, p, s.active.load(SeqCst))))
+            };
+            let (mut least, mut ties) = (usize::MAX, 0);
+            for (_, _, load) in candidates() {
+                if load < least {
+                    (least, ties) = (load, 1);
+                } else if load == least {
+                    ties += 1;
+                }
+            }
+            if ties == 0 {
+                return None;
+            }
+            let nth = self.cursor.fetch_add(1, SeqCst) % ties;
+            // Loads may have moved since the first pass: fall back to the first candidate.
+            let (state, port, _) = candidates()
                 .filter(|(_, _, load)| *load == least)
-                .collect();
-            let (state, port, _) = ties[self.cursor.fetch_add(1, SeqCst) % ties.len()];
-            let lease = Lease::take(Arc::clone(state), *port);
+                .nth(nth)
+                .or_else(|| candidates().next())?;
+            let lease = Lease::take(Arc::clone(state), port);
             // Taken after `in_rotation` went false: drain may have seen zero load; back off.
             if lease.backend.in_rotation.load(SeqCst) {
                 return Some(lease);

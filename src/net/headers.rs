@@ -2,21 +2,29 @@
 //! `X-Forwarded-*` and `Forwarded` added, the URI pointed at the backend's loopback port.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::OnceLock;
 
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Uri, Version};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
+
+/// `X-Forwarded-For`: the client addresses, nearest last.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`: the scheme the client used.
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Host`: the `Host` the client asked for.
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Methods whose request may be sent twice with the same effect (RFC 9110 §9.2.2).
 pub(crate) fn is_idempotent(method: &Method) -> bool {
@@ -33,24 +41,79 @@ pub(crate) fn is_idempotent(method: &Method) -> bool {
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    if let Some(connection) = headers.get(header::CONNECTION) {
+        let named: Vec<HeaderName> = connection
+            .to_str()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .chain(
+                headers
+                    .get_all(header::CONNECTION)
+                    .iter()
+                    .skip(1)
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(','))
+                    .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok()),
+            )
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
 }
 
+/// What the proxy says about one client connection in the headers it adds, worked out once
+/// per connection rather than per request.
+#[derive(Debug)]
+pub(crate) struct Client {
+    /// The client's address as `X-Forwarded-For` lists it.
+    ip: HeaderValue,
+    /// The `for=…;proto=http` part of its `Forwarded` element.
+    forwarded: String,
+    /// The first `Host` seen on the connection and its `Forwarded` element (the usual case:
+    /// every request of a connection names the same host).
+    first: OnceLock<(HeaderValue, HeaderValue)>,
+}
+
+impl Client {
+    /// The headers' view of the client at `peer`.
+    pub(crate) fn new(peer: SocketAddr) -> Self {
+        Self {
+            ip: HeaderValue::from_str(&peer.ip().to_string()).expect("an IP is a header value"),
+            forwarded: forwarded_element(peer.ip(), None),
+            first: OnceLock::new(),
+        }
+    }
+
+    /// The `Forwarded` element for a request with `host`.
+    fn forwarded(&self, host: Option<&HeaderValue>) -> HeaderValue {
+        let Some(host) = host else {
+            return HeaderValue::from_str(&self.forwarded).expect("visible ASCII");
+        };
+        if let Some((first_host, element)) = self.first.get() {
+            if first_host == host {
+                return element.clone();
+            }
+        }
+        let mut element = self.forwarded.clone();
+        if let Some(host) = host.to_str().ok().filter(|h| !h.contains(['"', '\\'])) {
+            element.push_str(";host=\"");
+            element.push_str(host);
+            element.push('"');
+        }
+        let element = HeaderValue::from_str(&element).expect("visible ASCII");
+        let _ = self.first.set((host.clone(), element.clone()));
+        element
+    }
+}
+
 /// Rewrites a client's request head for a backend: hop-by-hop out, `Host` kept (taken from
 /// the h2 `:authority` if missing), `X-Forwarded-For/-Proto/-Host` and `Forwarded` added.
-pub(crate) fn prepare_request(head: &mut Parts, peer: SocketAddr) {
+pub(crate) fn prepare_request(head: &mut Parts, client: &Client) {
     strip_hop_by_hop(&mut head.headers);
     if !head.headers.contains_key(header::HOST) {
         if let Some(value) = head
@@ -61,29 +124,18 @@ pub(crate) fn prepare_request(head: &mut Parts, peer: SocketAddr) {
             head.headers.insert(header::HOST, value);
         }
     }
-    let ip = peer.ip();
-    append(&mut head.headers, "x-forwarded-for", &ip.to_string());
-    if !head.headers.contains_key("x-forwarded-proto") {
-        head.headers
-            .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    let headers = &mut head.headers;
+    append(headers, X_FORWARDED_FOR, client.ip.clone());
+    if !headers.contains_key(X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     }
-    let host = head
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string);
+    let host = headers.get(header::HOST).cloned();
     if let Some(host) = &host {
-        if !head.headers.contains_key("x-forwarded-host") {
-            if let Ok(value) = HeaderValue::from_str(host) {
-                head.headers.insert("x-forwarded-host", value);
-            }
+        if !headers.contains_key(X_FORWARDED_HOST) {
+            headers.insert(X_FORWARDED_HOST, host.clone());
         }
     }
-    append(
-        &mut head.headers,
-        "forwarded",
-        &forwarded_element(ip, host.as_deref()),
-    );
+    append(headers, header::FORWARDED, client.forwarded(host.as_ref()));
 }
 
 /// One `Forwarded` element (RFC 7239): `for=…;proto=http[;host="…"]`.
@@ -100,22 +152,27 @@ fn forwarded_element(ip: IpAddr, host: Option<&str>) -> String {
 }
 
 /// Appends `value` to a comma-separated header, creating it if absent.
-fn append(headers: &mut HeaderMap, name: &'static str, value: &str) {
-    let joined = match headers.get(name).and_then(|v| v.to_str().ok()) {
-        Some(existing) if !existing.is_empty() => format!("{existing}, {value}"),
-        _ => value.to_string(),
+fn append(headers: &mut HeaderMap, name: HeaderName, value: HeaderValue) {
+    let joined = match headers.get(&name).and_then(|v| v.to_str().ok()) {
+        Some(existing) if !existing.is_empty() => {
+            match HeaderValue::from_str(&format!("{existing}, {}", value.to_str().unwrap_or(""))) {
+                Ok(joined) => joined,
+                Err(_) => return,
+            }
+        }
+        _ => value,
     };
-    if let Ok(value) = HeaderValue::from_str(&joined) {
-        headers.insert(name, value);
-    }
+    headers.insert(name, joined);
 }
 
-/// The request for a backend on `127.0.0.1:port`, always HTTP/1.1 (the pool speaks that).
-pub(crate) fn to_backend<B>(mut head: Parts, port: u16, body: B) -> Request<B> {
-    let path = head.uri.path_and_query().map_or("/", |p| p.as_str());
-    head.uri = format!("http://127.0.0.1:{port}{path}")
-        .parse()
-        .unwrap_or_else(|_| Uri::from_static("/"));
+/// The request for a backend, always HTTP/1.1 in origin form (`/path?query`).
+pub(crate) fn to_backend<B>(mut head: Parts, body: B) -> Request<B> {
+    if head.uri.scheme().is_some() || head.uri.authority().is_some() {
+        head.uri = match head.uri.path_and_query() {
+            Some(path) => Uri::from(path.clone()),
+            None => Uri::from_static("/"),
+        };
+    }
     head.version = Version::HTTP_11;
     Request::from_parts(head, body)
 }
@@ -139,7 +196,8 @@ mod tests {
                 .body(())
                 .expect("request"),
         );
-        prepare_request(&mut parts, "192.0.2.7:5555".parse().expect("addr"));
+        let client = Client::new("192.0.2.7:5555".parse().expect("addr"));
+        prepare_request(&mut parts, &client);
         let h = &parts.headers;
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 192.0.2.7");
         assert_eq!(h["x-forwarded-proto"], "http");
@@ -149,8 +207,10 @@ mod tests {
             "for=192.0.2.7;proto=http;host=\"example.com\""
         );
         assert!(!h.contains_key("connection") && !h.contains_key("x-secret"));
-        let request = to_backend(parts, 4000, ());
-        assert_eq!(request.uri(), "http://127.0.0.1:4000/a?b=1");
+        let request = to_backend(parts, ());
+        assert_eq!(request.uri(), "/a?b=1");
+        let absolute = head(Request::get("http://example.com/c?d").body(()).expect("h2"));
+        assert_eq!(to_backend(absolute, ()).uri(), "/c?d");
     }
 
     #[test]

@@ -1,17 +1,15 @@
 //! `mode: http`: an HTTP/1.1 and h2c server on the public port that balances requests over
-//! ready backends through one keep-alive pool per backend.
+//! ready backends through one keep-alive pool per backend (see [`super::upstream`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::{Body, Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
@@ -23,18 +21,16 @@ use super::leased_body::LeasedBody;
 use super::listeners::Proxy;
 use super::tasks::Tasks;
 use super::tcp::ACCEPT_BACKOFF;
+use super::upstream::{Conn, UpstreamError};
 
-/// Request and response bodies as the proxy passes them on.
+/// Request bodies as the proxy passes them on.
 pub(crate) type ProxyBody = http_body_util::combinators::BoxBody<Bytes, hyper::Error>;
 
-/// Keep-alive connections to one backend; dropped with it, closing its idle connections.
-pub(crate) type Pool = Client<HttpConnector, ProxyBody>;
+/// Response bodies as the proxy passes them on (they drive a backend connection: not `Sync`).
+pub(crate) type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, hyper::Error>;
 
 /// Request bodies up to this size are buffered so the request can be retried elsewhere.
 const MAX_REPLAY_BODY: u64 = 64 * 1024;
-
-/// How long a pooled connection to a backend may sit idle.
-const POOL_IDLE: Duration = Duration::from_secs(30);
 
 /// How long a client may take to send request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,9 +71,11 @@ async fn serve_connection(
 ) {
     let _ = client.set_nodelay(true);
     let service_proxy = Arc::clone(&proxy);
+    let client_headers = Arc::new(headers::Client::new(peer));
     let service = service_fn(move |request| {
         let proxy = Arc::clone(&service_proxy);
-        async move { Ok::<_, Infallible>(handle(request, peer, &proxy).await) }
+        let client = Arc::clone(&client_headers);
+        async move { Ok::<_, Infallible>(handle(request, &client, &proxy).await) }
     });
     let connection = builder.serve_connection(TokioIo::new(client), service);
     tokio::pin!(connection);
@@ -127,6 +125,10 @@ impl RequestBody {
     /// The body for the next attempt; `None` if a streamed body was already sent.
     fn next(&mut self) -> Option<ProxyBody> {
         match self {
+            // An empty body boxes without allocating.
+            Self::Buffered(bytes) if bytes.is_empty() => {
+                Some(Empty::new().map_err(|never| match never {}).boxed())
+            }
             Self::Buffered(bytes) => Some(
                 Full::new(bytes.clone())
                     .map_err(|never| match never {})
@@ -144,12 +146,12 @@ impl RequestBody {
 /// once on another backend only if its method is idempotent. Streamed bodies are not retried.
 async fn handle(
     request: Request<Incoming>,
-    peer: SocketAddr,
+    client: &headers::Client,
     proxy: &Proxy,
-) -> Response<ProxyBody> {
+) -> Response<ResponseBody> {
     proxy.counters.request();
     let (mut head, body) = request.into_parts();
-    headers::prepare_request(&mut head, peer);
+    headers::prepare_request(&mut head, client);
     let idempotent = headers::is_idempotent(&head.method);
     let mut body = match RequestBody::read(body).await {
         Ok(body) => body,
@@ -187,16 +189,17 @@ async fn handle(
                 format!("instance of app {} failed\n", proxy.app),
             );
         };
-        let request = headers::to_backend(head.clone(), lease.port, attempt_body);
-        let pool = lease
+        let request = headers::to_backend(head.clone(), attempt_body);
+        let sent = lease
             .backend
             .pool
-            .get_or_init(|| new_pool(&proxy.tasks, proxy.options.connect_timeout));
-        let error = match pool.request(request).await {
-            Ok(response) => return respond(response, lease),
+            .send(lease.port, proxy.options.connect_timeout, request)
+            .await;
+        let error = match sent {
+            Ok((response, conn)) => return respond(response, conn, lease),
             Err(error) => error,
         };
-        let connect_failed = error.is_connect();
+        let connect_failed = error.not_sent();
         let retry = connect_failed || (idempotent && !resent);
         tracing::debug!(app = %proxy.app, backend = lease.backend.id, %error, retry, "backend request failed");
         if !retry || matches!(body, RequestBody::Streamed(_)) {
@@ -211,24 +214,24 @@ async fn handle(
 }
 
 /// Passes the backend's response on; the lease is held until its body is fully sent.
-fn respond(response: Response<Incoming>, lease: Lease) -> Response<ProxyBody> {
+fn respond(response: Response<Incoming>, conn: Conn, lease: Lease) -> Response<ResponseBody> {
     let (mut head, body) = response.into_parts();
     headers::strip_hop_by_hop(&mut head.headers);
-    Response::from_parts(head, LeasedBody::new(body, lease).boxed())
+    Response::from_parts(head, LeasedBody::new(body, conn, lease).boxed_unsync())
 }
 
 /// The 502 for a request no backend answered.
-fn bad_gateway(app: &str, error: &hyper_util::client::legacy::Error) -> Response<ProxyBody> {
+fn bad_gateway(app: &str, error: &UpstreamError) -> Response<ResponseBody> {
     let text = format!("instance of app {app} failed: {error}\n");
     reply(StatusCode::BAD_GATEWAY, text)
 }
 
 /// A plain-text response of the proxy's own.
-fn reply(status: StatusCode, text: String) -> Response<ProxyBody> {
+fn reply(status: StatusCode, text: String) -> Response<ResponseBody> {
     let mut response = Response::new(
         Full::new(Bytes::from(text))
             .map_err(|never| match never {})
-            .boxed(),
+            .boxed_unsync(),
     );
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -236,15 +239,4 @@ fn reply(status: StatusCode, text: String) -> Response<ProxyBody> {
         hyper::header::HeaderValue::from_static("text/plain"),
     );
     response
-}
-
-/// A keep-alive client for one backend whose connection tasks belong to the app's tasks.
-fn new_pool(tasks: &Tasks, connect_timeout: Duration) -> Pool {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(connect_timeout));
-    Client::builder(tasks.clone())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(POOL_IDLE)
-        .build(connector)
 }
