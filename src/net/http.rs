@@ -54,6 +54,8 @@ pub(crate) async fn serve(listener: Arc<TcpListener>, proxy: Arc<Proxy>) {
                 let task = serve_connection(client, peer, Arc::clone(&proxy), Arc::clone(&builder));
                 proxy.tasks.spawn(task);
             }
+            // EINVAL: the listening socket was shut down (the app's sockets are closing).
+            Err(error) if error.raw_os_error() == Some(nix::libc::EINVAL) => return,
             Err(error) => {
                 tracing::warn!(app = %proxy.app, listen = %proxy.name, %error, "accept failed");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;

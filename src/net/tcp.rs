@@ -25,7 +25,7 @@ pub(crate) async fn serve(listener: Arc<TcpListener>, proxy: Arc<Proxy>) {
                 proxy.counters.connection();
                 proxy.tasks.spawn(forward(client, Arc::clone(&proxy)));
             }
-                        // EINVAL: the listening socket was shut down (the app's sockets are closing).
+            // EINVAL: the listening socket was shut down (the app's sockets are closing).
             Err(error) if error.raw_os_error() == Some(nix::libc::EINVAL) => return,
             Err(error) => {
                 tracing::warn!(app = %proxy.app, listen = %proxy.name, %error, "accept failed");
