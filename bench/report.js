@@ -103,7 +103,7 @@ p(
   "",
   "## What is measured",
   "",
-  "- The app is `bench/app.js` (the demo `manifests/apps/web.js`): Node's `http` module answering",
+  "- The app is the demo `manifests/apps/web.js`: Node's `http` module answering",
   "  `GET /` with one line. It serves fd 3 under corral `inherit`, else `PORT`.",
   `- Load: \`wrk ${machine.wrkArgs}\` against 127.0.0.1, wrk on the same machine. **keep-alive** is wrk's`,
   "  default (50 connections reused); **connection per request** adds `-H 'Connection: close'`.",

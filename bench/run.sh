@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: corral and PM2 side by side, in one run, on the same Node app (bench/app.js).
+# `make bench`: corral and PM2 side by side, in one run, on the same Node app (manifests/apps/web.js, the demo).
 #
 #   throughput  wrk -t2 -c50 against: the bare app (node alone), PM2 fork ×1, PM2 cluster ×1 and
 #               ×2, corral inherit/tcp/http ×1 and ×2; once with keep-alive (wrk's default) and
@@ -36,7 +36,7 @@ SETUPS=(${BENCH_SETUPS:-bare:1 pm2_fork:1 pm2_cluster:1 corral_inherit:1 corral_
 # Reloads use the production shapes: PM2 fork ×1, everything else ×2.
 RELOADED=(pm2_fork:1 pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2)
 CORRAL=$ROOT/target/release/corral
-APP=$ROOT/bench/app.js
+APP=$ROOT/manifests/apps/web.js
 
 TMP=$(mktemp -d /tmp/corral-bench.XXXXXX)
 export PM2_HOME=$TMP/pm2-home           # a private PM2 daemon, never the user's
