@@ -4,12 +4,11 @@
 //! replaced in the file that defines it (the file's other documents kept byte-for-byte); a new
 //! app gets `DIR/NAME.yaml`. The user's text is written as given, comments and modeline included.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use super::apply_plan::{self, read_inputs, Outcome};
+use super::apply_plan::{self, read_inputs, Inputs, Outcome};
 use super::atomic_write::{ensure_unchanged, write_atomic};
 use super::client::resync_if_running;
 use super::manifests_dir;
@@ -18,14 +17,9 @@ use super::ManifestsDir;
 /// Arguments of `corral apply`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A manifest file, a directory of them, or `-` for stdin (repeatable).
-    #[arg(
-        short = 'f',
-        long = "filename",
-        value_name = "FILE|DIR|-",
-        required = true
-    )]
-    pub files: Vec<PathBuf>,
+    /// The manifests to read.
+    #[command(flatten)]
+    pub input: Inputs,
     /// Print what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -36,7 +30,7 @@ pub struct Args {
 
 /// Runs `corral apply`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let incoming = read_inputs(&args.files)?;
+    let incoming = read_inputs(&args.input.files)?;
     let dir = manifests_dir::resolve(&args.dir)?;
     if dir.exists() && !dir.is_dir() {
         bail!(

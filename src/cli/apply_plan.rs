@@ -48,6 +48,19 @@ pub struct Plan {
     pub writes: Vec<Write>,
 }
 
+/// The `-f` inputs of `apply` and `diff`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Inputs {
+    /// A manifest file, a directory of them, or `-` for stdin (repeatable).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR|-",
+        required = true
+    )]
+    pub files: Vec<PathBuf>,
+}
+
 /// Plans applying `incoming` to the manifests directory `dir`.
 pub fn plan(incoming: &[Incoming], dir: &Path) -> anyhow::Result<Plan> {
     let existing = Directory::scan(dir)?;

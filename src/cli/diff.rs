@@ -1,25 +1,19 @@
 //! `corral diff -f FILE`: what `corral apply -f FILE` would change, as a unified diff
 //! (exit 1 when there are differences, like `kubectl diff`).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use similar::TextDiff;
 
-use super::apply_plan::{self, read_inputs};
+use super::apply_plan::{self, read_inputs, Inputs};
 use super::{manifests_dir, ManifestsDir};
 
 /// Arguments of `corral diff`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A manifest file, a directory of them, or `-` for stdin (repeatable).
-    #[arg(
-        short = 'f',
-        long = "filename",
-        value_name = "FILE|DIR|-",
-        required = true
-    )]
-    pub files: Vec<PathBuf>,
+    /// The manifests to read.
+    #[command(flatten)]
+    pub input: Inputs,
     /// The manifests directory to compare with.
     #[command(flatten)]
     pub dir: ManifestsDir,
@@ -27,7 +21,7 @@ pub struct Args {
 
 /// Runs `corral diff`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let incoming = read_inputs(&args.files)?;
+    let incoming = read_inputs(&args.input.files)?;
     let dir = manifests_dir::resolve(&args.dir)?;
     let plan = apply_plan::plan(&incoming, &dir)?;
     for write in &plan.writes {
