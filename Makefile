@@ -31,7 +31,7 @@ clean:
 	$(CARGO) clean
 
 .PHONY: bench
-## corral vs PM2 on the same Node app (~8 min; installs wrk and a private PM2; not part of `test`).
+## corral vs PM2 on the same Node app (~9 min; installs wrk, nginx, haproxy and a private PM2; not part of `test`).
 ## Writes docs/benchmarks.md; see bench/run.sh.
 bench:
 	bench/run.sh

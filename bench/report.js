@@ -23,6 +23,8 @@ const NAMES = {
   corral_inherit: "corral inherit",
   corral_tcp: "corral tcp",
   corral_http: "corral http",
+  nginx: "nginx → bare app",
+  haproxy: "HAProxy → bare app",
 };
 const SHAPES = { keepalive: "keep-alive", close: "connection per request" };
 
@@ -98,6 +100,7 @@ p(
   `| Node | ${machine.node} |`,
   `| PM2 | ${machine.pm2} |`,
   `| wrk | ${machine.wrk} |`,
+  `| nginx, HAProxy (reference proxies) | ${machine.nginx || "–"}, ${machine.haproxy || "–"} |`,
   `| load average (1, 5, 15 min) | ${machine.load ?? "not recorded"} |`,
   `| whole bench | ${machine.seconds} s |`,
   "",
@@ -119,6 +122,9 @@ p(
   "  status ≥ 400. A socket error is a request or connection attempt that got no response.",
   "- PM2 runs with its defaults (`kill_timeout` 1.6 s, SIGINT, `listen_timeout` 3 s); corral with a",
   "  readiness probe `GET /healthz` every 1 s and `stop.timeout` 5 s. Both on a private home.",
+  "- **nginx → bare app** and **HAProxy → bare app** are not contenders but a yardstick for `http`",
+  "  mode: purpose-built HTTP reverse proxies (one worker each, keep-alive to the app) in front of",
+  "  the bare app, doing the same job as corral's proxy with one instance.",
   "- **× PM2 cluster** divides requests/s by PM2 cluster's with the number of instances shown in",
   "  brackets (the same as the row's where PM2 cluster ran with it), same load shape, same run.",
   "",
@@ -165,6 +171,24 @@ for (const [what, measured, met] of targets) {
   p(`| ${what} | ${measured} | ${met === null ? "not measured" : met ? "yes" : "**no**"} |`);
 }
 p("");
+
+// The http target next to what purpose-built proxies reach on the same machine, same run.
+{
+  const http = get("throughput", "corral_http", 1, "keepalive");
+  const pm2 = get("throughput", "pm2_cluster", 1, "keepalive");
+  const refs = ["nginx", "haproxy"].map((s) => [s, get("throughput", s, 1, "keepalive")]).filter(([, f]) => f);
+  if (http && pm2 && refs.length) {
+    p(
+      "### The `http` target next to nginx and HAProxy (keep-alive, one app instance)",
+      "",
+      "| proxy in front of one instance | requests/s | × PM2 cluster ×1 | corral http ×1 ÷ this |",
+      "|---|---:|---:|---:|",
+      `| corral http | ${fmt(http.rps)} | ${ratio(http, pm2)} | 1.00× |`,
+      ...refs.map(([s, f]) => `| ${NAMES[s]} | ${fmt(f.rps)} | ${ratio(f, pm2)} | ${ratio(http, f)} |`),
+      "",
+    );
+  }
+}
 
 const notes = [];
 function noteErrors(r) {

@@ -2,8 +2,10 @@
 # `make bench`: corral and PM2 side by side, in one run, on the same Node app (manifests/apps/web.js, the demo).
 #
 #   throughput  wrk -t2 -c50 against: the bare app (node alone), PM2 fork ×1, PM2 cluster ×1 and
-#               ×2, corral inherit/tcp/http ×1 and ×2; once with keep-alive (wrk's default) and
-#               once with a connection per request (`Connection: close`).
+#               ×2, corral inherit/tcp/http ×1 and ×2, and for reference two purpose-built HTTP
+#               reverse proxies in front of the bare app (nginx, HAProxy: one worker each, keep-alive
+#               to the app); once with keep-alive (wrk's default) and once with a connection per
+#               request (`Connection: close`).
 #   reload      12 s of the same load while the app is reloaded 3 times (`pm2 reload` for PM2
 #               fork ×1 and cluster ×2, `corral reload` for each corral mode ×2), counting
 #               requests and failed requests (wrk's socket errors + non-2xx/3xx responses).
@@ -13,7 +15,7 @@
 # machine then weighs on all setups alike instead of on whichever ran at that minute.
 #
 # Results go to docs/benchmarks.md (bench/report.js renders them), raw data to $TMP/results.jsonl.
-# Installs what it lacks: wrk (apt), PM2 (npm, into the temp folder only), corral (cargo build).
+# Installs what it lacks: wrk, nginx, haproxy (apt), PM2 (npm, into the temp folder only), corral (cargo build).
 # Everything it starts is stopped on exit; traffic goes to 127.0.0.1 only.
 # Knobs (environment): BENCH_ROUND (s per throughput round, default 4), BENCH_ROUNDS (default 3),
 # BENCH_OUT (report path), BENCH_SETUPS (only these, e.g. "bare:1 pm2_cluster:2"; for trying out).
@@ -32,7 +34,7 @@ OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 # 2-core machine this was written for).
 # shellcheck disable=SC2206 # split on purpose
 SETUPS=(${BENCH_SETUPS:-bare:1 pm2_fork:1 pm2_cluster:1 corral_inherit:1 corral_tcp:1 corral_http:1
-        pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2})
+        nginx:1 haproxy:1 pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2})
 # Reloads use the production shapes: PM2 fork ×1, everything else ×2.
 RELOADED=(pm2_fork:1 pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2)
 CORRAL=$ROOT/target/release/corral
@@ -49,6 +51,7 @@ declare -A BROKEN  # SETUP:INSTANCES -> why it did not come up
 
 # Processes this script started; cleanup stops them (and only them).
 BARE_PID=""
+REFERENCE_PIDS=()  # nginx, haproxy
 CORRAL_PID=""
 WRK_PID=""
 WRK_RESULT=""
@@ -60,6 +63,7 @@ die() { log "error: $*"; exit 1; }
 cleanup() {
     [[ -n $WRK_PID ]] && kill "$WRK_PID" 2>/dev/null
     [[ -n $BARE_PID ]] && stop_pid "$BARE_PID"
+    for pid in "${REFERENCE_PIDS[@]}"; do stop_pid "$pid"; done
     [[ -n $CORRAL_PID ]] && stop_pid "$CORRAL_PID"
     [[ -n $PM2_STARTED ]] && "$PM2" kill >/dev/null 2>&1
     log "raw results and logs kept in $TMP"
@@ -110,6 +114,15 @@ install_tools() {
         log "installing wrk (apt)"
         { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || die "could not install wrk"
     fi
+    local tool missing=()
+    for tool in nginx haproxy; do
+        [[ " ${SETUPS[*]} " == *" $tool:"* ]] && ! command -v "$tool" >/dev/null && missing+=("$tool")
+    done
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]} (apt), the reference proxies"
+        { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+            log "could not install ${missing[*]}: those setups will be reported as not measured"
+    fi
     command -v node >/dev/null || die "Node.js is needed (node not found in PATH)"
     command -v curl >/dev/null || die "curl is needed"
     log "installing PM2 into $TMP/pm2 (npm, not global)"
@@ -128,13 +141,16 @@ start_all() {
     for key in "${SETUPS[@]}"; do
         PORT[$key]=$(free_port)
         case $key in
-            bare:*) ;;
+            bare:* | nginx:* | haproxy:*) ;;
             pm2_*) pm2_apps+=("$key") ;;
             corral_*) corral_apps+=("$key") ;;
             *) die "unknown setup $key" ;;
         esac
     done
-    [[ -n ${PORT[bare:1]:-} ]] && start_bare
+    # The reference proxies forward to the bare app: it runs whenever one of them does.
+    [[ -n ${PORT[bare:1]:-}${PORT[nginx:1]:-}${PORT[haproxy:1]:-} ]] && start_bare
+    [[ -n ${PORT[nginx:1]:-} ]] && start_nginx
+    [[ -n ${PORT[haproxy:1]:-} ]] && start_haproxy
     ((${#pm2_apps[@]})) && start_pm2 "${pm2_apps[@]}"
     ((${#corral_apps[@]})) && start_corral "${corral_apps[@]}"
     for key in "${SETUPS[@]}"; do
@@ -145,8 +161,65 @@ start_all() {
 }
 
 start_bare() {
+    # A proxy-only run (BENCH_SETUPS without bare:1) still needs the app behind the proxies.
+    [[ -n ${PORT[bare:1]:-} ]] || PORT[bare:1]=$(free_port)
     PORT=${PORT[bare:1]} node "$APP" >"$TMP/bare.log" 2>&1 &
     BARE_PID=$!
+}
+
+# nginx as a reverse proxy to the bare app, keep-alive upstream as its docs describe; one
+# worker process (two do worse here: they compete with wrk and the app for 2 CPUs).
+start_nginx() {
+    command -v nginx >/dev/null || { BROKEN[nginx:1]="nginx is not installed"; return; }
+    mkdir -p "$TMP/nginx/logs"
+    cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx/body;
+    proxy_temp_path $TMP/nginx/proxy;
+    fastcgi_temp_path $TMP/nginx/fastcgi;
+    uwsgi_temp_path $TMP/nginx/uwsgi;
+    scgi_temp_path $TMP/nginx/scgi;
+    upstream app { server 127.0.0.1:${PORT[bare:1]}; keepalive 64; }
+    server {
+        listen 127.0.0.1:${PORT[nginx:1]};
+        location / {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+    nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' >"$TMP/nginx/logs/stderr.log" 2>&1 &
+    REFERENCE_PIDS+=($!)
+}
+
+# HAProxy in http mode reusing its connections to the bare app; one thread, like nginx.
+start_haproxy() {
+    command -v haproxy >/dev/null || { BROKEN[haproxy:1]="haproxy is not installed"; return; }
+    cat >"$TMP/haproxy.cfg" <<EOF
+global
+    nbthread 1
+    maxconn 4000
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    http-reuse always
+frontend public
+    bind 127.0.0.1:${PORT[haproxy:1]}
+    default_backend app
+backend app
+    server app 127.0.0.1:${PORT[bare:1]}
+EOF
+    haproxy -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+    REFERENCE_PIDS+=($!)
 }
 
 # PM2 from an ecosystem file, with its defaults for everything but mode, instances and PORT.
@@ -350,6 +423,8 @@ main() {
  "node": "$(node --version)",
  "pm2": "$(node -p "require('$TMP/pm2/node_modules/pm2/package.json').version")",
  "wrk": "$(wrk -v 2>&1 | head -1 | sed "s/ Copyright.*//")",
+ "nginx": "$(nginx -v 2>&1 | sed 's/^nginx version: //')",
+ "haproxy": "$(haproxy -v 2>/dev/null | head -1 | cut -d' ' -f3)",
  "corral": "$(git -C "$ROOT" describe --always --dirty 2>/dev/null)",
  "round": $ROUND, "rounds": $ROUNDS, "warmup": $WARMUP,
  "reloadDuration": $RELOAD_DURATION, "reloads": $RELOADS,
