@@ -25,6 +25,7 @@ const NAMES = {
   corral_http: "corral http",
   nginx: "nginx → bare app",
   haproxy: "HAProxy → bare app",
+  hyper: "hyper alone → bare app",
 };
 const SHAPES = { keepalive: "keep-alive", close: "connection per request" };
 
@@ -122,9 +123,12 @@ p(
   "  status ≥ 400. A socket error is a request or connection attempt that got no response.",
   "- PM2 runs with its defaults (`kill_timeout` 1.6 s, SIGINT, `listen_timeout` 3 s); corral with a",
   "  readiness probe `GET /healthz` every 1 s and `stop.timeout` 5 s. Both on a private home.",
-  "- **nginx → bare app** and **HAProxy → bare app** are not contenders but a yardstick for `http`",
-  "  mode: purpose-built HTTP reverse proxies (one worker each, keep-alive to the app) in front of",
-  "  the bare app, doing the same job as corral's proxy with one instance.",
+  "- **nginx → bare app**, **HAProxy → bare app** and **hyper alone → bare app** are not contenders",
+  "  but yardsticks for `http` mode: HTTP reverse proxies in front of the bare app doing the job of",
+  "  corral's proxy with one instance. nginx and HAProxy run one worker each with keep-alive to the",
+  "  app; *hyper alone* is `bench/hyper_floor.rs`, a plain proxy built from hyper's server and",
+  "  client (the HTTP library corral's proxy uses): one upstream connection per client connection,",
+  "  messages passed through unchanged, no balancing, no retries.",
   "- **× PM2 cluster** divides requests/s by PM2 cluster's with the number of instances shown in",
   "  brackets (the same as the row's where PM2 cluster ran with it), same load shape, same run.",
   "",
@@ -176,10 +180,10 @@ p("");
 {
   const http = get("throughput", "corral_http", 1, "keepalive");
   const pm2 = get("throughput", "pm2_cluster", 1, "keepalive");
-  const refs = ["nginx", "haproxy"].map((s) => [s, get("throughput", s, 1, "keepalive")]).filter(([, f]) => f);
+  const refs = ["nginx", "haproxy", "hyper"].map((s) => [s, get("throughput", s, 1, "keepalive")]).filter(([, f]) => f);
   if (http && pm2 && refs.length) {
     p(
-      "### The `http` target next to nginx and HAProxy (keep-alive, one app instance)",
+      "### The `http` target next to other proxies (keep-alive, one app instance)",
       "",
       "| proxy in front of one instance | requests/s | × PM2 cluster ×1 | corral http ×1 ÷ this |",
       "|---|---:|---:|---:|",

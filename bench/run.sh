@@ -2,9 +2,10 @@
 # `make bench`: corral and PM2 side by side, in one run, on the same Node app (manifests/apps/web.js, the demo).
 #
 #   throughput  wrk -t2 -c50 against: the bare app (node alone), PM2 fork ×1, PM2 cluster ×1 and
-#               ×2, corral inherit/tcp/http ×1 and ×2, and for reference two purpose-built HTTP
-#               reverse proxies in front of the bare app (nginx, HAProxy: one worker each, keep-alive
-#               to the app); once with keep-alive (wrk's default) and once with a connection per
+#               ×2, corral inherit/tcp/http ×1 and ×2, and as yardsticks for `http` mode three
+#               reverse proxies in front of the bare app: nginx and HAProxy (one worker each,
+#               keep-alive to the app) and bench/hyper_floor.rs (the least a proxy built on hyper
+#               does); once with keep-alive (wrk's default) and once with a connection per
 #               request (`Connection: close`).
 #   reload      12 s of the same load while the app is reloaded 3 times (`pm2 reload` for PM2
 #               fork ×1 and cluster ×2, `corral reload` for each corral mode ×2), counting
@@ -34,7 +35,7 @@ OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 # 2-core machine this was written for).
 # shellcheck disable=SC2206 # split on purpose
 SETUPS=(${BENCH_SETUPS:-bare:1 pm2_fork:1 pm2_cluster:1 corral_inherit:1 corral_tcp:1 corral_http:1
-        nginx:1 haproxy:1 pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2})
+        nginx:1 haproxy:1 hyper:1 pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2})
 # Reloads use the production shapes: PM2 fork ×1, everything else ×2.
 RELOADED=(pm2_fork:1 pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2)
 CORRAL=$ROOT/target/release/corral
@@ -51,7 +52,7 @@ declare -A BROKEN  # SETUP:INSTANCES -> why it did not come up
 
 # Processes this script started; cleanup stops them (and only them).
 BARE_PID=""
-REFERENCE_PIDS=()  # nginx, haproxy
+REFERENCE_PIDS=()  # nginx, haproxy, hyper_floor
 CORRAL_PID=""
 WRK_PID=""
 WRK_RESULT=""
@@ -128,8 +129,9 @@ install_tools() {
     log "installing PM2 into $TMP/pm2 (npm, not global)"
     npm install --prefix "$TMP/pm2" --no-audit --no-fund --loglevel=error pm2@latest >/dev/null ||
         die "npm install pm2 failed"
-    log "building corral (cargo build --release)"
-    (cd "$ROOT" && cargo build --release --locked --quiet) || die "cargo build failed"
+    log "building corral and bench/hyper_floor.rs (cargo build --release)"
+    (cd "$ROOT" && cargo build --release --locked --quiet --bin corral --example hyper_floor) ||
+        die "cargo build failed"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -141,16 +143,21 @@ start_all() {
     for key in "${SETUPS[@]}"; do
         PORT[$key]=$(free_port)
         case $key in
-            bare:* | nginx:* | haproxy:*) ;;
+            bare:* | nginx:* | haproxy:* | hyper:*) ;;
             pm2_*) pm2_apps+=("$key") ;;
             corral_*) corral_apps+=("$key") ;;
             *) die "unknown setup $key" ;;
         esac
     done
     # The reference proxies forward to the bare app: it runs whenever one of them does.
-    [[ -n ${PORT[bare:1]:-}${PORT[nginx:1]:-}${PORT[haproxy:1]:-} ]] && start_bare
+    [[ -n ${PORT[bare:1]:-}${PORT[nginx:1]:-}${PORT[haproxy:1]:-}${PORT[hyper:1]:-} ]] && start_bare
     [[ -n ${PORT[nginx:1]:-} ]] && start_nginx
     [[ -n ${PORT[haproxy:1]:-} ]] && start_haproxy
+    if [[ -n ${PORT[hyper:1]:-} ]]; then
+        "$ROOT/target/release/examples/hyper_floor" "${PORT[hyper:1]}" "${PORT[bare:1]}" \
+            >"$TMP/hyper_floor.log" 2>&1 &
+        REFERENCE_PIDS+=($!)
+    fi
     ((${#pm2_apps[@]})) && start_pm2 "${pm2_apps[@]}"
     ((${#corral_apps[@]})) && start_corral "${corral_apps[@]}"
     for key in "${SETUPS[@]}"; do
