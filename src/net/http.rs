@@ -21,6 +21,7 @@ use super::leased_body::LeasedBody;
 use super::listeners::Proxy;
 use super::tasks::Tasks;
 use super::tcp::ACCEPT_BACKOFF;
+use super::upgrade;
 use super::upstream::{Conn, UpstreamError};
 
 /// Request bodies as the proxy passes them on.
@@ -79,7 +80,7 @@ async fn serve_connection(
         let client = Arc::clone(&client_headers);
         async move { Ok::<_, Infallible>(handle(request, &client, &proxy).await) }
     });
-    let connection = builder.serve_connection(TokioIo::new(client), service);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(client), service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {
@@ -152,6 +153,9 @@ async fn handle(
     proxy: &Proxy,
 ) -> Response<ResponseBody> {
     proxy.counters.request();
+    if upgrade::requested(&request) {
+        return upgrade::forward(request, client, proxy).await;
+    }
     let (mut head, body) = request.into_parts();
     headers::prepare_request(&mut head, client);
     let idempotent = headers::is_idempotent(&head.method);
@@ -223,13 +227,13 @@ fn respond(response: Response<Incoming>, conn: Conn, lease: Lease) -> Response<R
 }
 
 /// The 502 for a request no backend answered.
-fn bad_gateway(app: &str, error: &UpstreamError) -> Response<ResponseBody> {
+pub(crate) fn bad_gateway(app: &str, error: &UpstreamError) -> Response<ResponseBody> {
     let text = format!("instance of app {app} failed: {error}\n");
     reply(StatusCode::BAD_GATEWAY, text)
 }
 
 /// A plain-text response of the proxy's own.
-fn reply(status: StatusCode, text: String) -> Response<ResponseBody> {
+pub(crate) fn reply(status: StatusCode, text: String) -> Response<ResponseBody> {
     let mut response = Response::new(
         Full::new(Bytes::from(text))
             .map_err(|never| match never {})

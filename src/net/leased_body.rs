@@ -35,6 +35,19 @@ impl LeasedBody {
         body
     }
 
+    /// Wraps `inner` from a connection someone else drives, holding `lease` until it ends.
+    pub(crate) fn detached(inner: Incoming, lease: Lease) -> Self {
+        let mut body = Self {
+            inner,
+            conn: None,
+            lease: Some(lease),
+        };
+        if body.inner.is_end_stream() {
+            body.finish();
+        }
+        body
+    }
+
     /// The body ended: the connection goes back to the pool, the lease is released.
     fn finish(&mut self) {
         if let (Some(conn), Some(lease)) = (self.conn.take(), &self.lease) {

@@ -47,6 +47,7 @@ mod ports;
 mod stats;
 mod tasks;
 mod tcp;
+mod upgrade;
 mod upstream;
 
 pub use backends::Backend;
