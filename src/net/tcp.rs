@@ -52,7 +52,7 @@ async fn forward(mut client: TcpStream, proxy: Arc<Proxy>) {
 
 /// Connects to the least loaded ready backend, trying each one once and waiting up to
 /// `backend_wait` for one to appear; the client has sent nothing a backend saw yet.
-async fn connect(proxy: &Proxy) -> Option<(Lease, TcpStream)> {
+pub(crate) async fn connect(proxy: &Proxy) -> Option<(Lease, TcpStream)> {
     let deadline = Instant::now() + proxy.options.backend_wait;
     let mut tried = Vec::new();
     loop {

@@ -9,12 +9,10 @@ use hyper::client::conn::http1;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
-use tokio::time::Instant;
 
 use super::backends::Lease;
 use super::headers;
-use super::http::{bad_gateway, reply, ResponseBody};
+use super::http::{bad_gateway, reply, ProxyBody, ResponseBody};
 use super::leased_body::LeasedBody;
 use super::listeners::Proxy;
 use super::upstream::UpstreamError;
@@ -93,32 +91,14 @@ pub(crate) async fn forward(
     response.map(|body| body.boxed_unsync())
 }
 
-/// A lease on a ready backend and a fresh connection to it (driven by a tracked task until it
-/// upgrades or closes); backends whose connect fails are skipped: nothing was sent to them.
-async fn connect(proxy: &Proxy) -> Option<(Lease, http1::SendRequest<super::http::ProxyBody>)> {
-    let deadline = Instant::now() + proxy.options.backend_wait;
-    let mut tried = Vec::new();
-    loop {
-        let lease = proxy
-            .rotation
-            .wait_pick(&proxy.name, &tried, deadline, &proxy.tasks.stop)
-            .await?;
-        let connect = TcpStream::connect(("127.0.0.1", lease.port));
-        let opened = match tokio::time::timeout(proxy.options.connect_timeout, connect).await {
-            Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
-                http1::handshake(TokioIo::new(stream)).await.ok()
-            }
-            _ => None,
-        };
-        if let Some((sender, connection)) = opened {
-            proxy.tasks.spawn(async move {
-                let _ = connection.with_upgrades().await;
-            });
-            return Some((lease, sender));
-        }
-        tracing::debug!(app = %proxy.app, backend = lease.backend.id, "connect for an upgrade failed");
-        proxy.counters.retry();
-        tried.push(lease.backend.id);
-    }
+/// A lease on a ready backend and a fresh connection to it, driven by a tracked task until it
+/// upgrades or closes.
+async fn connect(proxy: &Proxy) -> Option<(Lease, http1::SendRequest<ProxyBody>)> {
+    let (lease, stream) = super::tcp::connect(proxy).await?;
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.ok()?;
+    proxy.tasks.spawn(async move {
+        let _ = connection.with_upgrades().await;
+    });
+    Some((lease, sender))
 }
