@@ -49,6 +49,10 @@ function figures(r) {
     breakdown: `connect ${w.connect}, read ${w.read}, write ${w.write}, timeout ${w.timeout}, non-2xx ${w.status}`,
     p50ms: median(runs.map((x) => x.wrk.p50_us)) / 1000,
     p99ms: median(runs.map((x) => x.wrk.p99_us)) / 1000,
+    // CPU the proxy process spent per request, µs (user, system); null when not measured.
+    proxyCpu: runs.every((x) => x.proxyCpu)
+      ? ["user", "sys"].map((k) => (runs.reduce((n, x) => n + x.proxyCpu[k], 0) * 1e6) / w.requests)
+      : null,
   };
 }
 
@@ -73,6 +77,8 @@ function baselineOf(r) {
 
 const fmt = (n, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const ratio = (a, b) => (a && b && b.rps > 0 ? `${(a.rps / b.rps).toFixed(2)}×` : "–");
+/** "2.4 + 12.0": a proxy's user + system CPU µs per request. */
+const cpu = (f) => (f.proxyCpu ? `${fmt(f.proxyCpu[0], 1)} + ${fmt(f.proxyCpu[1], 1)}` : "–");
 const label = (r) => `${NAMES[r.setup] ?? r.setup} ×${r.instances}`;
 /** "1.23× (×2)": requests/s of r over its PM2 cluster baseline's, and that baseline's instances. */
 function versusPm2(r, f) {
@@ -185,10 +191,14 @@ p("");
     p(
       "### The `http` target next to other proxies (keep-alive, one app instance)",
       "",
-      "| proxy in front of one instance | requests/s | × PM2 cluster ×1 | corral http ×1 ÷ this |",
-      "|---|---:|---:|---:|",
-      `| corral http | ${fmt(http.rps)} | ${ratio(http, pm2)} | 1.00× |`,
-      ...refs.map(([s, f]) => `| ${NAMES[s]} | ${fmt(f.rps)} | ${ratio(f, pm2)} | ${ratio(http, f)} |`),
+      "| proxy in front of one instance | requests/s | × PM2 cluster ×1 | corral http ×1 ÷ this | proxy CPU µs/request (user + system) |",
+      "|---|---:|---:|---:|---:|",
+      `| corral http | ${fmt(http.rps)} | ${ratio(http, pm2)} | 1.00× | ${cpu(http)} |`,
+      ...refs.map(([s, f]) => `| ${NAMES[s]} | ${fmt(f.rps)} | ${ratio(f, pm2)} | ${ratio(http, f)} | ${cpu(f)} |`),
+      "",
+      "*proxy CPU* is the user and system CPU time of the proxy's processes (corral's controller;",
+      "nginx's master and worker) over the measured rounds, divided by the requests served: the",
+      "kernel's share of proxying on loopback is about the same for all; the rest is the proxy's own.",
       "",
     );
   }

@@ -49,6 +49,7 @@ PM2=$TMP/pm2/node_modules/.bin/pm2
 
 declare -A PORT    # SETUP:INSTANCES -> its public port on 127.0.0.1
 declare -A BROKEN  # SETUP:INSTANCES -> why it did not come up
+declare -A PROXY_PID  # nginx:1 etc. -> the yardstick proxy's pid
 
 # Processes this script started; cleanup stops them (and only them).
 BARE_PID=""
@@ -157,6 +158,7 @@ start_all() {
         "$ROOT/target/release/examples/hyper_floor" "${PORT[hyper:1]}" "${PORT[bare:1]}" \
             >"$TMP/hyper_floor.log" 2>&1 &
         REFERENCE_PIDS+=($!)
+        PROXY_PID[hyper:1]=$!
     fi
     ((${#pm2_apps[@]})) && start_pm2 "${pm2_apps[@]}"
     ((${#corral_apps[@]})) && start_corral "${corral_apps[@]}"
@@ -204,6 +206,7 @@ http {
 EOF
     nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' >"$TMP/nginx/logs/stderr.log" 2>&1 &
     REFERENCE_PIDS+=($!)
+    PROXY_PID[nginx:1]=$!
 }
 
 # HAProxy in http mode reusing its connections to the bare app; one thread, like nginx.
@@ -227,6 +230,7 @@ backend app
 EOF
     haproxy -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
     REFERENCE_PIDS+=($!)
+    PROXY_PID[haproxy:1]=$!
 }
 
 # PM2 from an ecosystem file, with its defaults for everything but mode, instances and PORT.
@@ -334,20 +338,53 @@ wrk_finish() {
     WRK_RESULT=$(sed -n 's/^RESULT //p' "$TMP/wrk.out")
 }
 
-# record SCENARIO SETUP:INSTANCES SHAPE WRK_JSON RELOAD_SECONDS_JSON ERROR
+# record SCENARIO SETUP:INSTANCES SHAPE WRK_JSON RELOAD_SECONDS_JSON ERROR [PROXY_CPU_JSON]
 record() {
     local wrk=${4:-null}
-    printf '{"scenario":"%s","setup":"%s","instances":%s,"shape":"%s","wrk":%s,"reloads":%s,"error":%s}\n' \
+    printf '{"scenario":"%s","setup":"%s","instances":%s,"shape":"%s","wrk":%s,"reloads":%s,"error":%s,"proxyCpu":%s}\n' \
         "$1" "${2%%:*}" "${2##*:}" "$3" "$wrk" "$5" "$(node -p 'JSON.stringify(process.argv[1])' "$6")" \
-        >>"$RESULTS"
+        "${7:-null}" >>"$RESULTS"
 }
 
-# One throughput measurement: SETUP:INSTANCES SHAPE SECONDS.
+# The processes whose CPU is a setup's proxy: corral's controller (its tcp/http proxies; the
+# instances are other processes) and the yardstick proxies (nginx: master and worker).
+proxy_pids() {
+    case $1 in
+        corral_tcp:* | corral_http:*) echo "$CORRAL_PID" ;;
+        nginx:* | haproxy:* | hyper:*)
+            local pid=${PROXY_PID[$1]:-}
+            [[ -n $pid ]] && echo "$pid" $(pgrep -P "$pid") ;;
+    esac
+}
+
+# User and system CPU clock ticks (utime stime) summed over PIDS.
+cpu_ticks() {
+    local pid user=0 sys=0 fields
+    for pid in "$@"; do
+        fields=$(cut -d')' -f2 "/proc/$pid/stat" 2>/dev/null) || continue
+        read -r _ _ _ _ _ _ _ _ _ _ _ u s _ <<<"$fields"
+        user=$((user + u)) sys=$((sys + s))
+    done
+    echo "$user $sys"
+}
+
+# One throughput measurement: SETUP:INSTANCES SHAPE SECONDS; for a proxy setup also the CPU
+# seconds (user, system) its proxy process spent meanwhile.
 measure() {
-    local key=$1 shape=$2 seconds=$3
+    local key=$1 shape=$2 seconds=$3 pids before after cpu=null tck
+    # shellcheck disable=SC2207 # pids are words
+    pids=($(proxy_pids "$key"))
+    ((${#pids[@]})) && before=$(cpu_ticks "${pids[@]}")
     wrk_start "$seconds" "$shape" "${PORT[$key]}"
     wrk_finish
-    record throughput "$key" "$shape" "$WRK_RESULT" "[]" "$([[ -z $WRK_RESULT ]] && echo "wrk failed")"
+    if ((${#pids[@]})); then
+        after=$(cpu_ticks "${pids[@]}")
+        tck=$(getconf CLK_TCK)
+        cpu=$(awk -v b="$before" -v a="$after" -v t="$tck" 'BEGIN {
+            split(b, x, " "); split(a, y, " ");
+            printf "{\"user\":%.2f,\"sys\":%.2f}", (y[1] - x[1]) / t, (y[2] - x[2]) / t }')
+    fi
+    record throughput "$key" "$shape" "$WRK_RESULT" "[]" "$([[ -z $WRK_RESULT ]] && echo "wrk failed")" "$cpu"
 }
 
 throughput() {
