@@ -49,11 +49,10 @@ PM2=$TMP/pm2/node_modules/.bin/pm2
 
 declare -A PORT    # SETUP:INSTANCES -> its public port on 127.0.0.1
 declare -A BROKEN  # SETUP:INSTANCES -> why it did not come up
-declare -A PROXY_PID  # nginx:1 etc. -> the yardstick proxy's pid
+declare -A PROXY_PID  # nginx:1, haproxy:1, hyper:1 -> the yardstick proxy's pid (stopped on exit)
 
 # Processes this script started; cleanup stops them (and only them).
 BARE_PID=""
-REFERENCE_PIDS=()  # nginx, haproxy, hyper_floor
 CORRAL_PID=""
 WRK_PID=""
 WRK_RESULT=""
@@ -65,7 +64,7 @@ die() { log "error: $*"; exit 1; }
 cleanup() {
     [[ -n $WRK_PID ]] && kill "$WRK_PID" 2>/dev/null
     [[ -n $BARE_PID ]] && stop_pid "$BARE_PID"
-    for pid in "${REFERENCE_PIDS[@]}"; do stop_pid "$pid"; done
+    for pid in "${PROXY_PID[@]}"; do stop_pid "$pid"; done
     [[ -n $CORRAL_PID ]] && stop_pid "$CORRAL_PID"
     [[ -n $PM2_STARTED ]] && "$PM2" kill >/dev/null 2>&1
     log "raw results and logs kept in $TMP"
@@ -154,12 +153,7 @@ start_all() {
     [[ -n ${PORT[bare:1]:-}${PORT[nginx:1]:-}${PORT[haproxy:1]:-}${PORT[hyper:1]:-} ]] && start_bare
     [[ -n ${PORT[nginx:1]:-} ]] && start_nginx
     [[ -n ${PORT[haproxy:1]:-} ]] && start_haproxy
-    if [[ -n ${PORT[hyper:1]:-} ]]; then
-        "$ROOT/target/release/examples/hyper_floor" "${PORT[hyper:1]}" "${PORT[bare:1]}" \
-            >"$TMP/hyper_floor.log" 2>&1 &
-        REFERENCE_PIDS+=($!)
-        PROXY_PID[hyper:1]=$!
-    fi
+    [[ -n ${PORT[hyper:1]:-} ]] && start_hyper
     ((${#pm2_apps[@]})) && start_pm2 "${pm2_apps[@]}"
     ((${#corral_apps[@]})) && start_corral "${corral_apps[@]}"
     for key in "${SETUPS[@]}"; do
@@ -205,7 +199,6 @@ http {
 }
 EOF
     nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' >"$TMP/nginx/logs/stderr.log" 2>&1 &
-    REFERENCE_PIDS+=($!)
     PROXY_PID[nginx:1]=$!
 }
 
@@ -229,8 +222,14 @@ backend app
     server app 127.0.0.1:${PORT[bare:1]}
 EOF
     haproxy -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
-    REFERENCE_PIDS+=($!)
     PROXY_PID[haproxy:1]=$!
+}
+
+# bench/hyper_floor.rs: the plainest proxy built on hyper, for hyper's own cost.
+start_hyper() {
+    "$ROOT/target/release/examples/hyper_floor" "${PORT[hyper:1]}" "${PORT[bare:1]}" \
+        >"$TMP/hyper_floor.log" 2>&1 &
+    PROXY_PID[hyper:1]=$!
 }
 
 # PM2 from an ecosystem file, with its defaults for everything but mode, instances and PORT.

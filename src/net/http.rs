@@ -223,7 +223,10 @@ async fn handle(
 fn respond(response: Response<Incoming>, conn: Conn, lease: Lease) -> Response<ResponseBody> {
     let (mut head, body) = response.into_parts();
     headers::strip_hop_by_hop(&mut head.headers);
-    Response::from_parts(head, LeasedBody::new(body, conn, lease).boxed_unsync())
+    Response::from_parts(
+        head,
+        LeasedBody::new(body, Some(conn), lease).boxed_unsync(),
+    )
 }
 
 /// The 502 for a request no backend answered.

@@ -22,24 +22,12 @@ pub(crate) struct LeasedBody {
 }
 
 impl LeasedBody {
-    /// Wraps `inner`, holding `lease` until it ends and driving `conn` meanwhile.
-    pub(crate) fn new(inner: Incoming, conn: Conn, lease: Lease) -> Self {
+    /// Wraps `inner`, holding `lease` until it ends and driving `conn` meanwhile (`None`: a
+    /// connection someone else drives, not returned to any pool).
+    pub(crate) fn new(inner: Incoming, conn: Option<Conn>, lease: Lease) -> Self {
         let mut body = Self {
             inner,
-            conn: Some(conn),
-            lease: Some(lease),
-        };
-        if body.inner.is_end_stream() {
-            body.finish();
-        }
-        body
-    }
-
-    /// Wraps `inner` from a connection someone else drives, holding `lease` until it ends.
-    pub(crate) fn detached(inner: Incoming, lease: Lease) -> Self {
-        let mut body = Self {
-            inner,
-            conn: None,
+            conn,
             lease: Some(lease),
         };
         if body.inner.is_end_stream() {

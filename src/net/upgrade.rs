@@ -63,7 +63,7 @@ pub(crate) async fn forward(
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         let (mut head, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut head.headers);
-        let body = LeasedBody::detached(body, lease).boxed_unsync();
+        let body = LeasedBody::new(body, None, lease).boxed_unsync();
         return Response::from_parts(head, body);
     }
     let backend_side = hyper::upgrade::on(&mut response);
