@@ -58,8 +58,8 @@ WRK_PID=""
 WRK_RESULT=""
 PM2_STARTED=""
 
-log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 cleanup() {
     [[ -n $WRK_PID ]] && kill "$WRK_PID" 2>/dev/null
@@ -71,38 +71,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# SIGTERM a process, wait up to 15 s for it to exit, then SIGKILL it.
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-        sleep 0.1
-    done
-    log "pid $pid ignored SIGTERM for 15 s, killing it"
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-}
-
-# A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
-free_port() {
-    node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
-
-# Wait up to $2 seconds (default 30) until GET $1 answers 2xx.
-wait_http() {
-    local url=$1 deadline=$((SECONDS + ${2:-30}))
-    while ((SECONDS < deadline)); do
-        curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null && return 0
-        sleep 0.2
-    done
-    log "$url did not answer 2xx within ${2:-30} s"
-    return 1
-}
-
-now() { echo "$EPOCHREALTIME"; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
 # The name a setup's app has under PM2 or corral: pm2_cluster:2 -> cluster-2.
 app_name() { local s=${1%%:*}; echo "${s#*_}-${1##*:}"; }
@@ -126,9 +94,7 @@ install_tools() {
     fi
     command -v node >/dev/null || die "Node.js is needed (node not found in PATH)"
     command -v curl >/dev/null || die "curl is needed"
-    log "installing PM2 into $TMP/pm2 (npm, not global)"
-    npm install --prefix "$TMP/pm2" --no-audit --no-fund --loglevel=error pm2@latest >/dev/null ||
-        die "npm install pm2 failed"
+    install_pm2
     log "building corral and bench/hyper_floor.rs (cargo build --release)"
     (cd "$ROOT" && cargo build --release --locked --quiet --bin corral --example hyper_floor) ||
         die "cargo build failed"

@@ -1,0 +1,46 @@
+# Shared by the bench scripts (bench/run.sh, bench/memory.sh, …): logging, stopping processes,
+# free ports, waiting for HTTP, timing, and a private PM2. Source it; it defines functions only
+# (install_pm2 needs $TMP).
+
+log() { printf '[%s %(%H:%M:%S)T] %s\n' "${BENCH_NAME:-bench}" -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# SIGTERM a process, wait up to 15 s for it to exit, then SIGKILL it.
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 150; i++)); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+        sleep 0.1
+    done
+    log "pid $pid ignored SIGTERM for 15 s, killing it"
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it).
+free_port() {
+    node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+# Wait up to $2 seconds (default 30) until GET $1 answers 2xx.
+wait_http() {
+    local url=$1 deadline=$((SECONDS + ${2:-30}))
+    while ((SECONDS < deadline)); do
+        curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null && return 0
+        sleep 0.2
+    done
+    log "$url did not answer 2xx within ${2:-30} s"
+    return 1
+}
+
+now() { echo "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# Install PM2 into $TMP/pm2 (npm, never global); PM2 is then $TMP/pm2/node_modules/.bin/pm2.
+install_pm2() {
+    [[ -x $TMP/pm2/node_modules/.bin/pm2 ]] && return 0
+    log "installing PM2 into $TMP/pm2 (npm, not global)"
+    npm install --prefix "$TMP/pm2" --no-audit --no-fund --loglevel=error pm2@latest >/dev/null ||
+        die "npm install pm2 failed"
+}
