@@ -131,7 +131,7 @@ async fn a_timed_out_check_kills_and_reaps_its_whole_process_group() {
 async fn stop_during_a_check_kills_and_reaps_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let probe = corral::manifest::Probe {
-        timeout_seconds: 30,
+        timeout_seconds: Some(30),
         ..exec(&["sh", "-c", "echo $$ > leader; exec sleep 100"])
     };
     let target = ProbeTarget {

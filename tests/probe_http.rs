@@ -131,7 +131,7 @@ async fn a_closed_port_fails_with_connection_refused() {
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
     let probe = Probe {
-        failure_threshold: 1,
+        failure_threshold: Some(1),
         ..http(port, "/")
     };
     let mut h = Harness::start(ProbeKind::Readiness, &probe, target()).expect("valid");

@@ -30,7 +30,7 @@ async fn readiness_passes_fails_after_threshold_and_flips_back() {
     let port = listener.local_addr().expect("addr").port();
     let (_, accepting) = accept_counting(listener);
     let probe = Probe {
-        failure_threshold: 2,
+        failure_threshold: Some(2),
         ..tcp(port)
     };
     let mut h = Harness::start(ProbeKind::Readiness, &probe, target()).expect("valid probe");
@@ -97,7 +97,7 @@ async fn liveness_starts_passing_and_reports_only_the_failure() {
     let port = listener.local_addr().expect("addr").port();
     let (count, accepting) = accept_counting(listener);
     let probe = Probe {
-        failure_threshold: 2,
+        failure_threshold: Some(2),
         ..tcp(port)
     };
     let mut h = Harness::start(ProbeKind::Liveness, &probe, target()).expect("valid probe");

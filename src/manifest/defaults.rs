@@ -9,15 +9,6 @@ pub(super) fn is_false(b: &bool) -> bool {
 pub(super) fn default_true() -> bool {
     true
 }
-pub(super) fn default_one() -> u32 {
-    1
-}
-pub(super) fn default_period() -> u32 {
-    10
-}
-pub(super) fn default_failure_threshold() -> u32 {
-    3
-}
 pub(super) fn default_listen_name() -> String {
     "http".into()
 }

@@ -42,6 +42,18 @@ pub fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     int_in(d, 1, i64::from(u32::MAX), "an integer ≥ 1").map(|n| n as u32)
 }
 
+/// An optional count that must be at least 1; `null` means unset.
+pub fn opt_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    /// `positive` for the `Some` case.
+    struct Positive(u32);
+    impl<'de> Deserialize<'de> for Positive {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            positive(d).map(Positive)
+        }
+    }
+    Ok(Option::<Positive>::deserialize(d)?.map(|p| p.0))
+}
+
 /// An integer in `min..=max`, checked inside the visitor so the error points at the value.
 fn int_in<'de, D: Deserializer<'de>>(
     d: D,

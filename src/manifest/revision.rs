@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::types::AppSpec;
+use super::types::{AppSpec, Probe};
 
 impl AppSpec {
     /// The revision: a short hash of everything that shapes a process (DESIGN.md §3), with the
@@ -17,8 +17,8 @@ impl AppSpec {
             "envFiles": self.env_files,
             "profileEnv": profile_env,
             "listen": self.listen,
-            "readiness": self.readiness,
-            "liveness": self.liveness,
+            "readiness": self.readiness.as_ref().map(probe_shape),
+            "liveness": self.liveness.as_ref().map(probe_shape),
             "restartPolicy": self.restart_policy,
             "backoff": self.backoff,
             "stop": self.stop,
@@ -30,6 +30,19 @@ impl AppSpec {
         let digest = Sha256::digest(canonical.as_bytes());
         digest[..6].iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// A probe with its timing defaults written out, so that leaving a field out and writing its
+/// default give one revision (and revisions made before the fields became optional stay).
+fn probe_shape(p: &Probe) -> Value {
+    let mut v = json!(p);
+    if let Value::Object(map) = &mut v {
+        map.insert("periodSeconds".into(), p.period().into());
+        map.insert("timeoutSeconds".into(), p.timeout().into());
+        map.insert("successThreshold".into(), p.successes().into());
+        map.insert("failureThreshold".into(), p.failures().into());
+    }
+    v
 }
 
 /// Writes JSON with object keys sorted, so the hash does not depend on map ordering.
@@ -142,5 +155,23 @@ mod tests {
         // Labels live in metadata, outside the spec; other profiles do not count.
         let fewer = spec("  command: [node, server.js]\n  profiles: {prod: {env: {A: '1'}}}\n");
         assert_eq!(fewer.revision(Some("prod")), base);
+    }
+
+    /// A controller upgrade must not roll out every app: revisions of unchanged manifests stay
+    /// what the first release computed (values from corral at 2eda8db).
+    #[test]
+    fn revisions_are_stable_across_versions() {
+        let probes = "  readiness: {tcp: {port: 80}}\n  liveness: {exec: {command: [true]}, periodSeconds: 3}\n";
+        let app = |name: &str, rest: &str| {
+            let text = format!(
+                "apiVersion: corral/v1\nkind: App\nmetadata: {{name: {name}}}\nspec:\n  command: [sleep, \"1\"]\n{rest}"
+            );
+            let located =
+                crate::manifest::parse::parse_str(std::path::Path::new("/m/x.yaml"), &text)
+                    .expect("valid");
+            located[0].app.spec.revision(None)
+        };
+        assert_eq!(app("a", probes), "9e6d0f551e75");
+        assert_eq!(app("b", "  readiness: {notify: {}}\n"), "2da33cf477a1");
     }
 }

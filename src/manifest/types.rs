@@ -209,25 +209,61 @@ pub struct Probe {
     /// Seconds after start before the first check.
     #[serde(default)]
     pub initial_delay_seconds: u32,
-    /// Seconds between checks; default 10.
-    #[serde(default = "default_period", deserialize_with = "fields::positive")]
-    #[schemars(range(min = 1))]
-    pub period_seconds: u32,
-    /// Seconds before a check counts as failed; default 1.
-    #[serde(default = "default_one", deserialize_with = "fields::positive")]
-    #[schemars(range(min = 1))]
-    pub timeout_seconds: u32,
-    /// Consecutive passes to count as passing; default 1.
-    #[serde(default = "default_one", deserialize_with = "fields::positive")]
-    #[schemars(range(min = 1))]
-    pub success_threshold: u32,
-    /// Consecutive failures to count as failing; default 3.
+    /// Seconds between checks; default 10. Not for `notify`.
     #[serde(
-        default = "default_failure_threshold",
-        deserialize_with = "fields::positive"
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fields::opt_positive"
     )]
     #[schemars(range(min = 1))]
-    pub failure_threshold: u32,
+    pub period_seconds: Option<u32>,
+    /// Seconds before a check counts as failed; default 1. Not for `notify`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fields::opt_positive"
+    )]
+    #[schemars(range(min = 1))]
+    pub timeout_seconds: Option<u32>,
+    /// Consecutive passes to count as passing; default 1 (and only 1 for liveness, as in
+    /// Kubernetes). Not for `notify`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fields::opt_positive"
+    )]
+    #[schemars(range(min = 1))]
+    pub success_threshold: Option<u32>,
+    /// Consecutive failures to count as failing; default 3. Not for `notify`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "fields::opt_positive"
+    )]
+    #[schemars(range(min = 1))]
+    pub failure_threshold: Option<u32>,
+}
+
+impl Probe {
+    /// `periodSeconds`, defaulted.
+    pub fn period(&self) -> u32 {
+        self.period_seconds.unwrap_or(10)
+    }
+
+    /// `timeoutSeconds`, defaulted.
+    pub fn timeout(&self) -> u32 {
+        self.timeout_seconds.unwrap_or(1)
+    }
+
+    /// `successThreshold`, defaulted.
+    pub fn successes(&self) -> u32 {
+        self.success_threshold.unwrap_or(1)
+    }
+
+    /// `failureThreshold`, defaulted.
+    pub fn failures(&self) -> u32 {
+        self.failure_threshold.unwrap_or(3)
+    }
 }
 
 /// HTTP GET probe.

@@ -55,6 +55,12 @@ pub fn check(app: &App) -> Option<Problem> {
                 "notify is only valid for readiness; use http, tcp or exec for liveness",
             ));
         }
+        if p.success_threshold.is_some_and(|n| n != 1) {
+            return Some(Problem::at(
+                vec![Key("spec"), Key("liveness"), Key("successThreshold")],
+                "must be 1 for liveness (one pass means alive, as in Kubernetes); remove it or set it to 1",
+            ));
+        }
     }
     let s = &spec.strategy;
     if s.max_surge.is_zero() && s.max_unavailable.is_zero() {
@@ -88,6 +94,7 @@ fn check_probe(p: &Probe, field: &'static str) -> Option<Problem> {
     .filter_map(|(k, set)| set.then_some(k))
     .collect();
     match kinds.as_slice() {
+        ["notify"] => notify_timing(p, field),
         [_] => None,
         [] => Some(Problem::at(
             vec![Key("spec"), Key(field)],
@@ -101,6 +108,21 @@ fn check_probe(p: &Probe, field: &'static str) -> Option<Problem> {
             ),
         )),
     }
+}
+
+/// A notify probe has no checks to time: only `initialDelaySeconds` means something there.
+fn notify_timing(p: &Probe, field: &'static str) -> Option<Problem> {
+    let set = [
+        ("periodSeconds", p.period_seconds.is_some()),
+        ("timeoutSeconds", p.timeout_seconds.is_some()),
+        ("successThreshold", p.success_threshold.is_some()),
+        ("failureThreshold", p.failure_threshold.is_some()),
+    ];
+    let (key, _) = set.into_iter().find(|(_, is_set)| *is_set)?;
+    Some(Problem::at(
+        vec![Key("spec"), Key(field), Key(key)],
+        "has no meaning for a notify probe (the app is ready when it sends READY=1, nothing is checked periodically); remove it",
+    ))
 }
 
 /// Listen names and ports are unique within an app.

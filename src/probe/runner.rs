@@ -25,8 +25,8 @@ impl Schedule {
     pub fn from_probe(probe: &Probe) -> Schedule {
         Schedule {
             initial_delay: Duration::from_secs(probe.initial_delay_seconds.into()),
-            period: Duration::from_secs(probe.period_seconds.max(1).into()),
-            timeout: Duration::from_secs(probe.timeout_seconds.max(1).into()),
+            period: Duration::from_secs(probe.period().max(1).into()),
+            timeout: Duration::from_secs(probe.timeout().max(1).into()),
         }
     }
 }
@@ -51,7 +51,7 @@ impl Thresholds {
     /// Kubernetes, needs one pass to recover. Zero thresholds count as 1.
     pub fn new(kind: ProbeKind, probe: &Probe) -> Thresholds {
         let (state, success_threshold) = match kind {
-            ProbeKind::Readiness => (None, probe.success_threshold.max(1)),
+            ProbeKind::Readiness => (None, probe.successes().max(1)),
             ProbeKind::Liveness => (Some(true), 1),
         };
         Thresholds {
@@ -59,7 +59,7 @@ impl Thresholds {
             passes: 0,
             failures: 0,
             success_threshold,
-            failure_threshold: probe.failure_threshold.max(1),
+            failure_threshold: probe.failures().max(1),
         }
     }
 
@@ -153,10 +153,10 @@ mod tests {
             exec: None,
             notify: None,
             initial_delay_seconds: 0,
-            period_seconds: 1,
-            timeout_seconds: 1,
-            success_threshold: success,
-            failure_threshold: failure,
+            period_seconds: Some(1),
+            timeout_seconds: Some(1),
+            success_threshold: Some(success),
+            failure_threshold: Some(failure),
         }
     }
 
@@ -198,8 +198,8 @@ mod tests {
         assert_eq!(t.observe(false), Some(false));
         assert_eq!(t.observe(true), Some(true));
         let s = Schedule::from_probe(&Probe {
-            period_seconds: 0,
-            timeout_seconds: 0,
+            period_seconds: Some(0),
+            timeout_seconds: Some(0),
             ..probe(1, 1)
         });
         assert_eq!(s.period, Duration::from_secs(1));

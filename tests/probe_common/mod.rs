@@ -21,10 +21,10 @@ pub fn bare() -> Probe {
         exec: None,
         notify: None,
         initial_delay_seconds: 0,
-        period_seconds: 1,
-        timeout_seconds: 1,
-        success_threshold: 1,
-        failure_threshold: 1,
+        period_seconds: Some(1),
+        timeout_seconds: Some(1),
+        success_threshold: Some(1),
+        failure_threshold: Some(1),
     }
 }
 
