@@ -4,6 +4,7 @@ pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod home;
+pub mod import;
 pub mod logs;
 pub mod manifest;
 pub mod metrics;

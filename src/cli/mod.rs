@@ -10,6 +10,7 @@ mod describe;
 mod diff;
 mod edit;
 mod get;
+mod import;
 mod init;
 mod logs;
 mod manifests_dir;
@@ -71,6 +72,8 @@ pub enum Command {
     Schema(schema::Args),
     /// Write a commented starter manifest.
     Init(init::Args),
+    /// Turn another process manager's configuration into App manifests (PM2's ecosystem file).
+    Import(import::Args),
 }
 
 /// Options every command that edits the manifests directory understands.
@@ -100,5 +103,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Init(args) => init::run(args),
+        Command::Import(args) => import::run(args),
     }
 }
