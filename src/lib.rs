@@ -3,6 +3,7 @@
 pub mod api;
 pub mod cli;
 pub mod controller;
+pub mod export;
 pub mod home;
 pub mod import;
 pub mod logs;

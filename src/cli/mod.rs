@@ -9,6 +9,7 @@ mod delete;
 mod describe;
 mod diff;
 mod edit;
+mod export;
 mod get;
 mod import;
 mod init;
@@ -74,6 +75,8 @@ pub enum Command {
     Init(init::Args),
     /// Turn another process manager's configuration into App manifests (PM2's ecosystem file).
     Import(import::Args),
+    /// Turn App manifests into another system's objects (Kubernetes Deployments and Services).
+    Export(export::Args),
 }
 
 /// Options every command that edits the manifests directory understands.
@@ -104,5 +107,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema(args) => schema::run(args),
         Command::Init(args) => init::run(args),
         Command::Import(args) => import::run(args),
+        Command::Export(args) => export::run(args),
     }
 }

@@ -1,0 +1,103 @@
+//! `corral export kubernetes [DIR | -f FILE] --image TEMPLATE`: App manifests as Kubernetes
+//! objects, one YAML stream on stdout; what cannot be translated goes to stderr as warnings.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+
+use crate::export::kubernetes::{export, Options};
+use crate::manifest::{parse_file, Located};
+
+/// Arguments of `corral export`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to export to.
+    #[command(subcommand)]
+    pub target: Target,
+}
+
+/// The systems corral exports to.
+#[derive(Debug, clap::Subcommand)]
+pub enum Target {
+    /// Deployments, Services and ConfigMaps for a Kubernetes cluster, as one YAML stream.
+    Kubernetes(KubernetesArgs),
+}
+
+/// Arguments of `corral export kubernetes`.
+#[derive(Debug, clap::Args)]
+pub struct KubernetesArgs {
+    /// The manifests directory; default `$CORRAL_MANIFESTS`, else `manifests`.
+    #[arg(value_name = "DIR", conflicts_with = "file")]
+    pub dir: Option<PathBuf>,
+    /// One manifest file instead of a directory.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The container image of each app; `{name}` is replaced by the app's name
+    /// (e.g. `registry.example.com/{name}:1.0`).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub image: String,
+    /// The profile whose env is exported, as `corral controller --profile` picks it.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+/// Runs `corral export`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.target {
+        Target::Kubernetes(args) => kubernetes(args),
+    }
+}
+
+fn kubernetes(args: KubernetesArgs) -> anyhow::Result<ExitCode> {
+    if args.image.trim().is_empty() {
+        bail!("--image is empty: give the image of each app, e.g. --image 'registry.example.com/{{name}}:1.0'");
+    }
+    let files = match (&args.file, &args.dir) {
+        (Some(file), _) => vec![file.clone()],
+        (None, dir) => {
+            let dir = dir.clone().unwrap_or_else(|| {
+                std::env::var_os("CORRAL_MANIFESTS")
+                    .map_or_else(|| PathBuf::from("manifests"), PathBuf::from)
+            });
+            crate::store::manifest_files(&dir)?
+        }
+    };
+    let mut apps: Vec<Located> = Vec::new();
+    for file in &files {
+        apps.extend(parse_file(file).map_err(|e| {
+            anyhow::anyhow!("{e}\nfix the manifest (corral validate checks it), then export again")
+        })?);
+    }
+    if apps.is_empty() {
+        bail!("no apps to export: the manifests hold none");
+    }
+    let opts = Options {
+        image: args.image,
+        profile: args.profile,
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+    };
+    let mut out = std::io::stdout().lock();
+    let mut warnings = Vec::new();
+    let mut first = true;
+    for located in &apps {
+        let exported = export(located, &opts)?;
+        for object in exported.objects {
+            if !first {
+                writeln!(out, "---")?;
+            }
+            first = false;
+            for c in &object.comments {
+                writeln!(out, "# {c}")?;
+            }
+            out.write_all(object.yaml.as_bytes())?;
+        }
+        warnings.extend(exported.warnings);
+    }
+    out.flush().context("cannot write the objects")?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
