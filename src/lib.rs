@@ -12,5 +12,6 @@ pub mod metrics;
 pub mod net;
 pub mod probe;
 pub mod reconcile;
+pub mod startup;
 pub mod store;
 pub mod supervisor;

@@ -16,7 +16,13 @@ pub fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("{} has no file name", path.display()))?;
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     let written = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
+        // A stale temp file (an earlier crash) goes; a fresh one is created exclusively, so a
+        // symlink planted under its name is never followed.
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         // A replaced file keeps its mode (a 0600 manifest with secrets in env stays 0600).
         if let Ok(meta) = std::fs::metadata(path) {
             file.set_permissions(meta.permissions())?;

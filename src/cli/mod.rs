@@ -20,6 +20,7 @@ mod restart;
 mod rollout;
 mod scale;
 mod schema;
+mod startup;
 mod suspend;
 mod table;
 mod validate;
@@ -77,6 +78,8 @@ pub enum Command {
     Import(import::Args),
     /// Turn App manifests into another system's objects (Kubernetes Deployments and Services).
     Export(export::Args),
+    /// Print (or install) a systemd unit that runs the controller at boot, like `pm2 startup`.
+    Startup(startup::Args),
 }
 
 /// Options every command that edits the manifests directory understands.
@@ -108,5 +111,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => init::run(args),
         Command::Import(args) => import::run(args),
         Command::Export(args) => export::run(args),
+        Command::Startup(args) => startup::run(args),
     }
 }
