@@ -4,6 +4,7 @@ pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod export;
+pub mod gitops;
 pub mod home;
 pub mod import;
 pub mod logs;
