@@ -3,6 +3,7 @@
 
 mod events;
 mod instance;
+mod memory;
 mod probes;
 pub mod process;
 pub mod record;
@@ -72,6 +73,7 @@ impl Supervisor {
                     revision: inst.revision.clone(),
                     started: inst.started,
                     phase: inst.phase,
+                    memory: inst.memory,
                 });
         }
         for (app, slots) in &self.slots {
@@ -170,7 +172,8 @@ impl Supervisor {
         if inst.phase == Phase::Stopping {
             return;
         }
-        if reason == StopReason::Replaced && matches!(inst.phase, Phase::Ready { .. }) {
+        let replaced = matches!(reason, StopReason::Replaced | StopReason::MemoryLimit);
+        if replaced && matches!(inst.phase, Phase::Ready { .. }) {
             if let Some(slot) = self
                 .slots
                 .get_mut(&inst.app)
@@ -186,6 +189,8 @@ impl Supervisor {
             StopReason::Replaced => "replaced",
             StopReason::Unhealthy => "its liveness probe failed",
             StopReason::Shutdown => "the controller is shutting down",
+            StopReason::MemoryLimit => "over its memory limit",
+            StopReason::MemoryLimitBackOff => "over its memory limit again right after starting",
         };
         let msg = format!("stopping instance {} (pid {}): {why}", inst.index, inst.pid);
         self.events.normal(&inst.app.clone(), "Stopping", msg);
@@ -257,6 +262,19 @@ impl Supervisor {
         self.last_exits
             .insert((inst.app.clone(), inst.index), exited.exit.to_string());
         let slots = self.slots.entry(inst.app.clone()).or_default();
+        let over_memory =
+            |r: &StopReason| matches!(r, StopReason::MemoryLimit | StopReason::MemoryLimitBackOff);
+        let memory_note = inst.stop_reason.filter(over_memory).and_then(|reason| {
+            let slot = slots.entry(inst.index).or_default();
+            let exit = exited.exit.to_string();
+            memory::memory_exit(slot, reason, inst.memory_exceeded, now, &exit)
+        });
+        if let Some(note) = memory_note {
+            let msg = format!("instance {} (pid {}) stopped: {note}", inst.index, inst.pid);
+            self.events.normal(&inst.app, "Stopped", msg);
+            self.last_exits.insert((inst.app.clone(), inst.index), note);
+            return;
+        }
         match inst.stop_reason.filter(|r| !r.is_failure()) {
             Some(reason) => {
                 if matches!(reason, StopReason::ScaledDown | StopReason::Deleted) {

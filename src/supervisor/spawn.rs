@@ -274,6 +274,8 @@ pub fn adopt(
         escalation: CancellationToken::new(),
         probes: CancellationToken::new(),
         probed: false,
+        memory: crate::reconcile::MemoryState::Within,
+        memory_exceeded: None,
     })
 }
 

@@ -31,6 +31,8 @@ enum Event {
     Revision(usize),
     /// `maxSurge`/`maxUnavailable` are edited.
     Limits { surge: u32, unavailable: u32 },
+    /// A memory sample finds the picked live instance over its limit.
+    Memory { pick: usize },
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -44,6 +46,7 @@ fn event() -> impl Strategy<Value = Event> {
         2 => (0usize..3).prop_map(Event::Revision),
         1 => (0u32..=3, 0u32..=3)
             .prop_map(|(surge, unavailable)| Event::Limits { surge, unavailable }),
+        2 => any::<usize>().prop_map(|pick| Event::Memory { pick }),
     ]
 }
 
@@ -84,14 +87,15 @@ fn live(obs: &ObservedApp) -> impl Iterator<Item = &ObservedInstance> {
 }
 
 /// Indices in `0..replicas` with an instance ready for `minReadySeconds` at `now`, as observed.
-/// Counted per index: an old instance and its surged replacement serve as one.
+/// Counted per index: an old instance and its surged replacement serve as one. An instance over
+/// its memory limit again right after starting is a failed run, like a crash: not counted.
 fn available(app: &DesiredApp, obs: &ObservedApp, now: Instant) -> u32 {
     let ready = |i: &&ObservedInstance| match i.phase {
         Phase::Ready { since } => since + app.rollout.min_ready <= now,
         _ => false,
     };
     let indices: std::collections::BTreeSet<u32> = live(obs)
-        .filter(|i| i.index < app.replicas)
+        .filter(|i| i.index < app.replicas && i.memory != MemoryState::ExceededAgain)
         .filter(ready)
         .map(|i| i.index)
         .collect();
@@ -132,11 +136,13 @@ impl Invariants {
         self.availability(app, step);
     }
 
-    /// **No duplicates**: never two non-`Stopping` instances of one revision at one index.
+    /// **No duplicates**: never two non-`Stopping` instances of one revision at one index
+    /// (one over its memory limit and its replacement are an old and a new one).
     fn no_duplicates(&self, step: &Step) {
         let mut seen = BTreeMap::new();
         for i in live(&step.after) {
-            if let Some(other) = seen.insert((i.index, &i.revision), i.id) {
+            let within = i.memory == MemoryState::Within;
+            if let Some(other) = seen.insert((i.index, &i.revision, within), i.id) {
                 panic!(
                     "{other} and {} both run {} at {}: {step}",
                     i.id, i.revision, i.index
@@ -286,6 +292,12 @@ fn apply(sim: &mut Sim, event: &Event) {
         Event::Revision(r) => sim.desired.revision = REVISIONS[r].into(),
         Event::Limits { surge, unavailable } => {
             sim.desired.rollout = limits(surge, unavailable, sim.desired.rollout.min_ready);
+        }
+        Event::Memory { pick } => {
+            let live: Vec<InstanceId> = live(&sim.obs).map(|i| i.id).collect();
+            if !live.is_empty() {
+                sim.exceed_memory(live[pick % live.len()]);
+            }
         }
     }
     sim.step();
