@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime};
 use super::Controller;
 use crate::api::{AppList, AppStatus, Condition, InstanceStatus};
 use crate::manifest::RestartPolicy;
-use crate::reconcile::Phase;
+use crate::reconcile::{MemoryState, Phase};
 use crate::supervisor::unix_ms;
 
 /// Every app, sorted by name, with the manifest problems.
@@ -60,10 +60,14 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
     if let Some(d) = desired {
         for (index, slot) in &slots {
             let Some(exit) = slot.last_exit else { continue };
+            // An instance over its memory limit still serving beside a replacement that backs
+            // off does not hide the back-off.
             if *index >= d.replicas
-                || instances
-                    .iter()
-                    .any(|i| i.index == *index && i.phase != "Stopping")
+                || ctl.supervisor.instances_of(name).any(|i| {
+                    i.index == *index
+                        && i.phase != Phase::Stopping
+                        && i.memory == MemoryState::Within
+                })
             {
                 continue;
             }
