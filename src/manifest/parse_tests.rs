@@ -89,6 +89,17 @@ fn cross_field_errors_point_at_the_key() {
 }
 
 #[test]
+fn a_memory_limit_of_zero_is_refused_at_the_key() {
+    let text = format!("{}  memory:\n    limit: 0\n", app("a"));
+    let err = parse(&text).unwrap_err();
+    assert_eq!((err.line, err.column), (8, 5), "{err}");
+    assert!(
+        err.message.starts_with("spec.memory.limit: a limit of 0"),
+        "{err}"
+    );
+}
+
+#[test]
 fn duplicate_names_in_one_file_are_an_error() {
     let text = format!("{}---\n{}", app("a"), app("a"));
     let err = parse(&text).unwrap_err();

@@ -73,6 +73,12 @@ pub fn check(app: &App) -> Option<Problem> {
             ),
         ));
     }
+    if spec.memory.as_ref().is_some_and(|m| m.limit.0 == 0) {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("memory"), Key("limit")],
+            "a limit of 0 would replace every instance as soon as it starts; give a size such as 300Mi, or remove memory for no limit",
+        ));
+    }
     check_listen(app)
 }
 
