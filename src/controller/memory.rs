@@ -5,10 +5,48 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::Controller;
+use crate::api::Condition;
+use crate::cgroup;
+use crate::manifest::quantity::ByteSize;
 use crate::metrics::Usage;
 use crate::reconcile::{MemoryState, Phase};
 
 impl Controller {
+    /// Writes each app's `memory.max` into its live instances' cgroups (an edit applies in
+    /// place, like `memory.limit`).
+    pub(super) fn apply_ceilings(&mut self) {
+        for (app, template) in &self.templates {
+            self.supervisor.update_ceiling(app, template.memory_max);
+        }
+    }
+
+    /// `describe`'s word on `memory.max` for an app that sets it: enforced, or why not.
+    pub(super) fn ceiling_condition(&self, app: &str) -> Option<Condition> {
+        let max = self.templates.get(app)?.memory_max?;
+        let found = match self.supervisor.ceiling_status() {
+            Some(found) => found.clone().map(|c| c.dir),
+            None => cgroup::detect(),
+        };
+        Some(match found {
+            Ok(dir) => Condition {
+                kind: "MemoryCeiling".into(),
+                status: true,
+                reason: "CgroupMemoryMax".into(),
+                message: format!(
+                    "memory.max {} is enforced by the kernel per instance, in cgroups under {}",
+                    ByteSize(max),
+                    dir.display()
+                ),
+            },
+            Err(why) => Condition {
+                kind: "MemoryCeiling".into(),
+                status: false,
+                reason: "CgroupUnavailable".into(),
+                message: format!("{why}; memory.limit still applies"),
+            },
+        })
+    }
+
     /// Takes a new sample: it is what `corral get` shows, and what the limits are checked
     /// against (the same figure: the tree's RSS, see `metrics`).
     pub(super) fn on_usage(&mut self, usage: BTreeMap<u32, Usage>) {

@@ -139,7 +139,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
     let bind_error = ctl.listening.error(name);
     let max_unavailable = desired.map_or(0, |d| d.rollout.max_unavailable);
     let available = ready + max_unavailable >= replicas;
-    let conditions = vec![
+    let mut conditions = vec![
         Condition {
             kind: "Available".into(),
             status: available,
@@ -194,6 +194,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             ),
         },
     ];
+    conditions.extend(ctl.ceiling_condition(name));
     Some(AppStatus {
         name: name.to_owned(),
         file: located

@@ -294,6 +294,12 @@ pub struct Memory {
     /// each process's resident set, the MEM of `corral get`: pages shared between forked
     /// workers count once per process, so leave headroom for them.
     pub limit: ByteSize,
+    /// Kernel-enforced ceiling per instance (cgroup v2 `memory.max`, no swap beyond it), at
+    /// least `limit`: the kernel reclaims, then OOM-kills inside the instance, above it. Needs a
+    /// delegated cgroup v2 subtree (root, or systemd `Delegate=yes`); where there is none,
+    /// `corral validate` and `corral describe` say why and only `limit` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<ByteSize>,
 }
 
 /// When an exited instance is started again.

@@ -53,6 +53,8 @@ pub struct Instance {
     pub memory: MemoryState,
     /// The RSS (bytes) a sample found over the limit (bytes), and that limit.
     pub memory_exceeded: Option<(u64, u64)>,
+    /// Its cgroup and the `memory.max` written there, when it has a hard ceiling.
+    pub cgroup: Option<(std::path::PathBuf, u64)>,
 }
 
 impl Instance {
@@ -85,6 +87,7 @@ impl Instance {
             probed: true,
             memory: MemoryState::Within,
             memory_exceeded: None,
+            cgroup: None,
         }
     }
 

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::Supervisor;
+use super::{Instance, Supervisor};
+use crate::cgroup::{self, Cgroups, Unavailable};
 use crate::reconcile::{BackoffPolicy, InstanceId, MemoryState, SlotHistory, StopReason};
 
 impl Supervisor {
@@ -59,6 +60,57 @@ impl Supervisor {
         );
         let app = inst.app.clone();
         self.events.warning(&app, "MemoryLimitExceeded", msg);
+    }
+}
+
+impl Supervisor {
+    /// Where instance cgroups go, found (and readied) on first use; or why there are none.
+    pub(super) fn ceiling(&mut self) -> Result<Cgroups, Unavailable> {
+        self.cgroups
+            .get_or_insert_with(|| {
+                let found = cgroup::detect().and_then(|own| cgroup::prepare(&own));
+                if let Err(e) = &found {
+                    tracing::warn!("{e}; memory.limit still applies");
+                }
+                found
+            })
+            .clone()
+    }
+
+    /// Whether `memory.max` can be enforced here, if an app asked for it yet.
+    pub fn ceiling_status(&self) -> Option<&Result<Cgroups, Unavailable>> {
+        self.cgroups.as_ref()
+    }
+
+    /// Writes an edited `memory.max` into the cgroups of `app`'s live instances.
+    pub fn update_ceiling(&mut self, app: &str, max: Option<u64>) {
+        let Some(max) = max else { return };
+        for inst in self.instances.values_mut().filter(|i| i.app == app) {
+            let Some((path, current)) = &mut inst.cgroup else {
+                continue;
+            };
+            if *current != max {
+                match cgroup::set_max(path, max) {
+                    Ok(()) => *current = max,
+                    Err(e) => tracing::warn!(app, "cannot update memory.max: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Removes the cgroup of an instance that exited (on the blocking pool).
+    pub(super) fn remove_cgroup(&self, inst: &Instance) {
+        let path = match (&inst.cgroup, &self.cgroups) {
+            (Some((path, _)), _) => path.clone(),
+            // Adopted from a previous controller: its cgroup is found by name.
+            (None, Some(Ok(cgroups))) => cgroups.path_of(&inst.app, inst.index, inst.id),
+            _ => return,
+        };
+        if path.exists() {
+            self.shared
+                .tasks
+                .spawn_blocking(move || cgroup::remove_when_empty(&path));
+        }
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Supervisor {
     last_exits: BTreeMap<(String, u32), String>,
     /// Per-app recent events (bounded).
     pub events: EventLog,
+    /// Where instance cgroups go (`memory.max`), found when an app first asks for one.
+    cgroups: Option<Result<crate::cgroup::Cgroups, crate::cgroup::Unavailable>>,
 }
 
 impl Supervisor {
@@ -57,6 +59,7 @@ impl Supervisor {
             slots: BTreeMap::new(),
             last_exits: BTreeMap::new(),
             events: EventLog::default(),
+            cgroups: None,
         }
     }
 
@@ -132,7 +135,24 @@ impl Supervisor {
             .entry(index)
             .or_default();
         slot.record_restart();
-        match spawn::spawn(&self.shared, template, id, index, listeners) {
+        let cgroups = match template.memory_max {
+            Some(_) => self.ceiling().ok(),
+            None => None,
+        };
+        let slot = self
+            .slots
+            .entry(template.app.clone())
+            .or_default()
+            .entry(index)
+            .or_default();
+        match spawn::spawn(
+            &self.shared,
+            template,
+            id,
+            index,
+            listeners,
+            cgroups.as_ref(),
+        ) {
             Ok(inst) => {
                 self.events.normal(
                     &template.app,
@@ -258,6 +278,7 @@ impl Supervisor {
             return;
         };
         inst.finish();
+        self.remove_cgroup(&inst);
         let ran_for = now.saturating_duration_since(inst.started);
         self.last_exits
             .insert((inst.app.clone(), inst.index), exited.exit.to_string());

@@ -60,6 +60,8 @@ pub struct Controller {
     profile: Option<String>,
     /// Extra `corral controller` arguments.
     args: Vec<String>,
+    /// Extra environment of the controller.
+    pub envs: Vec<(String, String)>,
     child: RefCell<Option<Child>>,
     /// Every controller pid this fixture started (excluded from the app process scan).
     controller_pids: RefCell<Vec<u32>>,
@@ -90,6 +92,7 @@ impl Controller {
             token,
             profile: None,
             args: Vec::new(),
+            envs: Vec::new(),
             child: RefCell::new(None),
             controller_pids: RefCell::new(Vec::new()),
             stderr_log,
@@ -131,6 +134,7 @@ impl Controller {
             cmd.args(["--profile", p]);
         }
         cmd.args(&self.args);
+        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
         let child = cmd
             .env("CORRAL_HOME", &self.home)
             .env("CORRAL_TEST_TOKEN", &self.token)
