@@ -155,6 +155,43 @@ fn a_limit_too_low_backs_off_instead_of_a_replacement_storm() {
 }
 
 #[test]
+fn with_max_surge_zero_the_instance_is_stopped_first_and_the_event_says_so() {
+    let ctl = controller();
+    let spec = [
+        format!("command: {}", ctl.sleeper()),
+        "memory: {limit: 1Mi}".into(),
+        "strategy: {maxSurge: 0, maxUnavailable: 1}".into(),
+    ];
+    let spec: Vec<&str> = spec.iter().map(String::as_str).collect();
+    ctl.write_manifest("tight.yaml", &manifest("tight", &spec));
+    ctl.start();
+    let first = ctl.wait_instances("tight", 1)[&0];
+    let events = wait_for(SOON, "the first instance stopped over its limit", || {
+        let events = ctl.app("tight")?.events;
+        let stopped = format!("instance 0 (pid {first}) stopped: MemoryLimitExceeded");
+        events
+            .iter()
+            .any(|e| e.message.starts_with(&stopped))
+            .then_some(events)
+    });
+    let exceeded = events
+        .iter()
+        .find(|e| e.reason == "MemoryLimitExceeded")
+        .expect("the event");
+    assert!(
+        exceeded
+            .message
+            .contains("strategy.maxSurge is 0, so it is stopped before its replacement starts"),
+        "{exceeded:?}"
+    );
+    // Nothing else was started at index 0 before the first one was stopped.
+    let order: Vec<&str> = events.iter().map(|e| e.reason.as_str()).collect();
+    let second_start = order.iter().skip(1).position(|r| *r == "Started");
+    let stop = order.iter().position(|r| *r == "Stopping").expect("a stop");
+    assert!(second_start.is_none_or(|s| s + 1 > stop), "{order:?}");
+}
+
+#[test]
 fn an_edited_limit_applies_in_place() {
     let ctl = controller();
     let write = |limit: &str| {
