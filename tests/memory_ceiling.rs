@@ -155,3 +155,43 @@ fn where_the_ceiling_is_not_available_the_app_runs_and_describe_says_why() {
         assert!(describe.contains("CgroupUnavailable"), "{describe}");
     }
 }
+
+#[test]
+fn an_instance_the_kernel_killed_at_its_ceiling_says_oom_killed() {
+    let mut ctl = Controller::new();
+    let root = ctl.scratch().join("cgroup");
+    fake_cgroup(&root, "memory\n");
+    ctl.envs
+        .push(("CORRAL_CGROUP_ROOT".into(), root.display().to_string()));
+    ctl.write_manifest("capped.yaml", &app_with_max(&ctl, "200Mi"));
+    ctl.start();
+    let pid = ctl.wait_instances("capped", 1)[&0];
+    let dir = wait_for(SOON, "the instance's cgroup", || {
+        let dirs = fs::read_dir(root.join("corral")).ok()?;
+        dirs.flatten().map(|e| e.path()).find(|p| p.is_dir())
+    });
+    // What the kernel does at memory.max: count the kill in memory.events, SIGKILL the process.
+    fs::write(
+        dir.join("memory.events"),
+        "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n",
+    )
+    .unwrap();
+    common::kill_pid(pid);
+    let event = wait_for(SOON, "an OOMKilled event", || {
+        ctl.app("capped")?
+            .events
+            .into_iter()
+            .find(|e| e.reason == "OOMKilled")
+    });
+    assert!(
+        event.message.contains(&format!("pid {pid}"))
+            && event
+                .message
+                .contains("OOMKilled (memory.max 200.0Mi), then signal SIGKILL"),
+        "{event:?}"
+    );
+    ctl.wait_instances("capped", 1); // restarted like any crash
+    let status = ctl.app("capped").expect("listed");
+    let last = status.instances[0].last_exit.clone().unwrap_or_default();
+    assert!(last.starts_with("OOMKilled"), "{last}");
+}

@@ -102,7 +102,12 @@ impl InstanceCgroup {
 pub fn remove(path: &Path) {
     if !is_cgroupfs(path) {
         // A plain directory standing in for a cgroup (tests): its files go first.
-        for file in ["memory.max", "memory.swap.max", "cgroup.procs"] {
+        for file in [
+            "memory.max",
+            "memory.swap.max",
+            "memory.events",
+            "cgroup.procs",
+        ] {
             let _ = fs::remove_file(path.join(file));
         }
     }
@@ -129,6 +134,15 @@ pub fn remove_when_empty(path: &Path) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     remove(path);
+}
+
+/// How many processes of a cgroup the kernel OOM-killed (`oom_kill` in `memory.events`).
+pub fn oom_kills(path: &Path) -> Option<u64> {
+    let events = fs::read_to_string(path.join("memory.events")).ok()?;
+    events
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 /// Sets the ceiling of an existing instance cgroup (an edited `memory.max` applies in place).

@@ -114,6 +114,14 @@ impl Supervisor {
     }
 }
 
+/// `OOMKilled (memory.max …)` when the kernel killed a process of `inst`'s cgroup for going
+/// over its ceiling (`oom_kill` in `memory.events`), Kubernetes' word for it.
+pub(super) fn oom_killed(inst: &Instance) -> Option<String> {
+    let (path, max) = inst.cgroup.as_ref()?;
+    let kills = cgroup::oom_kills(path)?;
+    (kills > 0).then(|| format!("OOMKilled (memory.max {})", mebibytes(*max)))
+}
+
 /// Records the planned exit of a process stopped over its memory limit; returns how it ended,
 /// for people (`MemoryLimitExceeded`, Kubernetes' `OOMKilled` analogue).
 pub(super) fn memory_exit(

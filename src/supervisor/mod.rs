@@ -128,13 +128,6 @@ impl Supervisor {
     ) {
         let id = self.next_id;
         self.next_id += 1;
-        let slot = self
-            .slots
-            .entry(template.app.clone())
-            .or_default()
-            .entry(index)
-            .or_default();
-        slot.record_restart();
         let cgroups = match template.memory_max {
             Some(_) => self.ceiling().ok(),
             None => None,
@@ -145,6 +138,7 @@ impl Supervisor {
             .or_default()
             .entry(index)
             .or_default();
+        slot.record_restart();
         match spawn::spawn(
             &self.shared,
             template,
@@ -278,6 +272,7 @@ impl Supervisor {
             return;
         };
         inst.finish();
+        let oom = memory::oom_killed(&inst);
         self.remove_cgroup(&inst);
         let ran_for = now.saturating_duration_since(inst.started);
         self.last_exits
@@ -319,11 +314,13 @@ impl Supervisor {
                     ran_for,
                     exited.exit.success(),
                 );
-                let msg = format!(
-                    "instance {} (pid {}) exited: {}",
-                    inst.index, inst.pid, exited.exit
-                );
-                self.events.warning(&inst.app, "Exited", msg);
+                let (reason, how) = match oom {
+                    Some(oom) => ("OOMKilled", format!("{oom}, then {}", exited.exit)),
+                    None => ("Exited", exited.exit.to_string()),
+                };
+                let msg = format!("instance {} (pid {}) exited: {how}", inst.index, inst.pid);
+                self.events.warning(&inst.app, reason, msg);
+                self.last_exits.insert((inst.app.clone(), inst.index), how);
             }
         }
         if slots.is_empty() {
