@@ -208,7 +208,8 @@ impl Invariants {
     /// **Never exceeds**: non-`Stopping` instances ≤ `replicas + maxSurge`. Precisely, with
     /// `committed` = live instances + indices in `0..replicas` with none that will be filled
     /// (after its back-off, or once its stopping process exits; not those the restart policy
-    /// leaves empty), i.e. about `replicas` + surged extras:
+    /// leaves empty; one stopped over its memory limit again will exit as a failure), i.e. about
+    /// `replicas` + surged extras:
     /// - once `committed ≤ replicas + maxSurge` under the manifest in force, it stays so (hence
     ///   the live count too) for as long as that manifest is unchanged, whatever crashes, probes
     ///   and time do;
@@ -222,8 +223,19 @@ impl Invariants {
         let count = live(&step.after).count() as u32;
         let to_fill = |n: &u32| {
             let exit = step.after.slots.get(n).and_then(|h| h.last_exit);
-            live(&step.after).all(|i| i.index != *n)
-                && exit.is_none_or(|e| restarts(app, e.success))
+            // Stopped over its memory limit again: its exit will be a failure, whatever an
+            // older exit at the index said.
+            let failing = step.after.instances.iter().any(|i| {
+                i.index == *n
+                    && i.phase == Phase::Stopping
+                    && i.memory == MemoryState::ExceededAgain
+            });
+            let restarted = match exit {
+                _ if failing => restarts(app, false),
+                Some(e) => restarts(app, e.success),
+                None => true,
+            };
+            live(&step.after).all(|i| i.index != *n) && restarted
         };
         let empty = (0..app.replicas).filter(to_fill).count() as u32;
         let committed = count + empty;
