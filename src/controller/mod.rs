@@ -5,6 +5,7 @@ mod desired;
 mod history;
 mod listen;
 mod load;
+mod memory;
 mod requests;
 mod rollout;
 mod status;
@@ -28,8 +29,8 @@ use crate::supervisor::{record::Record, Exited, Supervisor, Template};
 /// Quiet time after a change in the manifests directory before it is read (a `git checkout`
 /// touching many files is one reload).
 const DEBOUNCE: Duration = Duration::from_millis(250);
-/// How often CPU and memory of every instance are sampled.
-const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+/// How often CPU and memory of every instance are sampled, unless `--sample-interval` says.
+pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 /// An app whose listen ports could not be bound tries again this often.
 const BIND_RETRY: Duration = Duration::from_secs(2);
 /// The directory is re-read this often even without a change notification.
@@ -44,6 +45,8 @@ pub struct Config {
     pub profile: Option<String>,
     /// State directory.
     pub home: Home,
+    /// How often CPU and memory are sampled and memory limits checked (`--sample-interval`).
+    pub sample_interval: Duration,
 }
 
 /// Why the controller could not run.
@@ -116,7 +119,7 @@ pub async fn run(
     let sampler = tokio::spawn(metrics::run(
         pids_rx,
         usage_tx,
-        SAMPLE_INTERVAL,
+        config.sample_interval,
         sampler_stop.clone(),
     ));
     let mut ctl = Controller {
@@ -162,7 +165,7 @@ pub async fn run(
             Some(exited) = exits.recv() => ctl.on_exit(exited),
             Some(report) = probes.recv() => ctl.on_probe(report),
             Some(req) = api.recv() => ctl.on_api(req).await,
-            Some(usage) = usage_rx.recv() => ctl.usage = usage,
+            Some(usage) = usage_rx.recv() => ctl.on_usage(usage),
             _ = sleep_until(next.into()) => {
                 let now = Instant::now();
                 if reload_at.is_some_and(|t| t <= now) || resync_at <= now {
