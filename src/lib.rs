@@ -12,3 +12,4 @@ pub mod probe;
 pub mod reconcile;
 pub mod store;
 pub mod supervisor;
+pub mod watch;

@@ -79,6 +79,7 @@ impl Controller {
         }
         previous.clear();
         self.supervisor.probe_adopted(&self.templates);
+        self.sync_watches();
         Ok(())
     }
 
