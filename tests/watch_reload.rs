@@ -1,0 +1,269 @@
+//! `spec.watch` with real files and real processes (DESIGN.md §1–§3): a change under a watched
+//! path is one rolling reload per burst; ignored paths never reload; a change during a rollout
+//! is one more reload after it.
+//!
+//! "Exactly once" without a fixed sleep: each step makes a distinguishable change and waits for
+//! the reload it causes; the revision's reload count (`HASH.N`) and the trigger's paths then
+//! show that no other reload came in between.
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+
+use common::{flow, manifest, Controller, SOON};
+use corral::api::AppStatus;
+
+/// An app (one python sleeper) whose working directory `dir` is watched.
+struct Watched {
+    ctl: Controller,
+    dir: PathBuf,
+}
+
+impl Watched {
+    /// `dir` prepared by `setup` before the controller starts; `extra` spec lines added.
+    fn start(setup: impl FnOnce(&PathBuf), extra: &[&str]) -> Self {
+        let ctl = Controller::new();
+        let dir = ctl.scratch().join("app");
+        fs::create_dir(&dir).expect("app dir");
+        setup(&dir);
+        let command = format!("command: {}", ctl.sleeper());
+        let cwd = format!(
+            "cwd: {}",
+            serde_json::to_string(dir.to_str().expect("utf-8")).expect("json")
+        );
+        let mut spec = vec![
+            command.as_str(),
+            cwd.as_str(),
+            "watch: {paths: [.], ignore: [dist/], debounce: 200ms}",
+        ];
+        spec.extend_from_slice(extra);
+        ctl.write_manifest("app.yaml", &manifest("app", &spec));
+        ctl.start();
+        ctl.wait_rolled_out("app", 1, &[]);
+        ctl.wait_until(SOON, "the watch is set up", || {
+            ctl.app("app")
+                .and_then(|a| a.watch)
+                .is_some_and(|w| w.state == "Watching")
+        });
+        Watched { ctl, dir }
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.dir.join(rel);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, text).expect("write");
+    }
+
+    /// Waits until the app was reloaded `n` times in all and that rollout is over; returns it.
+    fn wait_reloads(&self, n: u32) -> AppStatus {
+        let what = format!("app reloaded {n} time(s) and rolled out");
+        let suffix = format!(".{n}");
+        common::wait_for(common::web::ROLLOUT, &what, || {
+            self.ctl.app("app").filter(|a| {
+                reloads(a) >= n
+                    && a.revision.ends_with(&suffix)
+                    && a.status == "Running"
+                    && a.instances.len() == 1
+                    && a.instances
+                        .iter()
+                        .all(|i| i.ready && i.revision == a.revision)
+            })
+        })
+    }
+}
+
+/// How many times `app` was reloaded (the `.N` of its revision).
+fn reloads(app: &AppStatus) -> u32 {
+    app.revision
+        .rsplit_once('.')
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The paths of the last trigger.
+fn last_paths(app: &AppStatus) -> Vec<String> {
+    let t = app.watch.as_ref().and_then(|w| w.last_trigger.clone());
+    t.expect("a last trigger").paths
+}
+
+/// `WatchTriggered` events of `app`.
+fn triggered(app: &AppStatus) -> usize {
+    app.events
+        .iter()
+        .filter(|e| e.reason == "WatchTriggered")
+        .count()
+}
+
+#[test]
+fn an_editor_save_and_an_edit_each_reload_once() {
+    let w = Watched::start(
+        |d| {
+            fs::write(d.join("server.js"), "v1").unwrap();
+            fs::write(d.join("lib.js"), "v1").unwrap();
+        },
+        &[],
+    );
+    let first = w.ctl.pids("app");
+    // An editor's save: write a temp file, rename it over the original.
+    w.write(".server.js.tmp", "v2");
+    fs::rename(w.dir.join(".server.js.tmp"), w.dir.join("server.js")).unwrap();
+    let a = w.wait_reloads(1);
+    assert!(last_paths(&a).contains(&"server.js".to_string()), "{a:?}");
+    assert_ne!(w.ctl.pids("app"), first, "a reload replaces the instance");
+
+    // A plain in-place edit of another file.
+    w.write("lib.js", "v2");
+    let a = w.wait_reloads(2);
+    assert_eq!(last_paths(&a), ["lib.js"], "one trigger for the edit alone");
+
+    // A later, distinguishable change: the edit above made exactly one reload.
+    w.write("third.js", "x");
+    let a = w.wait_reloads(3);
+    assert_eq!(reloads(&a), 3);
+    assert_eq!(last_paths(&a), ["third.js"]);
+    assert_eq!(triggered(&a), 3, "{:?}", a.events);
+    let msg = a.events.iter().rev().find(|e| e.reason == "WatchTriggered");
+    assert!(
+        msg.is_some_and(|e| e.message.contains("third.js")),
+        "{msg:?}"
+    );
+}
+
+#[test]
+fn two_hundred_files_at_once_reload_once() {
+    let w = Watched::start(|d| fs::create_dir(d.join("src")).unwrap(), &[]);
+    for i in 0..200 {
+        w.write(&format!("src/f{i:03}.js"), "x");
+    }
+    let a = w.wait_reloads(1);
+    let t = a.watch.and_then(|w| w.last_trigger).expect("trigger");
+    assert_eq!(t.paths.len(), 5, "{t:?}");
+    assert_eq!(t.paths.len() as u64 + t.more, 200, "{t:?}");
+
+    w.write("later.js", "x");
+    let a = w.wait_reloads(2);
+    assert_eq!(
+        last_paths(&a),
+        ["later.js"],
+        "the burst made exactly one reload"
+    );
+}
+
+#[test]
+fn ignored_paths_never_reload() {
+    let w = Watched::start(
+        |d| {
+            fs::write(d.join(".gitignore"), "build/\n*.tmp\n").unwrap();
+            fs::create_dir_all(d.join("node_modules/pkg")).unwrap();
+            fs::create_dir_all(d.join("build")).unwrap();
+            fs::create_dir_all(d.join("dist")).unwrap();
+        },
+        &[],
+    );
+    w.write("node_modules/pkg/index.js", "x");
+    w.write("node_modules/new/index.js", "x");
+    w.write("app.log", "x");
+    w.write("build/out.js", "x");
+    w.write("dist/bundle.js", "x");
+    w.write("notes.tmp", "x");
+    w.write(".git/HEAD", "x");
+    // The app's own files under $CORRAL_HOME are written as it runs; reads trigger nothing.
+    let _ = fs::read(w.dir.join("build/out.js"));
+
+    w.write("ok.js", "x");
+    let a = w.wait_reloads(1);
+    assert_eq!(
+        last_paths(&a),
+        ["ok.js"],
+        "only the watched change triggered"
+    );
+    assert_eq!(reloads(&a), 1);
+}
+
+#[test]
+fn a_change_during_a_rollout_makes_one_more_reload_after_it() {
+    let ctl_gate = tempfile::tempdir().unwrap();
+    let gate = ctl_gate.path().join("ready");
+    fs::write(&gate, "").unwrap();
+    let probe = format!(
+        "readiness: {{exec: {{command: {}}}, periodSeconds: 1}}",
+        flow(&["test", "-f", gate.to_str().unwrap()])
+    );
+    let w = Watched::start(|_| {}, &[&probe]);
+    // New instances cannot get ready: the rollout the next change starts stays in flight.
+    fs::remove_file(&gate).unwrap();
+    w.write("a.js", "x");
+    w.ctl.wait_until(SOON, "the first change reloads", || {
+        w.ctl.app("app").is_some_and(|a| reloads(&a) == 1)
+    });
+    w.write("b.js", "x");
+    w.ctl
+        .wait_until(SOON, "the second change waits for the rollout", || {
+            w.ctl
+                .app("app")
+                .and_then(|a| a.watch)
+                .is_some_and(|s| s.pending)
+        });
+    w.write("c.js", "x");
+    w.ctl.wait_until(SOON, "the third change is seen", || {
+        w.ctl.app("app").is_some_and(|a| last_paths(&a) == ["c.js"])
+    });
+    let a = w.ctl.app("app").unwrap();
+    assert_eq!(reloads(&a), 1, "no reload while the rollout is in flight");
+    assert_eq!(a.status, "Progressing");
+
+    // The rollout completes: the two changes make one more reload, then nothing.
+    fs::write(&gate, "").unwrap();
+    let a = w.wait_reloads(2);
+    assert!(!a.watch.as_ref().unwrap().pending);
+    w.write("d.js", "x");
+    let a = w.wait_reloads(3);
+    assert_eq!(last_paths(&a), ["d.js"]);
+}
+
+#[test]
+fn a_missing_watched_path_is_an_error_and_the_app_keeps_running() {
+    let ctl = Controller::new();
+    let dir = ctl.scratch().join("app");
+    fs::create_dir(&dir).unwrap();
+    let text = |debounce: &str| {
+        manifest(
+            "app",
+            &[
+                &format!("command: {}", ctl.sleeper()),
+                &format!(
+                    "cwd: {}",
+                    serde_json::to_string(dir.to_str().unwrap()).unwrap()
+                ),
+                &format!("watch: {{paths: [src], debounce: {debounce}}}"),
+            ],
+        )
+    };
+    ctl.write_manifest("app.yaml", &text("200ms"));
+    ctl.start();
+    ctl.wait_rolled_out("app", 1, &[]);
+    let a = common::wait_for(SOON, "the watch fails", || {
+        ctl.app("app")
+            .filter(|a| a.watch.as_ref().is_some_and(|w| w.state == "Failed"))
+    });
+    let err = a.watch.unwrap().error.unwrap();
+    assert!(err.contains("src: it does not exist"), "{err}");
+    assert!(
+        a.events.iter().any(|e| e.reason == "WatchFailed"),
+        "{:?}",
+        a.events
+    );
+    let described = ctl.corral_ok(&["describe", "app"]);
+    assert!(described.contains("State:        Failed"), "{described}");
+    assert_eq!(a.status, "Running", "the app keeps running");
+
+    // Created, the path is watched at the next resync (here: a manifest change).
+    fs::create_dir(dir.join("src")).unwrap();
+    ctl.write_manifest("app.yaml", &text("250ms"));
+    ctl.wait_until(SOON, "the watch recovers", || {
+        ctl.app("app")
+            .and_then(|a| a.watch)
+            .is_some_and(|w| w.state == "Watching")
+    });
+}
