@@ -23,6 +23,12 @@ struct Watched {
 impl Watched {
     /// `dir` prepared by `setup` before the controller starts; `extra` spec lines added.
     fn start(setup: impl FnOnce(&PathBuf), extra: &[&str]) -> Self {
+        let watch = "watch: {paths: [.], ignore: [dist/], debounce: 200ms}";
+        Self::start_with(watch, setup, extra)
+    }
+
+    /// The same with its own `watch` line.
+    fn start_with(watch: &str, setup: impl FnOnce(&PathBuf), extra: &[&str]) -> Self {
         let ctl = Controller::new();
         let dir = ctl.scratch().join("app");
         fs::create_dir(&dir).expect("app dir");
@@ -32,11 +38,7 @@ impl Watched {
             "cwd: {}",
             serde_json::to_string(dir.to_str().expect("utf-8")).expect("json")
         );
-        let mut spec = vec![
-            command.as_str(),
-            cwd.as_str(),
-            "watch: {paths: [.], ignore: [dist/], debounce: 200ms}",
-        ];
+        let mut spec = vec![command.as_str(), cwd.as_str(), watch];
         spec.extend_from_slice(extra);
         ctl.write_manifest("app.yaml", &manifest("app", &spec));
         ctl.start();
@@ -53,6 +55,13 @@ impl Watched {
         let path = self.dir.join(rel);
         fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         fs::write(path, text).expect("write");
+    }
+
+    /// An editor's save: a temp file renamed over `rel`.
+    fn save(&self, rel: &str, text: &str) {
+        let tmp = self.dir.join(format!(".{rel}.tmp"));
+        fs::write(&tmp, text).expect("write temp");
+        fs::rename(&tmp, self.dir.join(rel)).expect("rename over");
     }
 
     /// Waits until the app was reloaded `n` times in all and that rollout is over; returns it.
@@ -105,9 +114,7 @@ fn an_editor_save_and_an_edit_each_reload_once() {
         &[],
     );
     let first = w.ctl.pids("app");
-    // An editor's save: write a temp file, rename it over the original.
-    w.write(".server.js.tmp", "v2");
-    fs::rename(w.dir.join(".server.js.tmp"), w.dir.join("server.js")).unwrap();
+    w.save("server.js", "v2");
     let a = w.wait_reloads(1);
     assert!(last_paths(&a).contains(&"server.js".to_string()), "{a:?}");
     assert_ne!(w.ctl.pids("app"), first, "a reload replaces the instance");
@@ -128,6 +135,27 @@ fn an_editor_save_and_an_edit_each_reload_once() {
         msg.is_some_and(|e| e.message.contains("third.js")),
         "{msg:?}"
     );
+}
+
+#[test]
+fn a_watched_file_keeps_its_watch_across_editor_saves() {
+    let w = Watched::start_with(
+        "watch: {paths: [server.js], debounce: 200ms}",
+        |d| {
+            fs::write(d.join("server.js"), "v1").unwrap();
+            fs::write(d.join("other.js"), "v1").unwrap();
+        },
+        &[],
+    );
+    w.save("server.js", "v2");
+    let a = w.wait_reloads(1);
+    assert_eq!(last_paths(&a), ["server.js"]);
+    // Its unwatched sibling changes, then the file is saved again: the watch outlived the
+    // rename (a watch on the replaced inode would not), and the sibling did not count.
+    w.write("other.js", "v2");
+    w.save("server.js", "v3");
+    let a = w.wait_reloads(2);
+    assert_eq!(last_paths(&a), ["server.js"]);
 }
 
 #[test]

@@ -94,7 +94,8 @@ impl Filter {
             .filter(|r| path.starts_with(&r.path) && path != r.dir)
             .max_by_key(|r| r.path.as_os_str().len())
         else {
-            return false;
+            // Outside every watched path: a sibling of a watched file in its folder.
+            return true;
         };
         let is_dir = path.is_dir();
         if root
@@ -214,15 +215,15 @@ mod tests {
     }
 
     #[test]
-    fn a_watched_file_and_paths_outside_roots() {
+    fn a_watched_file_and_not_its_siblings() {
         let (_tmp, app, home) = tree();
         let file = app.join("server.js");
         fs::write(&file, "").unwrap();
         let mut f = Filter::new(std::slice::from_ref(&file), &[], &home).unwrap();
         assert!(!f.ignores(&file));
         assert!(
-            !f.ignores(&app.join("other.js")),
-            "not under a root: never filtered out"
+            f.ignores(&app.join("other.js")),
+            "a sibling of a watched file"
         );
     }
 }

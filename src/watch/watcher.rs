@@ -162,9 +162,14 @@ fn start(
                     return;
                 }
             }
-            Err(e) => {
+            Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
+                // A new directory could not be watched: changes under it would go unseen.
                 let limit = failure::max_user_watches();
                 b.failed = Some(failure::explain(&e, &first_root, limit));
+            }
+            Err(e) => {
+                tracing::warn!("watching {}: {e}", first_root.display());
+                return;
             }
         }
         drop(b);
@@ -172,10 +177,56 @@ fn start(
     };
     let mut watcher =
         notify::recommended_watcher(handler).map_err(|e| failure::explain(&e, &spec.cwd, None))?;
-    for root in &roots {
+    for (path, mode) in targets(&roots) {
         watcher
-            .watch(root, RecursiveMode::Recursive)
-            .map_err(|e| failure::explain(&e, root, failure::max_user_watches()))?;
+            .watch(&path, mode)
+            .map_err(|e| failure::explain(&e, &path, failure::max_user_watches()))?;
     }
     Ok(watcher)
+}
+
+/// What to give notify: directories recursively; a file through its folder (an editor's
+/// write-and-rename save replaces the file's inode, and a watch on the inode would go with it),
+/// unless a watched directory already covers that folder. Blocking: stats the roots.
+fn targets(roots: &[PathBuf]) -> Vec<(PathBuf, RecursiveMode)> {
+    let dirs: Vec<&PathBuf> = roots.iter().filter(|r| r.is_dir()).collect();
+    let mut out: Vec<(PathBuf, RecursiveMode)> = dirs
+        .iter()
+        .map(|d| ((*d).clone(), RecursiveMode::Recursive))
+        .collect();
+    for file in roots.iter().filter(|r| !r.is_dir()) {
+        let parent = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let covered =
+            dirs.iter().any(|d| parent.starts_with(d)) || out.iter().any(|(p, _)| *p == parent);
+        if !covered {
+            out.push((parent, RecursiveMode::NonRecursive));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_watched_through_their_folder_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().to_path_buf();
+        std::fs::create_dir_all(base.join("src")).unwrap();
+        std::fs::create_dir_all(base.join("conf")).unwrap();
+        for f in ["src/a.js", "conf/a.yaml", "conf/b.yaml"] {
+            std::fs::write(base.join(f), "").unwrap();
+        }
+        let roots = [
+            base.join("src"),
+            base.join("src/a.js"),
+            base.join("conf/a.yaml"),
+            base.join("conf/b.yaml"),
+        ];
+        let got = targets(&roots);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0], (base.join("src"), RecursiveMode::Recursive));
+        assert_eq!(got[1], (base.join("conf"), RecursiveMode::NonRecursive));
+    }
 }
