@@ -210,6 +210,23 @@ fn ignored_paths_never_reload() {
 }
 
 #[test]
+fn the_controllers_own_files_never_trigger() {
+    // $CORRAL_HOME watched as well: every reload writes the instance record and revision
+    // history there, which would reload again, forever, if they counted.
+    let w = Watched::start_with("watch: {paths: [., ../home], debounce: 200ms}", |_| {}, &[]);
+    w.write("a.js", "x");
+    let a = w.wait_reloads(1);
+    assert_eq!(last_paths(&a), ["a.js"]);
+    w.write("b.js", "x");
+    let a = w.wait_reloads(2);
+    assert_eq!(
+        last_paths(&a),
+        ["b.js"],
+        "no reload came from the controller's files"
+    );
+}
+
+#[test]
 fn a_change_during_a_rollout_makes_one_more_reload_after_it() {
     let ctl_gate = tempfile::tempdir().unwrap();
     let gate = ctl_gate.path().join("ready");
