@@ -210,6 +210,36 @@ fn ignored_paths_never_reload() {
 }
 
 #[test]
+fn new_directories_are_watched_and_ignored_ones_cost_no_inotify_watch() {
+    let w = Watched::start(
+        |d| {
+            for i in 0..40 {
+                fs::create_dir_all(d.join(format!("node_modules/pkg{i}/lib"))).unwrap();
+            }
+        },
+        &[],
+    );
+    // The controller's inotify watches: one per fdinfo line (the manifests directory, the app
+    // directory), none for the 80 directories under node_modules.
+    let fdinfo = PathBuf::from(format!("/proc/{}/fdinfo", w.ctl.pid()));
+    let watches: usize = fs::read_dir(&fdinfo)
+        .unwrap()
+        .flatten()
+        .map(|e| fs::read_to_string(e.path()).unwrap_or_default())
+        .map(|t| t.lines().filter(|l| l.starts_with("inotify wd:")).count())
+        .sum();
+    assert!((2..10).contains(&watches), "{watches} inotify watches");
+
+    w.write("src/new/deep/a.js", "x");
+    let a = w.wait_reloads(1);
+    assert!(last_paths(&a).contains(&"src".to_string()), "{a:?}");
+    // The directories made after the start are watched: an edit deep inside is seen.
+    w.write("src/new/deep/b.js", "x");
+    let a = w.wait_reloads(2);
+    assert_eq!(last_paths(&a), ["src/new/deep/b.js"]);
+}
+
+#[test]
 fn the_controllers_own_files_never_trigger() {
     // $CORRAL_HOME watched as well: every reload writes the instance record and revision
     // history there, which would reload again, forever, if they counted.

@@ -4,6 +4,7 @@
 mod burst;
 pub mod failure;
 pub mod filter;
+mod tree;
 mod watcher;
 
 use std::collections::BTreeMap;
