@@ -71,6 +71,19 @@ impl Tree {
         }
     }
 
+    /// Forgets the directories that no longer exist (after events were lost).
+    pub fn forget_missing(&mut self) {
+        let gone: Vec<PathBuf> = self
+            .watched
+            .iter()
+            .filter(|d| !d.is_dir())
+            .cloned()
+            .collect();
+        for d in gone {
+            self.forget(&d);
+        }
+    }
+
     /// Whether `dir` is watched.
     pub fn contains(&self, dir: &Path) -> bool {
         self.watched.contains(dir)
@@ -144,5 +157,9 @@ mod tests {
         assert_eq!(found, [".gitignore", "src/lib/x.js"]);
         tree.forget(&app.join("src"));
         assert_eq!(tree.len(), 1);
+        tree.add(&app, &filter, None).unwrap();
+        fs::remove_dir_all(app.join("src")).unwrap();
+        tree.forget_missing();
+        assert_eq!(tree.len(), 1, "only app is left");
     }
 }

@@ -180,6 +180,7 @@ fn follow(shared: &Shared, tree: &Mutex<Tree>, change: DirChange) {
     };
     let result = result.and_then(|()| {
         if shared.rescan.swap(false, Ordering::Relaxed) {
+            tree.forget_missing();
             for root in shared.roots.iter().filter(|r| r.is_dir()) {
                 tree.add(root, &shared.filter, None)?;
             }
