@@ -13,3 +13,4 @@ pub mod probe;
 pub mod reconcile;
 pub mod store;
 pub mod supervisor;
+pub mod watch;

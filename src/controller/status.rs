@@ -220,6 +220,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         spec_yaml: located
             .and_then(|l| serde_yaml::to_string(&l.app.spec).ok())
             .unwrap_or_default(),
+        watch: ctl.watches.status(name),
     })
 }
 

@@ -400,17 +400,22 @@ pub struct Strategy {
     pub progress_deadline: DurationSpec,
 }
 
-/// Reload when files change.
+/// Reload (rolling, zero downtime) when files under the watched paths change, once per burst.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Watch {
-    /// Paths to watch, relative to `cwd`; default `["."]`.
+    /// Paths to watch recursively, relative to `cwd` (directories or files); default `["."]`.
     #[serde(default = "default_watch_paths")]
+    #[schemars(length(min = 1))]
     pub paths: Vec<String>,
-    /// Names or globs to ignore; default `node_modules`, `.git`, `*.log`.
-    #[serde(default = "default_watch_ignore")]
+    /// More gitignore-style globs to ignore, relative to each watched path (`dist/`, `*.tmp`,
+    /// a bare name matches at any depth). Always ignored besides: `.git`, `node_modules`,
+    /// `*.log`, editor temp files (`*.swp`, `*~`, `.#*`), `$CORRAL_HOME`, and what the
+    /// `.gitignore` files under the watched paths ignore. Default: none.
+    #[serde(default)]
     pub ignore: Vec<String>,
-    /// Quiet time before reloading; default `500ms`.
+    /// Quiet time after the last change before reloading (a burst of changes is one reload);
+    /// default `500ms`.
     #[serde(default = "default_watch_debounce")]
     pub debounce: DurationSpec,
 }

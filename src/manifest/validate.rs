@@ -82,6 +82,9 @@ pub fn check(app: &App) -> Option<Problem> {
     if let Some(problem) = spec.memory.as_ref().and_then(check_memory) {
         return Some(problem);
     }
+    if let Some(problem) = check_watch(app) {
+        return Some(problem);
+    }
     check_listen(app)
 }
 
@@ -103,6 +106,27 @@ fn check_memory(m: &Memory) -> Option<Problem> {
         )),
         _ => None,
     }
+}
+
+/// Watched paths are listed and ignore globs parse.
+fn check_watch(app: &App) -> Option<Problem> {
+    let w = app.spec.watch.as_ref()?;
+    if w.paths.is_empty() {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("watch"), Key("paths")],
+            "no path to watch; list one (e.g. [.]) or remove watch",
+        ));
+    }
+    for (i, glob) in w.ignore.iter().enumerate() {
+        let mut b = ignore::gitignore::GitignoreBuilder::new("/");
+        if let Err(e) = b.add_line(None, glob) {
+            return Some(Problem::at(
+                vec![Key("spec"), Key("watch"), Key("ignore"), Index(i)],
+                format!("{e}; write a gitignore-style glob such as dist/ or \"*.tmp\""),
+            ));
+        }
+    }
+    None
 }
 
 /// Exactly one probe kind must be set.
