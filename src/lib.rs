@@ -1,6 +1,7 @@
 //! corral: keeps long-running programs alive, reconciled from a directory of YAML manifests.
 
 pub mod api;
+pub mod cgroup;
 pub mod cli;
 pub mod controller;
 pub mod export;
@@ -16,3 +17,4 @@ pub mod reconcile;
 pub mod startup;
 pub mod store;
 pub mod supervisor;
+pub mod watch;

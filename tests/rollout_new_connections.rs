@@ -49,3 +49,8 @@ fn http_env_change_loses_no_request() {
 fn http_scale_up_and_down_loses_no_request() {
     zero_downtime("http", Change::Scale, Clients::PerRequest);
 }
+
+#[test]
+fn http_watch_reload_loses_no_request() {
+    zero_downtime("http", Change::Watch, Clients::PerRequest);
+}

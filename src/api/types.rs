@@ -48,6 +48,37 @@ pub struct AppStatus {
     pub events: Vec<Event>,
     /// The spec in force, as YAML.
     pub spec_yaml: String,
+    /// `spec.watch` at work, when the app has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchStatus>,
+}
+
+/// An app's file watch (`spec.watch`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchStatus {
+    /// The watched paths (absolute).
+    pub paths: Vec<String>,
+    /// `Starting`, `Watching` or `Failed`.
+    pub state: String,
+    /// Why the watch failed and how to fix it (the app keeps running unwatched).
+    pub error: Option<String>,
+    /// The change that last triggered a reload.
+    pub last_trigger: Option<WatchTrigger>,
+    /// A change came during a rollout: one more reload follows when it is over.
+    pub pending: bool,
+}
+
+/// A burst of file changes that triggered a reload.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchTrigger {
+    /// When (unix ms).
+    pub at_ms: u64,
+    /// The first changed paths (relative to `cwd` when under it).
+    pub paths: Vec<String>,
+    /// How many other paths changed.
+    pub more: u64,
 }
 
 /// One instance (a process and its restarts at one index).

@@ -2,9 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
+
+use crate::manifest::quantity::DurationSpec;
 
 /// Arguments of `corral controller`.
 #[derive(Debug, clap::Args)]
@@ -15,7 +19,28 @@ pub struct Args {
     /// Profile whose env applies (a manifest's `spec.profiles.NAME`).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// How often CPU and memory of every instance are sampled and `memory.limit` is checked
+    /// (a duration such as 500ms or 2s; 100ms to 1m).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = sample_interval)]
+    pub sample_interval: Duration,
 }
+
+/// Parses `--sample-interval`: a Go-style duration within what sampling can sensibly do.
+fn sample_interval(s: &str) -> Result<Duration, String> {
+    let d = DurationSpec::from_str(s)?.0;
+    if !(MIN_SAMPLE_INTERVAL..=MAX_SAMPLE_INTERVAL).contains(&d) {
+        return Err(format!(
+            "{s} is out of range: sampling reads /proc for every process, so it must be at \
+             least 100ms, and memory limits are checked on each sample, so at most 1m"
+        ));
+    }
+    Ok(d)
+}
+
+/// Shortest `--sample-interval`: each sample reads /proc for every process on the host.
+const MIN_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest `--sample-interval`: memory limits would react too late to mean anything.
+const MAX_SAMPLE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Runs the controller until SIGTERM or SIGINT, then stops every app and exits 0.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -53,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             manifests,
             profile: args.profile,
             home,
+            sample_interval: args.sample_interval,
         };
         let result = crate::controller::run(config, api_rx, shutdown.clone()).await;
         shutdown.cancel();
@@ -78,4 +104,22 @@ async fn wait_for_signal(shutdown: CancellationToken) {
         _ = int.recv() => tracing::info!("SIGINT received"),
     }
     shutdown.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_interval_takes_go_durations_within_range() {
+        assert_eq!(sample_interval("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(sample_interval("1m"), Ok(Duration::from_secs(60)));
+        for bad in ["0", "0s", "50ms", "2m", "1h", "fast", ""] {
+            let err = sample_interval(bad).expect_err(bad);
+            assert!(!err.is_empty(), "{bad}");
+        }
+        assert!(sample_interval("10ms")
+            .unwrap_err()
+            .contains("at least 100ms"));
+    }
 }

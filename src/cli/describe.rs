@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use super::client::{block_on, client};
 use super::get::{cli_error, status_word};
 use super::table::{age, human_bytes, human_cpu, now_ms, until, Table};
-use crate::api::AppStatus;
+use crate::api::{AppStatus, WatchStatus};
 
 /// Arguments of `corral describe`.
 #[derive(Debug, clap::Args)]
@@ -94,6 +94,10 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
     }
     indented(&mut out, &t);
 
+    if let Some(w) = &app.watch {
+        describe_watch(&mut out, w, now);
+    }
+
     out.push_str("Spec:\n");
     for line in app.spec_yaml.lines() {
         let _ = writeln!(out, "  {line}");
@@ -113,6 +117,32 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
     out
 }
 
+/// The `Watch:` section: what is watched, its state, the last trigger.
+fn describe_watch(out: &mut String, w: &WatchStatus, now: u64) {
+    out.push_str("Watch:\n");
+    let _ = writeln!(out, "  {:<14}{}", "Paths:", w.paths.join(", "));
+    let _ = writeln!(out, "  {:<14}{}", "State:", w.state);
+    if let Some(e) = &w.error {
+        let _ = writeln!(out, "  {:<14}{e}", "Error:");
+    }
+    let last = w.last_trigger.as_ref().map_or("<none>".into(), |t| {
+        let more = if t.more > 0 {
+            format!(" and {} more", t.more)
+        } else {
+            String::new()
+        };
+        format!("{} ago: {}{more}", age(t.at_ms, now), t.paths.join(", "))
+    });
+    let _ = writeln!(out, "  {:<14}{last}", "Last trigger:");
+    if w.pending {
+        let _ = writeln!(
+            out,
+            "  {:<14}one more reload after the rollout in progress",
+            "Pending:"
+        );
+    }
+}
+
 /// A table indented two spaces, or `  <none>` when it has no rows.
 fn indented(out: &mut String, table: &Table) {
     if table.is_empty() {
@@ -127,7 +157,7 @@ fn indented(out: &mut String, table: &Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{Condition, Event, InstanceStatus};
+    use crate::api::{Condition, Event, InstanceStatus, WatchTrigger};
 
     #[test]
     fn shows_every_section() {
@@ -182,5 +212,39 @@ mod tests {
             text.contains("  8s    Warning   BackOff   retrying in 2s\n"),
             "{text}"
         );
+        assert!(
+            !text.contains("Watch:"),
+            "no watch section without spec.watch: {text}"
+        );
+    }
+
+    #[test]
+    fn shows_the_last_watch_trigger() {
+        let app = AppStatus {
+            name: "web".into(),
+            watch: Some(WatchStatus {
+                paths: vec!["/srv/web".into()],
+                state: "Watching".into(),
+                last_trigger: Some(WatchTrigger {
+                    at_ms: 7_000,
+                    paths: vec!["src/a.js".into(), "src/b.js".into()],
+                    more: 198,
+                }),
+                pending: true,
+                ..WatchStatus::default()
+            }),
+            ..AppStatus::default()
+        };
+        let text = describe(&app, 10_000);
+        assert!(
+            text.contains("Watch:\n  Paths:        /srv/web\n"),
+            "{text}"
+        );
+        assert!(text.contains("  State:        Watching\n"), "{text}");
+        assert!(
+            text.contains("  Last trigger: 3s ago: src/a.js, src/b.js and 198 more\n"),
+            "{text}"
+        );
+        assert!(text.contains("  Pending:      one more reload"), "{text}");
     }
 }

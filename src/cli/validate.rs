@@ -47,6 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         failed = true;
         report(&e);
     }
+    warn_ceilings(&apps);
     Ok(if failed {
         ExitCode::FAILURE
     } else {
@@ -124,6 +125,32 @@ fn conflicts(apps: &[Located]) -> Vec<ManifestError> {
         }
     }
     out
+}
+
+/// Warns, at each `memory.max`, when this host cannot enforce it (a warning: the manifest is
+/// valid, and `memory.limit` still applies).
+fn warn_ceilings(apps: &[Located]) {
+    let with_max: Vec<&Located> = apps
+        .iter()
+        .filter(|l| l.app.spec.memory.as_ref().is_some_and(|m| m.max.is_some()))
+        .collect();
+    if with_max.is_empty() {
+        return;
+    }
+    let Err(why) = crate::cgroup::detect() else {
+        return;
+    };
+    for app in with_max {
+        let path = [Seg::Key("spec"), Seg::Key("memory"), Seg::Key("max")];
+        let (line, column) = std::fs::read_to_string(&app.file)
+            .ok()
+            .and_then(|text| locate_in_file(&text, app.doc_index, &path))
+            .unwrap_or((app.line, 1));
+        eprintln!(
+            "{}:{line}:{column}: warning: {why}; memory.limit still applies",
+            app.file.display()
+        );
+    }
 }
 
 /// Where an app's `metadata.name` is written, or its document's first line.

@@ -79,6 +79,8 @@ impl Controller {
         }
         previous.clear();
         self.supervisor.probe_adopted(&self.templates);
+        self.apply_ceilings();
+        self.sync_watches();
         Ok(())
     }
 

@@ -5,9 +5,11 @@ mod desired;
 mod history;
 mod listen;
 mod load;
+mod memory;
 mod requests;
 mod rollout;
 mod status;
+mod watching;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,8 +30,8 @@ use crate::supervisor::{record::Record, Exited, Supervisor, Template};
 /// Quiet time after a change in the manifests directory before it is read (a `git checkout`
 /// touching many files is one reload).
 const DEBOUNCE: Duration = Duration::from_millis(250);
-/// How often CPU and memory of every instance are sampled.
-const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+/// How often CPU and memory of every instance are sampled, unless `--sample-interval` says.
+pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 /// An app whose listen ports could not be bound tries again this often.
 const BIND_RETRY: Duration = Duration::from_secs(2);
 /// The directory is re-read this often even without a change notification.
@@ -44,6 +46,8 @@ pub struct Config {
     pub profile: Option<String>,
     /// State directory.
     pub home: Home,
+    /// How often CPU and memory are sampled and memory limits checked (`--sample-interval`).
+    pub sample_interval: Duration,
 }
 
 /// Why the controller could not run.
@@ -95,6 +99,8 @@ struct Controller {
     usage: BTreeMap<u32, Usage>,
     /// The pids the metrics sampler should measure.
     sampled_pids: watch::Sender<Vec<u32>>,
+    /// `spec.watch`: file watches per app.
+    watches: crate::watch::Watches,
 }
 
 /// Runs the controller until `shutdown` is cancelled, then stops every app gracefully.
@@ -112,13 +118,15 @@ pub async fn run(
     let (probes_tx, mut probes) = mpsc::channel::<ProbeReport>(256);
     let (pids_tx, pids_rx) = watch::channel(Vec::new());
     let (usage_tx, mut usage_rx) = mpsc::channel(1);
+    let (watch_tx, mut watch_rx) = mpsc::channel(crate::watch::CHANNEL);
     let sampler_stop = CancellationToken::new();
     let sampler = tokio::spawn(metrics::run(
         pids_rx,
         usage_tx,
-        SAMPLE_INTERVAL,
+        config.sample_interval,
         sampler_stop.clone(),
     ));
+    let config_home = config.home.clone();
     let mut ctl = Controller {
         supervisor: Supervisor::new(config.home.clone(), exits_tx, probes_tx),
         config,
@@ -133,6 +141,7 @@ pub async fn run(
         listening: listen::Listening::default(),
         usage: BTreeMap::new(),
         sampled_pids: pids_tx,
+        watches: crate::watch::Watches::new(config_home.root(), watch_tx),
     };
     ctl.supervisor.adopt(record, Instant::now());
     ctl.reload().await?;
@@ -150,7 +159,10 @@ pub async fn run(
     };
     let mut resync_at = Instant::now() + first;
     loop {
-        let requeue = ctl.reconcile().await;
+        let mut requeue = ctl.reconcile().await;
+        if ctl.fire_deferred_watches().await {
+            requeue = ctl.reconcile().await;
+        }
         let next = [requeue, reload_at, Some(resync_at)]
             .into_iter()
             .flatten()
@@ -162,7 +174,8 @@ pub async fn run(
             Some(exited) = exits.recv() => ctl.on_exit(exited),
             Some(report) = probes.recv() => ctl.on_probe(report),
             Some(req) = api.recv() => ctl.on_api(req).await,
-            Some(usage) = usage_rx.recv() => ctl.usage = usage,
+            Some(usage) = usage_rx.recv() => ctl.on_usage(usage),
+            Some(msg) = watch_rx.recv() => ctl.on_watch(msg).await,
             _ = sleep_until(next.into()) => {
                 let now = Instant::now();
                 if reload_at.is_some_and(|t| t <= now) || resync_at <= now {
@@ -177,6 +190,7 @@ pub async fn run(
     }
 
     tracing::info!("stopping every app");
+    ctl.watches.shutdown().await;
     ctl.desired.clear();
     while !ctl.supervisor.is_empty() {
         ctl.stop_all();

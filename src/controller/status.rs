@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime};
 use super::Controller;
 use crate::api::{AppList, AppStatus, Condition, InstanceStatus};
 use crate::manifest::RestartPolicy;
-use crate::reconcile::Phase;
+use crate::reconcile::{MemoryState, Phase};
 use crate::supervisor::unix_ms;
 
 /// Every app, sorted by name, with the manifest problems.
@@ -60,10 +60,14 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
     if let Some(d) = desired {
         for (index, slot) in &slots {
             let Some(exit) = slot.last_exit else { continue };
+            // An instance over its memory limit still serving beside a replacement that backs
+            // off does not hide the back-off.
             if *index >= d.replicas
-                || instances
-                    .iter()
-                    .any(|i| i.index == *index && i.phase != "Stopping")
+                || ctl.supervisor.instances_of(name).any(|i| {
+                    i.index == *index
+                        && i.phase != Phase::Stopping
+                        && i.memory == MemoryState::Within
+                })
             {
                 continue;
             }
@@ -135,7 +139,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
     let bind_error = ctl.listening.error(name);
     let max_unavailable = desired.map_or(0, |d| d.rollout.max_unavailable);
     let available = ready + max_unavailable >= replicas;
-    let conditions = vec![
+    let mut conditions = vec![
         Condition {
             kind: "Available".into(),
             status: available,
@@ -190,6 +194,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             ),
         },
     ];
+    conditions.extend(ctl.ceiling_condition(name));
     Some(AppStatus {
         name: name.to_owned(),
         file: located
@@ -215,6 +220,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         spec_yaml: located
             .and_then(|l| serde_yaml::to_string(&l.app.spec).ok())
             .unwrap_or_default(),
+        watch: ctl.watches.status(name),
     })
 }
 

@@ -45,9 +45,6 @@ pub(super) fn default_progress_deadline() -> DurationSpec {
 pub(super) fn default_watch_paths() -> Vec<String> {
     vec![".".into()]
 }
-pub(super) fn default_watch_ignore() -> Vec<String> {
-    vec!["node_modules".into(), ".git".into(), "*.log".into()]
-}
 pub(super) fn default_watch_debounce() -> DurationSpec {
     ms(500)
 }

@@ -89,6 +89,31 @@ fn cross_field_errors_point_at_the_key() {
 }
 
 #[test]
+fn a_memory_limit_of_zero_is_refused_at_the_key() {
+    let text = format!("{}  memory:\n    limit: 0\n", app("a"));
+    let err = parse(&text).unwrap_err();
+    assert_eq!((err.line, err.column), (8, 5), "{err}");
+    assert!(
+        err.message.starts_with("spec.memory.limit: a limit of 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_memory_max_below_the_limit_is_refused_at_the_key() {
+    let text = format!("{}  memory:\n    limit: 200Mi\n    max: 100Mi\n", app("a"));
+    let err = parse(&text).unwrap_err();
+    assert_eq!((err.line, err.column), (9, 5), "{err}");
+    assert!(
+        err.message
+            .starts_with("spec.memory.max: max (100Mi) is below limit (200Mi)"),
+        "{err}"
+    );
+    let ok = format!("{}  memory:\n    limit: 200Mi\n    max: 200Mi\n", app("a"));
+    assert!(parse(&ok).is_ok());
+}
+
+#[test]
 fn duplicate_names_in_one_file_are_an_error() {
     let text = format!("{}---\n{}", app("a"), app("a"));
     let err = parse(&text).unwrap_err();

@@ -22,7 +22,7 @@ impl AppSpec {
             "restartPolicy": self.restart_policy,
             "backoff": self.backoff,
             "stop": self.stop,
-            "watch": self.watch,
+            "watch": self.watch.as_ref().map(watch_shape),
             "logs": self.logs,
         });
         let mut canonical = String::new();
@@ -78,6 +78,21 @@ fn write_canonical(v: &Value, out: &mut String) {
     }
 }
 
+/// `watch` with the ignore globs that always apply written first, as the `ignore` default
+/// used to list them: a manifest that leaves `ignore` out keeps the revision it had before the
+/// built-in ignores came, and writing them out is the same spec as leaving them out.
+fn watch_shape(w: &super::types::Watch) -> Value {
+    let mut ignore: Vec<&str> = vec!["node_modules", ".git", "*.log"];
+    for glob in &w.ignore {
+        if !ignore.contains(&glob.as_str()) {
+            ignore.push(glob);
+        }
+    }
+    let mut v = json!(w);
+    v["ignore"] = json!(ignore);
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use crate::manifest::App;
@@ -109,6 +124,14 @@ mod tests {
                 None
             )
         );
+    }
+
+    #[test]
+    fn built_in_watch_ignores_written_out_are_the_same_spec() {
+        let base = rev("  watch: {}\n", None);
+        let explicit = rev("  watch: {ignore: [node_modules, .git, '*.log']}\n", None);
+        assert_eq!(base, explicit);
+        assert_ne!(base, rev("  watch: {ignore: [dist/]}\n", None));
     }
 
     #[test]

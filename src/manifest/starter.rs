@@ -44,7 +44,7 @@ spec:
   # backoff: {{initial: 100ms, max: 30s, resetAfter: 60s}}
   # stop: {{signal: SIGTERM, timeout: 10s}}
   # strategy: {{maxSurge: 25%, maxUnavailable: 25%}}
-  # watch: {{paths: [.], ignore: [node_modules, .git, "*.log"], debounce: 500ms}}
+  # watch: {{paths: [.], ignore: [dist/], debounce: 500ms}}   # rolling reload on change
   # logs: {{maxSize: 10Mi, maxFiles: 5, timestamps: true}}
 "#
     )

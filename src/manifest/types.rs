@@ -322,9 +322,20 @@ pub struct NotifyProbe {}
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Memory {
-    /// RSS limit of an instance's process tree (`300Mi`, `1Gi`, `500M`); over it, the instance
-    /// is replaced without downtime.
+    /// RSS limit of an instance's process tree (`300Mi`, `1Gi`, `500M`; not 0), checked on every
+    /// sample (`corral controller --sample-interval`, default 1s): over it, the instance is
+    /// replaced without downtime (a new one at its index is made ready first, per `strategy`);
+    /// over it again within `backoff.resetAfter` of a failed run at its index, it is stopped and
+    /// restarted after the back-off delay (CrashLoopBackOff). RSS is the sum over the tree of
+    /// each process's resident set, the MEM of `corral get`: pages shared between forked
+    /// workers count once per process, so leave headroom for them.
     pub limit: ByteSize,
+    /// Kernel-enforced ceiling per instance (cgroup v2 `memory.max`, no swap beyond it), at
+    /// least `limit`: the kernel reclaims, then OOM-kills inside the instance, above it. Needs a
+    /// delegated cgroup v2 subtree (root, or systemd `Delegate=yes`); where there is none,
+    /// `corral validate` and `corral describe` say why and only `limit` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<ByteSize>,
 }
 
 /// When an exited instance is started again.
@@ -389,17 +400,22 @@ pub struct Strategy {
     pub progress_deadline: DurationSpec,
 }
 
-/// Reload when files change.
+/// Reload (rolling, zero downtime) when files under the watched paths change, once per burst.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Watch {
-    /// Paths to watch, relative to `cwd`; default `["."]`.
+    /// Paths to watch recursively, relative to `cwd` (directories or files); default `["."]`.
     #[serde(default = "default_watch_paths")]
+    #[schemars(length(min = 1))]
     pub paths: Vec<String>,
-    /// Names or globs to ignore; default `node_modules`, `.git`, `*.log`.
-    #[serde(default = "default_watch_ignore")]
+    /// More gitignore-style globs to ignore, relative to each watched path (`dist/`, `*.tmp`,
+    /// a bare name matches at any depth). Always ignored besides: `.git`, `node_modules`,
+    /// `*.log`, editor temp files (`*.swp`, `*~`, `.#*`), `$CORRAL_HOME`, and what the
+    /// `.gitignore` files under the watched paths ignore. Default: none.
+    #[serde(default)]
     pub ignore: Vec<String>,
-    /// Quiet time before reloading; default `500ms`.
+    /// Quiet time after the last change before reloading (a burst of changes is one reload);
+    /// default `500ms`.
     #[serde(default = "default_watch_debounce")]
     pub debounce: DurationSpec,
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::locate::Seg::{self, Index, Key};
-use super::types::{App, Probe};
+use super::types::{App, Memory, Probe};
 
 /// A cross-field mistake: the key path to point at, and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +79,54 @@ pub fn check(app: &App) -> Option<Problem> {
             ),
         ));
     }
+    if let Some(problem) = spec.memory.as_ref().and_then(check_memory) {
+        return Some(problem);
+    }
+    if let Some(problem) = check_watch(app) {
+        return Some(problem);
+    }
     check_listen(app)
+}
+
+/// `limit` is not 0, and `max` is at least `limit`.
+fn check_memory(m: &Memory) -> Option<Problem> {
+    if m.limit.0 == 0 {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("memory"), Key("limit")],
+            "a limit of 0 would replace every instance as soon as it starts; give a size such as 300Mi, or remove memory for no limit",
+        ));
+    }
+    match m.max {
+        Some(max) if max.0 < m.limit.0 => Some(Problem::at(
+            vec![Key("spec"), Key("memory"), Key("max")],
+            format!(
+                "max ({max}) is below limit ({}): the kernel would kill instances before corral could replace them; make max ≥ limit",
+                m.limit
+            ),
+        )),
+        _ => None,
+    }
+}
+
+/// Watched paths are listed and ignore globs parse.
+fn check_watch(app: &App) -> Option<Problem> {
+    let w = app.spec.watch.as_ref()?;
+    if w.paths.is_empty() {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("watch"), Key("paths")],
+            "no path to watch; list one (e.g. [.]) or remove watch",
+        ));
+    }
+    for (i, glob) in w.ignore.iter().enumerate() {
+        let mut b = ignore::gitignore::GitignoreBuilder::new("/");
+        if let Err(e) = b.add_line(None, glob) {
+            return Some(Problem::at(
+                vec![Key("spec"), Key("watch"), Key("ignore"), Index(i)],
+                format!("{e}; write a gitignore-style glob such as dist/ or \"*.tmp\""),
+            ));
+        }
+    }
+    None
 }
 
 /// Exactly one probe kind must be set.

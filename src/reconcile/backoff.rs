@@ -58,6 +58,29 @@ impl SlotHistory {
         self.last_exit = Some(ExitRecord { at, success });
     }
 
+    /// Records that a memory sample found the process at this index over its limit after it ran
+    /// for `ran_for`: a failed run, counted now (its replacement may start before it exits).
+    /// Returns whether it came right after another failed run (within `reset_after`), when it
+    /// must back off like a crash rather than be replaced without downtime.
+    pub fn record_memory_exceeded(&mut self, policy: &BackoffPolicy, ran_for: Duration) -> bool {
+        if ran_for >= policy.reset_after {
+            self.failures = 0;
+        }
+        self.failures = self.failures.saturating_add(1);
+        self.failures > 1
+    }
+
+    /// Records the exit of a process stopped over its memory limit: a replacement counts as a
+    /// restart; after a back-off stop (`backing_off`), the slot waits to be restarted. The
+    /// failure itself was counted by [`SlotHistory::record_memory_exceeded`].
+    pub fn record_memory_exit(&mut self, at: Instant, backing_off: bool) {
+        if backing_off {
+            self.last_exit = Some(ExitRecord { at, success: false });
+        } else {
+            self.restarts = self.restarts.saturating_add(1);
+        }
+    }
+
     /// Records that the slot was started again after an exit.
     pub fn record_restart(&mut self) {
         if self.last_exit.take().is_some() {
@@ -112,6 +135,23 @@ mod tests {
         h.record_exit(&p, t, Duration::from_secs(61), false);
         assert_eq!(h.failures, 1);
         assert_eq!(h.retry_at(&p), Some(t + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn a_memory_exceedance_right_after_a_failure_backs_off() {
+        let p = policy();
+        let mut h = SlotHistory::default();
+        assert!(!h.record_memory_exceeded(&p, Duration::from_secs(61)));
+        assert!(!h.record_memory_exceeded(&p, Duration::from_secs(61)));
+        assert!(h.record_memory_exceeded(&p, Duration::from_secs(1)));
+        assert_eq!(h.failures, 2);
+        let t = Instant::now();
+        h.record_memory_exit(t, true);
+        assert_eq!(h.failures, 2, "counted once, when seen");
+        assert_eq!(h.retry_at(&p), Some(t + Duration::from_millis(200)));
+        h.record_restart();
+        h.record_memory_exit(t, false);
+        assert_eq!((h.restarts, h.last_exit), (2, None));
     }
 
     #[test]

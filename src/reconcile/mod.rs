@@ -76,6 +76,21 @@ pub struct ObservedInstance {
     pub started: Instant,
     /// Its phase.
     pub phase: Phase,
+    /// Whether a memory sample found it over `memory.limit` (sticky until it is gone).
+    pub memory: MemoryState,
+}
+
+/// An instance's standing against its app's `memory.limit` (DESIGN.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemoryState {
+    /// Never seen over the limit.
+    #[default]
+    Within,
+    /// Seen over the limit after a healthy run: replaced the zero-downtime way.
+    Exceeded,
+    /// Seen over the limit within `backoff.resetAfter` of a failed run at its index (a crash
+    /// or an earlier exceedance): stopped and restarted after the back-off delay, like a crash.
+    ExceededAgain,
 }
 
 /// Everything observed about one app.
@@ -101,12 +116,17 @@ pub enum StopReason {
     /// Its liveness probe failed (the supervisor's decision, never the planner's): the exit
     /// counts as a failure for restart back-off.
     Unhealthy,
+    /// Over `memory.limit`: replaced at its index the zero-downtime way (honouring `strategy`).
+    MemoryLimit,
+    /// Over `memory.limit` again right after starting: stopped, and its index restarts after
+    /// the back-off delay (the failure was counted when the sample saw it).
+    MemoryLimitBackOff,
 }
 
 impl StopReason {
     /// Whether the exit that follows counts as a failed run.
     pub fn is_failure(self) -> bool {
-        self == StopReason::Unhealthy
+        matches!(self, StopReason::Unhealthy | StopReason::MemoryLimitBackOff)
     }
 }
 

@@ -3,7 +3,9 @@
 
 use std::time::Instant;
 
-use super::{Action, DesiredApp, ObservedApp, ObservedInstance, Phase, Plan, StopReason};
+use super::{
+    Action, DesiredApp, MemoryState, ObservedApp, ObservedInstance, Phase, Plan, StopReason,
+};
 use crate::manifest::RestartPolicy;
 
 /// When `inst` became ready: its probe time, or for the default rule `now`, when this plan's
@@ -42,6 +44,9 @@ struct Slot<'a> {
     current: Vec<&'a ObservedInstance>,
     old: Vec<&'a ObservedInstance>,
     stopping: bool,
+    /// A failed run is being stopped here (over its memory limit again): no surge until it
+    /// has exited and its back-off has passed.
+    failing: bool,
 }
 
 /// Fills and rolls the slots `0..replicas` of one app.
@@ -52,15 +57,29 @@ pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out:
             current: Vec::new(),
             old: Vec::new(),
             stopping: false,
+            failing: false,
         })
         .collect();
     for inst in &obs.instances {
         let Some(slot) = slots.get_mut(inst.index as usize) else {
             continue;
         };
-        match inst.phase {
-            Phase::Stopping => slot.stopping = true,
-            _ if inst.revision == app.revision => slot.current.push(inst),
+        // Over its memory limit, an instance is outdated like an old revision: a replacement
+        // surges beside it. Over it again right after starting, it is a failed run instead.
+        match (inst.phase, inst.memory) {
+            (Phase::Stopping, memory) => {
+                slot.stopping = true;
+                slot.failing |= memory == MemoryState::ExceededAgain;
+            }
+            (_, MemoryState::ExceededAgain) => {
+                out.actions.push(Action::Stop {
+                    id: inst.id,
+                    reason: StopReason::MemoryLimitBackOff,
+                });
+                slot.stopping = true;
+                slot.failing = true;
+            }
+            (_, MemoryState::Within) if inst.revision == app.revision => slot.current.push(inst),
             _ => slot.old.push(inst),
         }
     }
@@ -85,7 +104,7 @@ pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out:
             for extra in group.drain(1.min(group.len())..) {
                 out.actions.push(Action::Stop {
                     id: extra.id,
-                    reason: StopReason::Replaced,
+                    reason: replaced(extra),
                 });
             }
         }
@@ -146,7 +165,7 @@ pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out:
             }
             out.actions.push(Action::Stop {
                 id: old.id,
-                reason: StopReason::Replaced,
+                reason: replaced(old),
             });
             total = total.saturating_sub(1);
         }
@@ -159,6 +178,9 @@ pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out:
         .collect();
     let mut surged = vec![false; lone_old.len()];
     for (k, slot) in lone_old.iter().enumerate() {
+        if slot.failing {
+            continue; // its back-off starts once the failed run has exited
+        }
         // The new instance at this index crashed: its replacement backs off like any restart.
         if let Some(at) = backing_off(app, obs, slot.index, now) {
             out.requeue(at);
@@ -182,7 +204,7 @@ pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out:
             }
             out.actions.push(Action::Stop {
                 id: old.id,
-                reason: StopReason::Replaced,
+                reason: replaced(old),
             });
         }
     }
@@ -192,6 +214,14 @@ pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out:
 fn backing_off(app: &DesiredApp, obs: &ObservedApp, index: u32, now: Instant) -> Option<Instant> {
     let history = obs.slots.get(&index)?;
     history.retry_at(&app.backoff).filter(|at| *at > now)
+}
+
+/// Why an outdated instance is stopped: over its memory limit, or an old revision.
+fn replaced(inst: &ObservedInstance) -> StopReason {
+    match inst.memory {
+        MemoryState::Within => StopReason::Replaced,
+        _ => StopReason::MemoryLimit,
+    }
 }
 
 fn start(app: &DesiredApp, index: u32, out: &mut Plan) {

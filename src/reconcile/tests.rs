@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+mod memory;
 mod proptests;
 mod rollout;
 mod sim;
@@ -53,6 +54,7 @@ fn instance(
         revision: revision.into(),
         started: t,
         phase,
+        memory: MemoryState::Within,
     }
 }
 

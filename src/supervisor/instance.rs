@@ -12,7 +12,7 @@ use super::process;
 use super::record::RecordEntry;
 use super::template::Template;
 use crate::logs::LogPipe;
-use crate::reconcile::{InstanceId, Phase, StopReason};
+use crate::reconcile::{InstanceId, MemoryState, Phase, StopReason};
 
 /// A live process started (or adopted) by this controller.
 #[derive(Debug)]
@@ -49,6 +49,12 @@ pub struct Instance {
     pub probes: CancellationToken,
     /// Whether its probers were started (false for an adopted one until its template is known).
     pub probed: bool,
+    /// Its standing against `memory.limit`.
+    pub memory: MemoryState,
+    /// The RSS (bytes) a sample found over the limit (bytes), and that limit.
+    pub memory_exceeded: Option<(u64, u64)>,
+    /// Its cgroup and the `memory.max` written there, when it has a hard ceiling.
+    pub cgroup: Option<(std::path::PathBuf, u64)>,
 }
 
 impl Instance {
@@ -79,6 +85,9 @@ impl Instance {
             escalation: CancellationToken::new(),
             probes: CancellationToken::new(),
             probed: true,
+            memory: MemoryState::Within,
+            memory_exceeded: None,
+            cgroup: None,
         }
     }
 

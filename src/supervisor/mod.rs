@@ -3,6 +3,7 @@
 
 mod events;
 mod instance;
+mod memory;
 mod probes;
 pub mod process;
 pub mod record;
@@ -38,6 +39,8 @@ pub struct Supervisor {
     last_exits: BTreeMap<(String, u32), String>,
     /// Per-app recent events (bounded).
     pub events: EventLog,
+    /// Where instance cgroups go (`memory.max`), found when an app first asks for one.
+    cgroups: Option<Result<crate::cgroup::Cgroups, crate::cgroup::Unavailable>>,
 }
 
 impl Supervisor {
@@ -56,6 +59,7 @@ impl Supervisor {
             slots: BTreeMap::new(),
             last_exits: BTreeMap::new(),
             events: EventLog::default(),
+            cgroups: None,
         }
     }
 
@@ -72,6 +76,7 @@ impl Supervisor {
                     revision: inst.revision.clone(),
                     started: inst.started,
                     phase: inst.phase,
+                    memory: inst.memory,
                 });
         }
         for (app, slots) in &self.slots {
@@ -123,6 +128,10 @@ impl Supervisor {
     ) {
         let id = self.next_id;
         self.next_id += 1;
+        let cgroups = match template.memory_max {
+            Some(_) => self.ceiling().ok(),
+            None => None,
+        };
         let slot = self
             .slots
             .entry(template.app.clone())
@@ -130,7 +139,14 @@ impl Supervisor {
             .entry(index)
             .or_default();
         slot.record_restart();
-        match spawn::spawn(&self.shared, template, id, index, listeners) {
+        match spawn::spawn(
+            &self.shared,
+            template,
+            id,
+            index,
+            listeners,
+            cgroups.as_ref(),
+        ) {
             Ok(inst) => {
                 self.events.normal(
                     &template.app,
@@ -170,7 +186,8 @@ impl Supervisor {
         if inst.phase == Phase::Stopping {
             return;
         }
-        if reason == StopReason::Replaced && matches!(inst.phase, Phase::Ready { .. }) {
+        let replaced = matches!(reason, StopReason::Replaced | StopReason::MemoryLimit);
+        if replaced && matches!(inst.phase, Phase::Ready { .. }) {
             if let Some(slot) = self
                 .slots
                 .get_mut(&inst.app)
@@ -186,6 +203,8 @@ impl Supervisor {
             StopReason::Replaced => "replaced",
             StopReason::Unhealthy => "its liveness probe failed",
             StopReason::Shutdown => "the controller is shutting down",
+            StopReason::MemoryLimit => "over its memory limit",
+            StopReason::MemoryLimitBackOff => "over its memory limit again right after starting",
         };
         let msg = format!("stopping instance {} (pid {}): {why}", inst.index, inst.pid);
         self.events.normal(&inst.app.clone(), "Stopping", msg);
@@ -253,10 +272,25 @@ impl Supervisor {
             return;
         };
         inst.finish();
+        let oom = memory::oom_killed(&inst);
+        self.remove_cgroup(&inst);
         let ran_for = now.saturating_duration_since(inst.started);
         self.last_exits
             .insert((inst.app.clone(), inst.index), exited.exit.to_string());
         let slots = self.slots.entry(inst.app.clone()).or_default();
+        let over_memory =
+            |r: &StopReason| matches!(r, StopReason::MemoryLimit | StopReason::MemoryLimitBackOff);
+        let memory_note = inst.stop_reason.filter(over_memory).and_then(|reason| {
+            let slot = slots.entry(inst.index).or_default();
+            let exit = exited.exit.to_string();
+            memory::memory_exit(slot, reason, inst.memory_exceeded, now, &exit)
+        });
+        if let Some(note) = memory_note {
+            let msg = format!("instance {} (pid {}) stopped: {note}", inst.index, inst.pid);
+            self.events.normal(&inst.app, "Stopped", msg);
+            self.last_exits.insert((inst.app.clone(), inst.index), note);
+            return;
+        }
         match inst.stop_reason.filter(|r| !r.is_failure()) {
             Some(reason) => {
                 if matches!(reason, StopReason::ScaledDown | StopReason::Deleted) {
@@ -280,11 +314,13 @@ impl Supervisor {
                     ran_for,
                     exited.exit.success(),
                 );
-                let msg = format!(
-                    "instance {} (pid {}) exited: {}",
-                    inst.index, inst.pid, exited.exit
-                );
-                self.events.warning(&inst.app, "Exited", msg);
+                let (reason, how) = match oom {
+                    Some(oom) => ("OOMKilled", format!("{oom}, then {}", exited.exit)),
+                    None => ("Exited", exited.exit.to_string()),
+                };
+                let msg = format!("instance {} (pid {}) exited: {how}", inst.index, inst.pid);
+                self.events.warning(&inst.app, reason, msg);
+                self.last_exits.insert((inst.app.clone(), inst.index), how);
             }
         }
         if slots.is_empty() {

@@ -14,6 +14,7 @@ use super::process::{self, PidFd};
 use super::record::RecordEntry;
 use super::shared::Shared;
 use super::template::Template;
+use crate::cgroup::{self, Cgroups, InstanceCgroup};
 use crate::logs::{self, CaptureOptions, LogPipe, Stream};
 use crate::manifest::ListenMode;
 use crate::net::{self, AppListeners};
@@ -94,6 +95,7 @@ pub fn spawn(
     id: InstanceId,
     index: u32,
     listeners: Option<&AppListeners>,
+    cgroups: Option<&Cgroups>,
 ) -> io::Result<Instance> {
     if let Some(err) = &template.error {
         return Err(io::Error::other(err.clone()));
@@ -163,10 +165,33 @@ pub fn spawn(
     if let Some(fds) = inherit {
         net::pass_fds(&mut cmd, fds);
     }
+    let cgroup = match (cgroups, template.memory_max) {
+        (Some(cgroups), Some(max)) => match cgroups.create(&template.app, index, id, max) {
+            Ok(cgroup) => Some((cgroup, max)),
+            Err(e) => {
+                cleanup(&pipes);
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot set memory.max: {e}"),
+                ));
+            }
+        },
+        _ => None,
+    };
+    if let Some((cgroup, _)) = &cgroup {
+        let procs = cgroup.procs.clone();
+        // SAFETY: the closure only calls the async-signal-safe `enter_from_child`.
+        unsafe {
+            cmd.pre_exec(move || InstanceCgroup::enter_from_child(&procs));
+        }
+    }
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {
             cleanup(&pipes);
+            if let Some((cgroup, _)) = &cgroup {
+                cgroup::remove(&cgroup.path);
+            }
             let what = if e.kind() == io::ErrorKind::NotFound {
                 format!(
                     "{program:?} not found (or cwd {} missing)",
@@ -193,7 +218,8 @@ pub fn spawn(
         env,
         default_port: default_probe_port(template, &ports),
     };
-    let inst = Instance::new(id, template, index, pid, start_ticks, pipes, ports);
+    let mut inst = Instance::new(id, template, index, pid, start_ticks, pipes, ports);
+    inst.cgroup = cgroup.map(|(c, max)| (c.path, max));
     if let Err(e) = probes::start(shared, template, id, &target, notify, true, &inst.probes) {
         tracing::warn!(app = %template.app, "instance {index}: {e}");
     }
@@ -274,6 +300,9 @@ pub fn adopt(
         escalation: CancellationToken::new(),
         probes: CancellationToken::new(),
         probed: false,
+        memory: crate::reconcile::MemoryState::Within,
+        memory_exceeded: None,
+        cgroup: None,
     })
 }
 

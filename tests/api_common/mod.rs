@@ -64,6 +64,7 @@ pub fn web() -> AppStatus {
             message: "instance 0 started (pid 1111)".into(),
         }],
         spec_yaml: "command: [node, server.js]\ninstances: 2\n".into(),
+        watch: None,
     }
 }
 

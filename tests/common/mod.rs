@@ -58,6 +58,10 @@ pub struct Controller {
     /// Unique per fixture: in every app's environment and argv.
     pub token: String,
     profile: Option<String>,
+    /// Extra `corral controller` arguments.
+    args: Vec<String>,
+    /// Extra environment of the controller.
+    pub envs: Vec<(String, String)>,
     child: RefCell<Option<Child>>,
     /// Every controller pid this fixture started (excluded from the app process scan).
     controller_pids: RefCell<Vec<u32>>,
@@ -87,6 +91,8 @@ impl Controller {
             manifests,
             token,
             profile: None,
+            args: Vec::new(),
+            envs: Vec::new(),
             child: RefCell::new(None),
             controller_pids: RefCell::new(Vec::new()),
             stderr_log,
@@ -97,6 +103,13 @@ impl Controller {
     pub fn with_profile(profile: &str) -> Self {
         let mut c = Self::new();
         c.profile = Some(profile.into());
+        c
+    }
+
+    /// The same, with extra `corral controller` arguments (`--sample-interval 300ms`).
+    pub fn with_args(args: &[&str]) -> Self {
+        let mut c = Self::new();
+        c.args = args.iter().map(|a| a.to_string()).collect();
         c
     }
 
@@ -120,6 +133,8 @@ impl Controller {
         if let Some(p) = &self.profile {
             cmd.args(["--profile", p]);
         }
+        cmd.args(&self.args);
+        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
         let child = cmd
             .env("CORRAL_HOME", &self.home)
             .env("CORRAL_TEST_TOKEN", &self.token)

@@ -15,6 +15,8 @@ pub enum Change {
     Env,
     /// `corral scale web 4`, then `corral scale web 2`.
     Scale,
+    /// A file written under the app's `spec.watch` path: a reload like `corral reload`.
+    Watch,
 }
 
 /// How the clients connect.
@@ -36,6 +38,13 @@ pub fn zero_downtime(mode: &str, change: Change, clients: Clients) {
         // slow start on a busy machine can beat: see balance_slow_start.rs).
         app.extra
             .push("readiness: {tcp: {}, periodSeconds: 1}".into());
+    }
+    let watched = ctl.scratch().join("watched");
+    if change == Change::Watch {
+        std::fs::create_dir(&watched).expect("watched dir");
+        let path = serde_json::to_string(watched.to_str().expect("utf-8")).expect("json");
+        app.extra
+            .push(format!("watch: {{paths: [{path}], debounce: 100ms}}"));
     }
     app.write(&ctl);
     ctl.start();
@@ -59,6 +68,17 @@ pub fn zero_downtime(mode: &str, change: Change, clients: Clients) {
                 revision.split('.').next(),
                 "a reload keeps the manifest's revision"
             );
+        }
+        Change::Watch => {
+            ctl.wait_until(super::SOON, "the watch is set up", || {
+                ctl.app("web")
+                    .and_then(|a| a.watch)
+                    .is_some_and(|w| w.state == "Watching")
+            });
+            std::fs::write(watched.join("server.js"), "v2").expect("write a watched file");
+            ctl.wait_rolled_out("web", 2, &old);
+            let now = ctl.app("web").expect("listed").revision;
+            assert_eq!(now, format!("{revision}.1"), "one reload");
         }
         Change::Env => {
             app.set_env("MARKER", "v2");

@@ -31,6 +31,8 @@ enum Event {
     Revision(usize),
     /// `maxSurge`/`maxUnavailable` are edited.
     Limits { surge: u32, unavailable: u32 },
+    /// A memory sample finds the picked live instance over its limit.
+    Memory { pick: usize },
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -44,6 +46,7 @@ fn event() -> impl Strategy<Value = Event> {
         2 => (0usize..3).prop_map(Event::Revision),
         1 => (0u32..=3, 0u32..=3)
             .prop_map(|(surge, unavailable)| Event::Limits { surge, unavailable }),
+        2 => any::<usize>().prop_map(|pick| Event::Memory { pick }),
     ]
 }
 
@@ -84,14 +87,15 @@ fn live(obs: &ObservedApp) -> impl Iterator<Item = &ObservedInstance> {
 }
 
 /// Indices in `0..replicas` with an instance ready for `minReadySeconds` at `now`, as observed.
-/// Counted per index: an old instance and its surged replacement serve as one.
+/// Counted per index: an old instance and its surged replacement serve as one. An instance over
+/// its memory limit again right after starting is a failed run, like a crash: not counted.
 fn available(app: &DesiredApp, obs: &ObservedApp, now: Instant) -> u32 {
     let ready = |i: &&ObservedInstance| match i.phase {
         Phase::Ready { since } => since + app.rollout.min_ready <= now,
         _ => false,
     };
     let indices: std::collections::BTreeSet<u32> = live(obs)
-        .filter(|i| i.index < app.replicas)
+        .filter(|i| i.index < app.replicas && i.memory != MemoryState::ExceededAgain)
         .filter(ready)
         .map(|i| i.index)
         .collect();
@@ -132,11 +136,13 @@ impl Invariants {
         self.availability(app, step);
     }
 
-    /// **No duplicates**: never two non-`Stopping` instances of one revision at one index.
+    /// **No duplicates**: never two non-`Stopping` instances of one revision at one index
+    /// (one over its memory limit and its replacement are an old and a new one).
     fn no_duplicates(&self, step: &Step) {
         let mut seen = BTreeMap::new();
         for i in live(&step.after) {
-            if let Some(other) = seen.insert((i.index, &i.revision), i.id) {
+            let within = i.memory == MemoryState::Within;
+            if let Some(other) = seen.insert((i.index, &i.revision, within), i.id) {
                 panic!(
                     "{other} and {} both run {} at {}: {step}",
                     i.id, i.revision, i.index
@@ -202,7 +208,8 @@ impl Invariants {
     /// **Never exceeds**: non-`Stopping` instances ≤ `replicas + maxSurge`. Precisely, with
     /// `committed` = live instances + indices in `0..replicas` with none that will be filled
     /// (after its back-off, or once its stopping process exits; not those the restart policy
-    /// leaves empty), i.e. about `replicas` + surged extras:
+    /// leaves empty; one stopped over its memory limit again will exit as a failure), i.e. about
+    /// `replicas` + surged extras:
     /// - once `committed ≤ replicas + maxSurge` under the manifest in force, it stays so (hence
     ///   the live count too) for as long as that manifest is unchanged, whatever crashes, probes
     ///   and time do;
@@ -216,8 +223,19 @@ impl Invariants {
         let count = live(&step.after).count() as u32;
         let to_fill = |n: &u32| {
             let exit = step.after.slots.get(n).and_then(|h| h.last_exit);
-            live(&step.after).all(|i| i.index != *n)
-                && exit.is_none_or(|e| restarts(app, e.success))
+            // Stopped over its memory limit again: its exit will be a failure, whatever an
+            // older exit at the index said.
+            let failing = step.after.instances.iter().any(|i| {
+                i.index == *n
+                    && i.phase == Phase::Stopping
+                    && i.memory == MemoryState::ExceededAgain
+            });
+            let restarted = match exit {
+                _ if failing => restarts(app, false),
+                Some(e) => restarts(app, e.success),
+                None => true,
+            };
+            live(&step.after).all(|i| i.index != *n) && restarted
         };
         let empty = (0..app.replicas).filter(to_fill).count() as u32;
         let committed = count + empty;
@@ -286,6 +304,12 @@ fn apply(sim: &mut Sim, event: &Event) {
         Event::Revision(r) => sim.desired.revision = REVISIONS[r].into(),
         Event::Limits { surge, unavailable } => {
             sim.desired.rollout = limits(surge, unavailable, sim.desired.rollout.min_ready);
+        }
+        Event::Memory { pick } => {
+            let live: Vec<InstanceId> = live(&sim.obs).map(|i| i.id).collect();
+            if !live.is_empty() {
+                sim.exceed_memory(live[pick % live.len()]);
+            }
         }
     }
     sim.step();

@@ -5,7 +5,9 @@
 //! - `Stop` turns the instance `Stopping`; it exits `stop_delay` later and disappears, recording
 //!   nothing (a planned stop);
 //! - `MarkReady` turns `Starting` into `Ready { since: now }`;
-//! - a crash removes the instance and calls `record_exit` on its slot (an unplanned exit).
+//! - a crash removes the instance and calls `record_exit` on its slot (an unplanned exit);
+//! - a memory sample over the limit flags the instance (`record_memory_exceeded`); its stop
+//!   records `record_memory_exit` when it exits.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -40,6 +42,8 @@ pub struct Sim {
     pub stop_delay: Duration,
     /// When each `Stopping` instance exits.
     exits_at: BTreeMap<InstanceId, Instant>,
+    /// Why each `Stopping` instance was stopped.
+    stop_reasons: BTreeMap<InstanceId, StopReason>,
     next_id: InstanceId,
     /// When the planner last asked to be woken.
     pub requeue_at: Option<Instant>,
@@ -56,6 +60,7 @@ impl Sim {
             now,
             stop_delay: Duration::from_millis(500),
             exits_at: BTreeMap::new(),
+            stop_reasons: BTreeMap::new(),
             next_id: 1,
             requeue_at: None,
             on_step: None,
@@ -105,20 +110,22 @@ impl Sim {
                         revision: revision.clone(),
                         started: self.now,
                         phase: Phase::Starting,
+                        memory: MemoryState::Within,
                     });
                     self.next_id += 1;
                 }
                 Action::Stop { id, reason } => {
                     let inst = self.instance_mut(*id);
                     assert_ne!(inst.phase, Phase::Stopping, "stop sent twice to {id}");
-                    if *reason == StopReason::Replaced && matches!(inst.phase, Phase::Ready { .. })
-                    {
+                    let replaced = matches!(reason, StopReason::Replaced | StopReason::MemoryLimit);
+                    if replaced && matches!(inst.phase, Phase::Ready { .. }) {
                         let index = inst.index;
                         self.obs.slots.entry(index).or_default().supersede();
                     }
                     let inst = self.instance_mut(*id);
                     inst.phase = Phase::Stopping;
                     self.exits_at.insert(*id, self.now + self.stop_delay);
+                    self.stop_reasons.insert(*id, *reason);
                 }
                 Action::MarkReady { id } => {
                     let now = self.now;
@@ -160,6 +167,7 @@ impl Sim {
         let pos = self.obs.instances.iter().position(|i| i.id == id).unwrap();
         let inst = self.obs.instances.remove(pos);
         if self.exits_at.remove(&id).is_some() {
+            self.stopped(&inst);
             return; // it was being stopped: a planned exit
         }
         let ran_for = self.now - inst.started;
@@ -215,8 +223,43 @@ impl Sim {
             .collect();
         for id in done {
             self.exits_at.remove(&id);
-            self.obs.instances.retain(|i| i.id != id);
+            if let Some(pos) = self.obs.instances.iter().position(|i| i.id == id) {
+                let inst = self.obs.instances.remove(pos);
+                self.stopped(&inst);
+            }
         }
+    }
+
+    /// Records the planned exit of `inst` as the supervisor does (memory stops only).
+    fn stopped(&mut self, inst: &ObservedInstance) {
+        let (now, slot) = (self.now, self.obs.slots.entry(inst.index).or_default());
+        match self.stop_reasons.remove(&inst.id) {
+            Some(StopReason::MemoryLimit) => slot.record_memory_exit(now, false),
+            Some(StopReason::MemoryLimitBackOff) => slot.record_memory_exit(now, true),
+            _ => {}
+        }
+    }
+
+    /// A memory sample finds the live instance `id` over its limit (as the controller flags it).
+    pub fn exceed_memory(&mut self, id: InstanceId) {
+        let policy = self.desired.backoff;
+        let now = self.now;
+        let inst = self.instance_mut(id);
+        if inst.phase == Phase::Stopping || inst.memory != MemoryState::Within {
+            return;
+        }
+        let (index, ran_for) = (inst.index, now - inst.started);
+        let again = self
+            .obs
+            .slots
+            .entry(index)
+            .or_default()
+            .record_memory_exceeded(&policy, ran_for);
+        self.instance_mut(id).memory = if again {
+            MemoryState::ExceededAgain
+        } else {
+            MemoryState::Exceeded
+        };
     }
 
     /// Lets time pass with no crashes (probes pass at once when `probe` is set) until the planner
