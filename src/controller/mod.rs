@@ -134,6 +134,7 @@ pub async fn run(
         usage: BTreeMap::new(),
         sampled_pids: pids_tx,
     };
+    let mut log_losses = ctl.supervisor.take_log_losses();
     ctl.supervisor.adopt(record, Instant::now());
     ctl.reload().await?;
     let (wake_tx, mut wake) = mpsc::channel::<()>(1);
@@ -163,6 +164,7 @@ pub async fn run(
             Some(report) = probes.recv() => ctl.on_probe(report),
             Some(req) = api.recv() => ctl.on_api(req).await,
             Some(usage) = usage_rx.recv() => ctl.usage = usage,
+            Some(loss) = log_losses.recv() => ctl.supervisor.on_log_loss(loss),
             _ = sleep_until(next.into()) => {
                 let now = Instant::now();
                 if reload_at.is_some_and(|t| t <= now) || resync_at <= now {

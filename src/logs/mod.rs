@@ -8,8 +8,10 @@
 mod capture;
 mod follow;
 mod line;
+mod loss;
 mod pipe;
 mod read;
+mod rotate;
 
 use std::fmt;
 use std::io;
@@ -21,8 +23,10 @@ use crate::home::Home;
 pub use capture::{spawn_capture, Capture, CaptureOptions};
 pub use follow::follow;
 pub use line::MAX_LINE;
+pub use loss::{LogLoss, LossReporter};
 pub use pipe::LogPipe;
 pub use read::{show, Query};
+pub use rotate::{rotated_path, Rotation};
 
 /// One of an instance's two output streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

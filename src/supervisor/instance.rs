@@ -11,7 +11,7 @@ use super::events::unix_ms;
 use super::process;
 use super::record::RecordEntry;
 use super::template::Template;
-use crate::logs::LogPipe;
+use crate::logs::{LogPipe, Rotation};
 use crate::reconcile::{InstanceId, Phase, StopReason};
 
 /// A live process started (or adopted) by this controller.
@@ -41,6 +41,8 @@ pub struct Instance {
     pub pipes: Vec<LogPipe>,
     /// Whether its log lines get timestamps (kept for adoption).
     pub timestamps: bool,
+    /// When its log files rotate (kept for adoption).
+    pub rotation: Rotation,
     /// Its own loopback port per tcp/http listen entry (`PORT`, `PORT_<NAME>`).
     pub ports: Vec<(String, u16)>,
     /// Cancels the SIGKILL escalation once the process is gone.
@@ -75,6 +77,7 @@ impl Instance {
             stop_reason: None,
             pipes,
             timestamps: template.logs.timestamps,
+            rotation: super::spawn::rotation(&template.logs),
             ports,
             escalation: CancellationToken::new(),
             probes: CancellationToken::new(),
@@ -144,6 +147,7 @@ impl Instance {
             stopping: self.phase == Phase::Stopping,
             pipes: self.pipes.iter().map(|p| p.path().to_path_buf()).collect(),
             timestamps: self.timestamps,
+            rotation: self.rotation,
             ports: self.ports.clone(),
         }
     }

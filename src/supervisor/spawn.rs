@@ -14,8 +14,8 @@ use super::process::{self, PidFd};
 use super::record::RecordEntry;
 use super::shared::Shared;
 use super::template::Template;
-use crate::logs::{self, CaptureOptions, LogPipe, Stream};
-use crate::manifest::ListenMode;
+use crate::logs::{self, CaptureOptions, LogPipe, LossReporter, Rotation, Stream};
+use crate::manifest::{ListenMode, Logs};
 use crate::net::{self, AppListeners};
 use crate::probe::NotifySocket;
 use crate::reconcile::{InstanceId, Phase};
@@ -53,6 +53,35 @@ fn default_probe_port(template: &Template, ports: &[(String, u16)]) -> Option<u1
     })
 }
 
+/// The rotation settings of `spec.logs`.
+pub fn rotation(logs: &Logs) -> Rotation {
+    Rotation {
+        max_size: logs.max_size.0,
+        max_files: logs.max_files,
+    }
+}
+
+/// Starts capturing one stream of instance `index` of `app` into its log file; the capture
+/// task belongs to the supervisor's tracker and reports lost lines to the controller.
+fn capture(
+    shared: &Shared,
+    pipe: &LogPipe,
+    (app, index, stream): (&str, u32, Stream),
+    opts: CaptureOptions,
+) -> io::Result<()> {
+    let file = logs::log_file(&shared.home, app, index, stream);
+    let losses = LossReporter {
+        tx: shared.log_losses.clone(),
+        app: app.to_owned(),
+        index,
+        stream,
+    };
+    let capture =
+        logs::spawn_capture(pipe, file, opts, shared.captures_stop.clone(), Some(losses))?;
+    shared.tasks.spawn(capture.finished());
+    Ok(())
+}
+
 /// Creates the two log FIFOs of an instance and starts capturing them.
 fn log_pipes(
     shared: &Shared,
@@ -70,17 +99,12 @@ fn log_pipes(
         )))?;
         let opts = CaptureOptions {
             timestamps: template.logs.timestamps,
+            rotation: rotation(&template.logs),
         };
-        let file = logs::log_file(&shared.home, &template.app, index, stream);
-        match logs::spawn_capture(&pipe, file, opts, shared.captures_stop.clone()) {
-            Ok(capture) => {
-                shared.tasks.spawn(capture.finished());
-            }
-            Err(e) => {
-                pipe.remove();
-                pipes.iter().for_each(LogPipe::remove);
-                return Err(e);
-            }
+        if let Err(e) = capture(shared, &pipe, (&template.app, index, stream), opts) {
+            pipe.remove();
+            pipes.iter().for_each(LogPipe::remove);
+            return Err(e);
         }
         pipes.push(pipe);
     }
@@ -218,21 +242,12 @@ pub fn adopt(
     let mut pipes = Vec::new();
     for (path, stream) in entry.pipes.iter().zip([Stream::Out, Stream::Err]) {
         let pipe = LogPipe::open_existing(path);
-        let file = logs::log_file(&shared.home, &entry.app, entry.index, stream);
-        match logs::spawn_capture(
-            &pipe,
-            file,
-            CaptureOptions {
-                timestamps: entry.timestamps,
-            },
-            shared.captures_stop.clone(),
-        ) {
-            Ok(capture) => {
-                shared.tasks.spawn(capture.finished());
-            }
-            Err(e) => {
-                tracing::warn!(app = %entry.app, "cannot re-open the log pipe {}: {e}", path.display())
-            }
+        let opts = CaptureOptions {
+            timestamps: entry.timestamps,
+            rotation: entry.rotation,
+        };
+        if let Err(e) = capture(shared, &pipe, (&entry.app, entry.index, stream), opts) {
+            tracing::warn!(app = %entry.app, "cannot re-open the log pipe {}: {e}", path.display())
         }
         pipes.push(pipe);
     }
@@ -270,6 +285,7 @@ pub fn adopt(
         stop_reason: None,
         pipes,
         timestamps: entry.timestamps,
+        rotation: entry.rotation,
         ports: entry.ports.clone(),
         escalation: CancellationToken::new(),
         probes: CancellationToken::new(),
