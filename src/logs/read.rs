@@ -4,11 +4,12 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::line::{split_stamp, MAX_LINE};
+use super::rotate::rotated_path;
 use super::{LogsError, Stream, Tail};
 use crate::home::Home;
 
@@ -91,7 +92,8 @@ pub(crate) fn app_dir(home: &Home, app: &str) -> Result<PathBuf, LogsError> {
     }
 }
 
-/// The log files in `dir` the query selects, ordered by instance index then stream.
+/// The log files in `dir` the query selects, ordered by instance index then stream; a file
+/// with only rotated files left (`0.out.log.1`) counts.
 pub(crate) fn list_sources(dir: &Path, query: &Query) -> Result<Vec<Source>, LogsError> {
     let entries = std::fs::read_dir(dir).map_err(|err| LogsError::read(dir, err))?;
     let mut sources = Vec::new();
@@ -106,16 +108,22 @@ pub(crate) fn list_sources(dir: &Path, query: &Query) -> Result<Vec<Source>, Log
         sources.push(Source {
             index,
             stream,
-            path: entry.path(),
+            path: dir.join(format!("{index}.{}.log", stream.suffix())),
         });
     }
     sources.sort_by_key(|s| (s.index, s.stream));
+    sources.dedup();
     Ok(sources)
 }
 
-/// Reads `INDEX.out.log` / `INDEX.err.log`; other names (rotated files, FIFOs) are not sources.
+/// Reads `INDEX.out.log` / `INDEX.err.log` and their rotated `INDEX.out.log.N`; other names
+/// (FIFOs, strays) are not sources.
 fn parse_name(name: &str) -> Option<(u32, Stream)> {
-    let (index, suffix) = name.strip_suffix(".log")?.split_once('.')?;
+    let base = match name.rsplit_once('.') {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => name,
+    };
+    let (index, suffix) = base.strip_suffix(".log")?.split_once('.')?;
     let stream = match suffix {
         "out" => Stream::Out,
         "err" => Stream::Err,
@@ -278,13 +286,12 @@ fn find_back(file: &File, end: u64, mut hit: impl FnMut(u64) -> bool) -> io::Res
     Ok(None)
 }
 
-/// Where the last `tail` lines before `end` start (a last line without `\n` counts).
-pub(crate) fn tail_start(file: &File, end: u64, tail: Tail) -> io::Result<u64> {
-    let n = match tail {
-        Tail::All => return Ok(0),
-        Tail::Last(0) => return Ok(end),
-        Tail::Last(n) => n,
-    };
+/// Where the last `n` lines before `end` start (a last line without `\n` counts), and how
+/// many lines that is (fewer than `n` when the file holds fewer).
+pub(crate) fn tail_lines(file: &File, end: u64, n: usize) -> io::Result<(u64, usize)> {
+    if n == 0 {
+        return Ok((end, 0));
+    }
     let mut last = [0u8];
     let mut search_end = end;
     if end > 0 {
@@ -298,7 +305,10 @@ pub(crate) fn tail_start(file: &File, end: u64, tail: Tail) -> io::Result<u64> {
         seen += 1;
         seen == n
     })?;
-    Ok(found.map_or(0, |p| p + 1))
+    Ok(match found {
+        Some(p) => (p + 1, n),
+        None => (0, if end > 0 { seen + 1 } else { 0 }),
+    })
 }
 
 /// The offset just after the last `\n` before `end` (0 if none): where complete lines end.
@@ -312,44 +322,26 @@ pub fn show(home: &Home, app: &str, query: &Query, out: &mut impl Write) -> Resu
     let sources = list_sources(&dir, query)?;
     let mut printer = Printer::new(out, app, query.timestamps);
     printer.fit(&sources);
-    let result = print_tail(&sources, query, &mut printer, |_, file, len| {
-        Ok((tail_start(file, len, query.tail)?, len))
-    })
-    .and_then(|_| printer.flush());
+    let result = print_tail(&sources, query, &mut printer, false).and_then(|_| printer.flush());
     quiet_when_closed(result)
 }
 
-/// Reads each source's range (from `range(rank, file, len)`), merges, keeps the tail, prints.
-/// Returns each source's end offset and inode.
+/// Reads the query's tail of each source, reaching back into its rotated files (`x.log.1` …)
+/// for as many lines as the tail needs, merges, keeps the tail, prints. With `complete_only`,
+/// a partial last line of a current file is left for `-f` to complete. Returns, per source,
+/// the current file (if any) and the offset read up to.
 pub(crate) fn print_tail<W: Write>(
     sources: &[Source],
     query: &Query,
     printer: &mut Printer<'_, W>,
-    mut range: impl FnMut(usize, &File, u64) -> io::Result<(u64, u64)>,
-) -> Result<Vec<(u64, u64)>, LogsError> {
-    use std::os::unix::fs::MetadataExt;
+    complete_only: bool,
+) -> Result<Vec<Option<(File, u64)>>, LogsError> {
     let mut readers = Vec::with_capacity(sources.len());
     let mut ends = Vec::with_capacity(sources.len());
     for (rank, source) in sources.iter().enumerate() {
-        let file = match File::open(&source.path) {
-            Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                ends.push((0, 0));
-                continue;
-            }
-            Err(err) => return Err(LogsError::read(&source.path, err)),
-        };
-        let read = |err| LogsError::read(&source.path, err);
-        let meta = file.metadata().map_err(read)?;
-        let (start, end) = range(rank, &file, meta.len()).map_err(read)?;
-        ends.push((end, meta.ino()));
-        readers.push(FileLines::new(
-            file,
-            &source.path,
-            rank,
-            (start, end),
-            query.since,
-        )?);
+        let (chain, end) = open_tail(source, query, rank, complete_only)?;
+        readers.push(chain.into_iter().flatten());
+        ends.push(end);
     }
     match query.tail {
         Tail::All => merge(readers, |e| printer.print(&sources[e.rank], &e))?,
@@ -370,6 +362,69 @@ pub(crate) fn print_tail<W: Write>(
         }
     }
     Ok(ends)
+}
+
+/// Readers of the lines of `source` the query's tail needs, oldest file first, and the
+/// current file with the offset they end at.
+fn open_tail(
+    source: &Source,
+    query: &Query,
+    rank: usize,
+    complete_only: bool,
+) -> Result<(Vec<FileLines>, Option<(File, u64)>), LogsError> {
+    let mut need = match query.tail {
+        Tail::All => usize::MAX,
+        Tail::Last(n) => n,
+    };
+    let mut files = Vec::new();
+    let mut inodes = Vec::new();
+    let mut current = None;
+    for n in 0.. {
+        if need == 0 && n > 0 {
+            break;
+        }
+        let path = match n {
+            0 => source.path.clone(),
+            n => rotated_path(&source.path, n),
+        };
+        let read = |err| LogsError::read(&path, err);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound && n == 0 => continue,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => break,
+            Err(err) => return Err(read(err)),
+        };
+        let meta = file.metadata().map_err(read)?;
+        if inodes.contains(&meta.ino()) {
+            break; // rotated while we were listing: already read under its newer name
+        }
+        inodes.push(meta.ino());
+        let end = match (n, complete_only) {
+            (0, true) => complete_end(&file, meta.len()).map_err(read)?,
+            _ => meta.len(),
+        };
+        let (start, found) = match query.tail {
+            Tail::All => (0, 0),
+            Tail::Last(_) => tail_lines(&file, end, need).map_err(read)?,
+        };
+        need -= found;
+        if n == 0 {
+            let again = file.try_clone().map_err(read)?;
+            current = Some((again, end));
+        }
+        files.push(FileLines::new(
+            file,
+            &path,
+            rank,
+            (start, end),
+            query.since,
+        )?);
+        if start > 0 {
+            break;
+        }
+    }
+    files.reverse();
+    Ok((files, current))
 }
 
 /// Treats a closed output (`| head`) as a normal end.
