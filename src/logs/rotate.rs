@@ -153,8 +153,14 @@ impl LogWriter {
                     .map_or(bytes.len(), |i| i + 1),
             }
         };
+        let size = self.size;
         let file = self.open()?;
-        file.write_all(&bytes[..fit])?;
+        if let Err(err) = file.write_all(&bytes[..fit]) {
+            // A full disk may take part of the batch: cut it off, so no half line stays and
+            // what is counted as lost is exactly what is missing.
+            let _ = file.set_len(size);
+            return Err(err);
+        }
         self.size += fit as u64;
         Ok(fit)
     }
