@@ -179,7 +179,10 @@ impl CaptureTask {
         let batch = std::mem::take(&mut self.batch);
         let lines = std::mem::take(&mut self.lines);
         let done = tokio::task::spawn_blocking(move || {
-            let result = writer.append(&batch);
+            let result = writer.append(&batch).map_err(|e| {
+                let lost = batch[e.written..].iter().filter(|&&b| b == b'\n').count();
+                (lost as u64, e.error)
+            });
             (batch, result)
         })
         .await;
@@ -189,12 +192,12 @@ impl CaptureTask {
                 self.batch = batch;
                 result
             }
-            Err(err) => Err(io::Error::other(err)),
+            Err(err) => Err((lines, io::Error::other(err))),
         };
         let path = self.writer.path();
         match result {
             Ok(()) => self.loss.written(),
-            Err(err) => {
+            Err((lines, err)) => {
                 let total = self.dropped.fetch_add(lines, Ordering::Relaxed) + lines;
                 if self.loss.lost(lines, &err) {
                     tracing::warn!(path = %path.display(), %err, lines, total, "log lines dropped");

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +20,9 @@ const POLL_CHUNK: u64 = 1024 * 1024;
 
 /// How far back rotated files are searched for the one being followed.
 const MAX_ROTATED: u32 = 1000;
+
+/// At most this many files are moved through in one poll (rotations since the last one).
+const MAX_SWITCHES: usize = 2 * MAX_ROTATED as usize;
 
 /// Prints the query's tail, then lines appended to any selected file (including files that
 /// appear later), every `poll`, until `stop` is set. A closed output ends quietly.
@@ -114,68 +118,98 @@ impl Tracked {
     }
 
     /// Reads what was appended since the last poll. When the file was rotated, reads the rest
-    /// of the old one, then any newer rotated file, then the new one. A partial last line
-    /// waits for its newline.
+    /// of the old one, then every file written after it, oldest first, up to the current one.
+    /// A partial last line waits for its newline.
     fn poll(&mut self, rank: usize) -> Result<Vec<Entry>, LogsError> {
-        let path = self.source.path.clone();
-        let meta = match std::fs::metadata(&path) {
-            Ok(meta) => Some(meta),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => None,
-            Err(err) => return Err(LogsError::read(&path, err)),
-        };
         let mut entries = Vec::new();
-        match (&self.file, meta) {
-            (Some(_), Some(meta)) if meta.ino() == self.ino => {
-                if meta.len() == self.offset {
-                    return Ok(entries); // nothing new
+        for _ in 0..MAX_SWITCHES {
+            let path = &self.source.path;
+            let current = match std::fs::metadata(path) {
+                Ok(meta) => Some(meta),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+                Err(err) => return Err(LogsError::read(path, err)),
+            };
+            if let (Some(_), Some(meta)) = (&self.file, &current) {
+                if meta.ino() == self.ino {
+                    if meta.len() < self.offset {
+                        self.offset = 0; // truncated by someone: start over
+                        self.splitter = LineSplitter::new(MAX_READ as usize);
+                    }
+                    self.read_held(rank, POLL_CHUNK, &mut entries)?;
+                    return Ok(entries);
                 }
-                if meta.len() < self.offset {
-                    self.offset = 0; // truncated by someone: start over
-                    self.splitter = LineSplitter::new(MAX_READ as usize);
-                }
-                self.read_held(rank, POLL_CHUNK, &mut entries)?;
             }
-            (Some(_), meta) => {
+            if self.file.is_some() {
+                // Rotated away: nothing more will be written to it.
                 self.read_held(rank, u64::MAX, &mut entries)?;
-                let newer = self.rotated_position().unwrap_or(1);
                 self.finish_file(rank, &mut entries);
-                for n in (1..newer).rev() {
-                    self.read_rotated(rank, n, &mut entries)?;
-                }
                 self.file = None;
-                if meta.is_some() {
-                    self.open_current(rank, &mut entries)?;
-                }
             }
-            (None, Some(_)) => self.open_current(rank, &mut entries)?,
-            (None, None) => {}
+            let Some(next) = self.successor()? else {
+                return Ok(entries); // the next file is not there yet
+            };
+            let Some((slot, file, ino)) = next else {
+                continue; // renamed while we looked: look again
+            };
+            (self.file, self.ino, self.offset) = (Some(file), ino, 0);
+            if slot == 0 {
+                self.read_held(rank, POLL_CHUNK, &mut entries)?;
+                return Ok(entries);
+            }
+            self.read_held(rank, u64::MAX, &mut entries)?;
+            self.finish_file(rank, &mut entries);
+            self.file = None;
         }
         Ok(entries)
     }
 
-    /// Opens the current file (new, or replacing a rotated one) and reads it from the start.
-    fn open_current(&mut self, rank: usize, entries: &mut Vec<Entry>) -> Result<(), LogsError> {
-        let path = &self.source.path;
-        let file = match File::open(path) {
-            Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(err) => return Err(LogsError::read(path, err)),
+    /// The file written right after the last one read (inode `self.ino`), opened, with its
+    /// slot (0: the current file, N: `x.log.N`): `Ok(None)` when there is none yet,
+    /// `Ok(Some(None))` when it was renamed while we looked. Unknown or deleted last file: the
+    /// oldest file there is.
+    #[allow(clippy::type_complexity)]
+    fn successor(&self) -> Result<Option<Option<(u32, File, u64)>>, LogsError> {
+        let mut seen: Vec<(u32, u64)> = Vec::new();
+        let mut misses = 0;
+        for slot in 0..=MAX_ROTATED {
+            let path = self.slot_path(slot);
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.ino() == self.ino => break,
+                Ok(meta) => {
+                    seen.push((slot, meta.ino()));
+                    misses = 0;
+                }
+                // A rotation in progress leaves one slot empty for a moment.
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                    misses += 1;
+                    if slot > 0 && misses > 1 {
+                        break;
+                    }
+                }
+                Err(err) => return Err(LogsError::read(&path, err)),
+            }
+        }
+        // Files newer than the last one read are in the slots before it: the nearest is next
+        // (or, without it, the oldest of all).
+        let Some(&(slot, ino)) = seen.last() else {
+            return Ok(None);
         };
-        self.ino = file.metadata().map_err(|e| LogsError::read(path, e))?.ino();
-        self.file = Some(file);
-        self.offset = 0;
-        self.read_held(rank, POLL_CHUNK, entries)
+        let path = self.slot_path(slot);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Some(None)),
+            Err(err) => return Err(LogsError::read(&path, err)),
+        };
+        let meta = file.metadata().map_err(|e| LogsError::read(&path, e))?;
+        Ok(Some((meta.ino() == ino).then_some((slot, file, ino))))
     }
 
-    /// Where the held (rotated) file went: `x.log.N`; the files `.N-1` … `.1` are newer.
-    fn rotated_position(&self) -> Option<u32> {
-        (1..=MAX_ROTATED)
-            .map_while(|n| {
-                let meta = std::fs::metadata(rotated_path(&self.source.path, n)).ok()?;
-                Some((n, meta.ino()))
-            })
-            .find(|(_, ino)| *ino == self.ino)
-            .map(|(n, _)| n)
+    /// The path of `slot`: 0 is the current file, N is `x.log.N`.
+    fn slot_path(&self, slot: u32) -> PathBuf {
+        match slot {
+            0 => self.source.path.clone(),
+            n => rotated_path(&self.source.path, n),
+        }
     }
 
     /// Reads up to `limit` bytes appended to the held file since `offset`.
@@ -204,23 +238,6 @@ impl Tracked {
         }
         self.offset += got as u64;
         self.split(rank, &buf[..got], entries);
-        Ok(())
-    }
-
-    /// Reads the whole rotated file `x.log.n` (rotated away between two polls).
-    fn read_rotated(
-        &mut self,
-        rank: usize,
-        n: u32,
-        entries: &mut Vec<Entry>,
-    ) -> Result<(), LogsError> {
-        let path = rotated_path(&self.source.path, n);
-        match std::fs::read(&path) {
-            Ok(bytes) => self.split(rank, &bytes, entries),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(err) => return Err(LogsError::read(&path, err)),
-        }
-        self.finish_file(rank, entries);
         Ok(())
     }
 
@@ -311,6 +328,10 @@ mod tests {
         };
         let mut want = vec!["before 2".to_string()];
         let deadline = Instant::now() + Duration::from_secs(10);
+        while out.lines() != want {
+            assert!(Instant::now() < deadline, "no tail: {:?}", out.lines());
+            std::thread::sleep(Duration::from_millis(1));
+        }
         for burst in 0..40 {
             // Bursts of 1 to 12 lines: some land between rotations, some span several.
             let n = 1 + burst % 12;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 
@@ -46,6 +46,10 @@ impl fmt::Display for LogLoss {
     }
 }
 
+/// Reports of one capture are at least this far apart: a disk that is nearly full (writes
+/// failing and working in turn) makes one event a second, not one per batch.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
 /// Where a capture task reports its losses, and which stream of which instance it captures.
 #[derive(Debug, Clone)]
 pub struct LossReporter {
@@ -73,6 +77,8 @@ struct Pending {
 pub(crate) struct LossTracker {
     reporter: Option<LossReporter>,
     pending: Option<Pending>,
+    /// When the last run was reported.
+    reported: Option<Instant>,
 }
 
 impl LossTracker {
@@ -81,6 +87,7 @@ impl LossTracker {
         Self {
             reporter,
             pending: None,
+            reported: None,
         }
     }
 
@@ -105,9 +112,18 @@ impl LossTracker {
         }
     }
 
-    /// A write worked: reports the run of losses before it, if any. A full channel keeps the
-    /// run for the next success (it never blocks the capture).
+    /// A write worked: reports the run of losses before it, if any, unless the last report
+    /// is recent (then the run grows until a later success). A full channel also keeps the
+    /// run for a later success: the capture never blocks.
     pub(crate) fn written(&mut self) {
+        if self.reported.is_some_and(|t| t.elapsed() < REPORT_EVERY) {
+            return;
+        }
+        self.report();
+    }
+
+    /// Sends the pending run, if any.
+    fn report(&mut self) {
         let Some(p) = self.pending.take() else {
             return;
         };
@@ -123,6 +139,7 @@ impl LossTracker {
             to: p.to,
             error: p.error,
         };
+        self.reported = Some(Instant::now());
         if let Err(mpsc::error::TrySendError::Full(loss)) = r.tx.try_send(loss) {
             self.pending = Some(Pending {
                 lines: loss.lines,
@@ -135,7 +152,7 @@ impl LossTracker {
 
     /// The capture ends: a run of losses not reported yet is reported now.
     pub(crate) fn finish(&mut self) {
-        self.written();
+        self.report();
     }
 }
 
@@ -164,6 +181,11 @@ mod tests {
         assert!(text.contains("No space left on device"), "{text}");
         t.written();
         assert!(rx.try_recv().is_err(), "reported once");
+        t.lost(2, &err);
+        t.written();
+        assert!(rx.try_recv().is_err(), "a second run right after waits");
+        t.finish();
+        assert_eq!(rx.try_recv().expect("reported at the end").lines, 2);
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl SharedWriter {
     }
 
     /// Appends whole lines (blocking: call on the blocking pool), rotating as needed.
-    pub(crate) fn append(&self, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn append(&self, bytes: &[u8]) -> Result<(), Unwritten> {
         lock(&self.writer).append(bytes)
     }
 }
@@ -86,6 +86,15 @@ impl SharedWriter {
 /// is reopened).
 fn lock(writer: &Mutex<LogWriter>) -> std::sync::MutexGuard<'_, LogWriter> {
     writer.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A batch that could not be written whole.
+#[derive(Debug)]
+pub(crate) struct Unwritten {
+    /// The batch's bytes (whole lines) written before the error.
+    pub(crate) written: usize,
+    /// Why the rest was not.
+    pub(crate) error: io::Error,
 }
 
 /// Appends batches of whole lines to one log file, rotating it by size.
@@ -117,14 +126,14 @@ impl LogWriter {
 
     /// Appends `bytes` (whole lines), rotating first whenever the next lines would not fit;
     /// after an error, reopens on the next batch.
-    pub(crate) fn append(&mut self, mut bytes: &[u8]) -> io::Result<()> {
-        while !bytes.is_empty() {
-            let result = self.append_some(bytes);
-            match result {
-                Ok(n) => bytes = &bytes[n..],
-                Err(err) => {
+    pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<(), Unwritten> {
+        let mut written = 0;
+        while written < bytes.len() {
+            match self.append_some(&bytes[written..]) {
+                Ok(n) => written += n,
+                Err(error) => {
                     self.file = None;
-                    return Err(err);
+                    return Err(Unwritten { written, error });
                 }
             }
         }
