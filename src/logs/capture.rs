@@ -4,7 +4,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
@@ -18,6 +18,10 @@ use super::rotate::{Rotation, SharedWriter};
 
 /// Bytes read from the FIFO at once: one batch of lines, one `write` to the file.
 const CHUNK: usize = 64 * 1024;
+
+/// After a short read, the capture waits this long before reading again: what a chatty app
+/// writes meanwhile is read and written in one batch. The most a line is delayed by it.
+const COALESCE: Duration = Duration::from_millis(2);
 
 /// At most this much is drained from the FIFO after `stop`, so a chatty app cannot hold us.
 const DRAIN_LIMIT: usize = 1024 * 1024;
@@ -125,6 +129,11 @@ impl CaptureTask {
                 Ok(n) => {
                     self.add(&buf[..n]);
                     self.flush().await;
+                    if n < CHUNK {
+                        // A chatty app refills the pipe meanwhile: one wake-up and one write
+                        // per many lines rather than per line (the pipe holds 1 MiB).
+                        tokio::time::sleep(COALESCE).await;
+                    }
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => {
