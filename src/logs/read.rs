@@ -34,8 +34,8 @@ pub struct Query {
 /// One log file: a stream of one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Source {
-    /// The instance index (from the file name).
-    pub(crate) index: u32,
+    /// The instance index (from the file name); `None` for a merged file of all instances.
+    pub(crate) index: Option<u32>,
     /// Which stream the file holds.
     pub(crate) stream: Stream,
     /// The file.
@@ -102,13 +102,19 @@ pub(crate) fn list_sources(dir: &Path, query: &Query) -> Result<Vec<Source>, Log
         let Some((index, stream)) = entry.file_name().to_str().and_then(parse_name) else {
             continue;
         };
-        if query.instance.is_some_and(|i| i != index) || query.stream.is_some_and(|s| s != stream) {
+        if query.instance.is_some_and(|i| Some(i) != index)
+            || query.stream.is_some_and(|s| s != stream)
+        {
             continue;
         }
+        let name = match index {
+            Some(index) => format!("{index}.{}.log", stream.suffix()),
+            None => format!("{}.log", stream.suffix()),
+        };
         sources.push(Source {
             index,
             stream,
-            path: dir.join(format!("{index}.{}.log", stream.suffix())),
+            path: dir.join(name),
         });
     }
     sources.sort_by_key(|s| (s.index, s.stream));
@@ -116,23 +122,28 @@ pub(crate) fn list_sources(dir: &Path, query: &Query) -> Result<Vec<Source>, Log
     Ok(sources)
 }
 
-/// Reads `INDEX.out.log` / `INDEX.err.log` and their rotated `INDEX.out.log.N`; other names
-/// (FIFOs, strays) are not sources.
-fn parse_name(name: &str) -> Option<(u32, Stream)> {
+/// Reads `INDEX.out.log` / `INDEX.err.log`, merged `out.log` / `err.log` (no index), and their
+/// rotated `….log.N`; other names are not sources.
+fn parse_name(name: &str) -> Option<(Option<u32>, Stream)> {
     let base = match name.rsplit_once('.') {
         Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
         _ => name,
     };
-    let (index, suffix) = base.strip_suffix(".log")?.split_once('.')?;
+    let base = base.strip_suffix(".log")?;
+    let (index, suffix) = match base.split_once('.') {
+        Some((index, suffix)) => (Some(index), suffix),
+        None => (None, base),
+    };
     let stream = match suffix {
         "out" => Stream::Out,
         "err" => Stream::Err,
         _ => return None,
     };
-    if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    match index {
+        None => Some((None, stream)),
+        Some(i) if i.is_empty() || !i.bytes().all(|b| b.is_ascii_digit()) => None,
+        Some(i) => Some((Some(i.parse().ok()?), stream)),
     }
-    Some((index.parse().ok()?, stream))
 }
 
 /// Writes lines as `web-0 | message` (stdout) or `web-0 ! message` (stderr).
@@ -157,9 +168,7 @@ impl<'a, W: Write> Printer<'a, W> {
     /// Widens the name column to fit every source.
     pub(crate) fn fit(&mut self, sources: &[Source]) {
         for s in sources {
-            self.width = self
-                .width
-                .max(self.app.len() + 1 + s.index.to_string().len());
+            self.width = self.width.max(self.name(s).len());
         }
     }
 
@@ -169,13 +178,21 @@ impl<'a, W: Write> Printer<'a, W> {
             Stream::Out => '|',
             Stream::Err => '!',
         };
-        let name = format!("{}-{}", self.app, source.index);
+        let name = self.name(source);
         let text = if self.timestamps {
             &entry.line[..]
         } else {
             &entry.line[entry.message_at..]
         };
         writeln!(self.out, "{name:<w$} {marker} {text}", w = self.width).map_err(LogsError::Output)
+    }
+
+    /// The name column of a source: `web-0`, or `web` for a merged file.
+    fn name(&self, source: &Source) -> String {
+        match source.index {
+            Some(i) => format!("{}-{i}", self.app),
+            None => self.app.clone(),
+        }
     }
 
     /// Flushes the output (once per batch).

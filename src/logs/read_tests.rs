@@ -30,14 +30,18 @@ fn merged(files: &[&[&str]]) -> Vec<(usize, String)> {
 
 #[test]
 fn names() {
-    assert_eq!(parse_name("0.out.log"), Some((0, Stream::Out)));
-    assert_eq!(parse_name("12.err.log"), Some((12, Stream::Err)));
-    assert_eq!(parse_name("1.out.log.1"), Some((1, Stream::Out)));
+    assert_eq!(parse_name("0.out.log"), Some((Some(0), Stream::Out)));
+    assert_eq!(parse_name("12.err.log"), Some((Some(12), Stream::Err)));
+    assert_eq!(parse_name("1.out.log.1"), Some((Some(1), Stream::Out)));
     assert_eq!(parse_name("1.out.log.x"), None);
     assert_eq!(parse_name("1.out.log."), None);
     assert_eq!(parse_name("x.out.log"), None);
     assert_eq!(parse_name("+1.out.log"), None);
     assert_eq!(parse_name("1.foo.log"), None);
+    assert_eq!(parse_name("out.log"), Some((None, Stream::Out)));
+    assert_eq!(parse_name("err.log.3"), Some((None, Stream::Err)));
+    assert_eq!(parse_name("all.log"), None);
+    assert_eq!(parse_name(".corral-app"), None);
 }
 
 #[test]
@@ -119,12 +123,12 @@ fn printer_prefixes_and_aligns() {
     let mut out = Vec::new();
     let sources = [
         Source {
-            index: 0,
+            index: Some(0),
             stream: Stream::Out,
             path: PathBuf::new(),
         },
         Source {
-            index: 10,
+            index: Some(10),
             stream: Stream::Err,
             path: PathBuf::new(),
         },

@@ -1,6 +1,7 @@
 //! One supervised process: its identity, phase, log capture and stop escalation.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
@@ -43,6 +44,8 @@ pub struct Instance {
     pub timestamps: bool,
     /// When its log files rotate (kept for adoption).
     pub rotation: Rotation,
+    /// Its stdout and stderr log files (kept for adoption).
+    pub log_files: Vec<PathBuf>,
     /// Its own loopback port per tcp/http listen entry (`PORT`, `PORT_<NAME>`).
     pub ports: Vec<(String, u16)>,
     /// Cancels the SIGKILL escalation once the process is gone.
@@ -78,6 +81,7 @@ impl Instance {
             pipes,
             timestamps: template.logs.timestamps,
             rotation: super::spawn::rotation(&template.logs),
+            log_files: Vec::new(),
             ports,
             escalation: CancellationToken::new(),
             probes: CancellationToken::new(),
@@ -148,6 +152,7 @@ impl Instance {
             pipes: self.pipes.iter().map(|p| p.path().to_path_buf()).collect(),
             timestamps: self.timestamps,
             rotation: self.rotation,
+            log_files: self.log_files.clone(),
             ports: self.ports.clone(),
         }
     }

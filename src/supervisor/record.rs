@@ -38,6 +38,9 @@ pub struct RecordEntry {
     /// When its log files rotate.
     #[serde(default)]
     pub rotation: Rotation,
+    /// Its stdout and stderr log files (empty in older records: the default ones).
+    #[serde(default)]
+    pub log_files: Vec<PathBuf>,
     /// Its loopback ports per tcp/http listen entry, to put it back in rotation.
     #[serde(default)]
     pub ports: Vec<(String, u16)>,
@@ -100,6 +103,7 @@ mod tests {
                     max_size: 1000,
                     max_files: 2,
                 },
+                log_files: vec![dir.path().join("o"), dir.path().join("e")],
                 ports: vec![("http".into(), 8080)],
             }],
         };
