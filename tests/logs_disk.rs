@@ -213,12 +213,10 @@ fn a_read_only_log_dir_drops_lines_counted_and_reported_without_disturbing_anyon
         numbers_written(&dir).len() == 1000
     });
     let source = dir.display().to_string();
-    let Some(read_only) = Mount::new(&["--bind", &source], &dir).map(|m| {
-        m.remount(&["-o", "remount,bind,ro"]);
-        m
-    }) else {
+    let Some(read_only) = Mount::new(&["--bind", &source], &dir) else {
         return;
     };
+    read_only.remount(&["-o", "remount,bind,ro"]);
     std::fs::write(&go, b"").expect("go");
     wait_dropping(&ctl);
     assert_undisturbed(&ctl, pid);

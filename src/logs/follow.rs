@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::line::LineSplitter;
 use super::read::{
-    app_dir, list_sources, merge, print_tail, quiet_when_closed, Entry, Printer, Source, MAX_READ,
+    app_dir, list_sources, merge, print_tail, quiet_when_closed, Current, Entry, Printer, Source,
+    MAX_READ,
 };
 use super::rotate::rotated_path;
 use super::{LogsError, Query};
@@ -87,6 +88,16 @@ fn follow_inner(
     Ok(())
 }
 
+/// The file to read after the last one read.
+enum Next {
+    /// None yet (rotated, and the new file not created yet).
+    NotYet,
+    /// It was renamed while we looked for it.
+    Moved,
+    /// Opened: its slot (0: the current file, N: `x.log.N`) and inode.
+    Open { slot: u32, file: File, ino: u64 },
+}
+
 /// A followed log file: the open file being read (kept open, so that after a rotation renamed
 /// it, the rest of it is still read before moving on: no line lost or repeated), and how far.
 struct Tracked {
@@ -101,7 +112,7 @@ struct Tracked {
 impl Tracked {
     /// Starts following `source`: its current file read up to an offset, or (`None`) the
     /// file it will have, from the start.
-    fn new(source: Source, current: Option<(File, u64)>) -> Self {
+    fn new(source: Source, current: Current) -> Self {
         let (file, offset) = current.unzip();
         let ino = file
             .as_ref()
@@ -145,11 +156,10 @@ impl Tracked {
                 self.finish_file(rank, &mut entries);
                 self.file = None;
             }
-            let Some(next) = self.successor()? else {
-                return Ok(entries); // the next file is not there yet
-            };
-            let Some((slot, file, ino)) = next else {
-                continue; // renamed while we looked: look again
+            let (slot, file, ino) = match self.successor()? {
+                Next::NotYet => return Ok(entries),
+                Next::Moved => continue, // renamed while we looked: look again
+                Next::Open { slot, file, ino } => (slot, file, ino),
             };
             (self.file, self.ino, self.offset) = (Some(file), ino, 0);
             if slot == 0 {
@@ -163,12 +173,9 @@ impl Tracked {
         Ok(entries)
     }
 
-    /// The file written right after the last one read (inode `self.ino`), opened, with its
-    /// slot (0: the current file, N: `x.log.N`): `Ok(None)` when there is none yet,
-    /// `Ok(Some(None))` when it was renamed while we looked. Unknown or deleted last file: the
-    /// oldest file there is.
-    #[allow(clippy::type_complexity)]
-    fn successor(&self) -> Result<Option<Option<(u32, File, u64)>>, LogsError> {
+    /// The file written right after the last one read (inode `self.ino`); with the last one
+    /// unknown or deleted, the oldest file there is.
+    fn successor(&self) -> Result<Next, LogsError> {
         let mut seen: Vec<(u32, u64)> = Vec::new();
         let mut misses = 0;
         for slot in 0..=MAX_ROTATED {
@@ -192,16 +199,20 @@ impl Tracked {
         // Files newer than the last one read are in the slots before it: the nearest is next
         // (or, without it, the oldest of all).
         let Some(&(slot, ino)) = seen.last() else {
-            return Ok(None);
+            return Ok(Next::NotYet);
         };
         let path = self.slot_path(slot);
         let file = match File::open(&path) {
             Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Some(None)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Next::Moved),
             Err(err) => return Err(LogsError::read(&path, err)),
         };
         let meta = file.metadata().map_err(|e| LogsError::read(&path, e))?;
-        Ok(Some((meta.ino() == ino).then_some((slot, file, ino))))
+        Ok(if meta.ino() == ino {
+            Next::Open { slot, file, ino }
+        } else {
+            Next::Moved
+        })
     }
 
     /// The path of `slot`: 0 is the current file, N is `x.log.N`.

@@ -49,7 +49,9 @@ pub fn prepare_dir(home: &Home, app: &str, dir: Option<&Path>) -> io::Result<()>
         .mode(0o750)
         .create(dir)?;
     claim(dir, app)?;
-    if is_link && std::fs::read_link(&link)? == dir {
+    // A relative link would resolve against $CORRAL_HOME/logs, not where the controller runs.
+    let dir = &std::path::absolute(dir)?;
+    if is_link && std::fs::read_link(&link)? == *dir {
         return Ok(());
     }
     match current {

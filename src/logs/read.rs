@@ -42,6 +42,9 @@ pub(crate) struct Source {
     pub(crate) path: PathBuf,
 }
 
+/// A source's current file (none yet: `None`) and the offset it was read up to.
+pub(crate) type Current = Option<(File, u64)>;
+
 /// One line of a log file, with the time it sorts by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
@@ -352,7 +355,7 @@ pub(crate) fn print_tail<W: Write>(
     query: &Query,
     printer: &mut Printer<'_, W>,
     complete_only: bool,
-) -> Result<Vec<Option<(File, u64)>>, LogsError> {
+) -> Result<Vec<Current>, LogsError> {
     let mut readers = Vec::with_capacity(sources.len());
     let mut ends = Vec::with_capacity(sources.len());
     for (rank, source) in sources.iter().enumerate() {
@@ -388,7 +391,7 @@ fn open_tail(
     query: &Query,
     rank: usize,
     complete_only: bool,
-) -> Result<(Vec<FileLines>, Option<(File, u64)>), LogsError> {
+) -> Result<(Vec<FileLines>, Current), LogsError> {
     let mut need = match query.tail {
         Tail::All => usize::MAX,
         Tail::Last(n) => n,
