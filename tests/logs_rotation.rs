@@ -155,3 +155,43 @@ fn follow_reads_through_rotations_without_losing_or_repeating_a_line() {
     want.extend(numbered(0..3000));
     assert_eq!(followed(&out), want);
 }
+
+#[test]
+fn an_adopted_instance_keeps_rotating_in_its_logs_dir() {
+    let ctl = Controller::new();
+    let go = ctl.scratch().join("go");
+    start_printer(
+        &ctl,
+        3000,
+        Some(&go),
+        "{dir: ./weblogs, maxSize: 2Ki, maxFiles: 2, timestamps: false}",
+    );
+    ctl.wait_until(SOON, "the app printed ready", || {
+        try_logs(&ctl, &["--tail", "1"]).is_some_and(|l| l == ["ready"])
+    });
+    let pid = ctl.wait_instances("web", 1)[&0];
+    ctl.crash();
+    ctl.start();
+    ctl.wait_until(SOON, "the instance is adopted", || {
+        ctl.app("web")
+            .is_some_and(|a| a.instances.iter().any(|i| i.pid == Some(pid)))
+    });
+    std::fs::write(&go, b"").expect("go");
+    ctl.wait_until(SOON, "the last line is written", || {
+        try_logs(&ctl, &["--tail", "1"]).is_some_and(|l| l == ["line 02999"])
+    });
+    let dir = ctl.manifests.join("weblogs");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("logs.dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("0.out.log"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["0.out.log", "0.out.log.1", "0.out.log.2"]);
+    for name in &names {
+        let len = std::fs::metadata(dir.join(name)).expect("stat").len();
+        assert!(len <= 2048, "{name} has {len} bytes, more than maxSize");
+    }
+    assert_eq!(logs(&ctl, &["--tail", "300"]), numbered(2700..3000));
+    assert_eq!(ctl.wait_instances("web", 1)[&0], pid, "the same process");
+}
