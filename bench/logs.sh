@@ -2,6 +2,7 @@
 # Log throughput: a Node app printing LINES lines (console.log) as fast as it can,
 #
 #   file    node app.js > file           (the yardstick: straight to a file)
+#   pipe    node app.js | cat > file     (what any pipe costs a Node app: corral's floor)
 #   pm2     under PM2, fork mode, its default log files
 #   corral  under corral, rotation on (logs: {maxSize: 10Mi, maxFiles: 3}, timestamps on)
 #
@@ -95,6 +96,18 @@ run_file() {
     rm -f "$TMP/file-$r.log"
 }
 
+run_pipe() {
+    local r=$1 report=$TMP/pipe-$1.ms
+    node "$TMP/app.js" "$LINES" "$report" > >(cat >"$TMP/pipe-$r.log") &
+    FILE_PID=$!
+    wait_file "$report" || die "the app writing to a pipe did not finish"
+    MS[pipe]+="$(<"$report") "
+    ARRIVED[pipe]+="$(wait_lines "$TMP/pipe-$r.log") "
+    stop_pid "$FILE_PID"
+    FILE_PID=""
+    rm -f "$TMP/pipe-$r.log"
+}
+
 run_pm2() {
     local r=$1 report=$TMP/pm2-$1.ms name=logs-$1
     PM2_STARTED=1
@@ -139,7 +152,7 @@ report() {
     echo
     echo "| setup | printing time (ms) | lines/s | × file | lines arrived (min of rounds) | rounds (ms) |"
     echo "|---|---:|---:|---:|---:|---|"
-    for setup in file pm2 corral; do
+    for setup in file pipe pm2 corral; do
         # shellcheck disable=SC2086
         ms=$(median ${MS[$setup]})
         # shellcheck disable=SC2086
@@ -161,6 +174,8 @@ CORRAL_PID=$!
 for ((r = 1; r <= ROUNDS; r++)); do
     log "round $r/$ROUNDS: file"
     run_file "$r"
+    log "round $r/$ROUNDS: pipe"
+    run_pipe "$r"
     log "round $r/$ROUNDS: pm2"
     run_pm2 "$r"
     log "round $r/$ROUNDS: corral"
