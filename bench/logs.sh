@@ -84,28 +84,20 @@ wait_lines() {
 declare -A MS      # setup -> space-separated printing times (ms), one per round
 declare -A ARRIVED # setup -> space-separated line counts, one per round
 
-run_file() {
-    local r=$1 report=$TMP/file-$1.ms
-    node "$TMP/app.js" "$LINES" "$report" >"$TMP/file-$r.log" &
+# Runs the app with its stdout going to `> $2` (file: a file; pipe: `>(cat > file)`).
+run_plain() {
+    local setup=$1 r=$2 report=$TMP/$1-$2.ms out=$TMP/$1-$2.log
+    case $setup in
+        file) node "$TMP/app.js" "$LINES" "$report" >"$out" & ;;
+        pipe) node "$TMP/app.js" "$LINES" "$report" > >(cat >"$out") & ;;
+    esac
     FILE_PID=$!
-    wait_file "$report" || die "the app writing to a file did not finish"
-    MS[file]+="$(<"$report") "
-    ARRIVED[file]+="$(wait_lines "$TMP/file-$r.log") "
+    wait_file "$report" || die "the app writing to a $setup did not finish"
+    MS[$setup]+="$(<"$report") "
+    ARRIVED[$setup]+="$(wait_lines "$out") "
     stop_pid "$FILE_PID"
     FILE_PID=""
-    rm -f "$TMP/file-$r.log"
-}
-
-run_pipe() {
-    local r=$1 report=$TMP/pipe-$1.ms
-    node "$TMP/app.js" "$LINES" "$report" > >(cat >"$TMP/pipe-$r.log") &
-    FILE_PID=$!
-    wait_file "$report" || die "the app writing to a pipe did not finish"
-    MS[pipe]+="$(<"$report") "
-    ARRIVED[pipe]+="$(wait_lines "$TMP/pipe-$r.log") "
-    stop_pid "$FILE_PID"
-    FILE_PID=""
-    rm -f "$TMP/pipe-$r.log"
+    rm -f "$out"
 }
 
 run_pm2() {
@@ -173,9 +165,9 @@ CORRAL_PID=$!
 
 for ((r = 1; r <= ROUNDS; r++)); do
     log "round $r/$ROUNDS: file"
-    run_file "$r"
+    run_plain file "$r"
     log "round $r/$ROUNDS: pipe"
-    run_pipe "$r"
+    run_plain pipe "$r"
     log "round $r/$ROUNDS: pm2"
     run_pm2 "$r"
     log "round $r/$ROUNDS: corral"

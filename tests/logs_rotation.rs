@@ -38,6 +38,31 @@ fn start_printer(ctl: &Controller, n: usize, go: Option<&Path>, logs: &str) {
     ctl.start();
 }
 
+/// Starts the printer waiting for a go file (returned) and waits for its `ready` line.
+fn start_ready(ctl: &Controller, logs: &str) -> PathBuf {
+    let go = ctl.scratch().join("go");
+    start_printer(ctl, 3000, Some(&go), logs);
+    ctl.wait_until(SOON, "the app printed ready", || {
+        try_logs(ctl, &["--tail", "1"]).is_some_and(|l| l == ["ready"])
+    });
+    go
+}
+
+/// Instance 0's stdout log files in `dir` (current and rotated), sorted; none over `max_size`.
+fn stdout_files(dir: &Path, max_size: u64) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("log dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("0.out.log"))
+        .collect();
+    names.sort();
+    for name in &names {
+        let len = std::fs::metadata(dir.join(name)).expect("stat").len();
+        assert!(len <= max_size, "{name} has {len} bytes, more than maxSize");
+    }
+    names
+}
+
 /// The messages of `corral logs web ARGS` (prefix and timestamp stripped).
 fn logs(ctl: &Controller, args: &[&str]) -> Vec<String> {
     try_logs(ctl, args).expect("corral logs succeeds")
@@ -69,19 +94,13 @@ fn rotation_keeps_max_files_of_max_size_and_tail_spans_them() {
         try_logs(&ctl, &["--tail", "1"]).is_some_and(|l| l == ["line 02999"])
     });
     let dir = ctl.home.join("logs/web");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("log dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("0.out.log"))
-        .collect();
-    names.sort();
+    let names = stdout_files(&dir, 8192);
     assert_eq!(
         names,
         ["0.out.log", "0.out.log.1", "0.out.log.2", "0.out.log.3"]
     );
     for name in &names {
         let len = std::fs::metadata(dir.join(name)).expect("stat").len();
-        assert!(len <= 8192, "{name} has {len} bytes, more than maxSize");
         if name != "0.out.log" {
             assert!(len > 8000, "{name} has only {len} bytes: rotated too early");
         }
@@ -116,17 +135,8 @@ fn followed(out: &PathBuf) -> Vec<String> {
 #[test]
 fn follow_reads_through_rotations_without_losing_or_repeating_a_line() {
     let ctl = Controller::new();
-    let go = ctl.scratch().join("go");
     // 2 KiB files: about 186 lines each, 16 rotations while `-f` polls.
-    start_printer(
-        &ctl,
-        3000,
-        Some(&go),
-        "{maxSize: 2Ki, maxFiles: 1000, timestamps: false}",
-    );
-    ctl.wait_until(SOON, "the app printed ready", || {
-        try_logs(&ctl, &["--tail", "1"]).is_some_and(|l| l == ["ready"])
-    });
+    let go = start_ready(&ctl, "{maxSize: 2Ki, maxFiles: 1000, timestamps: false}");
     let out = ctl.scratch().join("followed");
     let child = Command::new(BIN)
         .args(["logs", "web", "-f", "--tail", "1"])
@@ -159,16 +169,10 @@ fn follow_reads_through_rotations_without_losing_or_repeating_a_line() {
 #[test]
 fn an_adopted_instance_keeps_rotating_in_its_logs_dir() {
     let ctl = Controller::new();
-    let go = ctl.scratch().join("go");
-    start_printer(
+    let go = start_ready(
         &ctl,
-        3000,
-        Some(&go),
         "{dir: ./weblogs, maxSize: 2Ki, maxFiles: 2, timestamps: false}",
     );
-    ctl.wait_until(SOON, "the app printed ready", || {
-        try_logs(&ctl, &["--tail", "1"]).is_some_and(|l| l == ["ready"])
-    });
     let pid = ctl.wait_instances("web", 1)[&0];
     ctl.crash();
     ctl.start();
@@ -180,18 +184,8 @@ fn an_adopted_instance_keeps_rotating_in_its_logs_dir() {
     ctl.wait_until(SOON, "the last line is written", || {
         try_logs(&ctl, &["--tail", "1"]).is_some_and(|l| l == ["line 02999"])
     });
-    let dir = ctl.manifests.join("weblogs");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("logs.dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("0.out.log"))
-        .collect();
-    names.sort();
+    let names = stdout_files(&ctl.manifests.join("weblogs"), 2048);
     assert_eq!(names, ["0.out.log", "0.out.log.1", "0.out.log.2"]);
-    for name in &names {
-        let len = std::fs::metadata(dir.join(name)).expect("stat").len();
-        assert!(len <= 2048, "{name} has {len} bytes, more than maxSize");
-    }
     assert_eq!(logs(&ctl, &["--tail", "300"]), numbered(2700..3000));
     assert_eq!(ctl.wait_instances("web", 1)[&0], pid, "the same process");
 }
