@@ -63,7 +63,7 @@ async fn start(home: &Home, script: &str, opts: CaptureOptions) -> (Instance, Ch
         let pipe = LogPipe::create(&fifo_path(home, "web-0-r1", stream)).expect("mkfifo");
         let file = log_file(home, "web", 0, stream);
         ends.push(pipe.child_end().expect("child end"));
-        let capture = spawn_capture(&pipe, file.clone(), opts, CancellationToken::new());
+        let capture = spawn_capture(&pipe, file.clone(), opts, CancellationToken::new(), None);
         captures.push(capture.expect("capture"));
         pipes.push(pipe);
         files.push(file);
@@ -116,7 +116,10 @@ async fn captures_both_streams_with_timestamps() {
     let (instance, child) = start(
         &home,
         "echo out; echo err >&2; printf 'two\\r\\nbad \\377 byte\\npartial'",
-        CaptureOptions { timestamps: true },
+        CaptureOptions {
+            timestamps: true,
+            ..Default::default()
+        },
     )
     .await;
     let [out, err] = finish(instance, child).await;
@@ -136,7 +139,15 @@ async fn without_timestamps_lines_are_bare_and_long_lines_split() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = Home::at(dir.path());
     let script = "echo hello; head -c 200000 /dev/zero | tr '\\0' x; echo; echo bye";
-    let (instance, child) = start(&home, script, CaptureOptions { timestamps: false }).await;
+    let (instance, child) = start(
+        &home,
+        script,
+        CaptureOptions {
+            timestamps: false,
+            ..Default::default()
+        },
+    )
+    .await;
     let [out, _] = finish(instance, child).await;
     let got = lines(&out);
     assert_eq!(got.first().map(String::as_str), Some("hello"));
@@ -191,8 +202,14 @@ async fn a_new_reader_adopts_the_fifo_after_a_crash() {
     let pipe = LogPipe::create(&path).expect("mkfifo");
     let end = pipe.child_end().expect("child end");
     let stop = CancellationToken::new();
-    let first = spawn_capture(&pipe, file.clone(), CaptureOptions::default(), stop.clone())
-        .expect("first capture");
+    let first = spawn_capture(
+        &pipe,
+        file.clone(),
+        CaptureOptions::default(),
+        stop.clone(),
+        None,
+    )
+    .expect("first capture");
     let mut child = Command::new("sh")
         .args(["-c", &script])
         .stdout(end)
@@ -216,6 +233,7 @@ async fn a_new_reader_adopts_the_fifo_after_a_crash() {
         file.clone(),
         CaptureOptions::default(),
         CancellationToken::new(),
+        None,
     )
     .expect("second capture");
     std::fs::write(&go2, b"").expect("go2");
@@ -248,8 +266,12 @@ async fn stop_drains_what_is_buffered_without_waiting_for_eof() {
     let capture = spawn_capture(
         &pipe,
         file.clone(),
-        CaptureOptions { timestamps: false },
+        CaptureOptions {
+            timestamps: false,
+            ..Default::default()
+        },
         stop.clone(),
+        None,
     )
     .expect("capture");
     let mut child = Command::new("sh")
@@ -287,8 +309,12 @@ async fn write_errors_count_dropped_lines_and_later_lines_retry() {
     let capture = spawn_capture(
         &pipe,
         file.clone(),
-        CaptureOptions { timestamps: false },
+        CaptureOptions {
+            timestamps: false,
+            ..Default::default()
+        },
         CancellationToken::new(),
+        None,
     )
     .expect("capture");
     let mut child = Command::new("sh")
@@ -325,6 +351,7 @@ async fn a_full_disk_drops_lines_visibly() {
         PathBuf::from("/dev/full"),
         CaptureOptions::default(),
         CancellationToken::new(),
+        None,
     )
     .expect("capture");
     let mut child = Command::new("sh")
@@ -355,9 +382,12 @@ async fn old_and_new_instance_at_one_index_append_whole_lines() {
         let pipe = LogPipe::create(&fifo_path(&home, &format!("web-0-{rev}"), Stream::Out))
             .expect("mkfifo");
         let end = pipe.child_end().expect("child end");
-        let opts = CaptureOptions { timestamps: false };
-        let capture =
-            spawn_capture(&pipe, file.clone(), opts, CancellationToken::new()).expect("capture");
+        let opts = CaptureOptions {
+            timestamps: false,
+            ..Default::default()
+        };
+        let capture = spawn_capture(&pipe, file.clone(), opts, CancellationToken::new(), None)
+            .expect("capture");
         let script =
             format!("i=0; while [ $i -lt 2000 ]; do echo {rev}-$i-{rev}; i=$((i+1)); done");
         let child = Command::new("sh")

@@ -19,7 +19,8 @@ const POLL: Duration = Duration::from_millis(150);
 #[command(
     after_help = "Each line is prefixed with its instance: `web-0 | …` is stdout, \
 `web-0 ! …` is stderr. Lines of all instances are interleaved by their capture time.\n\
-Reads $CORRAL_HOME/logs/NAME/ directly: works without a running controller."
+Merged logs (logs.merge) show as `web | …`. Reads $CORRAL_HOME/logs/NAME/ (a link to logs.dir \
+when set) directly, rotated files included: works without a running controller."
 )]
 pub struct Args {
     /// The app whose logs to show.

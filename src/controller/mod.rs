@@ -143,6 +143,7 @@ pub async fn run(
         sampled_pids: pids_tx,
         watches: crate::watch::Watches::new(config_home.root(), watch_tx),
     };
+    let mut log_losses = ctl.supervisor.take_log_losses();
     ctl.supervisor.adopt(record, Instant::now());
     ctl.reload().await?;
     let (wake_tx, mut wake) = mpsc::channel::<()>(1);
@@ -176,6 +177,7 @@ pub async fn run(
             Some(req) = api.recv() => ctl.on_api(req).await,
             Some(usage) = usage_rx.recv() => ctl.on_usage(usage),
             Some(msg) = watch_rx.recv() => ctl.on_watch(msg).await,
+            Some(loss) = log_losses.recv() => ctl.supervisor.on_log_loss(loss),
             _ = sleep_until(next.into()) => {
                 let now = Instant::now();
                 if reload_at.is_some_and(|t| t <= now) || resync_at <= now {

@@ -1,12 +1,10 @@
 //! The capture task: reads an instance's FIFO and appends timestamped lines to its log file.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
@@ -14,10 +12,16 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::line::{format_line, stamp, LineSplitter, MAX_LINE};
+use super::loss::{LossReporter, LossTracker};
 use super::pipe::LogPipe;
+use super::rotate::{Rotation, SharedWriter};
 
 /// Bytes read from the FIFO at once: one batch of lines, one `write` to the file.
 const CHUNK: usize = 64 * 1024;
+
+/// After a short read, the capture waits this long before reading again: what a chatty app
+/// writes meanwhile is read and written in one batch. The most a line is delayed by it.
+const COALESCE: Duration = Duration::from_millis(2);
 
 /// At most this much is drained from the FIFO after `stop`, so a chatty app cannot hold us.
 const DRAIN_LIMIT: usize = 1024 * 1024;
@@ -27,11 +31,16 @@ const DRAIN_LIMIT: usize = 1024 * 1024;
 pub struct CaptureOptions {
     /// Prefix each line with an RFC 3339 UTC timestamp (milliseconds), the time it was read.
     pub timestamps: bool,
+    /// When the log file is rotated (`logs.maxSize`, `logs.maxFiles`).
+    pub rotation: Rotation,
 }
 
 impl Default for CaptureOptions {
     fn default() -> Self {
-        Self { timestamps: true }
+        Self {
+            timestamps: true,
+            rotation: Rotation::default(),
+        }
     }
 }
 
@@ -57,7 +66,8 @@ impl Capture {
 }
 
 /// Opens the FIFO's read end and spawns a task appending each line to `log_file` until EOF, or
-/// until `stop` (then drains what is already in the pipe, without waiting, and ends).
+/// until `stop` (then drains what is already in the pipe, without waiting, and ends). Lines
+/// lost to write errors are counted and, once a write succeeds again, sent to `losses`.
 ///
 /// Must run inside a tokio runtime. Open the child's end first: the read end does not wait
 /// for a writer.
@@ -66,12 +76,15 @@ pub fn spawn_capture(
     log_file: PathBuf,
     opts: CaptureOptions,
     stop: CancellationToken,
+    losses: Option<LossReporter>,
 ) -> io::Result<Capture> {
     let receiver = pipe::OpenOptions::new().open_receiver(pipe.path())?;
+    super::pipe::enlarge(&receiver);
     let dropped = Arc::new(AtomicU64::new(0));
     let task = CaptureTask {
         receiver,
-        writer: Some(LogWriter::new(log_file)),
+        writer: SharedWriter::open(log_file, opts.rotation),
+        loss: LossTracker::new(losses),
         splitter: LineSplitter::new(MAX_LINE),
         opts,
         dropped: Arc::clone(&dropped),
@@ -82,58 +95,16 @@ pub fn spawn_capture(
     Ok(Capture { task, dropped })
 }
 
-/// Appends batches of whole lines to one log file. Rotation (`logs.maxSize`) will live here.
-#[derive(Debug)]
-struct LogWriter {
-    path: PathBuf,
-    file: Option<File>,
-}
-
-impl LogWriter {
-    /// A writer that opens `path` (and its parent dirs) on first use.
-    fn new(path: PathBuf) -> Self {
-        Self { path, file: None }
-    }
-
-    /// Appends `bytes` (whole lines) with one `write`; after an error, reopens on the next batch.
-    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let result = self.open().and_then(|file| file.write_all(bytes));
-        if result.is_err() {
-            self.file = None;
-        }
-        result
-    }
-
-    /// The open file, opening it (O_APPEND, mode 0640) if needed.
-    fn open(&mut self) -> io::Result<&mut File> {
-        if self.file.is_none() {
-            if let Some(parent) = self.path.parent() {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o750)
-                    .create(parent)?;
-            }
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o640)
-                .open(&self.path)?;
-            self.file = Some(file);
-        }
-        self.file
-            .as_mut()
-            .ok_or_else(|| io::Error::other("log file not open"))
-    }
-}
-
 /// The state of one capture task.
 struct CaptureTask {
     receiver: pipe::Receiver,
-    /// `None` only while a write runs on the blocking pool.
-    writer: Option<LogWriter>,
+    /// The log file's writer, shared with every other capture writing the same file.
+    writer: SharedWriter,
     splitter: LineSplitter,
     opts: CaptureOptions,
     dropped: Arc<AtomicU64>,
+    /// Lines lost since writing last worked, to report once it works again.
+    loss: LossTracker,
     /// Formatted lines waiting to be written.
     batch: Vec<u8>,
     /// How many lines `batch` holds.
@@ -158,6 +129,11 @@ impl CaptureTask {
                 Ok(n) => {
                     self.add(&buf[..n]);
                     self.flush().await;
+                    if n < CHUNK {
+                        // A chatty app refills the pipe meanwhile: one wake-up and one write
+                        // per many lines rather than per line (the pipe holds 1 MiB).
+                        tokio::time::sleep(COALESCE).await;
+                    }
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => {
@@ -173,6 +149,7 @@ impl CaptureTask {
             *lines += 1;
         });
         self.flush().await;
+        self.loss.finish();
     }
 
     /// Reads what the FIFO already holds, without waiting for more.
@@ -207,32 +184,34 @@ impl CaptureTask {
         if self.batch.is_empty() {
             return;
         }
-        let Some(mut writer) = self.writer.take() else {
-            return;
-        };
-        let path = writer.path.clone();
+        let writer = self.writer.clone();
         let batch = std::mem::take(&mut self.batch);
         let lines = std::mem::take(&mut self.lines);
         let done = tokio::task::spawn_blocking(move || {
-            let result = writer.append(&batch);
-            (writer, batch, result)
+            let result = writer.append(&batch).map_err(|e| {
+                let lost = batch[e.written..].iter().filter(|&&b| b == b'\n').count();
+                (lost as u64, e.error)
+            });
+            (batch, result)
         })
         .await;
         let result = match done {
-            Ok((writer, mut batch, result)) => {
-                self.writer = Some(writer);
+            Ok((mut batch, result)) => {
                 batch.clear();
                 self.batch = batch;
                 result
             }
-            Err(err) => {
-                self.writer = Some(LogWriter::new(path.clone()));
-                Err(io::Error::other(err))
-            }
+            Err(err) => Err((lines, io::Error::other(err))),
         };
-        if let Err(err) = result {
-            let total = self.dropped.fetch_add(lines, Ordering::Relaxed) + lines;
-            tracing::warn!(path = %path.display(), %err, lines, total, "log lines dropped");
+        let path = self.writer.path();
+        match result {
+            Ok(()) => self.loss.written(),
+            Err((lines, err)) => {
+                let total = self.dropped.fetch_add(lines, Ordering::Relaxed) + lines;
+                if self.loss.lost(lines, &err) {
+                    tracing::warn!(path = %path.display(), %err, lines, total, "log lines dropped");
+                }
+            }
         }
     }
 }

@@ -7,9 +7,12 @@
 
 mod capture;
 mod follow;
+mod layout;
 mod line;
+mod loss;
 mod pipe;
 mod read;
+mod rotate;
 
 use std::fmt;
 use std::io;
@@ -20,9 +23,12 @@ use crate::home::Home;
 
 pub use capture::{spawn_capture, Capture, CaptureOptions};
 pub use follow::follow;
+pub use layout::{prepare_dir, stream_file};
 pub use line::MAX_LINE;
+pub use loss::{LogLoss, LossReporter};
 pub use pipe::LogPipe;
 pub use read::{show, Query};
+pub use rotate::{rotated_path, Rotation};
 
 /// One of an instance's two output streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,8 +57,7 @@ impl fmt::Display for Stream {
 
 /// The log file of one stream of the instance at `index`: `$CORRAL_HOME/logs/APP/INDEX.out.log`.
 pub fn log_file(home: &Home, app: &str, index: u32, stream: Stream) -> PathBuf {
-    home.app_logs(app)
-        .join(format!("{index}.{}.log", stream.suffix()))
+    stream_file(home, app, (None, false), index, stream)
 }
 
 /// A FIFO path for one stream of one instance: `$CORRAL_HOME/run/INSTANCE.out.fifo`.

@@ -56,6 +56,17 @@ impl LogPipe {
     }
 }
 
+/// Bytes a FIFO may hold: a fast writer keeps writing while a batch goes to disk.
+const PIPE_SIZE: nix::libc::c_int = 1 << 20;
+
+/// Grows the FIFO's buffer to [`PIPE_SIZE`] (or as much as the system allows; best effort).
+pub(crate) fn enlarge(fd: &impl std::os::fd::AsFd) {
+    use nix::fcntl::{fcntl, FcntlArg};
+    if let Err(err) = fcntl(fd, FcntlArg::F_SETPIPE_SZ(PIPE_SIZE)) {
+        tracing::debug!(%err, "cannot grow a log FIFO");
+    }
+}
+
 /// Unlinks `path`, treating "not found" as success.
 fn remove_if_exists(path: &Path) -> io::Result<()> {
     match std::fs::remove_file(path) {

@@ -4,11 +4,12 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::line::{split_stamp, MAX_LINE};
+use super::rotate::rotated_path;
 use super::{LogsError, Stream, Tail};
 use crate::home::Home;
 
@@ -33,13 +34,16 @@ pub struct Query {
 /// One log file: a stream of one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Source {
-    /// The instance index (from the file name).
-    pub(crate) index: u32,
+    /// The instance index (from the file name); `None` for a merged file of all instances.
+    pub(crate) index: Option<u32>,
     /// Which stream the file holds.
     pub(crate) stream: Stream,
     /// The file.
     pub(crate) path: PathBuf,
 }
+
+/// A source's current file (none yet: `None`) and the offset it was read up to.
+pub(crate) type Current = Option<(File, u64)>;
 
 /// One line of a log file, with the time it sorts by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +95,8 @@ pub(crate) fn app_dir(home: &Home, app: &str) -> Result<PathBuf, LogsError> {
     }
 }
 
-/// The log files in `dir` the query selects, ordered by instance index then stream.
+/// The log files in `dir` the query selects, ordered by instance index then stream; a file
+/// with only rotated files left (`0.out.log.1`) counts.
 pub(crate) fn list_sources(dir: &Path, query: &Query) -> Result<Vec<Source>, LogsError> {
     let entries = std::fs::read_dir(dir).map_err(|err| LogsError::read(dir, err))?;
     let mut sources = Vec::new();
@@ -100,31 +105,48 @@ pub(crate) fn list_sources(dir: &Path, query: &Query) -> Result<Vec<Source>, Log
         let Some((index, stream)) = entry.file_name().to_str().and_then(parse_name) else {
             continue;
         };
-        if query.instance.is_some_and(|i| i != index) || query.stream.is_some_and(|s| s != stream) {
+        if query.instance.is_some_and(|i| Some(i) != index)
+            || query.stream.is_some_and(|s| s != stream)
+        {
             continue;
         }
+        let name = match index {
+            Some(index) => format!("{index}.{}.log", stream.suffix()),
+            None => format!("{}.log", stream.suffix()),
+        };
         sources.push(Source {
             index,
             stream,
-            path: entry.path(),
+            path: dir.join(name),
         });
     }
     sources.sort_by_key(|s| (s.index, s.stream));
+    sources.dedup();
     Ok(sources)
 }
 
-/// Reads `INDEX.out.log` / `INDEX.err.log`; other names (rotated files, FIFOs) are not sources.
-fn parse_name(name: &str) -> Option<(u32, Stream)> {
-    let (index, suffix) = name.strip_suffix(".log")?.split_once('.')?;
+/// Reads `INDEX.out.log` / `INDEX.err.log`, merged `out.log` / `err.log` (no index), and their
+/// rotated `….log.N`; other names are not sources.
+fn parse_name(name: &str) -> Option<(Option<u32>, Stream)> {
+    let base = match name.rsplit_once('.') {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => name,
+    };
+    let base = base.strip_suffix(".log")?;
+    let (index, suffix) = match base.split_once('.') {
+        Some((index, suffix)) => (Some(index), suffix),
+        None => (None, base),
+    };
     let stream = match suffix {
         "out" => Stream::Out,
         "err" => Stream::Err,
         _ => return None,
     };
-    if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    match index {
+        None => Some((None, stream)),
+        Some(i) if i.is_empty() || !i.bytes().all(|b| b.is_ascii_digit()) => None,
+        Some(i) => Some((Some(i.parse().ok()?), stream)),
     }
-    Some((index.parse().ok()?, stream))
 }
 
 /// Writes lines as `web-0 | message` (stdout) or `web-0 ! message` (stderr).
@@ -149,9 +171,7 @@ impl<'a, W: Write> Printer<'a, W> {
     /// Widens the name column to fit every source.
     pub(crate) fn fit(&mut self, sources: &[Source]) {
         for s in sources {
-            self.width = self
-                .width
-                .max(self.app.len() + 1 + s.index.to_string().len());
+            self.width = self.width.max(self.name(s).len());
         }
     }
 
@@ -161,13 +181,21 @@ impl<'a, W: Write> Printer<'a, W> {
             Stream::Out => '|',
             Stream::Err => '!',
         };
-        let name = format!("{}-{}", self.app, source.index);
+        let name = self.name(source);
         let text = if self.timestamps {
             &entry.line[..]
         } else {
             &entry.line[entry.message_at..]
         };
         writeln!(self.out, "{name:<w$} {marker} {text}", w = self.width).map_err(LogsError::Output)
+    }
+
+    /// The name column of a source: `web-0`, or `web` for a merged file.
+    fn name(&self, source: &Source) -> String {
+        match source.index {
+            Some(i) => format!("{}-{i}", self.app),
+            None => self.app.clone(),
+        }
     }
 
     /// Flushes the output (once per batch).
@@ -278,13 +306,12 @@ fn find_back(file: &File, end: u64, mut hit: impl FnMut(u64) -> bool) -> io::Res
     Ok(None)
 }
 
-/// Where the last `tail` lines before `end` start (a last line without `\n` counts).
-pub(crate) fn tail_start(file: &File, end: u64, tail: Tail) -> io::Result<u64> {
-    let n = match tail {
-        Tail::All => return Ok(0),
-        Tail::Last(0) => return Ok(end),
-        Tail::Last(n) => n,
-    };
+/// Where the last `n` lines before `end` start (a last line without `\n` counts), and how
+/// many lines that is (fewer than `n` when the file holds fewer).
+pub(crate) fn tail_lines(file: &File, end: u64, n: usize) -> io::Result<(u64, usize)> {
+    if n == 0 {
+        return Ok((end, 0));
+    }
     let mut last = [0u8];
     let mut search_end = end;
     if end > 0 {
@@ -298,7 +325,10 @@ pub(crate) fn tail_start(file: &File, end: u64, tail: Tail) -> io::Result<u64> {
         seen += 1;
         seen == n
     })?;
-    Ok(found.map_or(0, |p| p + 1))
+    Ok(match found {
+        Some(p) => (p + 1, n),
+        None => (0, if end > 0 { seen + 1 } else { 0 }),
+    })
 }
 
 /// The offset just after the last `\n` before `end` (0 if none): where complete lines end.
@@ -312,44 +342,26 @@ pub fn show(home: &Home, app: &str, query: &Query, out: &mut impl Write) -> Resu
     let sources = list_sources(&dir, query)?;
     let mut printer = Printer::new(out, app, query.timestamps);
     printer.fit(&sources);
-    let result = print_tail(&sources, query, &mut printer, |_, file, len| {
-        Ok((tail_start(file, len, query.tail)?, len))
-    })
-    .and_then(|_| printer.flush());
+    let result = print_tail(&sources, query, &mut printer, false).and_then(|_| printer.flush());
     quiet_when_closed(result)
 }
 
-/// Reads each source's range (from `range(rank, file, len)`), merges, keeps the tail, prints.
-/// Returns each source's end offset and inode.
+/// Reads the query's tail of each source, reaching back into its rotated files (`x.log.1` …)
+/// for as many lines as the tail needs, merges, keeps the tail, prints. With `complete_only`,
+/// a partial last line of a current file is left for `-f` to complete. Returns, per source,
+/// the current file (if any) and the offset read up to.
 pub(crate) fn print_tail<W: Write>(
     sources: &[Source],
     query: &Query,
     printer: &mut Printer<'_, W>,
-    mut range: impl FnMut(usize, &File, u64) -> io::Result<(u64, u64)>,
-) -> Result<Vec<(u64, u64)>, LogsError> {
-    use std::os::unix::fs::MetadataExt;
+    complete_only: bool,
+) -> Result<Vec<Current>, LogsError> {
     let mut readers = Vec::with_capacity(sources.len());
     let mut ends = Vec::with_capacity(sources.len());
     for (rank, source) in sources.iter().enumerate() {
-        let file = match File::open(&source.path) {
-            Ok(file) => file,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                ends.push((0, 0));
-                continue;
-            }
-            Err(err) => return Err(LogsError::read(&source.path, err)),
-        };
-        let read = |err| LogsError::read(&source.path, err);
-        let meta = file.metadata().map_err(read)?;
-        let (start, end) = range(rank, &file, meta.len()).map_err(read)?;
-        ends.push((end, meta.ino()));
-        readers.push(FileLines::new(
-            file,
-            &source.path,
-            rank,
-            (start, end),
-            query.since,
-        )?);
+        let (chain, end) = open_tail(source, query, rank, complete_only)?;
+        readers.push(chain.into_iter().flatten());
+        ends.push(end);
     }
     match query.tail {
         Tail::All => merge(readers, |e| printer.print(&sources[e.rank], &e))?,
@@ -370,6 +382,69 @@ pub(crate) fn print_tail<W: Write>(
         }
     }
     Ok(ends)
+}
+
+/// Readers of the lines of `source` the query's tail needs, oldest file first, and the
+/// current file with the offset they end at.
+fn open_tail(
+    source: &Source,
+    query: &Query,
+    rank: usize,
+    complete_only: bool,
+) -> Result<(Vec<FileLines>, Current), LogsError> {
+    let mut need = match query.tail {
+        Tail::All => usize::MAX,
+        Tail::Last(n) => n,
+    };
+    let mut files = Vec::new();
+    let mut inodes = Vec::new();
+    let mut current = None;
+    for n in 0.. {
+        if need == 0 && n > 0 {
+            break;
+        }
+        let path = match n {
+            0 => source.path.clone(),
+            n => rotated_path(&source.path, n),
+        };
+        let read = |err| LogsError::read(&path, err);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound && n == 0 => continue,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => break,
+            Err(err) => return Err(read(err)),
+        };
+        let meta = file.metadata().map_err(read)?;
+        if inodes.contains(&meta.ino()) {
+            break; // rotated while we were listing: already read under its newer name
+        }
+        inodes.push(meta.ino());
+        let end = match (n, complete_only) {
+            (0, true) => complete_end(&file, meta.len()).map_err(read)?,
+            _ => meta.len(),
+        };
+        let (start, found) = match query.tail {
+            Tail::All => (0, 0),
+            Tail::Last(_) => tail_lines(&file, end, need).map_err(read)?,
+        };
+        need -= found;
+        if n == 0 {
+            let again = file.try_clone().map_err(read)?;
+            current = Some((again, end));
+        }
+        files.push(FileLines::new(
+            file,
+            &path,
+            rank,
+            (start, end),
+            query.since,
+        )?);
+        if start > 0 {
+            break;
+        }
+    }
+    files.reverse();
+    Ok((files, current))
 }
 
 /// Treats a closed output (`| head`) as a normal end.

@@ -30,12 +30,18 @@ fn merged(files: &[&[&str]]) -> Vec<(usize, String)> {
 
 #[test]
 fn names() {
-    assert_eq!(parse_name("0.out.log"), Some((0, Stream::Out)));
-    assert_eq!(parse_name("12.err.log"), Some((12, Stream::Err)));
-    assert_eq!(parse_name("1.out.log.1"), None);
+    assert_eq!(parse_name("0.out.log"), Some((Some(0), Stream::Out)));
+    assert_eq!(parse_name("12.err.log"), Some((Some(12), Stream::Err)));
+    assert_eq!(parse_name("1.out.log.1"), Some((Some(1), Stream::Out)));
+    assert_eq!(parse_name("1.out.log.x"), None);
+    assert_eq!(parse_name("1.out.log."), None);
     assert_eq!(parse_name("x.out.log"), None);
     assert_eq!(parse_name("+1.out.log"), None);
     assert_eq!(parse_name("1.foo.log"), None);
+    assert_eq!(parse_name("out.log"), Some((None, Stream::Out)));
+    assert_eq!(parse_name("err.log.3"), Some((None, Stream::Err)));
+    assert_eq!(parse_name("all.log"), None);
+    assert_eq!(parse_name(".corral-app"), None);
 }
 
 #[test]
@@ -75,22 +81,24 @@ fn file_with(content: &str) -> (tempfile::NamedTempFile, File, u64) {
 #[test]
 fn tail_start_counts_lines_from_the_end() {
     let (_t, f, len) = file_with("a\nbb\nccc\n");
-    assert_eq!(tail_start(&f, len, Tail::Last(1)).expect("tail"), 5);
-    assert_eq!(tail_start(&f, len, Tail::Last(2)).expect("tail"), 2);
-    assert_eq!(tail_start(&f, len, Tail::Last(3)).expect("tail"), 0);
-    assert_eq!(tail_start(&f, len, Tail::Last(9)).expect("tail"), 0);
-    assert_eq!(tail_start(&f, len, Tail::Last(0)).expect("tail"), len);
-    assert_eq!(tail_start(&f, len, Tail::All).expect("tail"), 0);
+    assert_eq!(tail_lines(&f, len, 1).expect("tail"), (5, 1));
+    assert_eq!(tail_lines(&f, len, 2).expect("tail"), (2, 2));
+    assert_eq!(tail_lines(&f, len, 3).expect("tail"), (0, 3));
+    assert_eq!(tail_lines(&f, len, 9).expect("tail"), (0, 3));
+    assert_eq!(tail_lines(&f, len, 0).expect("tail"), (len, 0));
     let (_t, f, len) = file_with("a\nbb\npartial");
-    assert_eq!(tail_start(&f, len, Tail::Last(1)).expect("tail"), 5);
+    assert_eq!(tail_lines(&f, len, 1).expect("tail"), (5, 1));
+    assert_eq!(tail_lines(&f, len, 5).expect("tail"), (0, 3));
     assert_eq!(complete_end(&f, len).expect("end"), 5);
+    let (_t, f, _) = file_with("");
+    assert_eq!(tail_lines(&f, 0, 5).expect("tail"), (0, 0));
 }
 
 #[test]
 fn tail_across_many_blocks() {
     let content: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
     let (_t, f, len) = file_with(&content);
-    let start = tail_start(&f, len, Tail::Last(3)).expect("tail");
+    let (start, _) = tail_lines(&f, len, 3).expect("tail");
     assert_eq!(
         &content[start as usize..],
         "line 19997\nline 19998\nline 19999\n"
@@ -115,12 +123,12 @@ fn printer_prefixes_and_aligns() {
     let mut out = Vec::new();
     let sources = [
         Source {
-            index: 0,
+            index: Some(0),
             stream: Stream::Out,
             path: PathBuf::new(),
         },
         Source {
-            index: 10,
+            index: Some(10),
             stream: Stream::Err,
             path: PathBuf::new(),
         },
@@ -141,4 +149,53 @@ fn printer_prefixes_and_aligns() {
         String::from_utf8(out).expect("utf8"),
         "web-0  | hi\nweb-10 ! hi\nweb-0 | 2026-01-01T00:00:01.000Z hi\n"
     );
+}
+
+/// Writes `web`'s stdout log of instance 0 as rotated files (oldest first) and a current one.
+fn rotated_home(files: &[&str]) -> (tempfile::TempDir, Home) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = Home::at(dir.path());
+    let path = home.app_logs("web").join("0.out.log");
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+    let (current, rotated) = files.split_last().expect("a current file");
+    for (i, content) in rotated.iter().rev().enumerate() {
+        std::fs::write(rotated_path(&path, i as u32 + 1), content).expect("write");
+    }
+    std::fs::write(&path, current).expect("write");
+    (dir, home)
+}
+
+fn shown(home: &Home, tail: Tail) -> String {
+    let query = Query {
+        tail,
+        instance: None,
+        stream: None,
+        since: None,
+        timestamps: false,
+    };
+    let mut out = Vec::new();
+    show(home, "web", &query, &mut out).expect("show");
+    String::from_utf8(out).expect("utf8")
+}
+
+#[test]
+fn tail_reaches_back_into_rotated_files() {
+    let (_d, home) = rotated_home(&["a\nb\n", "c\n", "", "d\ne\n"]);
+    assert_eq!(shown(&home, Tail::Last(2)), "web-0 | d\nweb-0 | e\n");
+    assert_eq!(
+        shown(&home, Tail::Last(3)),
+        "web-0 | c\nweb-0 | d\nweb-0 | e\n"
+    );
+    let all = "web-0 | a\nweb-0 | b\nweb-0 | c\nweb-0 | d\nweb-0 | e\n";
+    assert_eq!(shown(&home, Tail::Last(4)), &all[10..]);
+    assert_eq!(shown(&home, Tail::Last(50)), all);
+    assert_eq!(shown(&home, Tail::All), all);
+    assert_eq!(shown(&home, Tail::Last(0)), "");
+}
+
+#[test]
+fn tail_reads_rotated_files_when_the_current_one_is_missing() {
+    let (_d, home) = rotated_home(&["x\n", "y\n", ""]);
+    std::fs::remove_file(home.app_logs("web").join("0.out.log")).expect("rm");
+    assert_eq!(shown(&home, Tail::Last(5)), "web-0 | x\nweb-0 | y\n");
 }

@@ -88,6 +88,8 @@ impl Default for Logs {
             max_size: default_log_size(),
             max_files: default_log_files(),
             timestamps: true,
+            dir: None,
+            merge: false,
         }
     }
 }

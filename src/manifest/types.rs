@@ -421,7 +421,7 @@ pub struct Watch {
 }
 
 /// Log capture settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Logs {
     /// Rotate a log file when it reaches this size; default `10Mi`.
@@ -434,4 +434,12 @@ pub struct Logs {
     /// Prefix each line with an RFC 3339 UTC timestamp; default true.
     #[serde(default = "default_true")]
     pub timestamps: bool,
+    /// Folder of this app's log files instead of `$CORRAL_HOME/logs/APP` (same file names
+    /// inside); a relative path resolves against the manifest file's folder. One app per folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// One file per stream for all instances (`out.log`, `err.log`) instead of one per
+    /// instance (`INDEX.out.log`), like PM2's `merge_logs`; default false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub merge: bool,
 }

@@ -1,6 +1,7 @@
 //! One supervised process: its identity, phase, log capture and stop escalation.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
@@ -11,7 +12,7 @@ use super::events::unix_ms;
 use super::process;
 use super::record::RecordEntry;
 use super::template::Template;
-use crate::logs::LogPipe;
+use crate::logs::{LogPipe, Rotation};
 use crate::reconcile::{InstanceId, MemoryState, Phase, StopReason};
 
 /// A live process started (or adopted) by this controller.
@@ -41,6 +42,10 @@ pub struct Instance {
     pub pipes: Vec<LogPipe>,
     /// Whether its log lines get timestamps (kept for adoption).
     pub timestamps: bool,
+    /// When its log files rotate (kept for adoption).
+    pub rotation: Rotation,
+    /// Its stdout and stderr log files (kept for adoption).
+    pub log_files: Vec<PathBuf>,
     /// Its own loopback port per tcp/http listen entry (`PORT`, `PORT_<NAME>`).
     pub ports: Vec<(String, u16)>,
     /// Cancels the SIGKILL escalation once the process is gone.
@@ -81,6 +86,8 @@ impl Instance {
             stop_reason: None,
             pipes,
             timestamps: template.logs.timestamps,
+            rotation: super::spawn::rotation(&template.logs),
+            log_files: Vec::new(),
             ports,
             escalation: CancellationToken::new(),
             probes: CancellationToken::new(),
@@ -153,6 +160,8 @@ impl Instance {
             stopping: self.phase == Phase::Stopping,
             pipes: self.pipes.iter().map(|p| p.path().to_path_buf()).collect(),
             timestamps: self.timestamps,
+            rotation: self.rotation,
+            log_files: self.log_files.clone(),
             ports: self.ports.clone(),
         }
     }

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::home::Home;
+use crate::logs::LogLoss;
 use crate::probe::ProbeReport;
 use crate::reconcile::{
     BackoffPolicy, InstanceId, ObservedApp, ObservedInstance, Phase, SlotHistory, StopReason,
@@ -28,6 +29,10 @@ use shared::Shared;
 pub use events::{unix_ms, EventLog};
 pub use instance::{Drain, Exit, Exited, Instance};
 pub use template::Template;
+
+/// Reports of lost log lines waiting for the controller loop; capture tasks keep counting
+/// (and retry) while it is full.
+const LOG_LOSSES: usize = 64;
 
 /// All processes of all apps, and the history the planner needs.
 pub struct Supervisor {
@@ -41,11 +46,14 @@ pub struct Supervisor {
     pub events: EventLog,
     /// Where instance cgroups go (`memory.max`), found when an app first asks for one.
     cgroups: Option<Result<crate::cgroup::Cgroups, crate::cgroup::Unavailable>>,
+    /// The receiving end of `shared.log_losses`, until the controller takes it.
+    log_losses: Option<mpsc::Receiver<LogLoss>>,
 }
 
 impl Supervisor {
     /// A supervisor whose tasks report exits on `exits` and probe results on `probes`.
     pub fn new(home: Home, exits: mpsc::Sender<Exited>, probes: mpsc::Sender<ProbeReport>) -> Self {
+        let (log_losses_tx, log_losses) = mpsc::channel(LOG_LOSSES);
         Self {
             shared: Shared {
                 home,
@@ -53,6 +61,7 @@ impl Supervisor {
                 probes,
                 tasks: TaskTracker::new(),
                 captures_stop: CancellationToken::new(),
+                log_losses: log_losses_tx,
             },
             next_id: 1,
             instances: BTreeMap::new(),
@@ -60,7 +69,20 @@ impl Supervisor {
             last_exits: BTreeMap::new(),
             events: EventLog::default(),
             cgroups: None,
+            log_losses: Some(log_losses),
         }
+    }
+
+    /// The channel of lost log lines, for the controller loop to pass to [`Self::on_log_loss`]
+    /// (taken once; later calls get a closed channel).
+    pub fn take_log_losses(&mut self) -> mpsc::Receiver<LogLoss> {
+        self.log_losses.take().unwrap_or_else(|| mpsc::channel(1).1)
+    }
+
+    /// Records a run of lost log lines as a `LogLinesDropped` warning of its app.
+    pub fn on_log_loss(&mut self, loss: LogLoss) {
+        self.events
+            .warning(&loss.app, "LogLinesDropped", loss.to_string());
     }
 
     /// What the planner sees.

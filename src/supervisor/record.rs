@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::logs::Rotation;
+
 /// One live instance as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -33,6 +35,12 @@ pub struct RecordEntry {
     /// Whether its log lines get timestamps.
     #[serde(default = "yes")]
     pub timestamps: bool,
+    /// When its log files rotate.
+    #[serde(default)]
+    pub rotation: Rotation,
+    /// Its stdout and stderr log files (empty in older records: the default ones).
+    #[serde(default)]
+    pub log_files: Vec<PathBuf>,
     /// Its loopback ports per tcp/http listen entry, to put it back in rotation.
     #[serde(default)]
     pub ports: Vec<(String, u16)>,
@@ -91,6 +99,11 @@ mod tests {
                 stopping: false,
                 pipes: vec![dir.path().join("p")],
                 timestamps: false,
+                rotation: Rotation {
+                    max_size: 1000,
+                    max_files: 2,
+                },
+                log_files: vec![dir.path().join("o"), dir.path().join("e")],
                 ports: vec![("http".into(), 8080)],
             }],
         };

@@ -7,6 +7,7 @@ use tokio_util::task::TaskTracker;
 
 use super::instance::Exited;
 use crate::home::Home;
+use crate::logs::LogLoss;
 use crate::probe::ProbeReport;
 
 /// The supervisor's channels and task owner, lent to spawn and adopt.
@@ -20,6 +21,8 @@ pub struct Shared {
     pub probes: mpsc::Sender<ProbeReport>,
     /// Owns every helper task (waits, captures, probers, stop timers).
     pub tasks: TaskTracker,
+    /// Runs of log lines lost to write errors, to the controller loop (bounded).
+    pub log_losses: mpsc::Sender<LogLoss>,
     /// Ends log capture at shutdown (after every instance exited).
     pub captures_stop: CancellationToken,
 }

@@ -2,7 +2,7 @@
 //! going through FIFOs into the log files, its probers, and a task that reports its exit.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,8 +15,8 @@ use super::record::RecordEntry;
 use super::shared::Shared;
 use super::template::Template;
 use crate::cgroup::{self, Cgroups, InstanceCgroup};
-use crate::logs::{self, CaptureOptions, LogPipe, Stream};
-use crate::manifest::ListenMode;
+use crate::logs::{self, CaptureOptions, LogPipe, LossReporter, Rotation, Stream};
+use crate::manifest::{ListenMode, Logs};
 use crate::net::{self, AppListeners};
 use crate::probe::NotifySocket;
 use crate::reconcile::{InstanceId, Phase};
@@ -54,15 +54,48 @@ fn default_probe_port(template: &Template, ports: &[(String, u16)]) -> Option<u1
     })
 }
 
-/// Creates the two log FIFOs of an instance and starts capturing them.
+/// The rotation settings of `spec.logs`.
+pub fn rotation(logs: &Logs) -> Rotation {
+    Rotation {
+        max_size: logs.max_size.0,
+        max_files: logs.max_files,
+    }
+}
+
+/// Starts capturing one stream of instance `index` of `app` into `file`; the capture task
+/// belongs to the supervisor's tracker and reports lost lines to the controller.
+fn capture(
+    shared: &Shared,
+    pipe: &LogPipe,
+    (app, index, stream): (&str, u32, Stream),
+    file: PathBuf,
+    opts: CaptureOptions,
+) -> io::Result<()> {
+    let losses = LossReporter {
+        tx: shared.log_losses.clone(),
+        app: app.to_owned(),
+        index,
+        stream,
+    };
+    let capture =
+        logs::spawn_capture(pipe, file, opts, shared.captures_stop.clone(), Some(losses))?;
+    shared.tasks.spawn(capture.finished());
+    Ok(())
+}
+
+/// Creates the two log FIFOs of an instance and starts capturing them into its log files
+/// (returned, per stream, for the record).
 fn log_pipes(
     shared: &Shared,
     template: &Template,
     index: u32,
     id: InstanceId,
     run_dir: &Path,
-) -> io::Result<Vec<LogPipe>> {
+) -> io::Result<(Vec<LogPipe>, Vec<PathBuf>)> {
+    let log_dir = template.log_dir.as_deref();
+    logs::prepare_dir(&shared.home, &template.app, log_dir)?;
     let mut pipes = Vec::new();
+    let mut files = Vec::new();
     for stream in [Stream::Out, Stream::Err] {
         let pipe = LogPipe::create(&run_dir.join(format!(
             "{}.{index}.{id}.{}",
@@ -71,21 +104,20 @@ fn log_pipes(
         )))?;
         let opts = CaptureOptions {
             timestamps: template.logs.timestamps,
+            rotation: rotation(&template.logs),
         };
-        let file = logs::log_file(&shared.home, &template.app, index, stream);
-        match logs::spawn_capture(&pipe, file, opts, shared.captures_stop.clone()) {
-            Ok(capture) => {
-                shared.tasks.spawn(capture.finished());
-            }
-            Err(e) => {
-                pipe.remove();
-                pipes.iter().for_each(LogPipe::remove);
-                return Err(e);
-            }
+        let layout = (log_dir, template.logs.merge);
+        let file = logs::stream_file(&shared.home, &template.app, layout, index, stream);
+        let who = (template.app.as_str(), index, stream);
+        if let Err(e) = capture(shared, &pipe, who, file.clone(), opts) {
+            pipe.remove();
+            pipes.iter().for_each(LogPipe::remove);
+            return Err(e);
         }
         pipes.push(pipe);
+        files.push(file);
     }
-    Ok(pipes)
+    Ok((pipes, files))
 }
 
 /// Spawns instance `id` of `template` at `index`; `listeners` are the app's shared sockets.
@@ -105,7 +137,7 @@ pub fn spawn(
     };
     let run_dir = shared.home.run_dir();
     std::fs::create_dir_all(&run_dir)?;
-    let pipes = log_pipes(shared, template, index, id, &run_dir)?;
+    let (pipes, log_files) = log_pipes(shared, template, index, id, &run_dir)?;
     let cleanup = |pipes: &[LogPipe]| pipes.iter().for_each(LogPipe::remove);
     let notify = match template.readiness.as_ref().and_then(|p| p.notify.as_ref()) {
         Some(_) => {
@@ -220,6 +252,7 @@ pub fn spawn(
     };
     let mut inst = Instance::new(id, template, index, pid, start_ticks, pipes, ports);
     inst.cgroup = cgroup.map(|(c, max)| (c.path, max));
+    inst.log_files = log_files;
     if let Err(e) = probes::start(shared, template, id, &target, notify, true, &inst.probes) {
         tracing::warn!(app = %template.app, "instance {index}: {e}");
     }
@@ -242,23 +275,23 @@ pub fn adopt(
         return None;
     }
     let mut pipes = Vec::new();
-    for (path, stream) in entry.pipes.iter().zip([Stream::Out, Stream::Err]) {
+    let streams = [Stream::Out, Stream::Err];
+    let log_files: Vec<PathBuf> = match &entry.log_files[..] {
+        [out, err] => vec![out.clone(), err.clone()],
+        _ => streams
+            .iter()
+            .map(|s| logs::log_file(&shared.home, &entry.app, entry.index, *s))
+            .collect(),
+    };
+    for ((path, stream), file) in entry.pipes.iter().zip(streams).zip(&log_files) {
         let pipe = LogPipe::open_existing(path);
-        let file = logs::log_file(&shared.home, &entry.app, entry.index, stream);
-        match logs::spawn_capture(
-            &pipe,
-            file,
-            CaptureOptions {
-                timestamps: entry.timestamps,
-            },
-            shared.captures_stop.clone(),
-        ) {
-            Ok(capture) => {
-                shared.tasks.spawn(capture.finished());
-            }
-            Err(e) => {
-                tracing::warn!(app = %entry.app, "cannot re-open the log pipe {}: {e}", path.display())
-            }
+        let opts = CaptureOptions {
+            timestamps: entry.timestamps,
+            rotation: entry.rotation,
+        };
+        let who = (entry.app.as_str(), entry.index, stream);
+        if let Err(e) = capture(shared, &pipe, who, file.clone(), opts) {
+            tracing::warn!(app = %entry.app, "cannot re-open the log pipe {}: {e}", path.display())
         }
         pipes.push(pipe);
     }
@@ -296,6 +329,8 @@ pub fn adopt(
         stop_reason: None,
         pipes,
         timestamps: entry.timestamps,
+        rotation: entry.rotation,
+        log_files,
         ports: entry.ports.clone(),
         escalation: CancellationToken::new(),
         probes: CancellationToken::new(),

@@ -21,6 +21,8 @@ pub struct Template {
     pub stop: Stop,
     /// Log capture settings.
     pub logs: Logs,
+    /// `logs.dir`, resolved against the manifest's folder.
+    pub log_dir: Option<PathBuf>,
     /// Readiness probe, if any.
     pub readiness: Option<Probe>,
     /// Liveness probe, if any.
@@ -81,7 +83,8 @@ impl Template {
             cwd,
             env,
             stop: spec.stop.clone(),
-            logs: spec.logs,
+            logs: spec.logs.clone(),
+            log_dir: spec.logs.dir.as_ref().map(|dir| base.join(dir)),
             readiness: spec.readiness.clone(),
             liveness: spec.liveness.clone(),
             listen: spec.listen.clone(),
