@@ -127,6 +127,13 @@ fn an_ecosystem_file_imports_validates_and_runs() {
     assert_eq!(spec.backoff.reset_after.to_string(), "10s");
     assert_eq!(spec.stop.timeout.to_string(), "3s");
     assert_eq!(spec.strategy.progress_deadline.to_string(), "8s");
+    let logs = &spec.logs;
+    assert!(logs.merge, "merge_logs");
+    assert_eq!(
+        logs.dir.as_deref(),
+        Some("../logs/api-server"),
+        "beside PM2's log files"
+    );
     let text = fs::read_to_string(c.manifests.join("api-server.yaml")).unwrap();
     assert!(text.contains("#   cron_restart: \"0 0 * * *\""), "{text}");
     let worker = &parse_file(&c.manifests.join("worker.yaml")).unwrap()[0].app;

@@ -71,6 +71,11 @@ pub fn container(
             ..EnvVar::default()
         })
         .collect();
+    if let Some(max) = spec.memory.as_ref().and_then(|m| m.max) {
+        warn(format!(
+            "memory.max ({max}) is not exported: limits.memory is the one ceiling a container has, and it takes memory.limit"
+        ));
+    }
     let resources = spec.memory.as_ref().map(|m| ResourceRequirements {
         limits: Some([("memory".to_owned(), Quantity(m.limit.to_string()))].into()),
         ..ResourceRequirements::default()

@@ -134,7 +134,7 @@ pub fn map_app(app: &Map<String, Value>, i: usize, source: &str, ctx: &Context) 
     stop(&mut m);
     strategy(&mut m);
     watch(&mut m);
-    logs(&mut m);
+    logs(&mut m, &name);
     let leftovers = leftovers(&mut m);
     let mut text = format!(
         "# Imported from PM2 ({source}, app {}) by `corral import pm2`.\n# Check it with `corral validate`; the comments say which PM2 key each setting came from.\napiVersion: corral/v1\nkind: App\nmetadata:\n  name: {name}\nspec:\n",
@@ -490,7 +490,7 @@ fn watch(m: &mut Manifest<'_>) {
 }
 
 /// `out_file`, `error_file`, `merge_logs`, `log_date_format`, `time` → `logs`.
-fn logs(m: &mut Manifest<'_>) {
+fn logs(m: &mut Manifest<'_>, name: &str) {
     let out = m
         .get(&["out_file", "out", "output", "out_log"])
         .and_then(text);
@@ -511,8 +511,10 @@ fn logs(m: &mut Manifest<'_>) {
         .filter_map(|p| p.parent().map(Path::to_path_buf))
         .collect();
     if let Some(dir) = dirs.first() {
-        parts.push(format!("dir: {}", scalar(&relative(&m.ctx.out_dir, dir))));
-        from.push("out_file/error_file's folder (files are INDEX.out.log, INDEX.err.log)");
+        // A log folder belongs to one app in corral: each app gets its own below PM2's.
+        let own = dir.join(name);
+        parts.push(format!("dir: {}", scalar(&relative(&m.ctx.out_dir, &own))));
+        from.push("a folder of its own beside out_file/error_file (files are INDEX.out.log, INDEX.err.log)");
         if dirs.iter().any(|d| d != dir) {
             m.warnings.push("out_file and error_file are in different folders: corral keeps both streams in the out_file's".into());
         }
