@@ -51,6 +51,9 @@ pub struct AppStatus {
     /// `spec.watch` at work, when the app has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchStatus>,
+    /// The git commit the definition in force was read at (manifests in a git work tree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<crate::gitops::AppliedCommit>,
 }
 
 /// An app's file watch (`spec.watch`).
@@ -153,6 +156,21 @@ pub struct ManifestProblem {
     pub apps: Vec<String>,
 }
 
+impl std::fmt::Display for ManifestProblem {
+    /// `file:line:column: message`, or `file: message` when there is no place in the file.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+}
+
 /// What `GET /v1/controller` returns.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -165,6 +183,9 @@ pub struct ControllerInfo {
     pub pid: u32,
     /// corral version.
     pub version: String,
+    /// The git commit the manifests directory was last read at, inside a git work tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<crate::gitops::AppliedCommit>,
 }
 
 /// A plain reply for commands (`restart`, `reload`).

@@ -52,7 +52,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let manifests = std::fs::canonicalize(&args.manifests).with_context(|| {
+    // Read before any thread starts: the notification socket is taken out of the environment.
+    let notifier = std::sync::Arc::new(crate::startup::notify::Notifier::from_env());
+    // Absolute but not resolved: symlinks on the way are followed afresh on every read, so a
+    // GitOps symlink swap (git-sync's --link) is applied like any edit.
+    let manifests = std::path::absolute(&args.manifests)
+        .with_context(|| format!("cannot resolve --manifests {}", args.manifests.display()))?;
+    std::fs::read_dir(&manifests).with_context(|| {
         format!(
             "the manifests directory {} cannot be opened; create it or pass another --manifests",
             args.manifests.display()
@@ -73,14 +79,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (api_tx, api_rx) = tokio::sync::mpsc::channel(64);
         let server = crate::api::server::Server::bind(&home).await?;
         let server_task = tokio::spawn(server.run(api_tx, shutdown.child_token()));
-        let signals = tokio::spawn(wait_for_signal(shutdown.clone()));
+        let (hangup_tx, hangup_rx) = tokio::sync::mpsc::channel(1);
+        let signals = tokio::spawn(wait_for_signal(shutdown.clone(), hangup_tx));
         let config = crate::controller::Config {
             manifests,
             profile: args.profile,
             home,
             sample_interval: args.sample_interval,
+            notifier,
         };
-        let result = crate::controller::run(config, api_rx, shutdown.clone()).await;
+        let result = crate::controller::run(config, api_rx, hangup_rx, shutdown.clone()).await;
         shutdown.cancel();
         signals.abort();
         let _ = server_task.await;
@@ -89,19 +97,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Cancels `shutdown` on the first SIGTERM or SIGINT.
-async fn wait_for_signal(shutdown: CancellationToken) {
+/// Cancels `shutdown` on the first SIGTERM or SIGINT; each SIGHUP asks for a resync (as
+/// `systemctl reload` sends it).
+async fn wait_for_signal(shutdown: CancellationToken, hangups: tokio::sync::mpsc::Sender<()>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) else {
         tracing::error!("cannot install signal handlers; stop the controller with SIGKILL");
         return;
     };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
+    loop {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+            _ = hup.recv() => {
+                // One pending resync is enough: the next read sees every change.
+                let _ = hangups.try_send(());
+                continue;
+            }
+        }
+        break;
     }
     shutdown.cancel();
 }

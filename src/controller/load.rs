@@ -15,15 +15,20 @@ impl Controller {
         );
         let joined = tokio::task::spawn_blocking(move || {
             let store = prev.reload(&dir)?;
+            let commit = std::fs::canonicalize(&dir)
+                .ok()
+                .and_then(|d| crate::gitops::applied_commit(&d));
             let templates: Vec<Template> = store
                 .apps
                 .values()
                 .map(|l| Template::resolve(l, profile.as_deref()))
                 .collect();
-            Ok::<_, store::DirError>((store, templates))
+            Ok::<_, store::DirError>((store, templates, commit))
         })
         .await;
-        let (store, templates) = match joined {
+        // A swapped symlink on the way changes what to watch; a vanished directory too.
+        self.manifests_watch.follow(&self.config.manifests);
+        let (store, templates, commit) = match joined {
             Ok(result) => result?,
             Err(e) => {
                 tracing::error!("manifest loading task failed: {e}");
@@ -42,7 +47,16 @@ impl Controller {
                 }
             }
         }
+        if self
+            .store
+            .problems
+            .iter()
+            .any(|p| p.line == 0 && p.file == self.config.manifests.display().to_string())
+        {
+            tracing::info!("the manifests directory can be read again");
+        }
         self.store = store;
+        self.note_commit(commit);
         let mut previous = std::mem::take(&mut self.desired);
         for mut template in templates {
             let name = template.app.clone();
@@ -107,8 +121,10 @@ impl Controller {
 
     /// [`Controller::reload`], logging a failure instead of stopping (the directory may come back).
     pub(super) async fn reload_logged(&mut self) {
-        if let Err(e) = self.reload().await {
-            tracing::error!("{e}; apps keep running as they are");
+        match self.reload().await {
+            Ok(()) => {}
+            Err(ControllerError::Manifests(e)) => self.on_dir_error(e.to_string()),
+            Err(e) => tracing::error!("{e}; apps keep running as they are"),
         }
     }
 }

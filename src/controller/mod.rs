@@ -2,6 +2,7 @@
 //! timer) into a reconcile — plan from desired + observed state, then execute the actions.
 
 mod desired;
+mod gitops;
 mod history;
 mod listen;
 mod load;
@@ -48,6 +49,8 @@ pub struct Config {
     pub home: Home,
     /// How often CPU and memory are sampled and memory limits checked (`--sample-interval`).
     pub sample_interval: Duration,
+    /// The service manager's notification socket (systemd `Type=notify`), if any.
+    pub notifier: std::sync::Arc<crate::startup::notify::Notifier>,
 }
 
 /// Why the controller could not run.
@@ -101,12 +104,19 @@ struct Controller {
     sampled_pids: watch::Sender<Vec<u32>>,
     /// `spec.watch`: file watches per app.
     watches: crate::watch::Watches,
+    /// The manifests directory's watch, through the symlinks that lead to it.
+    manifests_watch: store::watch::DirWatch,
+    /// The commit the manifests directory was last read at (inside a git work tree).
+    commit: Option<Result<crate::gitops::AppliedCommit, String>>,
+    /// The commit each app's definition in force was read at.
+    synced: BTreeMap<String, crate::gitops::AppliedCommit>,
 }
 
 /// Runs the controller until `shutdown` is cancelled, then stops every app gracefully.
 pub async fn run(
     config: Config,
     mut api: mpsc::Receiver<ApiRequest>,
+    mut hangups: mpsc::Receiver<()>,
     shutdown: CancellationToken,
 ) -> Result<(), ControllerError> {
     let home_err = |path: PathBuf| move |source| ControllerError::Home { path, source };
@@ -127,6 +137,13 @@ pub async fn run(
         sampler_stop.clone(),
     ));
     let config_home = config.home.clone();
+    let notifier = config.notifier.clone();
+    let (wake_tx, mut wake) = mpsc::channel::<()>(1);
+    let manifests_watch =
+        store::watch::DirWatch::new(wake_tx).map_err(|source| ControllerError::Watch {
+            dir: config.manifests.clone(),
+            source,
+        })?;
     let mut ctl = Controller {
         supervisor: Supervisor::new(config.home.clone(), exits_tx, probes_tx),
         config,
@@ -142,14 +159,13 @@ pub async fn run(
         usage: BTreeMap::new(),
         sampled_pids: pids_tx,
         watches: crate::watch::Watches::new(config_home.root(), watch_tx),
+        manifests_watch,
+        commit: None,
+        synced: BTreeMap::new(),
     };
     let mut log_losses = ctl.supervisor.take_log_losses();
     ctl.supervisor.adopt(record, Instant::now());
     ctl.reload().await?;
-    let (wake_tx, mut wake) = mpsc::channel::<()>(1);
-    let dir = ctl.config.manifests.clone();
-    let _watch = store::watch::watch_dir(&dir, wake_tx)
-        .map_err(|source| ControllerError::Watch { dir, source })?;
     tracing::info!(manifests = %ctl.config.manifests.display(), "controller running");
 
     let mut reload_at: Option<Instant> = None;
@@ -159,10 +175,16 @@ pub async fn run(
         RESYNC
     };
     let mut resync_at = Instant::now() + first;
+    // READY=1 once the first reconcile has started every app it can (and after each SIGHUP).
+    let mut announce_ready = true;
+    let mut watchdog = notifier.watchdog_interval().map(tokio::time::interval);
     loop {
         let mut requeue = ctl.reconcile().await;
         if ctl.fire_deferred_watches().await {
             requeue = ctl.reconcile().await;
+        }
+        if std::mem::take(&mut announce_ready) {
+            notifier.ready();
         }
         let next = [requeue, reload_at, Some(resync_at)]
             .into_iter()
@@ -178,6 +200,14 @@ pub async fn run(
             Some(usage) = usage_rx.recv() => ctl.on_usage(usage),
             Some(msg) = watch_rx.recv() => ctl.on_watch(msg).await,
             Some(loss) = log_losses.recv() => ctl.supervisor.on_log_loss(loss),
+            Some(()) = hangups.recv() => {
+                tracing::info!("SIGHUP: reading the manifests again");
+                notifier.reloading();
+                reload_at = None;
+                ctl.reload_logged().await;
+                announce_ready = true;
+            }
+            _ = tick(&mut watchdog) => notifier.watchdog(),
             _ = sleep_until(next.into()) => {
                 let now = Instant::now();
                 if reload_at.is_some_and(|t| t <= now) || resync_at <= now {
@@ -192,6 +222,7 @@ pub async fn run(
     }
 
     tracing::info!("stopping every app");
+    notifier.stopping();
     ctl.watches.shutdown().await;
     ctl.desired.clear();
     while !ctl.supervisor.is_empty() {
@@ -415,6 +446,16 @@ impl Controller {
         if let Err(e) = self.supervisor.record().save(&path).await {
             tracing::error!("cannot write {}: {e}; a controller started after a crash may not find every instance", path.display());
         }
+    }
+}
+
+/// The next watchdog tick, or never when the watchdog is off.
+async fn tick(watchdog: &mut Option<tokio::time::Interval>) {
+    match watchdog {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

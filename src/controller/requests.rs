@@ -64,6 +64,7 @@ impl Controller {
                     profile: self.config.profile.clone(),
                     pid: std::process::id(),
                     version: env!("CARGO_PKG_VERSION").into(),
+                    commit: self.commit.clone().and_then(Result::ok),
                 });
             }
         }

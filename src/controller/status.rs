@@ -185,16 +185,12 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             .into(),
             message: problem.map_or_else(
                 || "the manifest in force is the one on disk".into(),
-                |p| {
-                    format!(
-                        "{}:{}:{}: {} (the last good version keeps running)",
-                        p.file, p.line, p.column, p.message
-                    )
-                },
+                |p| format!("{p} (the last good version keeps running)"),
             ),
         },
     ];
     conditions.extend(ctl.ceiling_condition(name));
+    conditions.extend(ctl.synced_condition(name));
     Some(AppStatus {
         name: name.to_owned(),
         file: located
@@ -212,7 +208,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         memory_bytes: sum(instances.iter().filter_map(|i| i.memory_bytes)),
         created_ms: ctl.created.get(name).copied().unwrap_or(0),
         error: problem
-            .map(|p| format!("{}:{}:{}: {}", p.file, p.line, p.column, p.message))
+            .map(ToString::to_string)
             .or_else(|| bind_error.map(|e| format!("cannot listen: {e}"))),
         conditions,
         instances,
@@ -221,6 +217,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             .and_then(|l| serde_yaml::to_string(&l.app.spec).ok())
             .unwrap_or_default(),
         watch: ctl.watches.status(name),
+        commit: ctl.synced_commit(name),
     })
 }
 

@@ -65,6 +65,7 @@ pub fn web() -> AppStatus {
         }],
         spec_yaml: "command: [node, server.js]\ninstances: 2\n".into(),
         watch: None,
+        commit: None,
     }
 }
 
@@ -120,6 +121,7 @@ pub fn spawn_fake_controller(
                     profile: None,
                     pid: FAKE_PID,
                     version: "test".into(),
+                    commit: None,
                 })),
             }
         }
