@@ -139,12 +139,20 @@ fn bad_arguments_say_what_to_fix() {
 fn the_readmes_git_pull_timer_passes_systemd_analyze_verify() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/gitops");
     let verify = Command::new("systemd-analyze")
-        .args(["verify", "--man=no", "corral-pull.timer", "corral-pull.service"])
+        .args([
+            "verify",
+            "--man=no",
+            "corral-pull.timer",
+            "corral-pull.service",
+        ])
         .current_dir(&dir)
         .output()
         .expect("systemd-analyze is needed (Debian package systemd)");
     let complaints = String::from_utf8_lossy(&verify.stderr);
-    assert!(verify.status.success() && complaints.trim().is_empty(), "{complaints}");
+    assert!(
+        verify.status.success() && complaints.trim().is_empty(),
+        "{complaints}"
+    );
     let service = std::fs::read_to_string(dir.join("corral-pull.service")).unwrap();
     assert!(service.contains("git pull --ff-only"), "{service}");
 }
