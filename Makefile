@@ -11,8 +11,9 @@ run: build
 build:
 	$(CARGO) build --release --locked
 
-## Every check: formatting, lints, all tests (unit, property, integration, schema drift).
-test: fmt-check clippy unit
+## Every check: formatting, lints, all tests (unit, property, integration, schema drift), and a
+## short run of the benchmark so that it cannot rot.
+test: fmt-check clippy unit bench-smoke
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -31,7 +32,13 @@ clean:
 	$(CARGO) clean
 
 .PHONY: bench
-## corral vs PM2 on the same Node app (~9 min; installs wrk, nginx, haproxy and a private PM2; not part of `test`).
+## corral vs PM2 on the same Node apps (~15 min; installs wrk, nginx, haproxy and a private PM2; not part of `test`):
+## throughput and reloads, memory-limit reaction, watch reloads under load, log throughput.
 ## Writes docs/benchmarks.md; see bench/run.sh.
 bench:
 	bench/run.sh
+
+.PHONY: bench-smoke
+## `make bench` in miniature (a few setups, 1 s rounds, every part): that it runs, not what it measures.
+bench-smoke:
+	BENCH_QUICK=1 BENCH_OUT=$$(mktemp /tmp/corral-bench-smoke.XXXXXX.md) bench/run.sh

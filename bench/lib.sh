@@ -2,6 +2,17 @@
 # free ports, waiting for HTTP, timing, and a private PM2. Source it; it defines functions only
 # (install_pm2 needs $TMP).
 
+# The binaries the bench runs: release (what users run), or debug for `make test`'s smoke run
+# (bench/run.sh exports BENCH_PROFILE=debug there: `cargo test` has built them already).
+BENCH_PROFILE=${BENCH_PROFILE:-release}
+
+# cargo build [ARGS…] in that profile, from the project's root ($ROOT).
+build_corral() {
+    local release=()
+    [[ $BENCH_PROFILE == release ]] && release=(--release)
+    (cd "$ROOT" && cargo build "${release[@]}" --locked --quiet "$@")
+}
+
 log() { printf '[%s %(%H:%M:%S)T] %s\n' "${BENCH_NAME:-bench}" -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
@@ -37,10 +48,16 @@ wait_http() {
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
-# Install PM2 into $TMP/pm2 (npm, never global); PM2 is then $TMP/pm2/node_modules/.bin/pm2.
+# Where PM2 is installed: BENCH_PM2_PREFIX (bench/run.sh shares its install with the other
+# scripts), else $TMP/pm2. PM2 is then $(pm2_prefix)/node_modules/.bin/pm2.
+pm2_prefix() { echo "${BENCH_PM2_PREFIX:-$TMP/pm2}"; }
+
+# Install PM2 there (npm, never global) unless it is there already.
 install_pm2() {
-    [[ -x $TMP/pm2/node_modules/.bin/pm2 ]] && return 0
-    log "installing PM2 into $TMP/pm2 (npm, not global)"
-    npm install --prefix "$TMP/pm2" --no-audit --no-fund --loglevel=error pm2@latest >/dev/null ||
+    local prefix
+    prefix=$(pm2_prefix)
+    [[ -x $prefix/node_modules/.bin/pm2 ]] && return 0
+    log "installing PM2 into $prefix (npm, not global)"
+    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error pm2@latest >/dev/null ||
         die "npm install pm2 failed"
 }

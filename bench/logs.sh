@@ -25,11 +25,11 @@ BENCH_NAME=logs
 LINES=${BENCH_LOG_LINES:-500000}
 ROUNDS=${BENCH_LOG_ROUNDS:-5}
 OUT=${1:-}
-CORRAL=$ROOT/target/release/corral
+CORRAL=$ROOT/target/${BENCH_PROFILE:-release}/corral
 TMP=$(mktemp -d /tmp/corral-bench-logs.XXXXXX)
 export PM2_HOME=$TMP/pm2-home       # a private PM2 daemon, never the user's
 export CORRAL_HOME=$TMP/corral-home # a private corral controller
-PM2=$TMP/pm2/node_modules/.bin/pm2
+PM2=${BENCH_PM2_PREFIX:-$TMP/pm2}/node_modules/.bin/pm2
 CORRAL_PID=""
 PM2_STARTED=""
 FILE_PID=""
@@ -157,8 +157,8 @@ report() {
 
 command -v node >/dev/null || die "node is required"
 install_pm2
-log "building corral (cargo build --release)"
-(cd "$ROOT" && cargo build --release --locked --quiet --bin corral) || die "cargo build failed"
+log "building corral (cargo build, $BENCH_PROFILE)"
+build_corral --bin corral || die "cargo build failed"
 mkdir -p "$TMP/manifests"
 "$CORRAL" controller --manifests "$TMP/manifests" >"$TMP/controller.log" 2>&1 &
 CORRAL_PID=$!

@@ -25,15 +25,21 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_NAME=memory
 OUT=${1:-}
-CORRAL=$ROOT/target/release/corral
+CORRAL=$ROOT/target/${BENCH_PROFILE:-release}/corral
 LIMIT_MIB=100
 PM2_WAIT=70     # seconds to wait for PM2 to react (its check runs every 30 s)
+if [[ -n ${BENCH_QUICK:-} ]]; then
+    # `make test`'s smoke run: PM2 checks every second, so the script runs in seconds (the
+    # figures then say nothing about PM2's real 30 s check).
+    export PM2_WORKER_INTERVAL=1000
+    PM2_WAIT=20
+fi
 CORRAL_WAIT=20  # seconds to wait for corral to react
 
 TMP=$(mktemp -d /tmp/corral-bench-memory.XXXXXX)
 export PM2_HOME=$TMP/pm2-home           # a private PM2 daemon, never the user's
 export CORRAL_HOME=$TMP/corral-home     # a private corral controller
-PM2=$TMP/pm2/node_modules/.bin/pm2
+PM2=${BENCH_PM2_PREFIX:-$TMP/pm2}/node_modules/.bin/pm2
 CORRAL_PID=""
 WRK_PID=""
 PM2_STARTED=""
@@ -169,8 +175,8 @@ corral_ready() {
 command -v wrk >/dev/null || die "wrk is needed (apt-get install wrk)"
 command -v node >/dev/null || die "Node.js is needed"
 install_pm2
-log "building corral (cargo build --release)"
-(cd "$ROOT" && cargo build --release --locked --quiet --bin corral) || die "cargo build failed"
+log "building corral (cargo build, $BENCH_PROFILE)"
+build_corral --bin corral || die "cargo build failed"
 
 PM2_PORT=$(free_port)
 CORRAL_PORT=$(free_port)

@@ -19,7 +19,11 @@
 # Installs what it lacks: wrk, nginx, haproxy (apt), PM2 (npm, into the temp folder only), corral (cargo build).
 # Everything it starts is stopped on exit; traffic goes to 127.0.0.1 only.
 # Knobs (environment): BENCH_ROUND (s per throughput round, default 4), BENCH_ROUNDS (default 3),
-# BENCH_OUT (report path), BENCH_SETUPS (only these, e.g. "bare:1 pm2_cluster:2"; for trying out).
+# BENCH_OUT (report path), BENCH_SETUPS (only these, e.g. "bare:1 pm2_cluster:2"; for trying out),
+# BENCH_PARTS (the sections after throughput and reloads, default "memory watch logs": each is
+# bench/PART.sh, run with the same PM2 install), BENCH_QUICK=1 (`make test`'s smoke run: a few
+# setups, 1 s rounds, short parts; it checks that every part still runs and reports, the figures
+# mean nothing).
 
 set -uo pipefail
 
@@ -29,6 +33,14 @@ ROUNDS=${BENCH_ROUNDS:-3}       # throughput rounds
 WARMUP=2                        # seconds of unmeasured load per setup and shape (JIT, pools)
 RELOAD_DURATION=12              # seconds of load per reload run
 RELOADS=3                       # reloads per reload run
+# shellcheck disable=SC2206 # split on purpose
+PARTS=(${BENCH_PARTS:-memory watch logs})
+if [[ -n ${BENCH_QUICK:-} ]]; then
+    export BENCH_PROFILE=debug
+    ROUND=1 ROUNDS=1 WARMUP=0 RELOAD_DURATION=4 RELOADS=1
+    BENCH_SETUPS=${BENCH_SETUPS:-bare:1 pm2_cluster:2 corral_http:2}
+    export BENCH_QUICK BENCH_WATCH_DURATION=6 BENCH_LOG_LINES=20000 BENCH_LOG_ROUNDS=1
+fi
 WRK_ARGS=(-t2 -c50)
 OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 # SETUP:INSTANCES. Single-process setups run ×1; the balanced ones ×1 and ×2 (one per CPU on the
@@ -38,13 +50,14 @@ SETUPS=(${BENCH_SETUPS:-bare:1 pm2_fork:1 pm2_cluster:1 corral_inherit:1 corral_
         nginx:1 haproxy:1 hyper:1 pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2})
 # Reloads use the production shapes: PM2 fork ×1, everything else ×2.
 RELOADED=(pm2_fork:1 pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2)
-CORRAL=$ROOT/target/release/corral
+CORRAL=$ROOT/target/${BENCH_PROFILE:-release}/corral
 APP=$ROOT/manifests/apps/web.js
 
 TMP=$(mktemp -d /tmp/corral-bench.XXXXXX)
 export PM2_HOME=$TMP/pm2-home           # a private PM2 daemon, never the user's
 export CORRAL_HOME=$TMP/corral-home     # a private corral controller
 RESULTS=$TMP/results.jsonl
+export BENCH_PM2_PREFIX=$TMP/pm2       # one PM2 install for every part
 PM2=$TMP/pm2/node_modules/.bin/pm2
 
 declare -A PORT    # SETUP:INSTANCES -> its public port on 127.0.0.1
@@ -61,12 +74,18 @@ PM2_STARTED=""
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 
-cleanup() {
+# Stops every setup this script started (and only those); safe to call twice.
+cleanup_setups() {
     [[ -n $WRK_PID ]] && kill "$WRK_PID" 2>/dev/null
     [[ -n $BARE_PID ]] && stop_pid "$BARE_PID"
     for pid in "${PROXY_PID[@]}"; do stop_pid "$pid"; done
     [[ -n $CORRAL_PID ]] && stop_pid "$CORRAL_PID"
     [[ -n $PM2_STARTED ]] && "$PM2" kill >/dev/null 2>&1
+    WRK_PID="" BARE_PID="" CORRAL_PID="" PM2_STARTED="" PROXY_PID=()
+}
+
+cleanup() {
+    cleanup_setups
     log "raw results and logs kept in $TMP"
 }
 trap cleanup EXIT
@@ -95,8 +114,8 @@ install_tools() {
     command -v node >/dev/null || die "Node.js is needed (node not found in PATH)"
     command -v curl >/dev/null || die "curl is needed"
     install_pm2
-    log "building corral and bench/hyper_floor.rs (cargo build --release)"
-    (cd "$ROOT" && cargo build --release --locked --quiet --bin corral --example hyper_floor) ||
+    log "building corral and bench/hyper_floor.rs (cargo build, $BENCH_PROFILE)"
+    build_corral --bin corral --example hyper_floor ||
         die "cargo build failed"
 }
 
@@ -193,7 +212,7 @@ EOF
 
 # bench/hyper_floor.rs: the plainest proxy built on hyper, for hyper's own cost.
 start_hyper() {
-    "$ROOT/target/release/examples/hyper_floor" "${PORT[hyper:1]}" "${PORT[bare:1]}" \
+    "$ROOT/target/$BENCH_PROFILE/examples/hyper_floor" "${PORT[hyper:1]}" "${PORT[bare:1]}" \
         >"$TMP/hyper_floor.log" 2>&1 &
     PROXY_PID[hyper:1]=$!
 }
@@ -441,8 +460,22 @@ main() {
  "wrkArgs": "${WRK_ARGS[*]}", "seconds": $((SECONDS - bench_start))}
 EOF
     mkdir -p "$(dirname "$OUT")"
-    node "$ROOT/bench/report.js" "$RESULTS" "$TMP/machine.json" >"$OUT" || die "report failed"
+    node "$ROOT/bench/report.js" "$RESULTS" "$TMP/machine.json" >"$OUT.tmp" || die "report failed"
+    cleanup_setups
+    local part failed=()
+    for part in "${PARTS[@]}"; do
+        log "part: bench/$part.sh"
+        if BENCH_NAME=$part "$ROOT/bench/$part.sh" "$TMP/$part.md" && [[ -s $TMP/$part.md ]]; then
+            { echo; cat "$TMP/$part.md"; } >>"$OUT.tmp"
+        else
+            failed+=("$part")
+            printf '\n## %s\n\nbench/%s.sh failed in this run (its log: %s).\n' \
+                "$part" "$part" "$TMP" >>"$OUT.tmp"
+        fi
+    done
+    mv "$OUT.tmp" "$OUT"
     log "wrote $OUT in $((SECONDS - bench_start)) s"
+    ((${#failed[@]} == 0)) || die "these parts failed: ${failed[*]}"
 }
 
 main "$@"

@@ -20,13 +20,13 @@ DURATION=${BENCH_WATCH_DURATION:-16}   # seconds of load per tool
 EDITS=3
 LEAD=2                                 # seconds of load before the first edit
 GAP=4                                  # seconds between edits
-CORRAL=$ROOT/target/release/corral
+CORRAL=$ROOT/target/${BENCH_PROFILE:-release}/corral
 OUT=${1:-}
 
 TMP=$(mktemp -d /tmp/corral-bench-watch.XXXXXX)
 export PM2_HOME=$TMP/pm2-home           # a private PM2 daemon, never the user's
 export CORRAL_HOME=$TMP/corral-home     # a private corral controller
-PM2=$TMP/pm2/node_modules/.bin/pm2
+PM2=${BENCH_PM2_PREFIX:-$TMP/pm2}/node_modules/.bin/pm2
 CORRAL_PID=""
 WRK_PID=""
 PM2_STARTED=""
@@ -53,7 +53,7 @@ fi
 command -v node >/dev/null || die "node is needed (the app and PM2 are Node)"
 install_pm2
 log "building corral (release)"
-(cd "$ROOT" && cargo build --release --locked --quiet) || die "cargo build failed"
+build_corral --bin corral || die "cargo build failed"
 
 # ---------------------------------------------------------------------------------------------
 # The two setups, each with its own copy of the app in its own watched folder
