@@ -109,11 +109,14 @@ pub async fn run(
     mut api: mpsc::Receiver<ApiRequest>,
     shutdown: CancellationToken,
 ) -> Result<(), ControllerError> {
-    let home_err = |path: PathBuf| move |source| ControllerError::Home { path, source };
     let record_path = config.home.instances_record();
-    let record = Record::load(&record_path)
-        .await
-        .map_err(home_err(record_path.clone()))?;
+    let (record, record_trouble) = match Record::load(&record_path).await {
+        Ok(record) => (record, None),
+        Err(e) => {
+            tracing::error!("{e}");
+            (Record::default(), Some(e.to_string()))
+        }
+    };
     let (exits_tx, mut exits) = mpsc::channel::<Exited>(256);
     let (probes_tx, mut probes) = mpsc::channel::<ProbeReport>(256);
     let (pids_tx, pids_rx) = watch::channel(Vec::new());
@@ -144,6 +147,9 @@ pub async fn run(
         watches: crate::watch::Watches::new(config_home.root(), watch_tx),
     };
     ctl.supervisor.adopt(record, Instant::now());
+    ctl.supervisor
+        .adopt_orphans(record_trouble, Instant::now())
+        .await;
     ctl.reload().await?;
     let (wake_tx, mut wake) = mpsc::channel::<()>(1);
     let dir = ctl.config.manifests.clone();
