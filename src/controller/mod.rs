@@ -150,6 +150,7 @@ pub async fn run(
     ctl.supervisor
         .adopt_orphans(record_trouble, Instant::now())
         .await;
+    ctl.save_record().await; // the orphans in, a damaged record replaced
     ctl.reload().await?;
     let (wake_tx, mut wake) = mpsc::channel::<()>(1);
     let dir = ctl.config.manifests.clone();

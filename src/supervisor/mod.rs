@@ -278,6 +278,8 @@ impl Supervisor {
             return;
         };
         inst.finish();
+        // The capture holds its read end open; nothing needs the paths once the process is gone.
+        inst.pipes.iter().for_each(crate::logs::LogPipe::remove);
         let oom = memory::oom_killed(&inst);
         self.remove_cgroup(&inst);
         let ran_for = now.saturating_duration_since(inst.started);
