@@ -35,3 +35,10 @@ clean:
 ## Writes docs/benchmarks.md; see bench/run.sh.
 bench:
 	bench/run.sh
+
+.PHONY: soak
+## Days of uptime in minutes (not part of `test`): 10 000 restarts (crash loop, reloads under
+## load, log spam) with the controller's RSS and fd figures, then 500 random controller SIGKILLs.
+soak:
+	$(CARGO) test --locked --test soak -- --ignored --nocapture
+	CORRAL_KILLS=$${CORRAL_KILLS:-500} $(CARGO) test --locked --test crash_random -- --nocapture
