@@ -46,9 +46,9 @@ fn footprint(pid: u32) -> Footprint {
     min
 }
 
-/// Restarts of the crash-looping app so far.
-fn restarts(ctl: &Controller) -> u32 {
-    ctl.app("crashy").map_or(0, |a| a.restarts)
+/// Starts of the crash-looping app so far (each appends a byte to `scratch/starts`).
+fn restarts(ctl: &Controller) -> u64 {
+    fs::metadata(ctl.scratch().join("starts")).map_or(0, |m| m.len())
 }
 
 /// Entries of `run/` (log FIFOs, notify sockets).
@@ -58,7 +58,11 @@ fn run_files(ctl: &Controller) -> usize {
 
 /// Starts the crash loop (and, for the full soak, the spam and reloaded apps).
 fn start(ctl: &Controller, full: bool) -> Option<WebApp> {
-    let crash = ctl.sh("echo starting; echo failing >&2; exit 1");
+    let starts = ctl.scratch().join("starts");
+    let crash = ctl.sh(&format!(
+        "printf . >> '{}'; echo starting; echo failing >&2; exit 1",
+        starts.display()
+    ));
     ctl.write_manifest(
         "crashy.yaml",
         &manifest(
@@ -90,12 +94,30 @@ fn start(ctl: &Controller, full: bool) -> Option<WebApp> {
 }
 
 /// Runs until `total` restarts, measuring at `early` and at the end; reloads `web` every 3 s.
-fn soak(ctl: &Controller, web: Option<&WebApp>, early: u32, total: u32) -> (Footprint, Footprint) {
+fn soak(ctl: &Controller, web: Option<&WebApp>, early: u64, total: u64) -> (Footprint, Footprint) {
     let began = Instant::now();
     let mut reloads = 0;
     let mut last_reload = Instant::now();
+    let mut printed = early / 1_000;
+    // Measured at rest: the crash loop stopped and no rollout in flight (a starting instance
+    // holds its pipes and probes open).
+    let measure = || {
+        ctl.corral_ok(&["stop", "crashy"]);
+        ctl.wait_until(SOAK_LIMIT, "crashy stopped, web rolled out", || {
+            let web_done = web.is_none()
+                || ctl
+                    .app("web")
+                    .is_some_and(|a| a.status == "Running" && a.instances.len() == 2);
+            web_done
+                && ctl.instances("crashy").is_empty()
+                && ctl.app("crashy").is_some_and(|a| a.instances.is_empty())
+        });
+        let figures = footprint(ctl.pid());
+        ctl.corral_ok(&["start", "crashy"]);
+        figures
+    };
     let early_figures = wait_for(SOAK_LIMIT, &format!("{early} restarts"), || {
-        (restarts(ctl) >= early).then(|| footprint(ctl.pid()))
+        (restarts(ctl) >= early).then(measure)
     });
     let end = wait_for(SOAK_LIMIT, &format!("{total} restarts"), || {
         if web.is_some() && last_reload.elapsed() >= Duration::from_secs(3) {
@@ -104,7 +126,15 @@ fn soak(ctl: &Controller, web: Option<&WebApp>, early: u32, total: u32) -> (Foot
             last_reload = Instant::now();
         }
         let n = restarts(ctl);
-        (n >= total).then(|| footprint(ctl.pid()))
+        if n / 1_000 > printed {
+            printed = n / 1_000;
+            let now = footprint(ctl.pid());
+            eprintln!(
+                "soak: restart {n}: RSS {} KiB, {} fds",
+                now.rss_kib, now.fds
+            );
+        }
+        (n >= total).then(measure)
     });
     eprintln!(
         "soak: {total} restarts in {:.0?}, {reloads} reloads; controller at restart {early}: \
@@ -142,7 +172,7 @@ fn ten_thousand_restarts_keep_rss_and_fds_flat() {
     let total = std::env::var("CORRAL_RESTARTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+        .unwrap_or(10_000u64);
     let (early, end) = soak(&ctl, Some(&web), 1_000, total);
     let tally = load.finish();
     eprintln!("soak: load through the reloads: {tally:?}");
