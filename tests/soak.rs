@@ -29,7 +29,7 @@ fn footprint(pid: u32) -> Footprint {
         rss_kib: u64::MAX,
         fds: usize::MAX,
     };
-    for _ in 0..20 {
+    for _ in 0..50 {
         let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
         let rss = status
             .lines()
