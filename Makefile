@@ -42,3 +42,10 @@ bench:
 ## `make bench` in miniature (a few setups, 1 s rounds, every part): that it runs, not what it measures.
 bench-smoke:
 	BENCH_QUICK=1 BENCH_OUT=$$(mktemp /tmp/corral-bench-smoke.XXXXXX.md) bench/run.sh
+
+.PHONY: soak
+## Days of uptime in minutes (not part of `test`): 10 000 restarts (crash loop, reloads under
+## load, log spam) with the controller's RSS and fd figures, then 500 random controller SIGKILLs.
+soak:
+	$(CARGO) test --locked --test soak -- --ignored --nocapture
+	CORRAL_KILLS=$${CORRAL_KILLS:-500} $(CARGO) test --locked --test crash_random -- --nocapture

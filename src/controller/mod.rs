@@ -119,11 +119,14 @@ pub async fn run(
     mut hangups: mpsc::Receiver<()>,
     shutdown: CancellationToken,
 ) -> Result<(), ControllerError> {
-    let home_err = |path: PathBuf| move |source| ControllerError::Home { path, source };
     let record_path = config.home.instances_record();
-    let record = Record::load(&record_path)
-        .await
-        .map_err(home_err(record_path.clone()))?;
+    let (record, record_trouble) = match Record::load(&record_path).await {
+        Ok(record) => (record, None),
+        Err(e) => {
+            tracing::error!("{e}");
+            (Record::default(), Some(e.to_string()))
+        }
+    };
     let (exits_tx, mut exits) = mpsc::channel::<Exited>(256);
     let (probes_tx, mut probes) = mpsc::channel::<ProbeReport>(256);
     let (pids_tx, pids_rx) = watch::channel(Vec::new());
@@ -165,6 +168,10 @@ pub async fn run(
     };
     let mut log_losses = ctl.supervisor.take_log_losses();
     ctl.supervisor.adopt(record, Instant::now());
+    ctl.supervisor
+        .adopt_orphans(record_trouble, Instant::now())
+        .await;
+    ctl.save_record().await; // the orphans in, a damaged record replaced
     ctl.reload().await?;
     tracing::info!(manifests = %ctl.config.manifests.display(), "controller running");
 

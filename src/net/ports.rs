@@ -32,10 +32,14 @@ pub fn port_env(ports: &[(String, u16)]) -> Vec<(String, String)> {
         env.push(("PORT".to_string(), port.to_string()));
     }
     for (name, port) in ports {
-        let name = name.to_uppercase().replace('-', "_");
-        env.push((format!("PORT_{name}"), port.to_string()));
+        env.push((port_var(name), port.to_string()));
     }
     env
+}
+
+/// The variable naming the port of listen entry `name`: `PORT_<NAME>`.
+pub fn port_var(name: &str) -> String {
+    format!("PORT_{}", name.to_uppercase().replace('-', "_"))
 }
 
 #[cfg(test)]

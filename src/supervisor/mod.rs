@@ -4,6 +4,7 @@
 mod events;
 mod instance;
 mod memory;
+mod orphans;
 mod probes;
 pub mod process;
 pub mod record;
@@ -269,6 +270,11 @@ impl Supervisor {
     /// Starts the probers of adopted instances whose app's template is now known.
     pub fn probe_adopted(&mut self, templates: &BTreeMap<String, Template>) {
         for inst in self.instances.values_mut().filter(|i| !i.probed) {
+            if let Some(t) = templates.get(&inst.app) {
+                orphans::name_ports(&mut inst.ports, &t.listen);
+            }
+        }
+        for inst in self.instances.values_mut().filter(|i| !i.probed) {
             if let Some(t) = templates
                 .get(&inst.app)
                 .filter(|t| t.revision == inst.revision)
@@ -294,6 +300,8 @@ impl Supervisor {
             return;
         };
         inst.finish();
+        // The capture holds its read end open; nothing needs the paths once the process is gone.
+        inst.pipes.iter().for_each(crate::logs::LogPipe::remove);
         let oom = memory::oom_killed(&inst);
         self.remove_cgroup(&inst);
         let ran_for = now.saturating_duration_since(inst.started);
@@ -380,6 +388,7 @@ impl Supervisor {
     /// The record of live instances, for a controller that comes after a crash.
     pub fn record(&self) -> record::Record {
         record::Record {
+            version: record::VERSION,
             instances: self
                 .instances
                 .values()
@@ -408,6 +417,40 @@ impl Supervisor {
                     }
                 }
             }
+        }
+    }
+
+    /// Adopts the instances of this home that no record named (`why`: the record's trouble,
+    /// if any), found by their marker; the planner then stops any duplicate.
+    pub async fn adopt_orphans(&mut self, why: Option<String>, now: Instant) {
+        let owner = orphans::owner(&self.shared.home);
+        let run_dir = self.shared.home.run_dir();
+        let known = self.instances.values().map(|i| i.pid).collect();
+        let found = tokio::task::spawn_blocking(move || orphans::scan(&owner, &run_dir, &known))
+            .await
+            .unwrap_or_default();
+        let wall_now = SystemTime::now();
+        for mut entry in found {
+            if entry.id == 0 || self.instances.contains_key(&entry.id) {
+                entry.id = self.next_id;
+            }
+            self.next_id = self.next_id.max(entry.id + 1);
+            let Some(inst) = spawn::adopt(&self.shared, &entry, now, wall_now) else {
+                continue;
+            };
+            let mut msg = format!(
+                "instance {} (pid {}, revision {}) was running without a record entry; adopted by its marker",
+                entry.index, entry.pid, entry.revision
+            );
+            if let Some(why) = &why {
+                msg.push_str(&format!(" ({why})"));
+            }
+            if entry.pipes.is_empty() {
+                msg.push_str("; its log FIFOs are gone, so its output is not captured");
+            }
+            tracing::warn!(app = %entry.app, "{msg}");
+            self.events.warning(&entry.app, "AdoptedOrphan", msg);
+            self.instances.insert(inst.id, inst);
         }
     }
 

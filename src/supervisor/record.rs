@@ -50,22 +50,100 @@ fn yes() -> bool {
     true
 }
 
+/// The record format this controller writes; a record without `version` is version 1.
+pub const VERSION: u32 = 2;
+
 /// The whole record.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
+    /// Format version (absent in version 1, which had the same fields otherwise).
+    #[serde(default = "version_1")]
+    pub version: u32,
     /// Live instances.
     pub instances: Vec<RecordEntry>,
 }
 
-impl Record {
-    /// Reads the record; a missing file is an empty record, an unreadable one is an error.
-    pub async fn load(path: &Path) -> io::Result<Record> {
-        match tokio::fs::read(path).await {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Record::default()),
-            Err(e) => Err(e),
+fn version_1() -> u32 {
+    1
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record {
+            version: VERSION,
+            instances: Vec::new(),
         }
+    }
+}
+
+/// Why the record cannot be used; the controller then finds instances by their marker.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The record file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The file is not a record (truncated, garbage).
+    #[error("{} is corrupt ({source}); instances are found by their marker instead", path.display())]
+    Corrupt {
+        /// The record file.
+        path: PathBuf,
+        /// What the parser said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A newer controller wrote it, in a format this one does not know.
+    #[error(
+        "{} has format version {found}, newer than {VERSION} (written by a newer corral?); \
+         not guessing: instances are found by their marker instead",
+        path.display()
+    )]
+    Newer {
+        /// The record file.
+        path: PathBuf,
+        /// The version it claims.
+        found: u32,
+    },
+}
+
+/// Just the version, read before the rest so a newer format is never misread.
+#[derive(Deserialize)]
+struct Versioned {
+    #[serde(default = "version_1")]
+    version: u32,
+}
+
+impl Record {
+    /// Reads the record; a missing file is an empty record.
+    pub async fn load(path: &Path) -> Result<Record, RecordError> {
+        let bytes = match tokio::fs::read(path).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Record::default()),
+            Err(source) => {
+                let path = path.to_owned();
+                return Err(RecordError::Read { path, source });
+            }
+        };
+        Record::parse(path, &bytes)
+    }
+
+    /// Parses the bytes of the record at `path` (named in errors).
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Record, RecordError> {
+        let corrupt = |source| RecordError::Corrupt {
+            path: path.to_owned(),
+            source,
+        };
+        let versioned: Versioned = serde_json::from_slice(bytes).map_err(corrupt)?;
+        if versioned.version > VERSION {
+            let (path, found) = (path.to_owned(), versioned.version);
+            return Err(RecordError::Newer { path, found });
+        }
+        serde_json::from_slice(bytes).map_err(corrupt)
     }
 
     /// Writes the record atomically (a fresh temp file, never a followed symlink, then rename).
@@ -87,6 +165,7 @@ mod tests {
             Record::default()
         );
         let record = Record {
+            version: VERSION,
             instances: vec![RecordEntry {
                 id: 7,
                 app: "web".into(),
@@ -109,5 +188,29 @@ mod tests {
         };
         record.save(&path).await.expect("save");
         assert_eq!(Record::load(&path).await.expect("load"), record);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("\"version\": 2"), "{text}");
+    }
+
+    #[test]
+    fn a_record_without_version_is_version_1() {
+        let bytes = br#"{"instances": []}"#;
+        let record = Record::parse(Path::new("r"), bytes).expect("parse");
+        assert_eq!(record.version, 1);
+    }
+
+    #[test]
+    fn truncated_garbage_and_newer_records_are_errors_not_empty() {
+        let path = Path::new("/h/instances.json");
+        let full = serde_json::to_vec(&Record::default()).expect("json");
+        for bad in [&full[..full.len() / 2], b"\0\0garbage".as_slice(), b""] {
+            let err = Record::parse(path, bad).expect_err("corrupt");
+            assert!(matches!(err, RecordError::Corrupt { .. }), "{err}");
+            assert!(err.to_string().contains("/h/instances.json"), "{err}");
+        }
+        let newer = br#"{"version": 3, "instances": "something else"}"#;
+        let err = Record::parse(path, newer).expect_err("newer");
+        assert!(matches!(err, RecordError::Newer { found: 3, .. }), "{err}");
+        assert!(err.to_string().contains("version 3"), "{err}");
     }
 }

@@ -38,7 +38,12 @@ pub fn instance_env(template: &Template, index: u32) -> Vec<(String, String)> {
 fn is_controller_only(key: &str) -> bool {
     matches!(
         key,
-        "LISTEN_FDS" | "LISTEN_PID" | "LISTEN_FDNAMES" | "NOTIFY_SOCKET" | "CORRAL_LOG"
+        "LISTEN_FDS"
+            | "LISTEN_PID"
+            | "LISTEN_FDNAMES"
+            | "NOTIFY_SOCKET"
+            | "CORRAL_LOG"
+            | super::orphans::MARKER
     )
 }
 
@@ -189,6 +194,7 @@ pub fn spawn(
     cmd.current_dir(&template.cwd)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
+        .env(super::orphans::MARKER, super::orphans::owner(&shared.home))
         .stdin(Stdio::null())
         .stdout(Stdio::from(out_end))
         .stderr(Stdio::from(err_end))
