@@ -4,6 +4,8 @@ pub mod api;
 pub mod cgroup;
 pub mod cli;
 pub mod controller;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod home;
 pub mod logs;
 pub mod manifest;

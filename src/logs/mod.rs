@@ -7,7 +7,7 @@
 
 mod capture;
 mod follow;
-mod line;
+pub(crate) mod line;
 mod pipe;
 mod read;
 
