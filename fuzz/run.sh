@@ -43,7 +43,7 @@ for t in $targets; do
     stats="$out/$t/out/default/fuzzer_stats"
     if [ ! -f "$stats" ]; then echo "$t: no statistics (see $out/$t/afl.log)"; status=1; continue; fi
     get() { awk -F' *: ' -v k="$1" '$1 == k { print $2 }' "$stats"; }
-    echo "$t: $(get execs_done) execs in $(get run_time)s ($(get execs_per_sec)/s), coverage $(get bitmap_cvg), corpus $(get corpus_count), crashes $(get saved_crashes), hangs $(get saved_hangs)"
+    echo "$t: $(get execs_done) execs in $(get run_time)s ($(get execs_per_sec)/s), edges $(get edges_found)/$(get total_edges) (map $(get bitmap_cvg)), stability $(get stability), corpus $(get corpus_count), crashes $(get saved_crashes), hangs $(get saved_hangs)"
     [ "$(get saved_crashes)" = 0 ] && [ "$(get saved_hangs)" = 0 ] || status=1
 done
 [ $status = 0 ] || echo "findings are under $out/TARGET/out/default/{crashes,hangs}"
