@@ -9,14 +9,14 @@ pub fn api_router(requests: mpsc::Sender<ApiRequest>) -> axum::Router {
     crate::api::routes::router(requests)
 }
 
-/// The log capture's line splitter (`logs::line::LineSplitter`), as the capture task uses it.
+/// The log capture's line splitter (`logs/line.rs`), as the capture task uses it.
 #[derive(Debug)]
-pub struct LineSplitter(crate::logs::line::LineSplitter);
+pub struct LineSplitter(crate::logs::LineSplitter);
 
 impl LineSplitter {
     /// A splitter cutting lines longer than `max` bytes.
     pub fn new(max: usize) -> Self {
-        Self(crate::logs::line::LineSplitter::new(max))
+        Self(crate::logs::LineSplitter::new(max))
     }
 
     /// Feeds a chunk; `emit` gets each complete line (without `\n` or a trailing `\r`).
@@ -32,5 +32,5 @@ impl LineSplitter {
 
 /// Appends one log file line: `STAMP message\n` (or `message\n`), invalid UTF-8 replaced.
 pub fn format_line(out: &mut Vec<u8>, stamp: Option<&str>, line: &[u8]) {
-    crate::logs::line::format_line(out, stamp, line);
+    crate::logs::format_line(out, stamp, line);
 }

@@ -7,7 +7,7 @@
 
 mod capture;
 mod follow;
-pub(crate) mod line;
+mod line;
 mod pipe;
 mod read;
 
@@ -121,6 +121,9 @@ impl LogsError {
         }
     }
 }
+
+/// The splitter and line format, for `crate::fuzzing` (the fuzz harness).
+pub(crate) use line::{format_line, LineSplitter};
 
 #[cfg(test)]
 mod tests {
