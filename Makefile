@@ -2,7 +2,7 @@
 CARGO ?= cargo
 MANIFESTS ?= manifests
 
-.PHONY: run build test fmt-check clippy unit schema-check clean
+.PHONY: run build test fmt-check clippy unit fuzz-smoke fuzz schema-check clean
 
 ## Build, then run the controller in the foreground on the demo manifests (Ctrl-C stops it).
 run: build
@@ -11,18 +11,27 @@ run: build
 build:
 	$(CARGO) build --release --locked
 
-## Every check: formatting, lints, all tests (unit, property, integration, schema drift), and a
-## short run of the benchmark so that it cannot rot.
-test: fmt-check clippy unit bench-smoke
+## Every check: formatting, lints, all tests (unit, property, integration, schema drift), and
+## short runs of the fuzz targets and of the benchmark so that they cannot rot.
+test: fmt-check clippy unit fuzz-smoke bench-smoke
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 unit:
 	$(CARGO) test --locked --all-targets
+
+## A short fuzz run: each target FUZZ_SMOKE_SECONDS (10) with the random harness (fuzz/README.md).
+FUZZ_SMOKE_SECONDS ?= 10
+fuzz-smoke:
+	$(CARGO) run --locked -p corral-fuzz --bin random -- all --seconds $(FUZZ_SMOKE_SECONDS)
+
+## Long fuzzing with AFL++ (installs cargo-afl if missing): FUZZ_SECONDS per target (3600).
+fuzz:
+	fuzz/run.sh
 
 ## Regenerate the committed JSON Schema from the Rust types.
 schema:

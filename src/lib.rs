@@ -6,6 +6,8 @@ pub mod cli;
 pub mod controller;
 pub mod export;
 pub mod gitops;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod home;
 pub mod import;
 pub mod logs;

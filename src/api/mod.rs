@@ -4,7 +4,7 @@
 //! sent to the controller loop, and waits for the reply.
 
 pub mod client;
-mod routes;
+pub(crate) mod routes;
 pub mod server;
 mod socket;
 pub mod types;

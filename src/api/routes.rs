@@ -16,7 +16,7 @@ use super::{ApiRequest, ErrorReply, Reply};
 const CONTROLLER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The routes of `/v1`, each turned into an [`ApiRequest`] for the controller loop.
-pub(super) fn router(requests: mpsc::Sender<ApiRequest>) -> Router {
+pub(crate) fn router(requests: mpsc::Sender<ApiRequest>) -> Router {
     Router::new()
         .route("/v1/apps", get(list))
         .route("/v1/apps/{name}", get(get_app))

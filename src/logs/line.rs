@@ -10,6 +10,8 @@ pub const MAX_LINE: usize = 64 * 1024;
 pub(crate) struct LineSplitter {
     pending: Vec<u8>,
     max: usize,
+    /// A piece of the current line was already emitted (so a lone `\r` left is its CRLF's).
+    cut: bool,
 }
 
 impl LineSplitter {
@@ -18,6 +20,7 @@ impl LineSplitter {
         Self {
             pending: Vec::new(),
             max: max.max(4),
+            cut: false,
         }
     }
 
@@ -26,12 +29,11 @@ impl LineSplitter {
         while let Some(i) = chunk.iter().position(|&b| b == b'\n') {
             let line = &chunk[..i];
             chunk = &chunk[i + 1..];
-            if self.pending.is_empty() && line.len() <= self.max {
+            if self.pending.is_empty() && !self.cut && line.len() <= self.max {
                 emit(strip_cr(line));
             } else {
                 self.append(line, emit);
-                emit(strip_cr(&self.pending));
-                self.pending.clear();
+                self.end_line(emit);
             }
         }
         self.append(chunk, emit);
@@ -40,9 +42,20 @@ impl LineSplitter {
     /// Emits the partial last line, if any (at EOF).
     pub(crate) fn finish(&mut self, emit: &mut impl FnMut(&[u8])) {
         if !self.pending.is_empty() {
-            emit(strip_cr(&self.pending));
-            self.pending.clear();
+            self.end_line(emit);
         }
+        self.cut = false;
+    }
+
+    /// Emits the rest of the current line, unless all that is left of a line already cut is
+    /// the `\r` of its CRLF (an empty piece there would log a line the program never wrote).
+    fn end_line(&mut self, emit: &mut impl FnMut(&[u8])) {
+        let rest = strip_cr(&self.pending);
+        if !(rest.is_empty() && self.cut) {
+            emit(rest);
+        }
+        self.pending.clear();
+        self.cut = false;
     }
 
     /// Bytes of a partial line held back.
@@ -60,6 +73,7 @@ impl LineSplitter {
             let cut = utf8_cut(&self.pending);
             emit(&self.pending[..cut]);
             self.pending.drain(..cut);
+            self.cut = true;
         }
         self.pending.extend_from_slice(data);
     }
@@ -185,6 +199,17 @@ mod tests {
     }
 
     #[test]
+    fn crlf_after_a_full_piece_adds_no_empty_line() {
+        // Found by fuzzing (fuzz/, log_lines): the `\r` overflowed the piece and was logged
+        // as an empty line of its own.
+        for chunks in [&[&b"abcd\r\n"[..]][..], &[b"abcd\r", b"\n"], &[b"abcd\r"]] {
+            assert_eq!(strs(&split(4, chunks)), ["abcd"], "{chunks:?}");
+        }
+        assert_eq!(strs(&split(4, &[b"abcdefgh\r\nx"])), ["abcd", "efgh", "x"]);
+        assert_eq!(strs(&split(4, &[b"\r", b"\n", b"\r\n"])), ["", ""]);
+    }
+
+    #[test]
     fn format_with_and_without_timestamp() {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_000_000_123);
         let mut out = Vec::new();
@@ -217,6 +242,7 @@ mod tests {
             parts.pop();
         }
         for line in parts {
+            let line = strip_cr(line);
             if line.is_empty() {
                 out.push(Vec::new());
             }
@@ -228,7 +254,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn splitting_is_independent_of_chunking(
-            input in proptest::collection::vec(proptest::sample::select(vec![b'a', b'b', b'\n']), 0..200),
+            input in proptest::collection::vec(proptest::sample::select(vec![b'a', b'b', b'\r', b'\n']), 0..200),
             cuts in proptest::collection::vec(0usize..200, 0..10),
             max in 4usize..20,
         ) {

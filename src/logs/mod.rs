@@ -127,6 +127,9 @@ impl LogsError {
     }
 }
 
+/// The splitter and line format, for `crate::fuzzing` (the fuzz harness).
+pub(crate) use line::{format_line, LineSplitter};
+
 #[cfg(test)]
 mod tests {
     use super::*;
