@@ -13,4 +13,5 @@ pub mod probe;
 pub mod reconcile;
 pub mod store;
 pub mod supervisor;
+pub mod trust;
 pub mod watch;
