@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::api::ManifestProblem;
 use crate::manifest::{self, Located, ManifestError};
+use crate::trust::{self, Role, Trust, TrustError};
 
 /// The apps in force and the problems seen at the last load.
 #[derive(Debug, Clone, Default)]
@@ -22,18 +23,24 @@ pub struct Store {
 
 /// Reading the directory itself failed (not one file in it).
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read the manifests directory {}: {source}; check that it exists and is readable", dir.display())]
-pub struct DirError {
-    /// The directory.
-    pub dir: PathBuf,
-    /// Why.
-    #[source]
-    pub source: std::io::Error,
+pub enum DirError {
+    /// The directory cannot be listed.
+    #[error("cannot read the manifests directory {}: {source}; check that it exists and is readable", dir.display())]
+    Read {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The directory, or one above it, could be written by someone else.
+    #[error(transparent)]
+    Untrusted(#[from] TrustError),
 }
 
 /// Lists the manifest files of `dir` (not recursive), sorted.
 pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, DirError> {
-    let err = |source| DirError {
+    let err = |source| DirError::Read {
         dir: dir.to_path_buf(),
         source,
     };
@@ -51,10 +58,25 @@ pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, DirError> {
 impl Store {
     /// Loads `dir` (blocking I/O: call from `spawn_blocking`), keeping from `self` the last good
     /// definition of every app whose file is now broken or whose name is now in conflict.
-    pub fn reload(&self, dir: &Path) -> Result<Store, DirError> {
-        let parsed: Vec<(PathBuf, Result<Vec<Located>, ManifestError>)> = manifest_files(dir)?
+    /// Under [`Trust::Strict`], the directory and each file must pass [`trust::check`]: an
+    /// untrusted file is broken like one that does not parse.
+    pub fn reload(&self, dir: &Path, trust: Trust) -> Result<Store, DirError> {
+        let files = manifest_files(dir)?;
+        trust::check(dir, Role::ManifestsDir, trust)?;
+        let parsed: Vec<(PathBuf, Result<Vec<Located>, ManifestError>)> = files
             .into_iter()
-            .map(|f| (f.clone(), manifest::parse_file(&f)))
+            .map(|f| {
+                let parsed = match trust::check_manifest(&f, trust) {
+                    Ok(()) => manifest::parse_file(&f),
+                    Err(e) => Err(ManifestError {
+                        file: f.clone(),
+                        line: 1,
+                        column: 1,
+                        message: e.to_string(),
+                    }),
+                };
+                (f, parsed)
+            })
             .collect();
         Ok(self.merge(parsed))
     }
