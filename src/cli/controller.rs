@@ -27,6 +27,9 @@ pub struct Args {
     /// users could write or that they own. By default these are refused, like sshd's StrictModes.
     #[arg(long)]
     pub allow_shared_manifests: bool,
+    /// Caps on instances.
+    #[command(flatten)]
+    pub caps: crate::store::caps::Caps,
 }
 
 /// Parses `--sample-interval`: a Go-style duration within what sampling can sensibly do.
@@ -90,7 +93,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             profile: args.profile,
             home,
             sample_interval: args.sample_interval,
-            trust,
+            rules: crate::store::Rules {
+                trust,
+                caps: args.caps,
+            },
         };
         let result = crate::controller::run(config, api_rx, shutdown.clone()).await;
         shutdown.cancel();

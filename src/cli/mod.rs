@@ -21,6 +21,7 @@ mod schema;
 mod suspend;
 mod table;
 mod validate;
+mod validate_host;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -48,8 +48,8 @@ pub struct Config {
     pub home: Home,
     /// How often CPU and memory are sampled and memory limits checked (`--sample-interval`).
     pub sample_interval: Duration,
-    /// Whether manifests, `cwd`s and `envFiles` others could write are refused.
-    pub trust: crate::trust::Trust,
+    /// What a load refuses: untrusted paths (`--allow-shared-manifests`), instance caps.
+    pub rules: store::Rules,
 }
 
 /// Why the controller could not run.

@@ -38,6 +38,14 @@ impl Problem {
 /// The first cross-field problem of an app, if any.
 pub fn check(app: &App) -> Option<Problem> {
     let spec = &app.spec;
+    for (probe, field) in [(&spec.readiness, "readiness"), (&spec.liveness, "liveness")] {
+        if let Some(problem) = probe
+            .as_ref()
+            .and_then(|p| probe_port(p, field, !spec.listen.is_empty()))
+        {
+            return Some(problem);
+        }
+    }
     if let Some(problem) = spec
         .readiness
         .as_ref()
@@ -155,6 +163,24 @@ fn check_probe(p: &Probe, field: &'static str) -> Option<Problem> {
             ),
         )),
     }
+}
+
+/// An http or tcp probe without a port takes it from `listen`: without one it has none to probe.
+fn probe_port(p: &Probe, field: &'static str, has_listen: bool) -> Option<Problem> {
+    let kind = match (&p.http, &p.tcp) {
+        (Some(h), _) if h.port.is_none() => "http",
+        (_, Some(t)) if t.port.is_none() => "tcp",
+        _ => return None,
+    };
+    (!has_listen).then(|| {
+        Problem::at(
+            vec![Key("spec"), Key(field), Key(kind)],
+            format!(
+                "has no port, and the app has no listen entry to take one from (the probe would \
+                 never succeed); set the port the app serves on, e.g. {{{kind}: {{port: 8080}}}}"
+            ),
+        )
+    })
 }
 
 /// A notify probe has no checks to time: only `initialDelaySeconds` means something there.

@@ -3,6 +3,7 @@
 //! A file that fails to parse, or an app defined twice, changes nothing that runs: the apps it
 //! held keep their last good definition, and the problem is listed for `corral get`.
 
+pub mod caps;
 pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,6 +12,15 @@ use std::path::{Path, PathBuf};
 use crate::api::ManifestProblem;
 use crate::manifest::{self, Located, ManifestError};
 use crate::trust::{self, Role, Trust, TrustError};
+
+/// What a load refuses: untrusted paths, apps over the instance caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rules {
+    /// Whether paths others could write are refused.
+    pub trust: Trust,
+    /// Caps on instances.
+    pub caps: caps::Caps,
+}
 
 /// The apps in force and the problems seen at the last load.
 #[derive(Debug, Clone, Default)]
@@ -59,9 +69,9 @@ impl Store {
     /// Loads `dir` (blocking I/O: call from `spawn_blocking`), keeping from `self` the last good
     /// definition of every app whose file is now broken or whose name is now in conflict.
     /// Under [`Trust::Strict`], the directory and each file must pass [`trust::check`]: an
-    /// untrusted file is broken like one that does not parse.
-    pub fn reload(&self, dir: &Path, trust: Trust) -> Result<Store, DirError> {
-        let files = manifest_files(dir)?;
+    /// untrusted file is broken like one that does not parse; so is an app over a cap.
+    pub fn reload(&self, dir: &Path, rules: Rules) -> Result<Store, DirError> {
+        let (trust, files) = (rules.trust, manifest_files(dir)?);
         trust::check(dir, Role::ManifestsDir, trust)?;
         let parsed: Vec<(PathBuf, Result<Vec<Located>, ManifestError>)> = files
             .into_iter()
@@ -78,7 +88,9 @@ impl Store {
                 (f, parsed)
             })
             .collect();
-        Ok(self.merge(parsed))
+        let mut next = self.merge(parsed);
+        next.enforce_caps(self, rules.caps, caps::online_cpus());
+        Ok(next)
     }
 
     /// The pure part of [`Store::reload`]: combine freshly parsed files with the last good state.
