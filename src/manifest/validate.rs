@@ -78,6 +78,12 @@ pub fn check(app: &App) -> Option<Problem> {
         ));
     }
     let b = &spec.backoff;
+    if b.initial.0.is_zero() {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("backoff"), Key("initial")],
+            "0 would restart a crashing app in a tight loop forever (each delay doubles the last); give at least 1ms, e.g. 100ms",
+        ));
+    }
     if b.initial.0 > b.max.0 {
         return Some(Problem::at(
             vec![Key("spec"), Key("backoff"), Key("initial")],
@@ -96,12 +102,12 @@ pub fn check(app: &App) -> Option<Problem> {
     check_listen(app)
 }
 
-/// `limit` is not 0, and `max` is at least `limit`.
+/// `limit` is at least 1Mi (no process runs in less), and `max` is at least `limit`.
 fn check_memory(m: &Memory) -> Option<Problem> {
-    if m.limit.0 == 0 {
+    if m.limit.0 < 1 << 20 {
         return Some(Problem::at(
             vec![Key("spec"), Key("memory"), Key("limit")],
-            "a limit of 0 would replace every instance as soon as it starts; give a size such as 300Mi, or remove memory for no limit",
+            format!("a limit of {} would replace every instance as soon as it starts (no process runs in less than 1Mi); give a size such as 300Mi, or remove memory for no limit", m.limit),
         ));
     }
     match m.max {
