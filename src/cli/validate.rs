@@ -31,8 +31,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     let mut apps: Vec<Located> = Vec::new();
     let files = manifest_files(&paths, &mut failed);
-    for file in files.iter().cloned() {
-        match parse_file(&file) {
+    for file in &files {
+        match parse_file(file) {
             Ok(found) => {
                 let n = found.len();
                 println!(
