@@ -173,3 +173,28 @@ fn a_missing_cwd_is_named_apart_from_a_missing_program() {
     let text = describe_until(&c, "b", "\"corral-no-such-program\" not found");
     assert!(!text.contains("cwd"), "{text}");
 }
+
+#[test]
+fn a_manifests_directory_made_writable_while_running_changes_nothing_until_fixed() {
+    let c = Controller::new();
+    let cmd = format!("command: {}", c.sleeper());
+    c.write_manifest("a.yaml", &manifest("a", &[&cmd]));
+    c.start();
+    let before = c.wait_instances("a", 1);
+    chmod(&c.manifests, 0o777);
+    c.write_manifest("a.yaml", &manifest("a", &[&cmd, "instances: 2"]));
+    c.wait_until(SOON, "get lists the directory's problem", || {
+        c.get().errors.iter().any(|e| {
+            e.apps == ["a"]
+                && e.message.contains("the manifests directory")
+                && e.message.contains("chmod go-w")
+        })
+    });
+    c.assert_stays(
+        std::time::Duration::from_millis(600),
+        "a keeps its one instance",
+        || c.instances("a").keys().eq(before.values()),
+    );
+    chmod(&c.manifests, 0o755);
+    c.wait_instances("a", 2);
+}

@@ -33,24 +33,18 @@ pub struct Store {
 
 /// Reading the directory itself failed (not one file in it).
 #[derive(Debug, thiserror::Error)]
-pub enum DirError {
-    /// The directory cannot be listed.
-    #[error("cannot read the manifests directory {}: {source}; check that it exists and is readable", dir.display())]
-    Read {
-        /// The directory.
-        dir: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The directory, or one above it, could be written by someone else.
-    #[error(transparent)]
-    Untrusted(#[from] TrustError),
+#[error("cannot read the manifests directory {}: {source}; check that it exists and is readable", dir.display())]
+pub struct DirError {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
 }
 
 /// Lists the manifest files of `dir` (not recursive), sorted.
 pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, DirError> {
-    let err = |source| DirError::Read {
+    let err = |source| DirError {
         dir: dir.to_path_buf(),
         source,
     };
@@ -69,10 +63,13 @@ impl Store {
     /// Loads `dir` (blocking I/O: call from `spawn_blocking`), keeping from `self` the last good
     /// definition of every app whose file is now broken or whose name is now in conflict.
     /// Under [`Trust::Strict`], the directory and each file must pass [`trust::check`]: an
-    /// untrusted file is broken like one that does not parse; so is an app over a cap.
+    /// untrusted file is broken like one that does not parse; so is an app over a cap. An
+    /// untrusted directory changes nothing: every app keeps its version, with the problem.
     pub fn reload(&self, dir: &Path, rules: Rules) -> Result<Store, DirError> {
         let (trust, files) = (rules.trust, manifest_files(dir)?);
-        trust::check(dir, Role::ManifestsDir, trust)?;
+        if let Err(e) = trust::check(dir, Role::ManifestsDir, trust) {
+            return Ok(self.untrusted(dir, &e));
+        }
         let parsed: Vec<(PathBuf, Result<Vec<Located>, ManifestError>)> = files
             .into_iter()
             .map(|f| {
@@ -145,6 +142,21 @@ impl Store {
             }
         }
         next
+    }
+
+    /// `self` unchanged but for one problem, on every app: the directory is not trusted.
+    fn untrusted(&self, dir: &Path, e: &TrustError) -> Store {
+        let problem = ManifestProblem {
+            file: dir.display().to_string(),
+            line: 0,
+            column: 0,
+            message: e.to_string(),
+            apps: self.apps.keys().cloned().collect(),
+        };
+        Store {
+            apps: self.apps.clone(),
+            problems: vec![problem],
+        }
     }
 
     /// Names of the apps whose definition in force comes from `file`.

@@ -125,13 +125,17 @@ fn an_untrusted_file_keeps_the_last_good_version_and_says_how_to_fix_it() {
 }
 
 #[test]
-fn an_untrusted_directory_is_an_error_of_the_whole_load() {
+fn an_untrusted_directory_changes_nothing_and_puts_its_problem_on_every_app() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("a.yaml"), manifest("a", "good")).expect("write");
+    let good = Store::default().reload(dir.path(), strict()).expect("load");
+    fs::write(dir.path().join("a.yaml"), manifest("a", "evil")).expect("write");
+    fs::write(dir.path().join("b.yaml"), manifest("b", "evil")).expect("write");
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o770)).expect("chmod");
-    let err = Store::default()
-        .reload(dir.path(), strict())
-        .expect_err("group-writable dir");
-    assert!(matches!(err, DirError::Untrusted(_)), "{err}");
-    assert!(err.to_string().contains("chmod g-w"), "{err}");
+    let next = good.reload(dir.path(), strict()).expect("load");
+    assert_eq!(next.apps.keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(command_of(&next, "a"), "good");
+    let p = next.problem_for("a").expect("problem");
+    assert!(p.message.contains("chmod g-w"), "{}", p.message);
 }
