@@ -19,4 +19,5 @@ pub mod reconcile;
 pub mod startup;
 pub mod store;
 pub mod supervisor;
+pub mod trust;
 pub mod watch;

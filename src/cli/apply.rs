@@ -13,6 +13,7 @@ use super::atomic_write::{ensure_unchanged, write_atomic};
 use super::client::resync_if_running;
 use super::manifests_dir;
 use super::ManifestsDir;
+use crate::store::caps::{self, Caps};
 
 /// Arguments of `corral apply`.
 #[derive(Debug, clap::Args)]
@@ -26,11 +27,34 @@ pub struct Args {
     /// Where to write.
     #[command(flatten)]
     pub dir: ManifestsDir,
+    /// Instance caps to check against (the controller's defaults unless given).
+    #[command(flatten)]
+    pub caps: Caps,
+}
+
+/// Refuses an app over the per-app cap, or apps that together pass the total cap, before
+/// anything is written: the controller would refuse them.
+fn refuse_over_caps(incoming: &[apply_plan::Incoming], caps: Caps) -> anyhow::Result<()> {
+    let cpus = caps::online_cpus();
+    for item in incoming {
+        if let Some(message) = caps::per_app_message(&item.app, caps, cpus) {
+            bail!("app/{}: {message}", item.app.metadata.name.as_str());
+        }
+    }
+    let sum = caps::running_total(incoming.iter().map(|i| &i.app), cpus);
+    if sum > u64::from(caps.total) {
+        bail!(
+            "{}",
+            caps::total_message(sum, caps).replace("this app brings", "these apps bring")
+        );
+    }
+    Ok(())
 }
 
 /// Runs `corral apply`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let incoming = read_inputs(&args.input.files)?;
+    refuse_over_caps(&incoming, args.caps)?;
     let dir = manifests_dir::resolve(&args.dir)?;
     if dir.exists() && !dir.is_dir() {
         bail!(

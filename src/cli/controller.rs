@@ -23,6 +23,13 @@ pub struct Args {
     /// (a duration such as 500ms or 2s; 100ms to 1m).
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = sample_interval)]
     pub sample_interval: Duration,
+    /// Accept manifests, their directory (and those above it), `cwd`s and `envFiles` that other
+    /// users could write or that they own. By default these are refused, like sshd's StrictModes.
+    #[arg(long)]
+    pub allow_shared_manifests: bool,
+    /// Caps on instances.
+    #[command(flatten)]
+    pub caps: crate::store::caps::Caps,
 }
 
 /// Parses `--sample-interval`: a Go-style duration within what sampling can sensibly do.
@@ -69,6 +76,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "{} is not a directory: --manifests takes a directory of App manifests",
         manifests.display()
     );
+    let trust = if args.allow_shared_manifests {
+        crate::trust::Trust::Shared
+    } else {
+        crate::trust::Trust::Strict
+    };
+    // Checked as given too: the symlinks on the way live in directories canonicalize hides.
+    crate::trust::check(&args.manifests, crate::trust::Role::ManifestsDir, trust)?;
     let home = crate::home::Home::from_env();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -87,6 +101,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             home,
             sample_interval: args.sample_interval,
             notifier,
+            rules: crate::store::Rules {
+                trust,
+                caps: args.caps,
+            },
         };
         let result = crate::controller::run(config, api_rx, hangup_rx, shutdown.clone()).await;
         shutdown.cancel();

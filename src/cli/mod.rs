@@ -24,6 +24,7 @@ mod startup;
 mod suspend;
 mod table;
 mod validate;
+mod validate_host;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

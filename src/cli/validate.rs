@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use crate::manifest::locate::Seg;
 use crate::manifest::{is_manifest_path, locate_in_file, parse_file, Located, ManifestError};
+use crate::store::caps::{self, Caps};
 
 /// Arguments of `corral validate`.
 #[derive(Debug, clap::Args)]
@@ -14,6 +15,9 @@ pub struct Args {
     /// Default: `$CORRAL_MANIFESTS`, else `manifests`.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Instance caps to check against (the controller's defaults unless given).
+    #[command(flatten)]
+    pub caps: Caps,
 }
 
 /// Runs `corral validate`: `file: ok (N apps)` per good file, errors on stderr, exit 1 if any.
@@ -26,8 +30,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut failed = false;
     let mut apps: Vec<Located> = Vec::new();
-    for file in manifest_files(&paths, &mut failed) {
-        match parse_file(&file) {
+    let files = manifest_files(&paths, &mut failed);
+    for file in &files {
+        match parse_file(file) {
             Ok(found) => {
                 let n = found.len();
                 println!(
@@ -43,11 +48,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    for e in over_caps(&apps, args.caps) {
+        failed = true;
+        report(&e);
+    }
     for e in conflicts(&apps) {
         failed = true;
         report(&e);
     }
     warn_ceilings(&apps);
+    super::validate_host::warn(&files, &apps);
     Ok(if failed {
         ExitCode::FAILURE
     } else {
@@ -97,6 +107,25 @@ fn manifest_files(paths: &[PathBuf], failed: &mut bool) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+/// An error for each app over the per-app cap, and at the app that passes the total cap.
+fn over_caps(apps: &[Located], caps: Caps) -> Vec<ManifestError> {
+    let cpus = caps::online_cpus();
+    let mut out: Vec<ManifestError> = apps
+        .iter()
+        .filter_map(|l| caps::over_per_app(l, caps, cpus))
+        .collect();
+    let total = caps::running_total(apps.iter().map(|l| &l.app), cpus);
+    let mut sum = 0;
+    for l in apps {
+        sum += caps::running_total([&l.app], cpus);
+        if sum > u64::from(caps.total) {
+            out.push(caps::at_instances(l, caps::total_message(total, caps)));
+            break;
+        }
+    }
+    out
 }
 
 /// One error for each app defined again in another file, pointing at its `metadata.name`.

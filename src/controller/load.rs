@@ -8,20 +8,21 @@ use crate::supervisor::Template;
 impl Controller {
     /// Re-reads the manifests directory and recomputes the desired state.
     pub(super) async fn reload(&mut self) -> Result<(), ControllerError> {
-        let (prev, dir, profile) = (
+        let (prev, dir, profile, rules) = (
             self.store.clone(),
             self.config.manifests.clone(),
             self.config.profile.clone(),
+            self.config.rules,
         );
         let joined = tokio::task::spawn_blocking(move || {
-            let store = prev.reload(&dir)?;
+            let store = prev.reload(&dir, rules)?;
             let commit = std::fs::canonicalize(&dir)
                 .ok()
                 .and_then(|d| crate::gitops::applied_commit(&d));
             let templates: Vec<Template> = store
                 .apps
                 .values()
-                .map(|l| Template::resolve(l, profile.as_deref()))
+                .map(|l| Template::resolve(l, profile.as_deref(), rules.trust))
                 .collect();
             Ok::<_, store::DirError>((store, templates, commit))
         })

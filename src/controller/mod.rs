@@ -51,6 +51,8 @@ pub struct Config {
     pub sample_interval: Duration,
     /// The service manager's notification socket (systemd `Type=notify`), if any.
     pub notifier: std::sync::Arc<crate::startup::notify::Notifier>,
+    /// What a load refuses: untrusted paths (`--allow-shared-manifests`), instance caps.
+    pub rules: store::Rules,
 }
 
 /// Why the controller could not run.

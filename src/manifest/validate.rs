@@ -38,6 +38,14 @@ impl Problem {
 /// The first cross-field problem of an app, if any.
 pub fn check(app: &App) -> Option<Problem> {
     let spec = &app.spec;
+    for (probe, field) in [(&spec.readiness, "readiness"), (&spec.liveness, "liveness")] {
+        if let Some(problem) = probe
+            .as_ref()
+            .and_then(|p| probe_port(p, field, !spec.listen.is_empty()))
+        {
+            return Some(problem);
+        }
+    }
     if let Some(problem) = spec
         .readiness
         .as_ref()
@@ -70,6 +78,12 @@ pub fn check(app: &App) -> Option<Problem> {
         ));
     }
     let b = &spec.backoff;
+    if b.initial.0.is_zero() {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("backoff"), Key("initial")],
+            "0 would restart a crashing app in a tight loop forever (each delay doubles the last); give at least 1ms, e.g. 100ms",
+        ));
+    }
     if b.initial.0 > b.max.0 {
         return Some(Problem::at(
             vec![Key("spec"), Key("backoff"), Key("initial")],
@@ -88,12 +102,12 @@ pub fn check(app: &App) -> Option<Problem> {
     check_listen(app)
 }
 
-/// `limit` is not 0, and `max` is at least `limit`.
+/// `limit` is at least 1Mi (no process runs in less), and `max` is at least `limit`.
 fn check_memory(m: &Memory) -> Option<Problem> {
-    if m.limit.0 == 0 {
+    if m.limit.0 < 1 << 20 {
         return Some(Problem::at(
             vec![Key("spec"), Key("memory"), Key("limit")],
-            "a limit of 0 would replace every instance as soon as it starts; give a size such as 300Mi, or remove memory for no limit",
+            format!("a limit of {} would replace every instance as soon as it starts (no process runs in less than 1Mi); give a size such as 300Mi, or remove memory for no limit", m.limit),
         ));
     }
     match m.max {
@@ -155,6 +169,24 @@ fn check_probe(p: &Probe, field: &'static str) -> Option<Problem> {
             ),
         )),
     }
+}
+
+/// An http or tcp probe without a port takes it from `listen`: without one it has none to probe.
+fn probe_port(p: &Probe, field: &'static str, has_listen: bool) -> Option<Problem> {
+    let kind = match (&p.http, &p.tcp) {
+        (Some(h), _) if h.port.is_none() => "http",
+        (_, Some(t)) if t.port.is_none() => "tcp",
+        _ => return None,
+    };
+    (!has_listen).then(|| {
+        Problem::at(
+            vec![Key("spec"), Key(field), Key(kind)],
+            format!(
+                "has no port, and the app has no listen entry to take one from (the probe would \
+                 never succeed); set the port the app serves on, e.g. {{{kind}: {{port: 8080}}}}"
+            ),
+        )
+    })
 }
 
 /// A notify probe has no checks to time: only `initialDelaySeconds` means something there.

@@ -3,6 +3,7 @@
 //! A file that fails to parse, or an app defined twice, changes nothing that runs: the apps it
 //! held keep their last good definition, and the problem is listed for `corral get`.
 
+pub mod caps;
 pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,6 +11,16 @@ use std::path::{Path, PathBuf};
 
 use crate::api::ManifestProblem;
 use crate::manifest::{self, Located, ManifestError};
+use crate::trust::{self, Role, Trust, TrustError};
+
+/// What a load refuses: untrusted paths, apps over the instance caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rules {
+    /// Whether paths others could write are refused.
+    pub trust: Trust,
+    /// Caps on instances.
+    pub caps: caps::Caps,
+}
 
 /// The apps in force and the problems seen at the last load.
 #[derive(Debug, Clone, Default)]
@@ -51,12 +62,32 @@ pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, DirError> {
 impl Store {
     /// Loads `dir` (blocking I/O: call from `spawn_blocking`), keeping from `self` the last good
     /// definition of every app whose file is now broken or whose name is now in conflict.
-    pub fn reload(&self, dir: &Path) -> Result<Store, DirError> {
-        let parsed: Vec<(PathBuf, Result<Vec<Located>, ManifestError>)> = manifest_files(dir)?
+    /// Under [`Trust::Strict`], the directory and each file must pass [`trust::check`]: an
+    /// untrusted file is broken like one that does not parse; so is an app over a cap. An
+    /// untrusted directory changes nothing: every app keeps its version, with the problem.
+    pub fn reload(&self, dir: &Path, rules: Rules) -> Result<Store, DirError> {
+        let (trust, files) = (rules.trust, manifest_files(dir)?);
+        if let Err(e) = trust::check(dir, Role::ManifestsDir, trust) {
+            return Ok(self.untrusted(dir, &e));
+        }
+        let parsed: Vec<(PathBuf, Result<Vec<Located>, ManifestError>)> = files
             .into_iter()
-            .map(|f| (f.clone(), manifest::parse_file(&f)))
+            .map(|f| {
+                let parsed = match trust::check_manifest(&f, trust) {
+                    Ok(()) => manifest::parse_file(&f),
+                    Err(e) => Err(ManifestError {
+                        file: f.clone(),
+                        line: 1,
+                        column: 1,
+                        message: e.to_string(),
+                    }),
+                };
+                (f, parsed)
+            })
             .collect();
-        Ok(self.merge(parsed))
+        let mut next = self.merge(parsed);
+        next.enforce_caps(self, rules.caps, caps::online_cpus());
+        Ok(next)
     }
 
     /// The pure part of [`Store::reload`]: combine freshly parsed files with the last good state.
@@ -111,6 +142,21 @@ impl Store {
             }
         }
         next
+    }
+
+    /// `self` unchanged but for one problem, on every app: the directory is not trusted.
+    fn untrusted(&self, dir: &Path, e: &TrustError) -> Store {
+        let problem = ManifestProblem {
+            file: dir.display().to_string(),
+            line: 0,
+            column: 0,
+            message: e.to_string(),
+            apps: self.apps.keys().cloned().collect(),
+        };
+        Store {
+            apps: self.apps.clone(),
+            problems: vec![problem],
+        }
     }
 
     /// Names of the apps whose definition in force comes from `file`.

@@ -4,6 +4,10 @@ use std::fs;
 
 use super::*;
 
+fn strict() -> Rules {
+    Rules::default()
+}
+
 fn manifest(name: &str, cmd: &str) -> String {
     format!("apiVersion: corral/v1\nkind: App\nmetadata:\n  name: {name}\nspec:\n  command: [\"{cmd}\"]\n")
 }
@@ -23,7 +27,7 @@ fn loads_manifests_and_skips_other_files() {
     fs::write(dir.path().join(".hidden.yaml"), manifest("h", "x")).expect("write");
     fs::write(dir.path().join("c.yaml~"), manifest("c", "x")).expect("write");
     fs::write(dir.path().join("notes.txt"), "not yaml: [").expect("write");
-    let store = Store::default().reload(dir.path()).expect("load");
+    let store = Store::default().reload(dir.path(), strict()).expect("load");
     assert_eq!(store.apps.keys().collect::<Vec<_>>(), ["a", "b"]);
     assert!(store.problems.is_empty(), "{:?}", store.problems);
 }
@@ -33,19 +37,19 @@ fn a_broken_file_keeps_the_last_good_version_of_its_apps() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("a.yaml");
     fs::write(&file, manifest("a", "v1")).expect("write");
-    let good = Store::default().reload(dir.path()).expect("load");
+    let good = Store::default().reload(dir.path(), strict()).expect("load");
     fs::write(
         &file,
         "apiVersion: corral/v1\nkind: App\nmetadata: {name: a}\nspec: {command: [v2], bogus: 1}\n",
     )
     .expect("write");
-    let next = good.reload(dir.path()).expect("load");
+    let next = good.reload(dir.path(), strict()).expect("load");
     assert_eq!(command_of(&next, "a"), "v1");
     assert_eq!(next.problems.len(), 1);
     assert_eq!(next.problems[0].apps, ["a"]);
     assert!(next.problem_for("a").is_some());
     fs::write(&file, manifest("a", "v3")).expect("write");
-    let fixed = next.reload(dir.path()).expect("load");
+    let fixed = next.reload(dir.path(), strict()).expect("load");
     assert_eq!(command_of(&fixed, "a"), "v3");
     assert!(fixed.problems.is_empty());
 }
@@ -54,9 +58,9 @@ fn a_broken_file_keeps_the_last_good_version_of_its_apps() {
 fn a_name_defined_twice_keeps_its_last_good_version_and_reports_both_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     fs::write(dir.path().join("a.yaml"), manifest("web", "v1")).expect("write");
-    let good = Store::default().reload(dir.path()).expect("load");
+    let good = Store::default().reload(dir.path(), strict()).expect("load");
     fs::write(dir.path().join("b.yaml"), manifest("web", "v2")).expect("write");
-    let next = good.reload(dir.path()).expect("load");
+    let next = good.reload(dir.path(), strict()).expect("load");
     assert_eq!(command_of(&next, "web"), "v1");
     let problem = next.problem_for("web").expect("conflict reported");
     assert!(
@@ -65,7 +69,7 @@ fn a_name_defined_twice_keeps_its_last_good_version_and_reports_both_files() {
         problem.message
     );
     // A new name defined twice does not run at all.
-    let fresh = Store::default().reload(dir.path()).expect("load");
+    let fresh = Store::default().reload(dir.path(), strict()).expect("load");
     assert!(fresh.apps.is_empty());
     assert_eq!(fresh.problems.len(), 1);
 }
@@ -74,15 +78,64 @@ fn a_name_defined_twice_keeps_its_last_good_version_and_reports_both_files() {
 fn a_deleted_file_removes_its_apps() {
     let dir = tempfile::tempdir().expect("tempdir");
     fs::write(dir.path().join("a.yaml"), manifest("a", "v1")).expect("write");
-    let good = Store::default().reload(dir.path()).expect("load");
+    let good = Store::default().reload(dir.path(), strict()).expect("load");
     fs::remove_file(dir.path().join("a.yaml")).expect("rm");
-    assert!(good.reload(dir.path()).expect("load").apps.is_empty());
+    assert!(good
+        .reload(dir.path(), strict())
+        .expect("load")
+        .apps
+        .is_empty());
 }
 
 #[test]
 fn a_missing_directory_is_an_error_that_names_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let gone = dir.path().join("nope");
-    let err = Store::default().reload(&gone).expect_err("missing dir");
+    let err = Store::default()
+        .reload(&gone, strict())
+        .expect_err("missing dir");
     assert!(err.to_string().contains("nope"), "{err}");
+}
+
+#[test]
+fn an_untrusted_file_keeps_the_last_good_version_and_says_how_to_fix_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a.yaml");
+    fs::write(&file, manifest("a", "good")).expect("write");
+    let good = Store::default().reload(dir.path(), strict()).expect("load");
+    fs::write(&file, manifest("a", "evil")).expect("write");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o646)).expect("chmod");
+    let next = good.reload(dir.path(), strict()).expect("load");
+    assert_eq!(command_of(&next, "a"), "good");
+    let p = next.problem_for("a").expect("problem");
+    assert!(p.message.contains("writable by others"), "{}", p.message);
+    assert!(p.message.contains("chmod o-w"), "{}", p.message);
+    let shared = good
+        .reload(
+            dir.path(),
+            Rules {
+                trust: Trust::Shared,
+                ..strict()
+            },
+        )
+        .expect("load");
+    assert_eq!(command_of(&shared, "a"), "evil");
+    assert!(shared.problems.is_empty());
+}
+
+#[test]
+fn an_untrusted_directory_changes_nothing_and_puts_its_problem_on_every_app() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("a.yaml"), manifest("a", "good")).expect("write");
+    let good = Store::default().reload(dir.path(), strict()).expect("load");
+    fs::write(dir.path().join("a.yaml"), manifest("a", "evil")).expect("write");
+    fs::write(dir.path().join("b.yaml"), manifest("b", "evil")).expect("write");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o770)).expect("chmod");
+    let next = good.reload(dir.path(), strict()).expect("load");
+    assert_eq!(next.apps.keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(command_of(&next, "a"), "good");
+    let p = next.problem_for("a").expect("problem");
+    assert!(p.message.contains("chmod g-w"), "{}", p.message);
 }

@@ -84,6 +84,9 @@ fn orphan(pid: u32, owner: &str, run_dir: &Path) -> Option<RecordEntry> {
         stopping: false,
         pipes: if pipes.len() == 2 { pipes } else { Vec::new() },
         timestamps: true,
+        // Unknown without the record: the default layout and rotation (an older record's).
+        rotation: Default::default(),
+        log_files: Vec::new(),
         ports,
     })
 }

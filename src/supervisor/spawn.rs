@@ -137,6 +137,7 @@ pub fn spawn(
     if let Some(err) = &template.error {
         return Err(io::Error::other(err.clone()));
     }
+    template.check_paths().map_err(io::Error::other)?;
     let Some((program, args)) = template.argv.split_first() else {
         return Err(io::Error::other("the command is empty"));
     };
@@ -231,10 +232,7 @@ pub fn spawn(
                 cgroup::remove(&cgroup.path);
             }
             let what = if e.kind() == io::ErrorKind::NotFound {
-                format!(
-                    "{program:?} not found (or cwd {} missing)",
-                    template.cwd.display()
-                )
+                format!("{program:?} not found: give its full path or check PATH")
             } else {
                 e.to_string()
             };

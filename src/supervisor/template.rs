@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::manifest::{Command, Listen, Located, Logs, Probe, Stop};
+use crate::trust::{Role, Trust};
 
 /// Everything needed to start an instance of one app at one revision.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,11 +34,15 @@ pub struct Template {
     pub memory_max: Option<u64>,
     /// Why the template cannot start a process (an unreadable env file), if so.
     pub error: Option<String>,
+    /// The `envFiles` paths, checked with `cwd` before each spawn.
+    pub env_files: Vec<PathBuf>,
+    /// Whether `cwd` and `envFiles` others could write are refused.
+    pub trust: Trust,
 }
 
 impl Template {
     /// Resolves `located` under `profile`. Reads env files: blocking I/O.
-    pub fn resolve(located: &Located, profile: Option<&str>) -> Template {
+    pub fn resolve(located: &Located, profile: Option<&str>, trust: Trust) -> Template {
         let spec = &located.app.spec;
         let base = located
             .file
@@ -54,22 +59,10 @@ impl Template {
         };
         let mut env: Vec<(String, String)> = Vec::new();
         let mut error = None;
-        for file in &spec.env_files {
-            let path = base.join(file);
-            match dotenvy::from_path_iter(&path) {
-                Ok(iter) => {
-                    for item in iter {
-                        match item {
-                            Ok(pair) => env.push(pair),
-                            Err(e) => {
-                                error =
-                                    Some(format!("env file {} is not valid: {e}", path.display()));
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(e) => error = Some(format!("cannot read env file {}: {e}", path.display())),
+        let env_files: Vec<PathBuf> = spec.env_files.iter().map(|f| base.join(f)).collect();
+        for path in &env_files {
+            if let Err(e) = read_env_file(path, &mut env) {
+                error = Some(e);
             }
         }
         env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -90,6 +83,54 @@ impl Template {
             listen: spec.listen.clone(),
             memory_max: spec.memory.as_ref().and_then(|m| m.max).map(|m| m.0),
             error,
+            env_files,
+            trust,
         }
     }
+}
+
+impl Template {
+    /// Checks, just before a spawn, that `cwd` exists and that neither it nor an `envFiles`
+    /// entry could be written by another user (unless trust is off). Blocking: a few `stat`s.
+    pub fn check_paths(&self) -> Result<(), String> {
+        if !self.cwd.is_dir() {
+            return Err(format!(
+                "cwd {} does not exist or is not a directory: create it or fix spec.cwd",
+                self.cwd.display()
+            ));
+        }
+        crate::trust::check(&self.cwd, Role::Cwd, self.trust).map_err(|e| e.to_string())?;
+        for file in &self.env_files {
+            crate::trust::check(file, Role::EnvFile, self.trust).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// Appends the variables of the dotenv file `path` to `env`. The error never quotes the file:
+/// its lines hold secrets, and errors reach `describe`, events and the log.
+fn read_env_file(path: &Path, env: &mut Vec<(String, String)>) -> Result<(), String> {
+    let iter = dotenvy::from_path_iter(path)
+        .map_err(|e| format!("cannot read env file {}: {e}", path.display()))?;
+    for item in iter {
+        match item {
+            Ok(pair) => env.push(pair),
+            Err(dotenvy::Error::LineParse(line, at)) => {
+                let first = line.lines().next().unwrap_or_default();
+                let number = std::fs::read_to_string(path)
+                    .ok()
+                    .and_then(|text| text.lines().position(|l| l.starts_with(first)))
+                    .map(|n| format!("line {}, ", n + 1))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "env file {} is not valid dotenv at {number}character {}; write NAME=value, \
+                     quoting values with spaces (the line is not shown: it may hold a secret)",
+                    path.display(),
+                    at + 1
+                ));
+            }
+            Err(e) => return Err(format!("cannot read env file {}: {e}", path.display())),
+        }
+    }
+    Ok(())
 }
