@@ -61,3 +61,22 @@ install_pm2() {
     npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error pm2@latest >/dev/null ||
         die "npm install pm2 failed"
 }
+
+# The private state every script runs in: TMP (a fresh temp folder named after $1), a PM2
+# daemon and a corral controller of its own (PM2_HOME, CORRAL_HOME), PM2 (the binary), and the
+# pids stop_started stops. Call once, near the top.
+private_setup() {
+    TMP=$(mktemp -d "/tmp/corral-bench-$1.XXXXXX")
+    export PM2_HOME=$TMP/pm2-home       # a private PM2 daemon, never the user's
+    export CORRAL_HOME=$TMP/corral-home # a private corral controller
+    PM2=$(pm2_prefix)/node_modules/.bin/pm2
+    CORRAL_PID="" WRK_PID="" PM2_STARTED=""
+}
+
+# Stops what private_setup's pids name (wrk, the controller, the PM2 daemon), if started.
+stop_started() {
+    [[ -n ${WRK_PID:-} ]] && kill "$WRK_PID" 2>/dev/null
+    [[ -n ${CORRAL_PID:-} ]] && stop_pid "$CORRAL_PID"
+    [[ -n ${PM2_STARTED:-} ]] && "$PM2" kill >/dev/null 2>&1
+    WRK_PID="" CORRAL_PID="" PM2_STARTED=""
+}

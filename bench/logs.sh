@@ -26,18 +26,12 @@ LINES=${BENCH_LOG_LINES:-500000}
 ROUNDS=${BENCH_LOG_ROUNDS:-5}
 OUT=${1:-}
 CORRAL=$ROOT/target/${BENCH_PROFILE:-release}/corral
-TMP=$(mktemp -d /tmp/corral-bench-logs.XXXXXX)
-export PM2_HOME=$TMP/pm2-home       # a private PM2 daemon, never the user's
-export CORRAL_HOME=$TMP/corral-home # a private corral controller
-PM2=${BENCH_PM2_PREFIX:-$TMP/pm2}/node_modules/.bin/pm2
-CORRAL_PID=""
-PM2_STARTED=""
+private_setup logs
 FILE_PID=""
 
 cleanup() {
     [[ -n $FILE_PID ]] && stop_pid "$FILE_PID"
-    [[ -n $CORRAL_PID ]] && stop_pid "$CORRAL_PID"
-    [[ -n $PM2_STARTED ]] && "$PM2" kill >/dev/null 2>&1
+    stop_started
     rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -36,21 +36,12 @@ if [[ -n ${BENCH_QUICK:-} ]]; then
 fi
 CORRAL_WAIT=20  # seconds to wait for corral to react
 
-TMP=$(mktemp -d /tmp/corral-bench-memory.XXXXXX)
-export PM2_HOME=$TMP/pm2-home           # a private PM2 daemon, never the user's
-export CORRAL_HOME=$TMP/corral-home     # a private corral controller
-PM2=${BENCH_PM2_PREFIX:-$TMP/pm2}/node_modules/.bin/pm2
-CORRAL_PID=""
-WRK_PID=""
-PM2_STARTED=""
-
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+private_setup memory
 
 cleanup() {
-    [[ -n $WRK_PID ]] && kill "$WRK_PID" 2>/dev/null
-    [[ -n $CORRAL_PID ]] && stop_pid "$CORRAL_PID"
-    [[ -n $PM2_STARTED ]] && "$PM2" kill >/dev/null 2>&1
+    stop_started
     log "logs kept in $TMP"
 }
 trap cleanup EXIT

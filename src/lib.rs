@@ -5,9 +5,9 @@ pub mod cgroup;
 pub mod cli;
 pub mod controller;
 pub mod export;
-pub mod gitops;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod gitops;
 pub mod home;
 pub mod import;
 pub mod logs;
