@@ -395,7 +395,8 @@ pub struct Strategy {
     /// Seconds a ready instance must stay ready before it counts as available.
     #[serde(default)]
     pub min_ready_seconds: u32,
-    /// A rollout making no progress this long is reported `ProgressDeadlineExceeded`.
+    /// A rollout making no progress this long is reported `ProgressDeadlineExceeded`; longer
+    /// than `minReadySeconds`.
     #[serde(default = "default_progress_deadline")]
     pub progress_deadline: DurationSpec,
 }
@@ -415,7 +416,7 @@ pub struct Watch {
     #[serde(default)]
     pub ignore: Vec<String>,
     /// Quiet time after the last change before reloading (a burst of changes is one reload);
-    /// default `500ms`.
+    /// default `500ms`, at least `50ms`.
     #[serde(default = "default_watch_debounce")]
     pub debounce: DurationSpec,
 }
@@ -424,7 +425,7 @@ pub struct Watch {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Logs {
-    /// Rotate a log file when it reaches this size; default `10Mi`.
+    /// Rotate a log file when it reaches this size; default `10Mi`, at least `1Ki`.
     #[serde(default = "default_log_size")]
     pub max_size: ByteSize,
     /// Rotated files kept per log; default 5.

@@ -99,8 +99,32 @@ pub fn check(app: &App) -> Option<Problem> {
     if let Some(problem) = check_watch(app) {
         return Some(problem);
     }
+    let deadline = s.progress_deadline.0;
+    if deadline <= std::time::Duration::from_secs(s.min_ready_seconds.into()) {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("strategy"), Key("progressDeadline")],
+            format!(
+                "{} is not longer than minReadySeconds ({}s), so every rollout would be reported stuck; make it longer (default 10m)",
+                s.progress_deadline, s.min_ready_seconds
+            ),
+        ));
+    }
+    if spec.logs.max_size.0 < MIN_LOG_SIZE {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("logs"), Key("maxSize")],
+            format!(
+                "{} holds only a few lines, so maxFiles rotated files would keep almost nothing; give at least 1Ki (default 10Mi)",
+                spec.logs.max_size
+            ),
+        ));
+    }
     check_listen(app)
 }
+
+/// The smallest `logs.maxSize` accepted: a few lines.
+const MIN_LOG_SIZE: u64 = 1 << 10;
+/// The shortest `watch.debounce` accepted: an editor's save (write, rename) must be one burst.
+const MIN_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// `limit` is at least 1Mi (no process runs in less), and `max` is at least `limit`.
 fn check_memory(m: &Memory) -> Option<Problem> {
@@ -129,6 +153,15 @@ fn check_watch(app: &App) -> Option<Problem> {
         return Some(Problem::at(
             vec![Key("spec"), Key("watch"), Key("paths")],
             "no path to watch; list one (e.g. [.]) or remove watch",
+        ));
+    }
+    if w.debounce.0 < MIN_DEBOUNCE {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("watch"), Key("debounce")],
+            format!(
+                "{} would turn one save or one git pull into several reloads; give at least 50ms (default 500ms)",
+                w.debounce
+            ),
         ));
     }
     for (i, glob) in w.ignore.iter().enumerate() {
