@@ -1,7 +1,9 @@
 //! `corral import pm2`: a PM2 ecosystem file becomes one commented App manifest per app.
 
+mod keys;
 mod load;
 mod map;
+mod paths;
 mod units;
 
 use std::path::{Path, PathBuf};
