@@ -10,11 +10,11 @@ use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
-use super::{AppList, AppStatus, ControllerInfo, ErrorReply, Reply, RevisionInfo};
+use super::{AppList, AppStatus, ControllerInfo, ErrorReply, Event, Reply, RevisionInfo};
 use crate::home::Home;
 
 /// How long one call may take, connection included (the server gives up after 10 s).
-const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub(super) const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why a call to the controller failed.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +139,11 @@ impl Client {
         self.call(Method::GET, "/v1/controller").await
     }
 
+    /// `GET /v1/events`: the events the controller keeps, oldest first (of `app` only, if given).
+    pub async fn events(&self, app: Option<&str>) -> Result<Vec<Event>, ClientError> {
+        self.call(Method::GET, &events_path(app, false)).await
+    }
+
     /// Sends one request on a fresh connection and decodes the JSON answer.
     async fn call<T: DeserializeOwned>(
         &self,
@@ -155,27 +160,47 @@ impl Client {
                     })
                 }
             };
-        let decode = |source| ClientError::Decode {
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|e| self.decode(e));
+        }
+        Err(api_error(status, &body))
+    }
+
+    /// A reply that is not what this corral version expects.
+    pub(super) fn decode(&self, source: serde_json::Error) -> ClientError {
+        ClientError::Decode {
             socket: self.socket.clone(),
             source,
-        };
-        if status.is_success() {
-            return serde_json::from_slice(&body).map_err(decode);
         }
-        let message = match serde_json::from_slice::<ErrorReply>(&body) {
-            Ok(reply) => reply.error,
-            Err(_) => format!(
-                "the controller answered {status}{}",
-                match status {
-                    StatusCode::NOT_FOUND => " (is it an older corral version?)",
-                    _ => "",
-                }
-            ),
-        };
-        Err(ClientError::Api {
-            status: status.as_u16(),
-            message,
-        })
+    }
+
+    /// Talking over the socket failed.
+    pub(super) fn transport(
+        &self,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    ) -> ClientError {
+        ClientError::Transport {
+            socket: self.socket.clone(),
+            source,
+        }
+    }
+
+    /// A fresh HTTP/1.1 connection: the sender of requests, and the connection to drive.
+    pub(super) async fn connect(
+        &self,
+    ) -> Result<
+        (
+            hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+            hyper::client::conn::http1::Connection<TokioIo<UnixStream>, Empty<Bytes>>,
+        ),
+        ClientError,
+    > {
+        let stream = UnixStream::connect(&self.socket)
+            .await
+            .map_err(|e| ClientError::from_connect(&self.socket, e))?;
+        hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| self.transport(e.into()))
     }
 
     /// One request and its whole body; the connection is driven in this same future, so a
@@ -185,22 +210,9 @@ impl Client {
         method: Method,
         path: &str,
     ) -> Result<(StatusCode, Bytes), ClientError> {
-        let transport = |e: Box<dyn std::error::Error + Send + Sync>| ClientError::Transport {
-            socket: self.socket.clone(),
-            source: e,
-        };
-        let stream = UnixStream::connect(&self.socket)
-            .await
-            .map_err(|e| ClientError::from_connect(&self.socket, e))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| transport(e.into()))?;
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(hyper::header::HOST, "corral")
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| transport(e.into()))?;
+        let transport = |e| self.transport(e);
+        let (mut sender, conn) = self.connect().await?;
+        let request = request(method, path).map_err(|e| transport(e.into()))?;
         let exchange = async {
             let response = sender.send_request(request).await?;
             let status = response.status();
@@ -215,6 +227,51 @@ impl Client {
                 Ok(()) => "the connection closed before an answer".into(),
             })),
         }
+    }
+}
+
+/// An error reply as a [`ClientError::Api`] (the controller's sentence when it sent one).
+pub(super) fn api_error(status: StatusCode, body: &[u8]) -> ClientError {
+    let message = match serde_json::from_slice::<ErrorReply>(body) {
+        Ok(reply) => reply.error,
+        Err(_) => format!(
+            "the controller answered {status}{}",
+            match status {
+                StatusCode::NOT_FOUND => " (is it an older corral version?)",
+                _ => "",
+            }
+        ),
+    };
+    ClientError::Api {
+        status: status.as_u16(),
+        message,
+    }
+}
+
+/// A bodiless request to the controller.
+pub(super) fn request(
+    method: Method,
+    path: &str,
+) -> Result<Request<Empty<Bytes>>, hyper::http::Error> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, "corral")
+        .body(Empty::<Bytes>::new())
+}
+
+/// `/v1/events` with its query: `app` (percent-encoded) and `watch`.
+pub(super) fn events_path(app: Option<&str>, watch: bool) -> String {
+    let mut query = Vec::new();
+    if let Some(app) = app {
+        query.push(format!("app={}", encode(app)));
+    }
+    if watch {
+        query.push("watch=true".to_string());
+    }
+    match query.is_empty() {
+        true => "/v1/events".to_string(),
+        false => format!("/v1/events?{}", query.join("&")),
     }
 }
 

@@ -4,6 +4,8 @@
 //! sent to the controller loop, and waits for the reply.
 
 pub mod client;
+mod event_stream;
+pub mod events;
 pub(crate) mod routes;
 pub mod server;
 mod socket;
@@ -12,6 +14,8 @@ pub mod types;
 use tokio::sync::oneshot;
 
 pub use client::{Client, ClientError};
+pub use event_stream::EventStream;
+pub use events::EventSubscription;
 pub use server::{serve, ApiError, Server};
 pub use types::*;
 
@@ -45,5 +49,9 @@ pub enum ApiRequest {
     /// Controller facts.
     Info {
         reply: oneshot::Sender<ControllerInfo>,
+    },
+    /// The events kept so far and a receiver of later ones (`GET /v1/events`).
+    Events {
+        reply: oneshot::Sender<EventSubscription>,
     },
 }

@@ -25,17 +25,18 @@ pub(crate) fn router(requests: mpsc::Sender<ApiRequest>) -> Router {
         .route("/v1/apps/{name}/history", get(history))
         .route("/v1/resync", post(resync))
         .route("/v1/controller", get(info))
+        .route("/v1/events", get(super::events::events))
         .fallback(|| async {
             Failure(
                 StatusCode::NOT_FOUND,
-                "no such API route: the API has /v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller".into(),
+                "no such API route: the API has /v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller, /v1/events[?app=NAME&since=SEQ&watch=true]".into(),
             )
         })
         .with_state(requests)
 }
 
 /// An error answer: status code and an [`ErrorReply`] body.
-struct Failure(StatusCode, String);
+pub(super) struct Failure(pub(super) StatusCode, pub(super) String);
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
@@ -43,10 +44,10 @@ impl IntoResponse for Failure {
     }
 }
 
-type Requests = State<mpsc::Sender<ApiRequest>>;
+pub(super) type Requests = State<mpsc::Sender<ApiRequest>>;
 
 /// Sends one request to the controller loop and waits (bounded) for its answer.
-async fn ask<T>(
+pub(super) async fn ask<T>(
     requests: &mpsc::Sender<ApiRequest>,
     make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
 ) -> Result<T, Failure> {

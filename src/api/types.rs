@@ -126,18 +126,31 @@ pub struct Condition {
     pub message: String,
 }
 
-/// Something that happened to an app.
+/// Something that happened to an app, one of its instances, or the controller.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
+    /// Place in the controller's event stream: 1, 2, … for its lifetime (0: not from the stream).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub seq: u64,
     /// When (unix ms).
     pub at_ms: u64,
     /// `Normal` or `Warning`.
     pub kind: String,
     /// Short CamelCase reason: `Started`, `Exited`, `BackOff`, `Stopped`, `InvalidManifest`…
     pub reason: String,
+    /// The app it is about; none for the controller's own (a commit applied, a new broken file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// The instance index (`CORRAL_INSTANCE`), when it is about one instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
     /// Sentence for people.
     pub message: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A manifest that could not be used.

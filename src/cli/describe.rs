@@ -190,6 +190,7 @@ mod tests {
                 kind: "Warning".into(),
                 reason: "BackOff".into(),
                 message: "retrying in 2s".into(),
+                ..Event::default()
             }],
             spec_yaml: "command: [x]\n".into(),
             ..AppStatus::default()

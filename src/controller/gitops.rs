@@ -3,6 +3,7 @@
 
 use crate::api::{Condition, ManifestProblem};
 use crate::gitops::AppliedCommit;
+use crate::supervisor::About;
 
 use super::Controller;
 
@@ -24,7 +25,9 @@ impl Controller {
                     self.synced.insert(app, c.clone());
                 }
                 if self.commit.as_ref().and_then(|r| r.as_ref().ok()) != Some(c) {
-                    tracing::info!(commit = %c, "manifests applied at this commit");
+                    let msg = format!("manifests applied at commit {c}");
+                    let events = &mut self.supervisor.events;
+                    events.normal_about(About::Controller, "CommitApplied", msg);
                 }
             }
             Some(Err(e)) => tracing::warn!("cannot read the git commit of the manifests: {e}"),

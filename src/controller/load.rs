@@ -3,6 +3,7 @@
 
 use super::{desired, history, now_ms, Controller, ControllerError};
 use crate::store;
+use crate::supervisor::About;
 use crate::supervisor::Template;
 
 impl Controller {
@@ -38,13 +39,13 @@ impl Controller {
         };
         for p in &store.problems {
             if !self.store.problems.contains(p) {
-                tracing::warn!("{}:{}:{}: {}", p.file, p.line, p.column, p.message);
+                let events = &mut self.supervisor.events;
                 for app in &p.apps {
-                    self.supervisor.events.warning(
-                        app,
-                        "InvalidManifest",
-                        format!("{}:{}:{}: {}", p.file, p.line, p.column, p.message),
-                    );
+                    events.warning(app, "InvalidManifest", p.to_string());
+                }
+                if p.apps.is_empty() {
+                    // No app known from this file yet: the controller's own event.
+                    events.warning_about(About::Controller, "InvalidManifest", p.to_string());
                 }
             }
         }

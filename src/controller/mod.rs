@@ -2,6 +2,7 @@
 //! timer) into a reconcile — plan from desired + observed state, then execute the actions.
 
 mod desired;
+mod events;
 mod gitops;
 mod history;
 mod listen;
@@ -344,7 +345,10 @@ impl Controller {
                     "instance {index} failed its liveness probe: {}; restarting it",
                     report.message
                 );
-                self.supervisor.events.warning(&app, "LivenessFailed", msg);
+                let about = crate::supervisor::About::Instance(&app, index);
+                self.supervisor
+                    .events
+                    .warning_about(about, "LivenessFailed", msg);
                 let drain = self.listening.drain(&app, report.id);
                 self.supervisor.stop(
                     report.id,
@@ -358,14 +362,20 @@ impl Controller {
     }
 
     fn on_exit(&mut self, exited: Exited) {
-        let app = self.supervisor.instance(exited.id).map(|i| i.app.clone());
-        let backoff = app.and_then(|a| self.desired.get(&a)).map(|d| d.backoff);
-        self.supervisor
-            .on_exit(exited, backoff.as_ref(), Instant::now());
+        let inst = self.supervisor.instance(exited.id);
+        let slot = inst.map(|i| (i.app.clone(), i.index));
+        let desired = slot.as_ref().and_then(|(a, _)| self.desired.get(a));
+        let backoff = desired.map(|d| d.backoff);
+        let now = Instant::now();
+        self.supervisor.on_exit(exited, backoff.as_ref(), now);
+        if let Some((app, index)) = slot {
+            self.note_backoff(&app, index, now);
+        }
     }
 
     /// Updates rollout progress from the instances observed now.
     fn track_rollouts(&mut self, now: Instant) {
+        let mut steps = Vec::new();
         for (name, d) in &self.desired {
             let mut ready_new = 0;
             let mut others = 0;
@@ -381,8 +391,15 @@ impl Controller {
                 }
             }
             let complete = others == 0 && ready_new == d.replicas;
-            self.rollouts
-                .observe(name, &d.revision, ready_new, complete, now);
+            if let Some(step) = self
+                .rollouts
+                .observe(name, &d.revision, ready_new, complete, now)
+            {
+                steps.push((name.clone(), step, ready_new));
+            }
+        }
+        for (app, step, ready_new) in steps {
+            self.note_rollout(&app, step, ready_new);
         }
     }
 

@@ -58,6 +58,9 @@ impl Controller {
             ApiRequest::History { name, reply } => {
                 let _ = reply.send(self.histories.get(&name).map(history::History::infos));
             }
+            ApiRequest::Events { reply } => {
+                let _ = reply.send(self.supervisor.events.subscribe());
+            }
             ApiRequest::Info { reply } => {
                 let _ = reply.send(ControllerInfo {
                     manifests: self.config.manifests.display().to_string(),

@@ -58,8 +58,8 @@ impl Supervisor {
             mebibytes(rss),
             mebibytes(limit),
         );
-        let app = inst.app.clone();
-        self.events.warning(&app, "MemoryLimitExceeded", msg);
+        let about = super::About::Instance(&inst.app, inst.index);
+        self.events.warning_about(about, "MemoryLimitExceeded", msg);
     }
 }
 

@@ -2,6 +2,7 @@
 //! their output, and keeps the record a later controller adopts them from. Decides no policy.
 
 mod events;
+pub mod feed;
 mod instance;
 mod memory;
 mod orphans;
@@ -27,7 +28,7 @@ use crate::reconcile::{
 };
 use shared::Shared;
 
-pub use events::{unix_ms, EventLog};
+pub use events::{unix_ms, About, EventLog};
 pub use instance::{Drain, Exit, Exited, Instance};
 pub use template::Template;
 
@@ -171,8 +172,8 @@ impl Supervisor {
             cgroups.as_ref(),
         ) {
             Ok(inst) => {
-                self.events.normal(
-                    &template.app,
+                self.events.normal_about(
+                    About::Instance(&template.app, index),
                     "Started",
                     format!(
                         "instance {index} started (pid {}, revision {})",
@@ -185,8 +186,8 @@ impl Supervisor {
                 slot.record_exit(backoff, now, Duration::ZERO, false);
                 let note = format!("failed to start: {e}");
                 self.last_exits.insert((template.app.clone(), index), note);
-                self.events.warning(
-                    &template.app,
+                self.events.warning_about(
+                    About::Instance(&template.app, index),
                     "FailedToStart",
                     format!("instance {index} could not start: {e}"),
                 );
@@ -230,7 +231,8 @@ impl Supervisor {
             StopReason::MemoryLimitBackOff => "over its memory limit again right after starting",
         };
         let msg = format!("stopping instance {} (pid {}): {why}", inst.index, inst.pid);
-        self.events.normal(&inst.app.clone(), "Stopping", msg);
+        let about = About::Instance(&inst.app, inst.index);
+        self.events.normal_about(about, "Stopping", msg);
     }
 
     /// Applies a readiness result: ready, or back to not ready (taken out of rotation).
@@ -242,23 +244,23 @@ impl Supervisor {
         match (inst.phase, passing) {
             (Phase::Starting, true) => {
                 inst.phase = Phase::Ready { since: now };
-                self.events.normal(
-                    &app,
+                self.events.normal_about(
+                    About::Instance(&app, index),
                     "Ready",
                     format!("instance {index} is ready: {message}"),
                 );
             }
             (Phase::Ready { .. }, false) => {
                 inst.phase = Phase::Starting;
-                self.events.warning(
-                    &app,
+                self.events.warning_about(
+                    About::Instance(&app, index),
                     "Unready",
                     format!("instance {index} is not ready: {message}"),
                 );
             }
             (Phase::Starting, false) => {
-                self.events.warning(
-                    &app,
+                self.events.warning_about(
+                    About::Instance(&app, index),
                     "ReadinessFailed",
                     format!("instance {index} is not ready yet: {message}"),
                 );
@@ -289,6 +291,12 @@ impl Supervisor {
         if let Some(inst) = self.instances.get_mut(&id) {
             if inst.phase == Phase::Starting {
                 inst.phase = Phase::Ready { since: now };
+                let msg = format!(
+                    "instance {} is ready: up without a readiness probe",
+                    inst.index
+                );
+                let about = About::Instance(&inst.app, inst.index);
+                self.events.normal_about(about, "Ready", msg);
             }
         }
     }
@@ -317,7 +325,8 @@ impl Supervisor {
         });
         if let Some(note) = memory_note {
             let msg = format!("instance {} (pid {}) stopped: {note}", inst.index, inst.pid);
-            self.events.normal(&inst.app, "Stopped", msg);
+            let about = About::Instance(&inst.app, inst.index);
+            self.events.normal_about(about, "Stopped", msg);
             self.last_exits.insert((inst.app.clone(), inst.index), note);
             return;
         }
@@ -330,7 +339,8 @@ impl Supervisor {
                     "instance {} (pid {}) stopped: {}",
                     inst.index, inst.pid, exited.exit
                 );
-                self.events.normal(&inst.app, "Stopped", msg);
+                let about = About::Instance(&inst.app, inst.index);
+                self.events.normal_about(about, "Stopped", msg);
             }
             None => {
                 let policy = backoff.copied().unwrap_or(BackoffPolicy {
@@ -349,7 +359,8 @@ impl Supervisor {
                     None => ("Exited", exited.exit.to_string()),
                 };
                 let msg = format!("instance {} (pid {}) exited: {how}", inst.index, inst.pid);
-                self.events.warning(&inst.app, reason, msg);
+                let about = About::Instance(&inst.app, inst.index);
+                self.events.warning_about(about, reason, msg);
                 self.last_exits.insert((inst.app.clone(), inst.index), how);
             }
         }
@@ -408,7 +419,8 @@ impl Supervisor {
                         "instance {} (pid {}) adopted from the previous controller",
                         entry.index, entry.pid
                     );
-                    self.events.normal(&entry.app, "Adopted", msg);
+                    let about = About::Instance(&entry.app, entry.index);
+                    self.events.normal_about(about, "Adopted", msg);
                     self.instances.insert(inst.id, inst);
                 }
                 None => {
@@ -449,7 +461,8 @@ impl Supervisor {
                 msg.push_str("; its log FIFOs are gone, so its output is not captured");
             }
             tracing::warn!(app = %entry.app, "{msg}");
-            self.events.warning(&entry.app, "AdoptedOrphan", msg);
+            let about = About::Instance(&entry.app, entry.index);
+            self.events.warning_about(about, "AdoptedOrphan", msg);
             self.instances.insert(inst.id, inst);
         }
     }

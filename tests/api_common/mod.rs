@@ -62,6 +62,7 @@ pub fn web() -> AppStatus {
             kind: "Normal".into(),
             reason: "Started".into(),
             message: "instance 0 started (pid 1111)".into(),
+            ..Event::default()
         }],
         spec_yaml: "command: [node, server.js]\ninstances: 2\n".into(),
         watch: None,
