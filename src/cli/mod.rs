@@ -9,6 +9,7 @@ mod delete;
 mod describe;
 mod diff;
 mod edit;
+mod events;
 mod export;
 mod get;
 mod import;
@@ -55,6 +56,8 @@ pub enum Command {
     Get(get::Args),
     /// Show one app: spec, instances, conditions, recent events.
     Describe(describe::Args),
+    /// List the controller's events (`-w`: stream them as they happen).
+    Events(events::Args),
     /// Print an app's captured stdout and stderr.
     Logs(logs::Args),
     /// Stop and start every instance of an app at once.
@@ -100,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => diff::run(args),
         Command::Get(args) => get::run(args),
         Command::Describe(args) => describe::run(args),
+        Command::Events(args) => events::run(args),
         Command::Logs(args) => logs::run(args),
         Command::Restart(args) => restart::run(args),
         Command::Reload(args) => reload::run(args),
