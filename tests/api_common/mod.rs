@@ -117,6 +117,13 @@ pub fn spawn_fake_controller(
                 ApiRequest::Resync { reply } => drop(reply.send(Reply {
                     message: "resynced".into(),
                 })),
+                ApiRequest::Events { reply } => {
+                    let (tx, live) = tokio::sync::broadcast::channel(4);
+                    let backlog = vec![stream_event(1, "web"), stream_event(2, "api")];
+                    drop(reply.send(corral::api::EventSubscription { backlog, live }));
+                    // One live event, then the stream ends as when the controller stops.
+                    let _ = tx.send(stream_event(3, "web"));
+                }
                 ApiRequest::Info { reply } => drop(reply.send(ControllerInfo {
                     manifests: manifests.clone(),
                     profile: None,
@@ -127,6 +134,19 @@ pub fn spawn_fake_controller(
             }
         }
     })
+}
+
+/// An event of the fake controller's stream: `Started` of instance 0 of `app`.
+pub fn stream_event(seq: u64, app: &str) -> Event {
+    Event {
+        seq,
+        at_ms: 1_000 + seq,
+        kind: "Normal".into(),
+        reason: "Started".into(),
+        app: Some(app.into()),
+        index: Some(0),
+        message: format!("instance 0 of {app} started"),
+    }
 }
 
 /// A running API server with its fake controller; cancel `shutdown` and join `server` to stop.
