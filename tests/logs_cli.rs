@@ -1,5 +1,7 @@
 //! `corral logs` against hand-written log files: tail, filters, interleaving, errors, `-f`.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -267,16 +269,7 @@ impl Follower {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn corral logs -f");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = common::stdout_lines(child.stdout.take().expect("stdout"));
         Follower { child, lines }
     }
 

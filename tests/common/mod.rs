@@ -26,7 +26,7 @@ pub mod rollout;
 pub mod web;
 
 #[allow(unused_imports)] // each test file uses some
-pub use procs::{alive, env_map, kill_pid, pgid};
+pub use procs::{alive, env_map, kill_pid, pgid, stdout_lines};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_corral");

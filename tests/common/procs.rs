@@ -75,6 +75,22 @@ pub fn env_map(pid: u32) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The lines a child writes to `stdout`, on a channel fed by a thread (for commands that follow,
+/// like `logs -f` and `events -w`); the channel closes when the child's stdout does.
+pub fn stdout_lines(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 /// Sends SIGKILL to one process.
 pub fn kill_pid(pid: u32) {
     kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill");
