@@ -189,6 +189,18 @@ fn the_applied_commit_is_reported_after_a_commit_and_pull() {
     );
     let api = c.corral(&["get", "one", "-o", "json"]);
     assert!(api.stdout.contains(&second.hash), "{}", api.stdout);
+    // Each commit applied is an event of the controller's own (no app), in order.
+    let events = c.corral(&["events", "-o", "json"]).stdout;
+    let applied: Vec<&str> = events
+        .lines()
+        .filter(|l| l.contains(r#""reason":"CommitApplied""#))
+        .collect();
+    assert!(
+        applied.first().is_some_and(|l| l.contains(&first.short))
+            && applied.last().is_some_and(|l| l.contains(&second.short))
+            && applied.iter().all(|l| !l.contains(r#""app":"#)),
+        "{events}"
+    );
 
     // A broken manifest at a new commit: the app runs the old one, and Synced says so.
     fs::write(
