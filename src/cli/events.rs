@@ -16,7 +16,7 @@ use crate::api::Event;
 /// Arguments of `corral events`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only this app's events (an app not known yet or already gone is fine: none, or its own).
+    /// Only this app's events (a name the controller does not know shows none, and is no error).
     pub name: Option<String>,
     /// Keep printing events as they happen, until Ctrl-C or until the controller stops.
     #[arg(short = 'w', long = "watch")]

@@ -48,7 +48,7 @@ impl Controller {
         self.supervisor.events.warning_about(about, "BackOff", msg);
     }
 
-    /// A `RolloutStarted`, `RolloutProgress` or `RolloutComplete` event of `app`.
+    /// A `RolloutStarted`, `Scaling`, `RolloutProgress` or `RolloutComplete` event of `app`.
     pub(super) fn note_rollout(&mut self, app: &str, step: Step, ready_new: u32) {
         let Some(d) = self.desired.get(app) else {
             return;
@@ -58,6 +58,10 @@ impl Controller {
             Step::Started => (
                 "RolloutStarted",
                 format!("rolling out revision {revision} to {want} instance(s)"),
+            ),
+            Step::Scaling => (
+                "Scaling",
+                format!("scaling to {want} instance(s) at revision {revision}"),
             ),
             Step::Progressed => (
                 "RolloutProgress",

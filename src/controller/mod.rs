@@ -391,9 +391,9 @@ impl Controller {
                 }
             }
             let complete = others == 0 && ready_new == d.replicas;
-            if let Some(step) = self
-                .rollouts
-                .observe(name, &d.revision, ready_new, complete, now)
+            if let Some(step) =
+                self.rollouts
+                    .observe(name, (&d.revision, d.replicas), ready_new, complete, now)
             {
                 steps.push((name.clone(), step, ready_new));
             }

@@ -12,13 +12,30 @@ struct Progress {
     ready_new: u32,
     /// The most new instances ready at once so far (progress events report only new highs).
     best: u32,
+    /// Whether it changes what was last rolled out (a crash and its recovery do not): only
+    /// then are its steps events.
+    announced: bool,
+}
+
+impl Progress {
+    fn new(revision: &str, now: Instant, ready_new: u32, announced: bool) -> Self {
+        Self {
+            revision: revision.to_owned(),
+            last_progress: now,
+            ready_new,
+            best: ready_new,
+            announced,
+        }
+    }
 }
 
 /// What an observation changed, for the `Rollout*` events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// A rollout to a new revision (or instance count) began.
+    /// A rollout to a new revision began.
     Started,
+    /// A change of instance count at the revision in force began.
+    Scaling,
     /// More new instances are ready than ever before in this rollout.
     Progressed,
     /// Every wanted instance runs the revision and is ready; nothing old is left.
@@ -29,37 +46,45 @@ pub enum Step {
 #[derive(Debug, Default)]
 pub struct Rollouts {
     apps: BTreeMap<String, Progress>,
+    /// The revision and instance count each app last completed a rollout at.
+    settled: BTreeMap<String, (String, u32)>,
 }
 
 impl Rollouts {
-    /// Updates `app`'s rollout to `revision` with `ready_new` new instances ready; `complete`
-    /// ends it. Returns what changed, if anything.
+    /// Updates `app`'s rollout to `revision` of `replicas` instances with `ready_new` new ones
+    /// ready; `complete` ends it. Returns the step to report, if any: a rollout that only
+    /// replaces a crashed instance at the revision and count in force reports none.
     pub fn observe(
         &mut self,
         app: &str,
-        revision: &str,
+        (revision, replicas): (&str, u32),
         ready_new: u32,
         complete: bool,
         now: Instant,
     ) -> Option<Step> {
         if complete {
-            return self.apps.remove(app).map(|_| Step::Complete);
+            self.settled
+                .insert(app.to_owned(), (revision.to_owned(), replicas));
+            let ended = self.apps.remove(app);
+            return ended.filter(|p| p.announced).map(|_| Step::Complete);
         }
-        let fresh = Progress {
-            revision: revision.to_owned(),
-            last_progress: now,
-            ready_new,
-            best: ready_new,
+        // A change while nothing is in flight is news unless it only restores what was settled
+        // (a crashed instance replaced); a new revision in flight always is.
+        let step = match self.settled.get(app) {
+            Some((r, n)) if r == revision && *n == replicas => None,
+            Some((r, _)) if r == revision => Some(Step::Scaling),
+            _ => Some(Step::Started),
         };
         let Some(p) = self.apps.get_mut(app) else {
+            let fresh = Progress::new(revision, now, ready_new, step.is_some());
             self.apps.insert(app.to_owned(), fresh);
-            return Some(Step::Started);
+            return step;
         };
         if p.revision != revision {
-            *p = fresh;
+            *p = Progress::new(revision, now, ready_new, true);
             return Some(Step::Started);
         }
-        let step = (ready_new > p.best).then_some(Step::Progressed);
+        let step = (ready_new > p.best && p.announced).then_some(Step::Progressed);
         p.best = p.best.max(ready_new);
         if ready_new > p.ready_new {
             p.last_progress = now;
@@ -85,6 +110,7 @@ impl Rollouts {
     /// Forgets an app.
     pub fn forget(&mut self, app: &str) {
         self.apps.remove(app);
+        self.settled.remove(app);
     }
 }
 
@@ -97,14 +123,14 @@ mod tests {
         let t0 = Instant::now();
         let s = Duration::from_secs(1);
         let mut r = Rollouts::default();
-        r.observe("web", "b", 0, false, t0);
+        r.observe("web", ("b", 4), 0, false, t0);
         assert!(!r.stalled("web", 10 * s, t0 + 9 * s));
-        r.observe("web", "b", 1, false, t0 + 9 * s);
+        r.observe("web", ("b", 4), 1, false, t0 + 9 * s);
         assert!(!r.stalled("web", 10 * s, t0 + 15 * s));
         assert!(r.stalled("web", 10 * s, t0 + 19 * s));
-        r.observe("web", "c", 0, false, t0 + 19 * s);
+        r.observe("web", ("c", 4), 0, false, t0 + 19 * s);
         assert!(!r.stalled("web", 10 * s, t0 + 20 * s));
-        r.observe("web", "c", 4, true, t0 + 21 * s);
+        r.observe("web", ("c", 4), 4, true, t0 + 21 * s);
         assert!(!r.in_flight("web"));
     }
 
@@ -112,23 +138,42 @@ mod tests {
     fn steps_report_start_new_highs_and_completion_once() {
         let t = Instant::now();
         let mut r = Rollouts::default();
+        let (a, b, c) = (("a", 4), ("b", 4), ("c", 4));
         assert_eq!(
-            r.observe("web", "a", 4, true, t),
+            r.observe("web", a, 4, true, t),
             None,
-            "steady, nothing to say"
+            "steady: nothing to say"
         );
-        assert_eq!(r.observe("web", "b", 0, false, t), Some(Step::Started));
-        assert_eq!(r.observe("web", "b", 0, false, t), None);
-        assert_eq!(r.observe("web", "b", 1, false, t), Some(Step::Progressed));
-        assert_eq!(r.observe("web", "b", 0, false, t), None, "a dip is no news");
+        assert_eq!(r.observe("web", b, 0, false, t), Some(Step::Started));
+        assert_eq!(r.observe("web", b, 0, false, t), None);
+        assert_eq!(r.observe("web", b, 1, false, t), Some(Step::Progressed));
+        assert_eq!(r.observe("web", b, 0, false, t), None, "a dip is no news");
+        assert_eq!(r.observe("web", b, 1, false, t), None, "nor its recovery");
+        assert_eq!(r.observe("web", b, 2, false, t), Some(Step::Progressed));
+        assert_eq!(r.observe("web", c, 0, false, t), Some(Step::Started));
+        assert_eq!(r.observe("web", c, 4, true, t), Some(Step::Complete));
+        assert_eq!(r.observe("web", c, 4, true, t), None);
+    }
+
+    #[test]
+    fn a_crash_at_the_revision_in_force_is_no_rollout_but_a_new_count_is_scaling() {
+        let t = Instant::now();
+        let mut r = Rollouts::default();
+        assert_eq!(r.observe("web", ("a", 2), 0, false, t), Some(Step::Started));
+        assert_eq!(r.observe("web", ("a", 2), 2, true, t), Some(Step::Complete));
+        // Instance 1 crashed and comes back: in flight for the deadline, silent for events.
+        assert_eq!(r.observe("web", ("a", 2), 1, false, t), None);
+        assert!(r.in_flight("web"));
+        assert_eq!(r.observe("web", ("a", 2), 2, true, t), None);
+        assert_eq!(r.observe("web", ("a", 4), 2, false, t), Some(Step::Scaling));
         assert_eq!(
-            r.observe("web", "b", 1, false, t),
-            None,
-            "nor is its recovery"
+            r.observe("web", ("a", 4), 3, false, t),
+            Some(Step::Progressed)
         );
-        assert_eq!(r.observe("web", "b", 2, false, t), Some(Step::Progressed));
-        assert_eq!(r.observe("web", "c", 0, false, t), Some(Step::Started));
-        assert_eq!(r.observe("web", "c", 4, true, t), Some(Step::Complete));
-        assert_eq!(r.observe("web", "c", 4, true, t), None);
+        assert_eq!(r.observe("web", ("a", 4), 4, true, t), Some(Step::Complete));
+        // Edited to b, then back to a before b completes: both are rollouts.
+        assert_eq!(r.observe("web", ("b", 4), 0, false, t), Some(Step::Started));
+        assert_eq!(r.observe("web", ("a", 4), 3, false, t), Some(Step::Started));
+        assert_eq!(r.observe("web", ("a", 4), 4, true, t), Some(Step::Complete));
     }
 }
