@@ -47,7 +47,7 @@ OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 # 2-core machine this was written for).
 # shellcheck disable=SC2206 # split on purpose
 SETUPS=(${BENCH_SETUPS:-bare:1 pm2_fork:1 pm2_cluster:1 corral_inherit:1 corral_tcp:1 corral_http:1
-        nginx:1 haproxy:1 hyper:1 pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2})
+        nginx:1 haproxy:1 hyper:1 pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2 nginx:2})
 # Reloads use the production shapes: PM2 fork ×1, everything else ×2.
 RELOADED=(pm2_fork:1 pm2_cluster:2 corral_inherit:2 corral_tcp:2 corral_http:2)
 CORRAL=$ROOT/target/${BENCH_PROFILE:-release}/corral
@@ -62,10 +62,12 @@ PM2=$TMP/pm2/node_modules/.bin/pm2
 
 declare -A PORT    # SETUP:INSTANCES -> its public port on 127.0.0.1
 declare -A BROKEN  # SETUP:INSTANCES -> why it did not come up
-declare -A PROXY_PID  # nginx:1, haproxy:1, hyper:1 -> the yardstick proxy's pid (stopped on exit)
+declare -A PROXY_PID  # nginx:N, haproxy:1, hyper:1 -> the yardstick proxy's pid (stopped on exit)
 
 # Processes this script started; cleanup stops them (and only them).
 BARE_PID=""
+BARE2_PID=""          # the second bare app, behind nginx ×2
+BARE2_PORT=""
 CORRAL_PID=""
 WRK_PID=""
 WRK_RESULT=""
@@ -78,10 +80,11 @@ PM2_STARTED=""
 cleanup_setups() {
     [[ -n $WRK_PID ]] && kill "$WRK_PID" 2>/dev/null
     [[ -n $BARE_PID ]] && stop_pid "$BARE_PID"
+    [[ -n $BARE2_PID ]] && stop_pid "$BARE2_PID"
     for pid in "${PROXY_PID[@]}"; do stop_pid "$pid"; done
     [[ -n $CORRAL_PID ]] && stop_pid "$CORRAL_PID"
     [[ -n $PM2_STARTED ]] && "$PM2" kill >/dev/null 2>&1
-    WRK_PID="" BARE_PID="" CORRAL_PID="" PM2_STARTED="" PROXY_PID=()
+    WRK_PID="" BARE_PID="" BARE2_PID="" CORRAL_PID="" PM2_STARTED="" PROXY_PID=()
 }
 
 cleanup() {
@@ -135,8 +138,9 @@ start_all() {
         esac
     done
     # The reference proxies forward to the bare app: it runs whenever one of them does.
-    [[ -n ${PORT[bare:1]:-}${PORT[nginx:1]:-}${PORT[haproxy:1]:-}${PORT[hyper:1]:-} ]] && start_bare
-    [[ -n ${PORT[nginx:1]:-} ]] && start_nginx
+    [[ -n ${PORT[bare:1]:-}${PORT[nginx:1]:-}${PORT[nginx:2]:-}${PORT[haproxy:1]:-}${PORT[hyper:1]:-} ]] &&
+        start_bare
+    [[ -n ${PORT[nginx:1]:-}${PORT[nginx:2]:-} ]] && start_nginx
     [[ -n ${PORT[haproxy:1]:-} ]] && start_haproxy
     [[ -n ${PORT[hyper:1]:-} ]] && start_hyper
     ((${#pm2_apps[@]})) && start_pm2 "${pm2_apps[@]}"
@@ -153,13 +157,35 @@ start_bare() {
     [[ -n ${PORT[bare:1]:-} ]] || PORT[bare:1]=$(free_port)
     PORT=${PORT[bare:1]} node "$APP" >"$TMP/bare.log" 2>&1 &
     BARE_PID=$!
+    if [[ -n ${PORT[nginx:2]:-} ]]; then
+        BARE2_PORT=$(free_port)
+        PORT=$BARE2_PORT node "$APP" >"$TMP/bare2.log" 2>&1 &
+        BARE2_PID=$!
+    fi
 }
 
-# nginx as a reverse proxy to the bare app, keep-alive upstream as its docs describe; one
-# worker process (two do worse here: they compete with wrk and the app for 2 CPUs).
+# nginx as a reverse proxy to the bare app (nginx:1) and balancing over two bare apps (nginx:2),
+# keep-alive upstreams as its docs describe; one worker process (two do worse here: they compete
+# with wrk and the apps for 2 CPUs).
 start_nginx() {
-    command -v nginx >/dev/null || { BROKEN[nginx:1]="nginx is not installed"; return; }
+    local key servers=""
+    if ! command -v nginx >/dev/null; then
+        for key in nginx:1 nginx:2; do BROKEN[$key]="nginx is not installed"; done
+        return
+    fi
     mkdir -p "$TMP/nginx/logs"
+    for key in nginx:1 nginx:2; do
+        [[ -n ${PORT[$key]:-} ]] || continue
+        servers+="
+    server {
+        listen 127.0.0.1:${PORT[$key]};
+        location / {
+            proxy_pass http://app${key#nginx:};
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }
+    }"
+    done
     cat >"$TMP/nginx/nginx.conf" <<EOF
 worker_processes 1;
 pid $TMP/nginx/nginx.pid;
@@ -172,19 +198,14 @@ http {
     fastcgi_temp_path $TMP/nginx/fastcgi;
     uwsgi_temp_path $TMP/nginx/uwsgi;
     scgi_temp_path $TMP/nginx/scgi;
-    upstream app { server 127.0.0.1:${PORT[bare:1]}; keepalive 64; }
-    server {
-        listen 127.0.0.1:${PORT[nginx:1]};
-        location / {
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
+    upstream app1 { server 127.0.0.1:${PORT[bare:1]}; keepalive 64; }
+    upstream app2 { server 127.0.0.1:${PORT[bare:1]}; server 127.0.0.1:${BARE2_PORT:-${PORT[bare:1]}}; keepalive 64; }
+$servers
 }
 EOF
     nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' >"$TMP/nginx/logs/stderr.log" 2>&1 &
     PROXY_PID[nginx:1]=$!
+    PROXY_PID[nginx:2]=$!
 }
 
 # HAProxy in http mode reusing its connections to the bare app; one thread, like nginx.

@@ -27,6 +27,10 @@ pub struct Args {
     /// users could write or that they own. By default these are refused, like sshd's StrictModes.
     #[arg(long)]
     pub allow_shared_manifests: bool,
+    /// Threads that serve the `tcp` and `http` listen ports, each with its own event loop
+    /// (nginx's worker_processes). Default: one per CPU, at most 4.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub proxy_threads: Option<u16>,
     /// Caps on instances.
     #[command(flatten)]
     pub caps: crate::store::caps::Caps,
@@ -84,6 +88,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Checked as given too: the symlinks on the way live in directories canonicalize hides.
     crate::trust::check(&args.manifests, crate::trust::Role::ManifestsDir, trust)?;
     let home = crate::home::Home::from_env();
+    if let Some(n) = args.proxy_threads {
+        crate::net::workers::configure(n.into());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -37,7 +37,7 @@ const MAX_REPLAY_BODY: u64 = 64 * 1024;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Accepts until `stop`; each connection is served by a tracked task.
-pub(crate) async fn serve(listener: Arc<TcpListener>, proxy: Arc<Proxy>) {
+pub(crate) async fn serve(listener: TcpListener, proxy: Arc<Proxy>) {
     let mut builder = auto::Builder::new(proxy.tasks.clone());
     builder
         .http1()

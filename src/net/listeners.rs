@@ -12,7 +12,7 @@ use socket2::SockRef;
 use super::backends::{Backend, Rotation};
 use super::stats::{Counters, Stats};
 use super::tasks::Tasks;
-use super::{bind, http, tcp, NetError};
+use super::{bind, http, tcp, workers, NetError};
 use crate::manifest::{Listen, ListenMode};
 
 /// Timeouts of the proxies; [`Options::default`] is what the controller uses.
@@ -69,8 +69,8 @@ struct Entry {
 enum Socket {
     /// Blocking, accepted on by the instances themselves.
     Inherit(std::net::TcpListener),
-    /// Non-blocking, accepted on by the controller's proxy.
-    Proxied(Arc<tokio::net::TcpListener>),
+    /// Non-blocking, accepted on by the proxy workers, each through its own dup.
+    Proxied(std::net::TcpListener),
 }
 
 /// The listening sockets of one app, bound once and kept for the app's lifetime, so the
@@ -128,9 +128,7 @@ impl AppListeners {
                 ListenMode::Inherit => Socket::Inherit(socket),
                 ListenMode::Tcp | ListenMode::Http => {
                     socket.set_nonblocking(true).map_err(bind_error)?;
-                    let socket =
-                        Arc::new(tokio::net::TcpListener::from_std(socket).map_err(bind_error)?);
-                    listeners.start_proxy(entry, Arc::clone(&socket));
+                    listeners.start_proxy(entry, &socket).map_err(bind_error)?;
                     Socket::Proxied(socket)
                 }
             };
@@ -143,8 +141,8 @@ impl AppListeners {
         Ok(listeners)
     }
 
-    /// Spawns the accept loop of one tcp/http entry.
-    fn start_proxy(&self, entry: &Listen, socket: Arc<tokio::net::TcpListener>) {
+    /// Spawns the accept loop of one tcp/http entry on every proxy worker.
+    fn start_proxy(&self, entry: &Listen, socket: &std::net::TcpListener) -> io::Result<()> {
         let proxy = Arc::new(Proxy {
             app: self.app.clone(),
             name: entry.name.clone(),
@@ -153,10 +151,16 @@ impl AppListeners {
             tasks: self.tasks.clone(),
             options: self.options,
         });
-        match entry.mode {
-            ListenMode::Http => self.tasks.spawn(http::serve(socket, proxy)),
-            _ => self.tasks.spawn(tcp::serve(socket, proxy)),
+        let http = entry.mode == ListenMode::Http;
+        let runtimes = workers::handles();
+        if runtimes.is_empty() {
+            return Err(io::Error::other("no proxy worker thread could be started"));
         }
+        for runtime in runtimes {
+            let accept = accept(socket.try_clone()?, Arc::clone(&proxy), http);
+            self.tasks.spawn_on(accept, runtime);
+        }
+        Ok(())
     }
 
     /// The app these listeners belong to.
@@ -235,8 +239,19 @@ impl AppListeners {
             if let Socket::Proxied(socket) = &entry.socket {
                 // A listening socket shut down for reading leaves LISTEN state at once, so
                 // the port can be bound again before the fd itself is closed.
-                let _ = SockRef::from(socket.as_ref()).shutdown(std::net::Shutdown::Read);
+                let _ = SockRef::from(socket).shutdown(std::net::Shutdown::Read);
             }
+        }
+    }
+}
+
+/// One worker's accept loop on its dup of a listening socket, registered with its runtime.
+async fn accept(socket: std::net::TcpListener, proxy: Arc<Proxy>, http: bool) {
+    match tokio::net::TcpListener::from_std(socket) {
+        Ok(listener) if http => http::serve(listener, proxy).await,
+        Ok(listener) => tcp::serve(listener, proxy).await,
+        Err(error) => {
+            tracing::error!(app = %proxy.app, listen = %proxy.name, %error, "cannot accept");
         }
     }
 }

@@ -49,6 +49,7 @@ mod tasks;
 mod tcp;
 mod upgrade;
 mod upstream;
+pub mod workers;
 
 pub use backends::Backend;
 pub use error::NetError;

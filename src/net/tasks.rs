@@ -33,6 +33,24 @@ impl Tasks {
         });
     }
 
+    /// Like [`spawn`](Self::spawn), on another runtime (a proxy worker's).
+    pub(crate) fn spawn_on<F>(&self, fut: F, runtime: &tokio::runtime::Handle)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let kill = self.kill.clone();
+        self.tracker.spawn_on(
+            async move {
+                tokio::select! {
+                    biased;
+                    _ = kill.cancelled() => {}
+                    _ = fut => {}
+                }
+            },
+            runtime,
+        );
+    }
+
     /// Ends every task abruptly (used on drop, without waiting).
     pub(crate) fn kill(&self) {
         self.stop.cancel();

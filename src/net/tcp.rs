@@ -14,7 +14,7 @@ use super::listeners::Proxy;
 pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Accepts until `stop`; each connection becomes a tracked forwarding task.
-pub(crate) async fn serve(listener: Arc<TcpListener>, proxy: Arc<Proxy>) {
+pub(crate) async fn serve(listener: TcpListener, proxy: Arc<Proxy>) {
     loop {
         let accepted = tokio::select! {
             _ = proxy.tasks.stop.cancelled() => return,

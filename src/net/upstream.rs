@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::http::ProxyBody;
+use super::workers;
 
 /// How long a connection may sit idle in the pool (Node closes its own after 5 s).
 const POOL_IDLE: Duration = Duration::from_secs(4);
@@ -129,11 +130,23 @@ impl Conn {
     }
 }
 
-/// The idle connections to one backend.
-#[derive(Debug, Default)]
+/// Idle connections with the time each was checked in; most recent last.
+type Idle = Vec<(Conn, Instant)>;
+
+/// The idle connections to one backend, one list per proxy worker: a connection is registered
+/// with the runtime of the worker that opened it, and is only ever used by that worker.
+#[derive(Debug)]
 pub(crate) struct Pool {
-    /// Idle connections with the time each was checked in; most recent last.
-    idle: Mutex<Vec<(Conn, Instant)>>,
+    /// Indexed by [`workers::current`].
+    idle: Box<[Mutex<Idle>]>,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Self {
+            idle: (0..workers::count()).map(|_| Mutex::default()).collect(),
+        }
+    }
 }
 
 impl Pool {
@@ -178,8 +191,11 @@ impl Pool {
         }
     }
 
-    /// The idle list, even if a holder panicked.
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Conn, Instant)>> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    /// This worker's idle list, even if a holder panicked.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
+        let slot = workers::current().min(self.idle.len().saturating_sub(1));
+        self.idle[slot]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
