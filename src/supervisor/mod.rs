@@ -7,6 +7,7 @@ mod memory;
 mod orphans;
 mod probes;
 pub mod process;
+mod program;
 pub mod record;
 mod shared;
 mod spawn;
