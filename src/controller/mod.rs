@@ -264,8 +264,10 @@ impl Controller {
             if plan.actions.is_empty() {
                 break;
             }
-            changed = true;
             for action in plan.actions {
+                // Readiness alone needs no record write (a probe's result never did one):
+                // a thousand new instances turning ready one by one are not a thousand writes.
+                changed |= !matches!(action, Action::MarkReady { .. });
                 self.execute(action, now);
             }
         }
