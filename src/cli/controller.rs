@@ -85,6 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Checked as given too: the symlinks on the way live in directories canonicalize hides.
     crate::trust::check(&args.manifests, crate::trust::Role::ManifestsDir, trust)?;
     let home = crate::home::Home::from_env();
+    crate::heap::few_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
