@@ -65,6 +65,17 @@ idle_cpu() {
         'BEGIN { printf "%.2f", (a - b) / t / s * 100 }'
 }
 
+# idle_figures WHO PID: SETTLE s after the start, PID's CPU % over IDLE_WINDOW s and its RSS
+# (KiB), printed as "CPU RSS".
+idle_figures() {
+    local cpu rss
+    sleep "$SETTLE"
+    cpu=$(idle_cpu "$2" "$IDLE_WINDOW")
+    rss=$(rss_kib "$2")
+    log "$1: idle CPU $cpu % with $N instances, RSS $rss KiB"
+    echo "$cpu $rss"
+}
+
 # wait_corral COUNT NAME…: poll `corral get -o json` until every NAME has COUNT of COUNT
 # ready; prints the unix ms of the first poll that saw it (exit 1 after START_WAIT s).
 wait_corral() {
@@ -131,10 +142,7 @@ mv "$TMP/manifests/.many.tmp" "$TMP/manifests/many.yaml"
 ready=$(wait_corral "$N" many) || die "corral: $N instances not ready within $START_WAIT s (see $TMP/controller.log)"
 c_start=$((ready - written))
 log "corral: $N ready $c_start ms after the manifest was written"
-sleep "$SETTLE"
-c_cpu=$(idle_cpu "$CORRAL_PID" "$IDLE_WINDOW")
-c_rss_n=$(rss_kib "$CORRAL_PID")
-log "corral: idle CPU $c_cpu % with $N instances, RSS $c_rss_n KiB"
+read -r c_cpu c_rss_n <<<"$(idle_figures corral "$CORRAL_PID")"
 stop_started
 
 # --- corral: APPS apps of 1 instance, from the controller's launch ---------------------------------
@@ -177,10 +185,7 @@ if ((WITH_PM2)); then
     if online=$(wait_pm2 "$N"); then
         p_start=$((online - t))
         log "PM2: $N online $p_start ms after pm2 start"
-        sleep "$SETTLE"
-        p_cpu=$(idle_cpu "$god" "$IDLE_WINDOW")
-        p_rss_n=$(rss_kib "$god")
-        log "PM2: idle CPU $p_cpu % with $N instances, RSS $p_rss_n KiB"
+        read -r p_cpu p_rss_n <<<"$(idle_figures PM2 "$god")"
     else
         log "PM2: $N instances not online within $START_WAIT s"
     fi

@@ -95,9 +95,10 @@ impl Sampler {
         self.round += 1;
         let round = self.round;
         let everything = round % UNLIMITED_EVERY == 1;
-        let parents = (!self.children_files).then(|| self.parent_map());
         let now = Instant::now();
         let mut read_any = false;
+        // Without `children` files: one scan of /proc per sample, if any tree is due.
+        let mut parents = None;
         for root in roots {
             let known = self.seen.get_mut(&root.pid);
             let due = everything || root.limited || known.is_none();
@@ -105,6 +106,9 @@ impl Sampler {
                 Some(seen) if !due => seen.round = round,
                 _ => {
                     read_any = true;
+                    if !self.children_files && parents.is_none() {
+                        parents = Some(self.parent_map());
+                    }
                     self.read_tree(root.pid, parents.as_ref(), now);
                 }
             }
