@@ -8,6 +8,7 @@ pub mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gitops;
+pub mod heap;
 pub mod home;
 pub mod import;
 pub mod logs;

@@ -230,6 +230,48 @@ fn an_edited_limit_applies_in_place() {
     );
 }
 
+/// Apps without a limit are sampled every fifth interval only: one that gets a limit is
+/// sampled every interval from then on, not at the next fifth.
+#[test]
+fn a_limit_added_to_an_app_is_checked_from_the_next_interval() {
+    const INTERVAL: Duration = Duration::from_secs(2);
+    let ctl = Controller::with_args(&["--sample-interval", "2s"]);
+    let write = |extra: &[&str]| {
+        let command = format!("command: {}", ctl.sleeper());
+        let spec: Vec<&str> = [command.as_str()]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        ctl.write_manifest("app.yaml", &manifest("app", &spec));
+    };
+    write(&[]);
+    ctl.start();
+    let pid = ctl.wait_instances("app", 1)[&0];
+    // Its first sample is taken at once (a new instance); the next would be 5 intervals on.
+    wait_for(SOON, "a first sample", || ctl.app("app")?.memory_bytes);
+    write(&["memory: {limit: 1Mi}"]);
+    wait_for(SOON, "the controller has the limit", || {
+        ctl.corral_ok(&["describe", "app"])
+            .contains("1Mi")
+            .then_some(())
+    });
+    let seen = std::time::Instant::now();
+    let event = wait_for(SOON, "MemoryLimitExceeded", || {
+        ctl.app("app")?
+            .events
+            .into_iter()
+            .find(|e| e.reason == "MemoryLimitExceeded")
+    });
+    assert!(event.message.contains(&format!("pid {pid}")), "{event:?}");
+    // One interval to the next sample, one more of slack for a loaded machine: well short of
+    // the five an app without a limit waits.
+    assert!(
+        seen.elapsed() < 2 * INTERVAL + Duration::from_millis(500),
+        "the limit was first checked {:?} after it applied",
+        seen.elapsed()
+    );
+}
+
 #[test]
 fn a_sample_interval_out_of_range_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -21,25 +21,32 @@ const SOAK_LIMIT: Duration = Duration::from_secs(30 * 60);
 #[derive(Debug, Clone, Copy)]
 struct Footprint {
     rss_kib: u64,
+    /// The part of the RSS that is heap and stacks (the rest is mapped files: code).
+    anon_kib: u64,
     fds: usize,
 }
 
 fn footprint(pid: u32) -> Footprint {
     let mut min = Footprint {
         rss_kib: u64::MAX,
+        anon_kib: u64::MAX,
         fds: usize::MAX,
     };
     for _ in 0..50 {
         let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-        let rss = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .expect("VmRSS");
+        let kib = |field: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .expect(field)
+        };
+        let (rss, anon) = (kib("VmRSS:"), kib("RssAnon:"));
         let fds = fs::read_dir(format!("/proc/{pid}/fd"))
             .expect("fds")
             .count();
         min.rss_kib = min.rss_kib.min(rss);
+        min.anon_kib = min.anon_kib.min(anon);
         min.fds = min.fds.min(fds);
         std::thread::sleep(Duration::from_millis(10)); // spacing the samples, not a wait
     }
@@ -130,21 +137,23 @@ fn soak(ctl: &Controller, web: Option<&WebApp>, early: u64, total: u64) -> (Foot
             printed = n / 1_000;
             let now = footprint(ctl.pid());
             eprintln!(
-                "soak: restart {n}: RSS {} KiB, {} fds",
-                now.rss_kib, now.fds
+                "soak: restart {n}: RSS {} KiB (heap and stacks {} KiB), {} fds",
+                now.rss_kib, now.anon_kib, now.fds
             );
         }
         (n >= total).then(measure)
     });
     eprintln!(
         "soak: {total} restarts in {:.0?}, {reloads} reloads; controller at restart {early}: \
-         RSS {} KiB, {} fds; at restart {total}: RSS {} KiB, {} fds (RSS {:+} KiB, fds {:+})",
+         RSS {} KiB, {} fds; at restart {total}: RSS {} KiB, {} fds (RSS {:+} KiB, of which \
+         heap and stacks {:+} KiB; fds {:+})",
         began.elapsed(),
         early_figures.rss_kib,
         early_figures.fds,
         end.rss_kib,
         end.fds,
         end.rss_kib as i64 - early_figures.rss_kib as i64,
+        end.anon_kib as i64 - early_figures.anon_kib as i64,
         end.fds as i64 - early_figures.fds as i64,
     );
     (early_figures, end)

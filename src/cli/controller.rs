@@ -19,8 +19,9 @@ pub struct Args {
     /// Profile whose env applies (a manifest's `spec.profiles.NAME`).
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// How often CPU and memory of every instance are sampled and `memory.limit` is checked
-    /// (a duration such as 500ms or 2s; 100ms to 1m).
+    /// How often `memory.limit` is checked: instances of apps with a limit are sampled (CPU
+    /// and memory) this often, the others every 5th time (a duration such as 500ms or 2s;
+    /// 100ms to 1m).
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = sample_interval)]
     pub sample_interval: Duration,
     /// Accept manifests, their directory (and those above it), `cwd`s and `envFiles` that other
@@ -91,6 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.proxy_threads {
         crate::net::workers::configure(n.into());
     }
+    crate::heap::few_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

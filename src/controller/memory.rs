@@ -8,7 +8,7 @@ use super::Controller;
 use crate::api::Condition;
 use crate::cgroup;
 use crate::manifest::quantity::ByteSize;
-use crate::metrics::Usage;
+use crate::metrics::{Root, Usage};
 use crate::reconcile::{MemoryState, Phase};
 
 impl Controller {
@@ -45,6 +45,30 @@ impl Controller {
                 message: format!("{why}; memory.limit still applies"),
             },
         })
+    }
+
+    /// Tells the sampler which trees to measure, and which of them a `memory.limit` watches
+    /// (those every interval); called after every reconcile, as instances and limits change.
+    pub(super) fn publish_sampled(&self) {
+        let limited = |app: &str| {
+            let spec = self.store.apps.get(app).map(|l| &l.app.spec);
+            spec.is_some_and(|s| s.memory.is_some())
+        };
+        let roots: Vec<Root> = self
+            .supervisor
+            .all()
+            .map(|i| Root {
+                pid: i.pid,
+                limited: limited(&i.app),
+            })
+            .collect();
+        self.sampled_pids.send_if_modified(|old| {
+            let differs = *old != roots;
+            if differs {
+                *old = roots;
+            }
+            differs
+        });
     }
 
     /// Takes a new sample: it is what `corral get` shows, and what the limits are checked

@@ -32,7 +32,8 @@ use crate::supervisor::{record::Record, Exited, Supervisor, Template};
 /// Quiet time after a change in the manifests directory before it is read (a `git checkout`
 /// touching many files is one reload).
 const DEBOUNCE: Duration = Duration::from_millis(250);
-/// How often CPU and memory of every instance are sampled, unless `--sample-interval` says.
+/// How often instances of apps with a `memory.limit` are sampled (the others every
+/// `metrics::UNLIMITED_EVERY` times), unless `--sample-interval` says.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 /// An app whose listen ports could not be bound tries again this often.
 const BIND_RETRY: Duration = Duration::from_secs(2);
@@ -103,8 +104,8 @@ struct Controller {
     listening: listen::Listening,
     /// Latest CPU/RSS sample per instance pid.
     usage: BTreeMap<u32, Usage>,
-    /// The pids the metrics sampler should measure.
-    sampled_pids: watch::Sender<Vec<u32>>,
+    /// The trees the metrics sampler should measure.
+    sampled_pids: watch::Sender<Vec<metrics::Root>>,
     /// `spec.watch`: file watches per app.
     watches: crate::watch::Watches,
     /// The manifests directory's watch, through the symlinks that lead to it.
@@ -264,22 +265,17 @@ impl Controller {
             if plan.actions.is_empty() {
                 break;
             }
-            changed = true;
             for action in plan.actions {
+                // Readiness alone needs no record write (a probe's result never did one):
+                // a thousand new instances turning ready one by one are not a thousand writes.
+                changed |= !matches!(action, Action::MarkReady { .. });
                 self.execute(action, now);
             }
         }
         if changed {
             self.save_record().await;
-            let pids: Vec<u32> = self.supervisor.all().map(|i| i.pid).collect();
-            self.sampled_pids.send_if_modified(|old| {
-                let differs = *old != pids;
-                if differs {
-                    *old = pids;
-                }
-                differs
-            });
         }
+        self.publish_sampled();
         self.track_rollouts(Instant::now());
         self.update_backends();
         self.prune().await;

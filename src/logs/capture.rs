@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -16,8 +15,12 @@ use super::loss::{LossReporter, LossTracker};
 use super::pipe::LogPipe;
 use super::rotate::{Rotation, SharedWriter};
 
-/// Bytes read from the FIFO at once: one batch of lines, one `write` to the file.
+/// Bytes read from the FIFO at once, at most: one batch of lines, one `write` to the file.
 const CHUNK: usize = 64 * 1024;
+
+/// The read buffer's first size: it doubles up to `CHUNK` while reads fill it (a chatty app),
+/// and is only allocated once the app writes something, so a quiet instance costs no buffer.
+const FIRST_CHUNK: usize = 4 * 1024;
 
 /// After a short read, the capture waits this long before reading again: what a chatty app
 /// writes meanwhile is read and written in one batch. The most a line is delayed by it.
@@ -88,7 +91,7 @@ pub fn spawn_capture(
         splitter: LineSplitter::new(MAX_LINE),
         opts,
         dropped: Arc::clone(&dropped),
-        batch: Vec::with_capacity(CHUNK + 4096),
+        batch: Vec::new(),
         lines: 0,
     };
     let task = tokio::spawn(task.run(stop));
@@ -114,28 +117,41 @@ struct CaptureTask {
 impl CaptureTask {
     /// Reads until EOF or `stop`, writing one batch per read.
     async fn run(mut self, stop: CancellationToken) {
-        let mut buf = vec![0u8; CHUNK];
+        let mut buf = Vec::new();
         loop {
-            let read = tokio::select! {
+            let readable = tokio::select! {
                 biased;
                 () = stop.cancelled() => {
+                    buf.resize(CHUNK, 0);
                     self.drain(&mut buf).await;
                     break;
                 }
-                read = self.receiver.read(&mut buf) => read,
+                readable = self.receiver.readable() => readable,
             };
+            if buf.is_empty() {
+                buf.resize(FIRST_CHUNK, 0);
+            }
+            let read = readable.and_then(|()| self.receiver.try_read(&mut buf));
             match read {
                 Ok(0) => break,
                 Ok(n) => {
                     self.add(&buf[..n]);
                     self.flush().await;
-                    if n < CHUNK {
+                    let full = n == buf.len();
+                    if full && buf.len() < CHUNK {
+                        buf.resize((buf.len() * 2).min(CHUNK), 0);
+                    }
+                    if !full {
                         // A chatty app refills the pipe meanwhile: one wake-up and one write
                         // per many lines rather than per line (the pipe holds 1 MiB).
                         tokio::time::sleep(COALESCE).await;
                     }
                 }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                    ) => {}
                 Err(err) => {
                     tracing::error!(%err, "cannot read an instance's output; capture ends");
                     break;

@@ -1,84 +1,207 @@
 //! Sampling CPU and memory of each instance's whole process tree (DESIGN.md §5).
 //!
-//! Sampling reads /proc, so it runs on the blocking pool, never on a runtime thread.
+//! Only our own trees are read (`procfs`), never every process on the host. Trees an app's
+//! `memory.limit` watches are sampled every interval; the others, whose figures only feed
+//! `corral get` and `/metrics`, every [`UNLIMITED_EVERY`] intervals. Sampling reads /proc, so
+//! it runs on the blocking pool, never on a runtime thread.
+
+mod procfs;
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+
+/// Trees without a memory limit are sampled once every this many intervals (5 s at the
+/// default 1 s): their CPU and MEM columns may be that old, for a fifth of the work.
+pub const UNLIMITED_EVERY: u64 = 5;
 
 /// CPU and RSS of one instance's process tree.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Usage {
-    /// CPU percent of one core, summed over the tree (may exceed 100).
+    /// CPU percent of one core, summed over the tree (may exceed 100), since the previous
+    /// sample of the tree.
     pub cpu_percent: f32,
     /// Resident memory of the tree in bytes.
     pub rss_bytes: u64,
+    /// CPU seconds (user + system) the tree has used so far: its live processes' and those of
+    /// the children they reaped (a counter, for `/metrics`).
+    pub cpu_seconds: f64,
 }
 
-/// Keeps the OS view between samples (CPU% needs two readings).
+/// One process tree to sample: an instance's pid, and whether a memory limit watches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Root {
+    /// The instance's pid (the root of its tree).
+    pub pid: u32,
+    /// Whether its app has a `memory.limit` (sampled every interval, never late).
+    pub limited: bool,
+}
+
+/// What the sampler remembers of one tree between samples.
+struct Seen {
+    usage: Usage,
+    /// Cumulative CPU ticks at the last sample, and when (CPU% is the difference).
+    ticks: u64,
+    at: Instant,
+    /// The round it was last asked for; trees not asked for are forgotten.
+    round: u64,
+}
+
+/// Keeps each tree's previous reading between samples (CPU% needs two), and the buffers.
 pub struct Sampler {
-    system: System,
+    ticks_per_second: u64,
+    page_size: u64,
+    /// Whether the kernel lists children per thread; else /proc is scanned for parents.
+    children_files: bool,
+    seen: HashMap<u32, Seen>,
+    round: u64,
+    path: String,
+    buf: Vec<u8>,
+    stack: Vec<u32>,
 }
 
 impl Default for Sampler {
     fn default() -> Self {
-        // Don't keep /proc/PID/stat files open between samples: no fd growth with many processes.
-        sysinfo::set_open_files_limit(0);
         Self {
-            system: System::new(),
+            ticks_per_second: procfs::ticks_per_second(),
+            page_size: procfs::page_size(),
+            children_files: procfs::has_children_files(),
+            seen: HashMap::new(),
+            round: 0,
+            path: String::new(),
+            buf: Vec::new(),
+            stack: Vec::new(),
         }
     }
 }
 
 impl Sampler {
-    /// Usage of the trees rooted at `roots` (blocking: reads /proc).
+    /// Usage of the trees rooted at `roots`, each read now (blocking: reads /proc).
     pub fn sample(&mut self, roots: &[u32]) -> BTreeMap<u32, Usage> {
-        let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
-        self.system
-            .refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
-        let mut children: HashMap<Pid, Vec<Pid>> = HashMap::new();
-        for (pid, proc_) in self.system.processes() {
-            // Threads are listed as tasks of their process: their RSS is the process's own.
-            if proc_.thread_kind().is_some() {
+        let all: Vec<Root> = roots
+            .iter()
+            .map(|&pid| Root { pid, limited: true })
+            .collect();
+        self.sample_due(&all).unwrap_or_default()
+    }
+
+    /// One interval's sample (blocking: reads /proc): reads the limited trees, trees not read
+    /// yet, and every [`UNLIMITED_EVERY`]th call all of them; the others keep their last
+    /// figures. Returns every root's usage (a root whose process is gone has none), or None
+    /// when no tree was due (nothing new to say).
+    pub fn sample_due(&mut self, roots: &[Root]) -> Option<BTreeMap<u32, Usage>> {
+        self.round += 1;
+        let round = self.round;
+        let everything = round % UNLIMITED_EVERY == 1;
+        let now = Instant::now();
+        let mut read_any = false;
+        // Without `children` files: one scan of /proc per sample, if any tree is due.
+        let mut parents = None;
+        for root in roots {
+            let known = self.seen.get_mut(&root.pid);
+            let due = everything || root.limited || known.is_none();
+            match known {
+                Some(seen) if !due => seen.round = round,
+                _ => {
+                    read_any = true;
+                    if !self.children_files && parents.is_none() {
+                        parents = Some(self.parent_map());
+                    }
+                    self.read_tree(root.pid, parents.as_ref(), now);
+                }
+            }
+        }
+        self.seen.retain(|_, s| s.round == round);
+        if !read_any {
+            return None;
+        }
+        Some(
+            roots
+                .iter()
+                .filter_map(|r| Some((r.pid, self.seen.get(&r.pid)?.usage)))
+                .collect(),
+        )
+    }
+
+    /// Reads the tree rooted at `root` into `seen` (marked with this round), or forgets it
+    /// when its root is gone.
+    fn read_tree(&mut self, root: u32, parents: Option<&HashMap<u32, Vec<u32>>>, now: Instant) {
+        let (mut ticks, mut pages, mut found) = (0u64, 0u64, false);
+        self.stack.clear();
+        self.stack.push(root);
+        let mut visited = 0usize;
+        while let Some(pid) = self.stack.pop() {
+            visited += 1;
+            if visited > 100_000 {
+                break; // a cycle cannot happen in a process tree, but never loop forever
+            }
+            let Some(stat) = procfs::stat(pid, &mut self.path, &mut self.buf) else {
                 continue;
-            }
-            if let Some(parent) = proc_.parent() {
-                children.entry(parent).or_default().push(*pid);
-            }
-        }
-        let mut out = BTreeMap::new();
-        for &root in roots {
-            let mut usage = Usage::default();
-            let mut stack = vec![Pid::from_u32(root)];
-            let mut seen = 0usize;
-            while let Some(pid) = stack.pop() {
-                seen += 1;
-                if seen > 100_000 {
-                    break; // a cycle cannot happen in a process tree, but never loop forever
-                }
-                if let Some(p) = self.system.process(pid) {
-                    usage.cpu_percent += p.cpu_usage();
-                    usage.rss_bytes += p.memory();
-                }
-                if let Some(kids) = children.get(&pid) {
-                    stack.extend(kids);
-                }
-            }
-            if self.system.process(Pid::from_u32(root)).is_some() {
-                out.insert(root, usage);
+            };
+            found |= pid == root;
+            ticks += stat.cpu_ticks;
+            pages += stat.rss_pages;
+            match parents {
+                Some(map) => self.stack.extend(map.get(&pid).into_iter().flatten()),
+                None => procfs::children(
+                    pid,
+                    stat.threads,
+                    &mut self.path,
+                    &mut self.buf,
+                    &mut self.stack,
+                ),
             }
         }
-        out
+        if !found {
+            self.seen.remove(&root);
+            return;
+        }
+        let tps = self.ticks_per_second as f64;
+        let cpu_percent = match self.seen.get(&root) {
+            Some(prev) => {
+                let secs = now.saturating_duration_since(prev.at).as_secs_f64();
+                let used = ticks.saturating_sub(prev.ticks) as f64 / tps;
+                if secs > 0.0 {
+                    (used / secs * 100.0) as f32
+                } else {
+                    prev.usage.cpu_percent
+                }
+            }
+            None => 0.0,
+        };
+        let usage = Usage {
+            cpu_percent,
+            rss_bytes: pages * self.page_size,
+            cpu_seconds: ticks as f64 / tps,
+        };
+        self.seen.insert(
+            root,
+            Seen {
+                usage,
+                ticks,
+                at: now,
+                round: self.round,
+            },
+        );
+    }
+
+    /// Children per pid from a scan of all of /proc (kernels without `children` files).
+    fn parent_map(&mut self) -> HashMap<u32, Vec<u32>> {
+        let mut map: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (pid, ppid) in procfs::all_parents(&mut self.path, &mut self.buf) {
+            map.entry(ppid).or_default().push(pid);
+        }
+        map
     }
 }
 
-/// Samples the pids published on `roots` every `interval` and sends the results on `out`,
-/// until `stop` is cancelled. A slow consumer just misses samples (the channel is bounded).
+/// Samples the trees published on `roots` every `interval` (see [`Sampler::sample_due`]) and
+/// sends the results on `out`, until `stop` is cancelled. A slow consumer just misses samples
+/// (the channel is bounded).
 pub async fn run(
-    mut roots: watch::Receiver<Vec<u32>>,
+    mut roots: watch::Receiver<Vec<Root>>,
     out: mpsc::Sender<BTreeMap<u32, Usage>>,
     interval: Duration,
     stop: CancellationToken,
@@ -94,83 +217,17 @@ pub async fn run(
         let pids = roots.borrow_and_update().clone();
         let Some(mut s) = sampler.take() else { return };
         let joined = tokio::task::spawn_blocking(move || {
-            let usage = s.sample(&pids);
+            let usage = s.sample_due(&pids);
             (s, usage)
         })
         .await;
         let Ok((s, usage)) = joined else { return };
         sampler = Some(s);
-        let _ = out.try_send(usage);
+        if let Some(usage) = usage {
+            let _ = out.try_send(usage);
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn measures_a_tree_including_children() {
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", "sleep 5 & sleep 5; wait"])
-            .spawn()
-            .expect("spawn");
-        let mut sampler = Sampler::default();
-        let root = child.id();
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        let mut tree_rss = 0;
-        let mut alone_rss = 0;
-        while std::time::Instant::now() < deadline {
-            let usage = sampler.sample(&[root]);
-            tree_rss = usage.get(&root).map_or(0, |u| u.rss_bytes);
-            alone_rss = sampler
-                .system
-                .process(Pid::from_u32(root))
-                .map_or(0, |p| p.memory());
-            if tree_rss > alone_rss && alone_rss > 0 {
-                break;
-            }
-            std::thread::yield_now();
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        assert!(
-            tree_rss > alone_rss && alone_rss > 0,
-            "tree {tree_rss} vs root {alone_rss}"
-        );
-    }
-
-    #[test]
-    fn threads_are_not_counted_as_processes() {
-        let mut child = std::process::Command::new("python3")
-            .args(["-c", "import threading,time\n[threading.Thread(target=time.sleep,args=(5,)).start() for _ in range(8)]\ntime.sleep(5)"])
-            .spawn()
-            .expect("spawn");
-        let root = child.id();
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        let threads = || std::fs::read_dir(format!("/proc/{root}/task")).map_or(0, |d| d.count());
-        while threads() < 9 && std::time::Instant::now() < deadline {
-            std::thread::yield_now();
-        }
-        let mut sampler = Sampler::default();
-        let tree = sampler
-            .sample(&[root])
-            .get(&root)
-            .map_or(0, |u| u.rss_bytes);
-        let own = sampler
-            .system
-            .process(Pid::from_u32(root))
-            .map_or(0, |p| p.memory());
-        let _ = child.kill();
-        let _ = child.wait();
-        assert!(
-            own > 0 && tree < 2 * own,
-            "tree {tree} vs own {own}: threads were summed"
-        );
-    }
-
-    #[test]
-    fn a_missing_pid_has_no_sample() {
-        let mut sampler = Sampler::default();
-        assert!(sampler.sample(&[u32::MAX - 1]).is_empty());
-    }
-}
+mod tests;

@@ -8,6 +8,7 @@ mod memory;
 mod orphans;
 mod probes;
 pub mod process;
+mod program;
 pub mod record;
 mod shared;
 mod spawn;

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::instance::{Exit, Exited, Instance};
 use super::probes::{self, Target};
 use super::process::{self, PidFd};
+use super::program;
 use super::record::RecordEntry;
 use super::shared::Shared;
 use super::template::Template;
@@ -186,11 +187,18 @@ pub fn spawn(
     };
     let mut cmd = match &inherit {
         Some(_) => net::shim_command(&template.argv)?,
-        None => {
-            let mut cmd = tokio::process::Command::new(program);
-            cmd.args(args);
-            cmd
-        }
+        None => match program::resolve(program, program::path_of(&env)) {
+            Some(found) => {
+                let mut cmd = tokio::process::Command::new(found);
+                cmd.arg0(program).args(args);
+                cmd
+            }
+            None => {
+                let mut cmd = tokio::process::Command::new(program);
+                cmd.args(args);
+                cmd
+            }
+        },
     };
     cmd.current_dir(&template.cwd)
         .env_clear()
