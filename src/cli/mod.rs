@@ -20,6 +20,7 @@ mod restart;
 mod rollout;
 mod scale;
 mod schema;
+mod signals;
 mod startup;
 mod suspend;
 mod table;

@@ -14,6 +14,7 @@ use ratatui::crossterm::event::{self, Event, KeyEvent};
 
 use super::model::{Command, LOG_LINES};
 use crate::api::{AppList, Client};
+use crate::cli::signals;
 use crate::cli::table::now_ms;
 use crate::cli::ManifestsDir;
 use crate::home::Home;
@@ -44,36 +45,15 @@ pub enum Msg {
     Logs(String, Vec<String>),
     /// SIGTERM or SIGINT: leave.
     Quit,
-}
-
-/// Set by SIGINT/SIGTERM (Ctrl-C in raw mode is a key, not a signal).
-static SIGNALLED: AtomicBool = AtomicBool::new(false);
-
-/// Records the signal; only an atomic store, which is async-signal-safe.
-extern "C" fn on_signal(_: nix::libc::c_int) {
-    SIGNALLED.store(true, Ordering::Relaxed);
-}
-
-/// Makes SIGINT and SIGTERM end `top` through its loop, so the terminal is restored.
-pub fn catch_signals() -> anyhow::Result<()> {
-    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-    let action = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for signal in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic.
-        unsafe { sigaction(signal, &action) }.context("cannot handle SIGTERM")?;
-    }
-    Ok(())
+    /// The terminal cannot be read (gone?): leave with this error.
+    TerminalFailed(String),
 }
 
 /// Reads the terminal's keys until `stop` is set or the screen loop is gone.
 pub fn spawn_keys(tx: SyncSender<Msg>, stop: Arc<AtomicBool>) -> JoinHandle<()> {
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
-            if SIGNALLED.load(Ordering::Relaxed) {
+            if signals::STOPPED.load(Ordering::Relaxed) {
                 let _ = tx.send(Msg::Quit);
                 return;
             }
@@ -83,11 +63,12 @@ pub fn spawn_keys(tx: SyncSender<Msg>, stop: Arc<AtomicBool>) -> JoinHandle<()> 
                     Ok(Event::Key(key)) => Msg::Key(key),
                     Ok(Event::Resize(..)) => Msg::Redraw,
                     Ok(_) => continue,
-                    Err(e) => Msg::RefreshFailed(format!("cannot read the terminal: {e}")),
+                    Err(e) => Msg::TerminalFailed(e.to_string()),
                 },
-                Err(e) => Msg::RefreshFailed(format!("cannot read the terminal: {e}")),
+                Err(e) => Msg::TerminalFailed(e.to_string()),
             };
-            if tx.send(msg).is_err() {
+            let failed = matches!(msg, Msg::TerminalFailed(_));
+            if tx.send(msg).is_err() || failed {
                 return;
             }
         }

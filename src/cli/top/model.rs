@@ -1,7 +1,7 @@
 //! What `corral top` shows, as plain state: the latest snapshot of the control API, bounded
 //! CPU/memory histories, the selection, the open panel and the selected app's last log lines.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::api::{AppList, AppStatus};
 use crate::manifest::AppSpec;
@@ -115,6 +115,8 @@ pub struct Model {
     histories: HashMap<(String, Option<u32>), History>,
     /// Samples each history keeps.
     capacity: usize,
+    /// `spec.memory.limit` per app that has one (read once per snapshot, not per draw).
+    limits: HashMap<String, u64>,
     /// The selected app's newest log lines.
     pub logs: Ring<String>,
 }
@@ -134,6 +136,7 @@ impl Model {
             message: None,
             histories: HashMap::new(),
             capacity: capacity.max(1),
+            limits: HashMap::new(),
             logs: Ring::new(LOG_LINES),
         }
     }
@@ -147,7 +150,7 @@ impl Model {
         self.now_ms = now_ms;
         self.error = None;
         let capacity = self.capacity;
-        let mut seen = Vec::new();
+        let mut seen = HashSet::new();
         for app in &self.apps {
             let mut record = |index: Option<u32>, cpu: Option<f32>, memory: Option<u64>| {
                 let key = (app.name.clone(), index);
@@ -164,7 +167,7 @@ impl Model {
                 if let Some(memory) = memory {
                     h.memory.push(memory);
                 }
-                seen.push(key);
+                seen.insert(key);
             };
             record(None, app.cpu_percent, app.memory_bytes);
             for i in &app.instances {
@@ -172,6 +175,11 @@ impl Model {
             }
         }
         self.histories.retain(|key, _| seen.contains(key));
+        self.limits = self
+            .apps
+            .iter()
+            .filter_map(|a| Some((a.name.clone(), memory_limit(a)?)))
+            .collect();
         let still_there = |name: &String| self.apps.iter().any(|a| &a.name == name);
         if !self.selected.as_ref().is_some_and(still_there) {
             self.selected = self.apps.first().map(|a| a.name.clone());
@@ -192,6 +200,11 @@ impl Model {
     #[cfg(test)]
     pub fn history_count(&self) -> usize {
         self.histories.len()
+    }
+
+    /// `spec.memory.limit` of `app`, when it has one.
+    pub fn memory_limit(&self, app: &str) -> Option<u64> {
+        self.limits.get(app).copied()
     }
 
     /// The selected app, if any.
@@ -269,7 +282,7 @@ impl Model {
 }
 
 /// `spec.memory.limit` of an app, from the spec YAML the API gives.
-pub fn memory_limit(app: &AppStatus) -> Option<u64> {
+fn memory_limit(app: &AppStatus) -> Option<u64> {
     let spec: AppSpec = serde_yaml::from_str(&app.spec_yaml).ok()?;
     spec.memory.map(|m| m.limit.0)
 }

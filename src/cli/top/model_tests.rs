@@ -132,6 +132,11 @@ fn memory_limit_comes_from_the_spec_yaml() {
     assert_eq!(memory_limit(&a), None);
     a.spec_yaml = "command: [x]\nmemory:\n  limit: 64Mi\n".into();
     assert_eq!(memory_limit(&a), Some(64 * 1024 * 1024));
+    let mut m = Model::new(5);
+    m.update(list(vec![a]), 0);
+    assert_eq!(m.memory_limit("web"), Some(64 * 1024 * 1024));
+    m.update(list(vec![app("web", vec![])]), 1);
+    assert_eq!(m.memory_limit("web"), None, "the limit was removed");
 }
 
 #[test]

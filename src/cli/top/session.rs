@@ -39,7 +39,8 @@ pub fn run(
     let samples = (HISTORY_SECONDS * 1000).div_ceil(interval.as_millis().max(1) as u64);
     let mut model = Model::new(samples as usize);
     model.update(first, now_ms());
-    feed::catch_signals()?;
+    // SIGINT/SIGTERM end the loop (Ctrl-C in raw mode is a key, not a signal).
+    crate::cli::signals::catch_stop()?;
     // Installs a panic hook that restores the terminal too.
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     let _restore = Restore;
@@ -111,6 +112,7 @@ fn next(
             Msg::Done(message) => model.message = Some(message),
             Msg::Logs(app, lines) => model.push_logs(&app, lines),
             Msg::Quit => return Ok(false),
+            Msg::TerminalFailed(e) => anyhow::bail!("cannot read the terminal: {e}"),
         }
         match rx.try_recv() {
             Ok(more) => msg = more,

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::input::KEYS;
-use super::model::{memory_limit, rollout, Model, Panel};
+use super::model::{rollout, Model, Panel};
 use crate::api::{AppStatus, InstanceStatus};
 use crate::cli::table::{age, human_bytes, human_cpu};
 
@@ -207,7 +207,7 @@ fn row<'a>(model: &Model, data: RowData<'a>, history_w: u16) -> Row<'a> {
     };
     cells.push(Cell::from(human_bytes(memory)));
     if w > 0 {
-        let limit = memory_limit(app).filter(|_| index.is_some());
+        let limit = model.memory_limit(&app.name).filter(|_| index.is_some());
         cells.push(match (limit, memory) {
             (Some(limit), Some(used)) => {
                 let ratio = used as f64 / limit as f64;
