@@ -121,10 +121,15 @@ fn render_table(
     let longest = model
         .apps
         .iter()
-        .map(|a| a.name.chars().count())
+        .flat_map(|a| {
+            let labels = a
+                .instances
+                .iter()
+                .map(|i| instance_label(i).chars().count());
+            labels.chain([a.name.chars().count()])
+        })
         .max()
-        .unwrap_or(0)
-        .max(11);
+        .unwrap_or(0);
     let (name_w, status_w, history_w) = columns(area.width, longest);
     let selected_app = model
         .selected
@@ -187,11 +192,7 @@ fn row<'a>(model: &Model, data: RowData<'a>, history_w: u16) -> Row<'a> {
             ]
         }
         RowData::Instance(_, i) => vec![
-            Cell::from(format!(
-                " └ {} {}",
-                i.index,
-                i.pid.map_or_else(|| "-".into(), |p| p.to_string())
-            )),
+            Cell::from(instance_label(i)),
             Cell::from(if i.ready { " ✓" } else { " ·" }),
             Cell::from(i.phase.clone()).style(status_style(&i.phase)),
             Cell::from(i.restarts.to_string()),
@@ -217,6 +218,12 @@ fn row<'a>(model: &Model, data: RowData<'a>, history_w: u16) -> Row<'a> {
         });
     }
     Row::new(cells)
+}
+
+/// An instance's NAME cell: ` └ INDEX PID`.
+fn instance_label(i: &InstanceStatus) -> String {
+    let pid = i.pid.map_or_else(|| "-".into(), |p| p.to_string());
+    format!(" └ {} {pid}", i.index)
 }
 
 /// Green when all is well, yellow while changing, red when failing.

@@ -23,7 +23,7 @@ fn screen(model: &Model, width: u16, height: u16) -> Vec<String> {
 fn instance(index: u32, ready: bool, memory: u64) -> InstanceStatus {
     InstanceStatus {
         index,
-        pid: Some(4100 + index),
+        pid: Some(4_194_300 + index), // pid_max: 7 digits
         revision: "r1".into(),
         phase: if ready { "Running" } else { "Starting" }.into(),
         ready,
@@ -121,7 +121,7 @@ fn everything_essential_fits_80_by_24() {
         "CPU sparkline on the app row:\n{text}"
     );
     // Instance 0 of api: 48Mi of 64Mi, a 75% bar.
-    let first = row(&lines, "└ 0 4100");
+    let first = row(&lines, "└ 0 4194300");
     assert!(first.contains('█') && first.contains("75%"), "{text}");
     assert!(
         contains(&lines, "1/2") && contains(&lines, "CrashLoopBackOff"),
@@ -147,7 +147,7 @@ fn a_wide_terminal_shows_the_same_with_room() {
         contains(&lines, "CPU 5m") && contains(&lines, "MEM 5m/LIMIT"),
         "{text}"
     );
-    assert!(row(&lines, "└ 1 4101").contains("50%"), "{text}");
+    assert!(row(&lines, "└ 1 4194301").contains("50%"), "{text}");
     assert!(
         contains(&lines, "request 0 served"),
         "more log lines fit:\n{text}"
