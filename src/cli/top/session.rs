@@ -41,9 +41,10 @@ pub fn run(
     model.update(first, now_ms());
     // SIGINT/SIGTERM end the loop (Ctrl-C in raw mode is a key, not a signal).
     crate::cli::signals::catch_stop()?;
-    // Installs a panic hook that restores the terminal too.
-    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    // Before the set-up, so that a set-up failing half-way is undone too; `try_init` also
+    // installs a panic hook that restores the terminal.
     let _restore = Restore;
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     let (tx, rx) = mpsc::sync_channel(QUEUE);
     let (commands, command_rx) = mpsc::sync_channel(4);
     let stop_keys = Arc::new(AtomicBool::new(false));
