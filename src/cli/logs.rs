@@ -2,12 +2,11 @@
 
 use std::io;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
+use super::signals;
 use crate::home::Home;
 use crate::logs::{self, Query, Stream, Tail};
 
@@ -53,14 +52,6 @@ pub struct Args {
     pub timestamps: bool,
 }
 
-/// Set by SIGINT/SIGTERM: `-f` ends cleanly at its next poll.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-/// Records the signal; only an atomic store, which is async-signal-safe.
-extern "C" fn on_signal(_: nix::libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
-
 /// Runs `corral logs`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let since = match args.since {
@@ -85,16 +76,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let home = Home::from_env();
     let mut out = io::stdout().lock();
     if args.follow {
-        let action = SigAction::new(
-            SigHandler::Handler(on_signal),
-            SaFlags::empty(),
-            SigSet::empty(),
-        );
-        for signal in [Signal::SIGINT, Signal::SIGTERM] {
-            // SAFETY: the handler only stores to an atomic.
-            unsafe { sigaction(signal, &action) }.context("cannot handle Ctrl-C")?;
-        }
-        logs::follow(&home, &args.name, &query, &mut out, &STOP, POLL)?;
+        // SIGINT/SIGTERM: `-f` ends cleanly at its next poll.
+        signals::catch_stop()?;
+        logs::follow(&home, &args.name, &query, &mut out, &signals::STOPPED, POLL)?;
     } else {
         logs::show(&home, &args.name, &query, &mut out)?;
     }

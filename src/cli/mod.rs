@@ -21,9 +21,11 @@ mod restart;
 mod rollout;
 mod scale;
 mod schema;
+mod signals;
 mod startup;
 mod suspend;
 mod table;
+mod top;
 mod validate;
 mod validate_host;
 
@@ -84,6 +86,8 @@ pub enum Command {
     Export(export::Args),
     /// Print (or install) a systemd unit that runs the controller at boot, like `pm2 startup`.
     Startup(startup::Args),
+    /// Live terminal view: apps, instances, CPU/memory sparklines, logs (PM2's monit).
+    Top(top::Args),
 }
 
 /// Options every command that edits the manifests directory understands.
@@ -117,5 +121,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args),
         Command::Export(args) => export::run(args),
         Command::Startup(args) => startup::run(args),
+        Command::Top(args) => top::run(args),
     }
 }

@@ -28,23 +28,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Err(_) => anyhow::bail!("instances must be a whole number ≥ 0 or \"max\", not {n:?}: e.g. corral scale {} 4", args.name),
         },
     };
+    println!("{}", scale(&args.name, instances, &args.dir)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sets `spec.instances` of `name` in its manifest, tells a running controller, and says what
+/// was done (`app/web scaled`); also what `corral top`'s scale keys do.
+pub fn scale(name: &str, instances: Instances, dir: &ManifestsDir) -> anyhow::Result<String> {
     let value = match instances {
         Instances::Max => "max".to_string(),
         Instances::Count(n) => n.to_string(),
     };
-    let dir = manifests_dir::resolve(&args.dir)?;
-    let edited = edit_app(&dir, &args.name, Some(("instances", &value)), |app| {
+    let dir = manifests_dir::resolve(dir)?;
+    let edited = edit_app(&dir, name, Some(("instances", &value)), |app| {
         app.spec.instances = instances
     })?;
-    println!(
-        "app/{} {}",
-        args.name,
+    resync_if_running();
+    Ok(format!(
+        "app/{name} {}",
         if edited == Edited::Configured {
             "scaled"
         } else {
             "unchanged"
         }
-    );
-    resync_if_running();
-    Ok(ExitCode::SUCCESS)
+    ))
 }
