@@ -28,7 +28,7 @@ pub(crate) fn router(requests: mpsc::Sender<ApiRequest>) -> Router {
         .fallback(|| async {
             Failure(
                 StatusCode::NOT_FOUND,
-                "no such API route: the API has /v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller".into(),
+                "no such API route: the API has /v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller, /metrics".into(),
             )
         })
         .with_state(requests)

@@ -1,6 +1,14 @@
-//! Sampling CPU and memory of each instance's whole process tree (DESIGN.md §5).
+//! Sampling CPU and memory of each instance's whole process tree (DESIGN.md §5), and the
+//! Prometheus `/metrics` exposition (DESIGN.md §7).
 //!
 //! Sampling reads /proc, so it runs on the blocking pool, never on a runtime thread.
+
+pub mod histogram;
+pub mod prometheus;
+pub mod serve;
+pub mod snapshot;
+
+pub use snapshot::Published;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -16,6 +24,8 @@ pub struct Usage {
     pub cpu_percent: f32,
     /// Resident memory of the tree in bytes.
     pub rss_bytes: u64,
+    /// CPU time (user + system) of the processes of the tree alive now, in seconds.
+    pub cpu_seconds: f64,
 }
 
 /// Keeps the OS view between samples (CPU% needs two readings).
@@ -62,6 +72,7 @@ impl Sampler {
                 if let Some(p) = self.system.process(pid) {
                     usage.cpu_percent += p.cpu_usage();
                     usage.rss_bytes += p.memory();
+                    usage.cpu_seconds += p.accumulated_cpu_time() as f64 / 1000.0;
                 }
                 if let Some(kids) = children.get(&pid) {
                     stack.extend(kids);
@@ -166,6 +177,28 @@ mod tests {
             own > 0 && tree < 2 * own,
             "tree {tree} vs own {own}: threads were summed"
         );
+    }
+
+    #[test]
+    fn cpu_seconds_accumulate_while_the_tree_works() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .expect("spawn");
+        let root = child.id();
+        let mut sampler = Sampler::default();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut cpu = 0.0;
+        while cpu < 0.05 && std::time::Instant::now() < deadline {
+            cpu = sampler
+                .sample(&[root])
+                .get(&root)
+                .map_or(0.0, |u| u.cpu_seconds);
+            std::thread::sleep(Duration::from_millis(20)); // poll interval, not a wait for a result
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(cpu >= 0.05, "{cpu} s of CPU after a busy loop");
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub const EVENTS_PER_APP: usize = 64;
 #[derive(Debug, Default)]
 pub struct EventLog {
     apps: BTreeMap<String, VecDeque<Event>>,
+    /// Events recorded since the controller started, by `(type, reason)` (a bounded set).
+    totals: BTreeMap<(String, String), u64>,
 }
 
 impl EventLog {
@@ -28,6 +30,7 @@ impl EventLog {
     }
 
     fn push(&mut self, app: &str, kind: &str, reason: &str, message: String) {
+        *self.totals.entry((kind.into(), reason.into())).or_default() += 1;
         let events = self.apps.entry(app.to_owned()).or_default();
         if events.len() == EVENTS_PER_APP {
             events.pop_front();
@@ -46,6 +49,11 @@ impl EventLog {
             .get(app)
             .map(|e| e.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Events recorded since the controller started, by `(type, reason)`, for `/metrics`.
+    pub fn totals(&self) -> &BTreeMap<(String, String), u64> {
+        &self.totals
     }
 
     /// Forgets an app that is gone.
@@ -73,5 +81,7 @@ mod tests {
         let events = log.of("web");
         assert_eq!(events.len(), EVENTS_PER_APP);
         assert_eq!(events[0].message, "n10");
+        let started = ("Normal".to_string(), "Started".to_string());
+        assert_eq!(log.totals()[&started], (EVENTS_PER_APP + 10) as u64);
     }
 }
