@@ -34,7 +34,7 @@ pub fn router(published: Published) -> Router {
 
 /// Binds `addr` for [`run`]; fails early (before the controller starts) on a port in use.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
-    // tokio binds with SO_REUSEADDR off and the socket close-on-exec: no child inherits it.
+    // Close-on-exec, like every socket Rust opens: no instance inherits it.
     TcpListener::bind(addr)
         .await
         .map_err(|source| BindError { addr, source })
