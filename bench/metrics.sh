@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What Prometheus scrapes cost the controller: 1 000 instances of a tiny process (`sleep`), the
-# controller's CPU over BENCH_METRICS_DURATION seconds (default 30) left alone, then the same
-# time scraped once a second on --metrics-addr (as Prometheus would), from /proc/PID/stat
+# controller's CPU over BENCH_METRICS_DURATION seconds (default 30) left alone and the same
+# time scraped once a second on --metrics-addr (as Prometheus would), in alternating rounds,
+# from /proc/PID/stat
 # (utime + stime). Also the size of a scrape and how long one takes (curl's time_total).
 #
 # Usage: bench/metrics.sh [REPORT.md] — writes a markdown section there (or to stdout).
@@ -69,29 +70,42 @@ done
 log "$INSTANCES instances ready; letting the controller settle"
 sleep 3
 
-TCK=$(getconf CLK_TCK)
-# CPU percent of one core the controller used between two cpu_ticks readings over SECONDS.
-cpu_percent() {
-    awk -v b="$1" -v a="$2" -v t="$TCK" -v s="$3" 'BEGIN {
-        split(b, x, " "); split(a, y, " ");
-        printf "%.2f", 100 * ((y[1] + y[2]) - (x[1] + x[2])) / t / s }'
-}
-
-log "idle: $DURATION s without scrapes"
-before=$(cpu_ticks "$CORRAL_PID") start=$(now)
-sleep "$DURATION"
-IDLE=$(cpu_percent "$before" "$(cpu_ticks "$CORRAL_PID")" "$(elapsed "$start")")
-
-log "scraped: $DURATION s with one scrape a second"
+# Alternating rounds (left alone, then scraped), so that a neighbour's load on a shared machine
+# weighs on both alike; each condition gets DURATION seconds in all.
+ROUNDS=3
+ROUND=$(((DURATION + ROUNDS - 1) / ROUNDS))
+IDLE_TICKS=0 SCRAPED_TICKS=0 IDLE_S=0 SCRAPED_S=0
 : >"$TMP/scrapes.txt"
-before=$(cpu_ticks "$CORRAL_PID") start=$(now)
-for ((i = 1; i <= DURATION; i++)); do
-    curl -fsS --max-time 5 -o "$TMP/scrape.txt" -w '%{time_total} %{size_download}\n' "$URL" \
-        >>"$TMP/scrapes.txt" 2>>"$TMP/curl.err" || echo "failed 0" >>"$TMP/scrapes.txt"
-    # Sleep to the next whole second since the start (a slow scrape does not add up).
-    sleep "$(awk -v s="$start" -v n="$(now)" -v i="$i" 'BEGIN { d = s + i - n; print (d > 0 ? d : 0) }')"
+# Adds the controller's CPU ticks from $1 to now to the variable named $2.
+add_ticks() {
+    local -n sum=$2
+    local a b
+    read -r a b <<<"$(cpu_ticks "$CORRAL_PID")"
+    sum=$((sum + a + b - $1))
+}
+for ((r = 1; r <= ROUNDS; r++)); do
+    log "round $r/$ROUNDS: $ROUND s left alone, then $ROUND s scraped once a second"
+    read -r u s <<<"$(cpu_ticks "$CORRAL_PID")"
+    start=$(now)
+    sleep "$ROUND"
+    add_ticks $((u + s)) IDLE_TICKS
+    IDLE_S=$(awk -v a="$IDLE_S" -v b="$(elapsed "$start")" 'BEGIN { print a + b }')
+    read -r u s <<<"$(cpu_ticks "$CORRAL_PID")"
+    start=$(now)
+    for ((i = 1; i <= ROUND; i++)); do
+        curl -fsS --max-time 5 -o "$TMP/scrape.txt" -w '%{time_total} %{size_download}\n' "$URL" \
+            >>"$TMP/scrapes.txt" 2>>"$TMP/curl.err" || echo "failed 0" >>"$TMP/scrapes.txt"
+        # Sleep to the next whole second since the start (a slow scrape does not add up).
+        sleep "$(awk -v s="$start" -v n="$(now)" -v i="$i" 'BEGIN { d = s + i - n; print (d > 0 ? d : 0) }')"
+    done
+    add_ticks $((u + s)) SCRAPED_TICKS
+    SCRAPED_S=$(awk -v a="$SCRAPED_S" -v b="$(elapsed "$start")" 'BEGIN { print a + b }')
 done
-SCRAPED=$(cpu_percent "$before" "$(cpu_ticks "$CORRAL_PID")" "$(elapsed "$start")")
+TCK=$(getconf CLK_TCK)
+# CPU percent of one core: TICKS over SECONDS.
+cpu_percent() { awk -v n="$1" -v t="$TCK" -v s="$2" 'BEGIN { printf "%.2f", 100 * n / t / s }'; }
+IDLE=$(cpu_percent "$IDLE_TICKS" "$IDLE_S")
+SCRAPED=$(cpu_percent "$SCRAPED_TICKS" "$SCRAPED_S")
 SERIES=$(grep -vc '^#' "$TMP/scrape.txt")
 FAILED=$(grep -c '^failed' "$TMP/scrapes.txt")
 SIZE=$(awk '$1 != "failed" { size = $2 } END { printf "%.0f", size / 1024 }' "$TMP/scrapes.txt")
@@ -106,8 +120,9 @@ report=$(cat <<EOF
 
 The controller with $INSTANCES instances of \`sleep\` (one app), sampling CPU and memory every
 second as usual (\`bench/metrics.sh\`, $(date -u +%Y-%m-%d), $(nproc) CPUs). Its CPU (utime +
-stime from /proc, percent of one core) over $DURATION s left alone, then over $DURATION s with
-\`curl $URL\` once a second, the way Prometheus scrapes \`--metrics-addr\`.
+stime from /proc, percent of one core) over $DURATION s left alone and $DURATION s with
+\`curl http://127.0.0.1:PORT/metrics\` once a second, the way Prometheus scrapes \`--metrics-addr\` ($ROUNDS alternating
+rounds of each).
 
 | controller | CPU (one core) |
 |---|---|
