@@ -41,7 +41,10 @@ fn a_reload_under_load_moves_the_metrics_as_it_should() {
             settled.then_some(m)
         },
     );
-    assert_eq!(before.label_values(UP, &web, "revision"), [old_rev.clone()]);
+    assert_eq!(
+        before.label_values(UP, &web, "revision"),
+        std::slice::from_ref(&old_rev)
+    );
     assert_eq!(before.sum(UP, &web), 2.0);
     assert_eq!(
         before.value("corral_app_desired_instances", &web),
