@@ -46,6 +46,17 @@ wait_http() {
 }
 
 now() { echo "$EPOCHREALTIME"; }
+
+# User and system CPU clock ticks (utime stime) summed over PIDS.
+cpu_ticks() {
+    local pid user=0 sys=0 fields
+    for pid in "$@"; do
+        fields=$(cut -d')' -f2 "/proc/$pid/stat" 2>/dev/null) || continue
+        read -r _ _ _ _ _ _ _ _ _ _ _ u s _ <<<"$fields"
+        user=$((user + u)) sys=$((sys + s))
+    done
+    echo "$user $sys"
+}
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
 # Where PM2 is installed: BENCH_PM2_PREFIX (bench/run.sh shares its install with the other

@@ -29,7 +29,7 @@ pub(crate) fn router(requests: mpsc::Sender<ApiRequest>) -> Router {
         .fallback(|| async {
             Failure(
                 StatusCode::NOT_FOUND,
-                "no such API route: the API has /v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller, /v1/events[?app=NAME&since=SEQ&watch=true]".into(),
+                "no such API route: the API has /v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller, /v1/events[?app=NAME&since=SEQ&watch=true], /metrics".into(),
             )
         })
         .with_state(requests)

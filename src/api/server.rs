@@ -82,6 +82,8 @@ pub struct Server {
     socket: PathBuf,
     /// Device and inode of our socket file, so we never remove someone else's on exit.
     identity: (u64, u64),
+    /// Routes served beside `/v1` that answer without the controller loop (`/metrics`).
+    extra: axum::Router,
 }
 
 /// Binds and runs the API server until `shutdown` is cancelled (see [`Server`]).
@@ -119,7 +121,14 @@ impl Server {
             },
             socket,
             identity,
+            extra: axum::Router::new(),
         })
+    }
+
+    /// Also serves `routes` (which must not overlap `/v1`), e.g. `/metrics`.
+    pub fn with_routes(mut self, routes: axum::Router) -> Self {
+        self.extra = self.extra.merge(routes);
+        self
     }
 
     /// The socket path this server listens on.
@@ -137,8 +146,9 @@ impl Server {
             listener,
             socket,
             identity,
+            extra,
         } = self;
-        let graceful = axum::serve(listener, router(requests))
+        let graceful = axum::serve(listener, router(requests).merge(extra))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         // A client that never finishes its request must not hold the controller's exit hostage.
         let served = tokio::select! {

@@ -32,6 +32,10 @@ pub struct Args {
     /// (nginx's worker_processes). Default: one per CPU, at most 4.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub proxy_threads: Option<u16>,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics (off by default; the control
+    /// socket serves /metrics either way).
+    #[arg(long, value_name = "HOST:PORT", value_parser = metrics_addr)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Caps on instances.
     #[command(flatten)]
     pub caps: crate::store::caps::Caps,
@@ -47,6 +51,16 @@ fn sample_interval(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(d)
+}
+
+/// Parses `--metrics-addr`: an IP address and a port (a host name would need a lookup).
+fn metrics_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    s.parse().map_err(|_| {
+        format!(
+            "{s:?} is not an address and port: write e.g. 127.0.0.1:9100, [::1]:9100 or \
+             0.0.0.0:9100 (an IP address, not a host name)"
+        )
+    })
 }
 
 /// Shortest `--sample-interval`: each sample reads /proc for every process on the host.
@@ -100,8 +114,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         let (api_tx, api_rx) = tokio::sync::mpsc::channel(64);
+        // Bound first: a port in use fails the start before the control socket exists.
+        let metrics_listener = match args.metrics_addr {
+            Some(addr) => Some(crate::metrics::serve::bind(addr).await?),
+            None => None,
+        };
         let server = crate::api::server::Server::bind(&home).await?;
+        let published = crate::metrics::Published::default();
+        let server = server.with_routes(crate::metrics::serve::router(published.clone()));
         let server_task = tokio::spawn(server.run(api_tx, shutdown.child_token()));
+        let metrics_task = metrics_listener.map(|listener| {
+            let stop = shutdown.child_token();
+            tokio::spawn(crate::metrics::serve::run(
+                listener,
+                published.clone(),
+                stop,
+            ))
+        });
         let (hangup_tx, hangup_rx) = tokio::sync::mpsc::channel(1);
         let signals = tokio::spawn(wait_for_signal(shutdown.clone(), hangup_tx));
         let config = crate::controller::Config {
@@ -114,11 +143,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 trust,
                 caps: args.caps,
             },
+            metrics: published,
         };
         let result = crate::controller::run(config, api_rx, hangup_rx, shutdown.clone()).await;
         shutdown.cancel();
         signals.abort();
         let _ = server_task.await;
+        if let Some(task) = metrics_task {
+            let _ = task.await;
+        }
         result?;
         Ok(ExitCode::SUCCESS)
     })
@@ -166,5 +199,24 @@ mod tests {
         assert!(sample_interval("10ms")
             .unwrap_err()
             .contains("at least 100ms"));
+    }
+
+    #[test]
+    fn metrics_addr_takes_an_ip_and_a_port() {
+        assert_eq!(
+            metrics_addr("127.0.0.1:9100"),
+            Ok("127.0.0.1:9100".parse().unwrap())
+        );
+        assert!(metrics_addr("[::1]:0").is_ok());
+        for bad in [
+            "localhost:9100",
+            "127.0.0.1",
+            ":9100",
+            "127.0.0.1:99999",
+            "",
+        ] {
+            let err = metrics_addr(bad).expect_err(bad);
+            assert!(err.contains("127.0.0.1:9100"), "{bad}: {err}");
+        }
     }
 }

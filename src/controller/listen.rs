@@ -118,6 +118,15 @@ impl Listening {
         Some(Box::pin(bound.listeners.drain(id)))
     }
 
+    /// `app`'s traffic counters and whether it has an http listener; `None` unless it has a
+    /// tcp or http listener (in inherit mode the controller sees no traffic).
+    pub fn traffic(&self, app: &str) -> Option<(std::sync::Arc<crate::net::Counters>, bool)> {
+        let bound = self.apps.get(app)?;
+        let proxied = bound.listen.iter().any(|l| l.mode != ListenMode::Inherit);
+        let http = bound.listen.iter().any(|l| l.mode == ListenMode::Http);
+        proxied.then(|| (bound.listeners.counters(), http))
+    }
+
     /// Apps with sockets.
     pub fn apps(&self) -> impl Iterator<Item = &String> {
         self.apps.keys()

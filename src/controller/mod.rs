@@ -8,6 +8,7 @@ mod history;
 mod listen;
 mod load;
 mod memory;
+mod metrics_snapshot;
 mod requests;
 mod rollout;
 mod status;
@@ -55,6 +56,8 @@ pub struct Config {
     pub notifier: std::sync::Arc<crate::startup::notify::Notifier>,
     /// What a load refuses: untrusted paths (`--allow-shared-manifests`), instance caps.
     pub rules: store::Rules,
+    /// Where the loop publishes what `/metrics` shows.
+    pub metrics: crate::metrics::Published,
 }
 
 /// Why the controller could not run.
@@ -114,6 +117,8 @@ struct Controller {
     commit: Option<Result<crate::gitops::AppliedCommit, String>>,
     /// The commit each app's definition in force was read at.
     synced: BTreeMap<String, crate::gitops::AppliedCommit>,
+    /// What `/metrics` shows, published after reconciles.
+    metrics: metrics_snapshot::MetricsState,
 }
 
 /// Runs the controller until `shutdown` is cancelled, then stops every app gracefully.
@@ -152,6 +157,7 @@ pub async fn run(
             source,
         })?;
     let mut ctl = Controller {
+        metrics: metrics_snapshot::MetricsState::new(config.metrics.clone()),
         supervisor: Supervisor::new(config.home.clone(), exits_tx, probes_tx),
         config,
         store: Store::default(),
@@ -197,7 +203,7 @@ pub async fn run(
         if std::mem::take(&mut announce_ready) {
             notifier.ready();
         }
-        let next = [requeue, reload_at, Some(resync_at)]
+        let next = [requeue, reload_at, Some(resync_at), ctl.metrics.due()]
             .into_iter()
             .flatten()
             .min()
@@ -210,7 +216,10 @@ pub async fn run(
             Some(req) = api.recv() => ctl.on_api(req).await,
             Some(usage) = usage_rx.recv() => ctl.on_usage(usage),
             Some(msg) = watch_rx.recv() => ctl.on_watch(msg).await,
-            Some(loss) = log_losses.recv() => ctl.supervisor.on_log_loss(loss),
+            Some(loss) = log_losses.recv() => {
+                ctl.metrics.count_log_loss(&loss);
+                ctl.supervisor.on_log_loss(loss);
+            }
             Some(()) = hangups.recv() => {
                 tracing::info!("SIGHUP: reading the manifests again");
                 notifier.reloading();
@@ -256,6 +265,7 @@ pub async fn run(
 impl Controller {
     /// Plans and executes until the plan is empty (bounded); returns when to plan again.
     async fn reconcile(&mut self) -> Option<Instant> {
+        let started = Instant::now();
         let mut requeue = None;
         let mut changed = false;
         for _ in 0..8 {
@@ -279,6 +289,8 @@ impl Controller {
         self.track_rollouts(Instant::now());
         self.update_backends();
         self.prune().await;
+        self.metrics.published.reconciled(started.elapsed());
+        self.publish_metrics(Instant::now());
         requeue
     }
 
@@ -459,6 +471,7 @@ impl Controller {
             self.histories.remove(&app);
             self.supervisor.forget_history(&app);
             self.supervisor.events.forget(&app);
+            self.metrics.forget(&app);
             self.listening.remove(&app).await;
         }
     }

@@ -1,4 +1,5 @@
-//! Sampling CPU and memory of each instance's whole process tree (DESIGN.md §5).
+//! Sampling CPU and memory of each instance's whole process tree (DESIGN.md §5), and the
+//! Prometheus `/metrics` exposition (DESIGN.md §7).
 //!
 //! Only our own trees are read (`procfs`), never every process on the host. Trees an app's
 //! `memory.limit` watches are sampled every interval; the others, whose figures only feed
@@ -6,6 +7,13 @@
 //! it runs on the blocking pool, never on a runtime thread.
 
 mod procfs;
+
+pub mod histogram;
+pub mod prometheus;
+pub mod serve;
+pub mod snapshot;
+
+pub use snapshot::Published;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};

@@ -142,12 +142,27 @@ impl RequestBody {
     }
 }
 
+/// Forwards `request` (see [`forward`]) and counts the response's status class and how long
+/// it took to come.
+async fn handle(
+    request: Request<Incoming>,
+    client: &headers::Client,
+    proxy: &Proxy,
+) -> Response<ResponseBody> {
+    let received = std::time::Instant::now();
+    let response = forward(request, client, proxy).await;
+    proxy
+        .counters
+        .responded(response.status().as_u16(), received.elapsed());
+    response
+}
+
 /// Sends `request` to a ready backend and returns its response, or a 502/503 of our own.
 ///
 /// A failed connect is tried on the other backends (nothing was sent, so it is safe for any
 /// method); a request that failed after it was sent, before any response byte, is retried
 /// once on another backend only if its method is idempotent. Streamed bodies are not retried.
-async fn handle(
+async fn forward(
     request: Request<Incoming>,
     client: &headers::Client,
     proxy: &Proxy,

@@ -222,6 +222,11 @@ impl AppListeners {
         self.counters.snapshot()
     }
 
+    /// The live counters behind [`stats`](Self::stats), read by `/metrics` without the controller.
+    pub(crate) fn counters(&self) -> Arc<Counters> {
+        Arc::clone(&self.counters)
+    }
+
     /// Stops accepting, lets in-flight traffic finish for `shutdown_grace`, ends every task.
     pub fn shutdown(mut self) -> impl Future<Output = ()> + Send + 'static {
         self.graceful = true;

@@ -56,6 +56,7 @@ pub use error::NetError;
 pub use inherit::{exec_with_listen_pid, pass_fds, shim_command, EXEC_SUBCOMMAND};
 pub use listeners::{AppListeners, Options};
 pub use ports::{free_port, instance_ports, port_env, port_var};
+pub use stats::Counters;
 pub use stats::Stats;
 
 #[cfg(test)]

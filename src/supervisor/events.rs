@@ -25,6 +25,8 @@ pub enum About<'a> {
 pub struct EventLog {
     apps: BTreeMap<String, VecDeque<Event>>,
     feed: Feed,
+    /// Events recorded since the controller started, by `(type, reason)` (a bounded set).
+    totals: BTreeMap<(String, String), u64>,
 }
 
 impl About<'_> {
@@ -61,6 +63,7 @@ impl EventLog {
     }
 
     fn push(&mut self, about: About, kind: &str, reason: &str, message: String) {
+        *self.totals.entry((kind.into(), reason.into())).or_default() += 1;
         let (app, index) = match about {
             About::App(app) => (Some(app), None),
             About::Instance(app, index) => (Some(app), Some(index)),
@@ -96,6 +99,11 @@ impl EventLog {
             .unwrap_or_default()
     }
 
+    /// Events recorded since the controller started, by `(type, reason)`, for `/metrics`.
+    pub fn totals(&self) -> &BTreeMap<(String, String), u64> {
+        &self.totals
+    }
+
     /// Forgets an app that is gone.
     pub fn forget(&mut self, app: &str) {
         self.apps.remove(app);
@@ -121,6 +129,8 @@ mod tests {
         let events = log.of("web");
         assert_eq!(events.len(), EVENTS_PER_APP);
         assert_eq!(events[0].message, "n10");
+        let started = ("Normal".to_string(), "Started".to_string());
+        assert_eq!(log.totals()[&started], (EVENTS_PER_APP + 10) as u64);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use nix::unistd::Pid;
 pub mod load;
 pub mod procs;
 pub mod rollout;
+pub mod scrape;
 pub mod web;
 
 #[allow(unused_imports)] // each test file uses some

@@ -58,6 +58,9 @@ fn model() -> Model {
             kind: "Warning".into(),
             reason: "MemoryLimitExceeded".into(),
             message: "instance 0 over its limit".into(),
+            seq: 7,
+            app: Some("api".into()),
+            index: Some(0),
         });
         let web = AppStatus {
             name: "web-inherit".into(),
