@@ -247,3 +247,51 @@ fn shutdown_sends_each_apps_own_stop_signal() {
     assert_eq!(ctl.wait_exit(SOON).code(), Some(0), "{}", ctl.stderr());
     assert!(ctl.processes().is_empty(), "{:?}", ctl.processes());
 }
+
+/// An instance the killed controller was stopping, and that ignores its stop signal, is
+/// SIGKILLed by the next controller once its app's `stop.timeout` has passed again.
+#[test]
+fn an_instance_adopted_while_stopping_still_gets_its_sigkill() {
+    let ctl = Controller::new();
+    let ready = ctl.scratch().join("stubborn-ready");
+    let stubborn = common::flow(&[
+        "python3",
+        "-c",
+        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
+         open(sys.argv[1], 'w').close(); time.sleep(100000)",
+        &ready.display().to_string(),
+        &ctl.token,
+    ]);
+    let spec = |instances: u32| {
+        manifest(
+            "stubborn",
+            &[
+                &format!("command: {stubborn}"),
+                &format!("instances: {instances}"),
+                "stop: {timeout: 3s}",
+            ],
+        )
+    };
+    ctl.write_manifest("stubborn.yaml", &spec(1));
+    ctl.start();
+    let pid = ctl.wait_instances("stubborn", 1)[&0];
+    ctl.wait_until(SOON, "it ignores SIGTERM from now on", || ready.exists());
+
+    ctl.write_manifest("stubborn.yaml", &spec(0));
+    let record = ctl.home.join("instances.json");
+    ctl.wait_until(SOON, "the record says it is stopping", || {
+        std::fs::read_to_string(&record).is_ok_and(|r| r.contains("\"stopping\": true"))
+    });
+    ctl.crash();
+    assert!(common::alive(pid), "SIGTERM alone does not end it");
+
+    ctl.start();
+    ctl.wait_until(
+        Duration::from_secs(20),
+        "the adopted, stopping instance is SIGKILLed after stop.timeout",
+        || !common::alive(pid),
+    );
+    ctl.wait_until(SOON, "no process of the test is left", || {
+        ctl.processes().is_empty()
+    });
+}

@@ -129,13 +129,14 @@ impl Instance {
                     _ = tokio::time::timeout(timeout.min(DRAIN_GRACE), drain) => send(),
                 }
             }
-            tokio::select! {
-                _ = done.cancelled() => {}
-                _ = tokio::time::sleep(timeout) => {
-                    let _ = process::signal_group(pgid, Signal::SIGKILL);
-                }
-            }
+            escalate(pgid, done, timeout).await;
         });
+    }
+
+    /// Sends SIGKILL after `timeout` unless it exits first, for an instance adopted while it
+    /// was stopping: the controller that sent its stop signal is gone, and its timer with it.
+    pub fn escalate_after(&self, timeout: Duration, tasks: &TaskTracker) {
+        tasks.spawn(escalate(self.pid, self.escalation.clone(), timeout));
     }
 
     /// Cleans up after the process exited: ends the escalation timer and kills any process
@@ -163,6 +164,16 @@ impl Instance {
             rotation: self.rotation,
             log_files: self.log_files.clone(),
             ports: self.ports.clone(),
+        }
+    }
+}
+
+/// SIGKILL to process group `pgid` after `timeout`, unless `done` is cancelled first.
+async fn escalate(pgid: u32, done: CancellationToken, timeout: Duration) {
+    tokio::select! {
+        _ = done.cancelled() => {}
+        _ = tokio::time::sleep(timeout) => {
+            let _ = process::signal_group(pgid, Signal::SIGKILL);
         }
     }
 }

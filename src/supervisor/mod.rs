@@ -270,8 +270,21 @@ impl Supervisor {
         }
     }
 
-    /// Starts the probers of adopted instances whose app's template is now known.
+    /// Starts the probers of adopted instances whose app's template is now known; an adopted
+    /// instance that was stopping gets its SIGKILL timer again (its app's `stop.timeout`, the
+    /// default if the app is gone), so one that ignores its stop signal cannot linger.
     pub fn probe_adopted(&mut self, templates: &BTreeMap<String, Template>) {
+        for inst in self.instances.values_mut() {
+            if inst.probed || inst.phase != Phase::Stopping {
+                continue;
+            }
+            let timeout = templates.get(&inst.app).map_or_else(
+                || crate::manifest::Stop::default().timeout,
+                |t| t.stop.timeout,
+            );
+            inst.escalate_after(timeout.0, &self.shared.tasks);
+            inst.probed = true;
+        }
         for inst in self.instances.values_mut().filter(|i| !i.probed) {
             if let Some(t) = templates.get(&inst.app) {
                 orphans::name_ports(&mut inst.ports, &t.listen);
