@@ -17,14 +17,7 @@ fn sigterm_stops_every_process_and_exits_zero() {
         &manifest("web", &[&format!("command: {cmd}"), "instances: 2"]),
     );
     // Ignores SIGTERM: only the SIGKILL after stop.timeout ends it.
-    let stubborn = common::flow(&[
-        "python3",
-        "-c",
-        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
-         open(__import__('sys').argv[1], 'w').close(); time.sleep(100000)",
-        &ctl.scratch().join("stubborn-ready").display().to_string(),
-        &ctl.token,
-    ]);
+    let stubborn = ctl.stubborn(&ctl.scratch().join("stubborn-ready"));
     ctl.write_manifest(
         "stubborn.yaml",
         &manifest(
@@ -254,14 +247,7 @@ fn shutdown_sends_each_apps_own_stop_signal() {
 fn an_instance_adopted_while_stopping_still_gets_its_sigkill() {
     let ctl = Controller::new();
     let ready = ctl.scratch().join("stubborn-ready");
-    let stubborn = common::flow(&[
-        "python3",
-        "-c",
-        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
-         open(sys.argv[1], 'w').close(); time.sleep(100000)",
-        &ready.display().to_string(),
-        &ctl.token,
-    ]);
+    let stubborn = ctl.stubborn(&ready);
     let spec = |instances: u32| {
         manifest(
             "stubborn",

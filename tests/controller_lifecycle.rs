@@ -158,14 +158,7 @@ fn apply_into_the_running_controllers_directory_then_delete() {
 fn a_deleted_app_that_ignores_sigterm_is_killed_after_stop_timeout() {
     let ctl = Controller::new();
     let ready = ctl.scratch().join("ready");
-    let cmd = common::flow(&[
-        "python3",
-        "-c",
-        "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
-         open(sys.argv[1], 'w').close(); time.sleep(100000)",
-        &ready.display().to_string(),
-        &ctl.token,
-    ]);
+    let cmd = ctl.stubborn(&ready);
     ctl.write_manifest(
         "stubborn.yaml",
         &manifest(

@@ -230,6 +230,19 @@ impl Controller {
         flow(&["sh", "-c", script, &self.token])
     }
 
+    /// An argv (YAML flow list) of a python3 process that ignores SIGTERM, creates `ready`
+    /// once it does, and sleeps forever: only a SIGKILL ends it.
+    pub fn stubborn(&self, ready: &Path) -> String {
+        flow(&[
+            "python3",
+            "-c",
+            "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
+             open(sys.argv[1], 'w').close(); time.sleep(100000)",
+            &ready.display().to_string(),
+            &self.token,
+        ])
+    }
+
     /// An argv (YAML flow list) of a python3 process that sleeps forever.
     pub fn sleeper(&self) -> String {
         flow(&["python3", "-c", SLEEPER, &self.token])
