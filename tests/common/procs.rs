@@ -24,9 +24,14 @@ pub fn marked(token: &str, exclude: &[u32]) -> Vec<u32> {
             continue;
         }
         let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if environ(pid).contains(&marker)
-            || cmdline.split(|b| *b == 0).any(|a| a == token.as_bytes())
-        {
+        // A child of ours or of a controller may be mid-exec: read its environment with care.
+        let ours = ppid(pid).is_some_and(|p| p == std::process::id() || exclude.contains(&p));
+        let env = if ours {
+            environ(pid)
+        } else {
+            environ_once(pid)
+        };
+        if env.contains(&marker) || cmdline.split(|b| *b == 0).any(|a| a == token.as_bytes()) {
             pids.push(pid);
         }
     }
@@ -58,13 +63,40 @@ pub fn pgid(pid: u32) -> Option<u32> {
 }
 
 /// The raw `KEY=VALUE` entries of a process's initial environment.
+///
+/// A process in the middle of `execve` (python3 here is a pyenv shim that execs the interpreter)
+/// briefly shows an empty environment; that is read again rather than taken as "no variables".
 fn environ(pid: u32) -> Vec<String> {
+    let mut entries = environ_once(pid);
+    for _ in 0..50 {
+        if !entries.is_empty() || !alive(pid) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        entries = environ_once(pid);
+    }
+    entries
+}
+
+/// `environ` read once: for scanning every process of the host, kernel threads included (their
+/// environment is always empty).
+fn environ_once(pid: u32) -> Vec<String> {
     fs::read(format!("/proc/{pid}/environ"))
         .unwrap_or_default()
         .split(|b| *b == 0)
         .filter(|e| !e.is_empty())
         .map(|e| String::from_utf8_lossy(e).into_owned())
         .collect()
+}
+
+/// Parent of `pid`.
+fn ppid(pid: u32) -> Option<u32> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s[s.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// A process's initial environment as a map.
