@@ -342,3 +342,34 @@ fn a_missing_watched_path_is_an_error_and_the_app_keeps_running() {
             .is_some_and(|w| w.state == "Watching")
     });
 }
+
+#[test]
+fn a_watched_path_that_leads_to_the_whole_host_is_refused_and_the_app_keeps_running() {
+    let ctl = Controller::new();
+    let dir = ctl.scratch().join("app");
+    fs::create_dir(&dir).unwrap();
+    // Spelled innocently, so only the watcher (which resolves it) can see where it goes.
+    std::os::unix::fs::symlink("/", dir.join("everything")).unwrap();
+    let spec = [
+        format!("command: {}", ctl.sleeper()),
+        format!(
+            "cwd: {}",
+            serde_json::to_string(dir.to_str().unwrap()).unwrap()
+        ),
+        "watch: {paths: [everything]}".to_owned(),
+    ];
+    let spec: Vec<&str> = spec.iter().map(String::as_str).collect();
+    ctl.write_manifest("app.yaml", &manifest("app", &spec));
+    ctl.start();
+    ctl.wait_rolled_out("app", 1, &[]);
+    let a = common::wait_for(SOON, "the watch is refused", || {
+        ctl.app("app")
+            .filter(|a| a.watch.as_ref().is_some_and(|w| w.state == "Failed"))
+    });
+    let err = a.watch.unwrap().error.unwrap();
+    assert!(
+        err.contains("everything: / is the whole file system"),
+        "{err}"
+    );
+    assert_eq!(a.status, "Running", "the app keeps running");
+}

@@ -89,11 +89,24 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Located>, ManifestError>
                 .map_or((doc.start_line, 1), |l| (l.line() + base, l.column()))
         };
         // Syntax first, so a YAML mistake is reported as one rather than as a field error.
-        if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(body) {
-            let (line, column) = located(&e);
+        let value = match serde_yaml::from_str::<serde_yaml::Value>(body) {
+            Ok(value) => value,
+            Err(e) => {
+                let (line, column) = located(&e);
+                let message = format!(
+                    "YAML syntax error: {}; check the indentation and quoting there",
+                    yaml_message(&e, base)
+                );
+                return Err(err(line, column, message));
+            }
+        };
+        if let Some(path) = validate::nul_at(&value) {
+            let (line, column) =
+                locate(body, &path).map_or((doc.start_line, 1), |(l, c)| (l + base, c));
             let message = format!(
-                "YAML syntax error: {}; check the indentation and quoting there",
-                yaml_message(&e, base)
+                "{}: holds a NUL character (\\0), which no command, argument, path or environment \
+                 value can carry; remove it",
+                validate::dotted(&path)
             );
             return Err(err(line, column, message));
         }

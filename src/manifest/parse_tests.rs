@@ -114,6 +114,68 @@ fn a_memory_max_below_the_limit_is_refused_at_the_key() {
 }
 
 #[test]
+fn a_nul_character_anywhere_is_refused_where_it_is_written() {
+    for (extra, at, path) in [
+        ("  env:\n    A: \"x\\0y\"\n", (8, 5), "spec.env.A"),
+        ("  cwd: \"/srv\\0\"\n", (7, 3), "spec.cwd"),
+        ("  envFiles: [a, \"b\\0\"]\n", (7, 3), "spec.envFiles[1]"),
+    ] {
+        let err = parse(&format!("{}{extra}", app("a"))).unwrap_err();
+        assert_eq!((err.line, err.column), at, "{err}");
+        assert!(
+            err.message
+                .starts_with(&format!("{path}: holds a NUL character")),
+            "{err}"
+        );
+    }
+    let text = app("a").replace("[node, server.js]", "[node, \"ser\\0ver.js\"]");
+    let err = parse(&text).unwrap_err();
+    assert!(
+        err.message.starts_with("spec.command[1]: holds a NUL"),
+        "{err}"
+    );
+    let text = format!("{}  env:\n    \"A\\0\": x\n", app("a"));
+    assert!(parse(&text)
+        .unwrap_err()
+        .message
+        .starts_with("spec.env.A\0: holds a NUL"));
+}
+
+#[test]
+fn a_backoff_reset_shorter_than_a_second_is_refused() {
+    let text = format!(
+        "{}  backoff:\n    initial: 1ms\n    resetAfter: 0s\n",
+        app("a")
+    );
+    let err = parse(&text).unwrap_err();
+    assert_eq!((err.line, err.column), (9, 5), "{err}");
+    assert!(
+        err.message
+            .starts_with("spec.backoff.resetAfter: 0s would count")
+            && err.message.contains("every 1ms forever"),
+        "{err}"
+    );
+    let ok = format!("{}  backoff:\n    resetAfter: 1s\n", app("a"));
+    assert!(parse(&ok).is_ok());
+}
+
+#[test]
+fn watching_the_whole_host_or_a_kernel_file_system_is_refused() {
+    for (paths, index) in [("[/]", 0), ("[src, /proc]", 1), ("[/srv/..]", 0)] {
+        let text = format!("{}  watch:\n    paths: {paths}\n", app("a"));
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.line, 8, "{err}");
+        assert!(
+            err.message
+                .starts_with(&format!("spec.watch.paths[{index}]: /")),
+            "{err}"
+        );
+    }
+    let ok = format!("{}  watch:\n    paths: [., /srv/app]\n", app("a"));
+    assert!(parse(&ok).is_ok());
+}
+
+#[test]
 fn duplicate_names_in_one_file_are_an_error() {
     let text = format!("{}---\n{}", app("a"), app("a"));
     let err = parse(&text).unwrap_err();

@@ -360,7 +360,7 @@ pub struct Backoff {
     /// Longest delay; default `30s`.
     #[serde(default = "default_backoff_max")]
     pub max: DurationSpec,
-    /// Running this long resets the delay to `initial`; default `60s`.
+    /// Running this long resets the delay to `initial`; default `60s`, at least `1s`.
     #[serde(default = "default_backoff_reset")]
     pub reset_after: DurationSpec,
 }
@@ -406,6 +406,7 @@ pub struct Strategy {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Watch {
     /// Paths to watch recursively, relative to `cwd` (directories or files); default `["."]`.
+    /// Not `/` nor under `/proc`, `/sys` or `/dev` (refused, also when a symlink leads there).
     #[serde(default = "default_watch_paths")]
     #[schemars(length(min = 1))]
     pub paths: Vec<String>,

@@ -17,21 +17,52 @@ pub struct Problem {
 impl Problem {
     /// A problem at `path`, its message prefixed with the dotted path.
     fn at(path: Vec<Seg<'static>>, message: impl std::fmt::Display) -> Self {
-        let mut dotted = String::new();
-        for seg in &path {
-            match seg {
-                Key(k) if dotted.is_empty() => dotted.push_str(k),
-                Key(k) => {
-                    dotted.push('.');
-                    dotted.push_str(k);
-                }
-                Index(i) => dotted.push_str(&format!("[{i}]")),
-            }
-        }
         Self {
+            message: format!("{}: {message}", dotted(&path)),
             path,
-            message: format!("{dotted}: {message}"),
         }
+    }
+}
+
+/// `spec.listen[0].port` for a key path.
+pub fn dotted(path: &[Seg<'_>]) -> String {
+    let mut dotted = String::new();
+    for seg in path {
+        match seg {
+            Key(k) if dotted.is_empty() => dotted.push_str(k),
+            Key(k) => {
+                dotted.push('.');
+                dotted.push_str(k);
+            }
+            Index(i) => dotted.push_str(&format!("[{i}]")),
+        }
+    }
+    dotted
+}
+
+/// The key path of the first string (a key or a value) holding a NUL character, which no
+/// program argument, path, environment variable or header can carry (`execve` would refuse it
+/// at every start).
+pub fn nul_at(value: &serde_yaml::Value) -> Option<Vec<Seg<'_>>> {
+    use serde_yaml::Value;
+    match value {
+        Value::String(s) => s.contains('\0').then(Vec::new),
+        Value::Sequence(items) => items.iter().enumerate().find_map(|(i, v)| {
+            let mut path = nul_at(v)?;
+            path.insert(0, Index(i));
+            Some(path)
+        }),
+        Value::Mapping(map) => map.iter().find_map(|(k, v)| {
+            let key = k.as_str()?;
+            if key.contains('\0') {
+                return Some(vec![Key(key)]);
+            }
+            let mut path = nul_at(v)?;
+            path.insert(0, Key(key));
+            Some(path)
+        }),
+        Value::Tagged(t) => nul_at(&t.value),
+        _ => None,
     }
 }
 
@@ -93,6 +124,16 @@ pub fn check(app: &App) -> Option<Problem> {
             ),
         ));
     }
+    if b.reset_after.0 < MIN_BACKOFF_RESET {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("backoff"), Key("resetAfter")],
+            format!(
+                "{} would count even a run that crashes at once as a good one, so a crashing app \
+                 would restart every {} forever; give at least 1s (default 60s)",
+                b.reset_after, b.initial
+            ),
+        ));
+    }
     if let Some(problem) = spec.memory.as_ref().and_then(check_memory) {
         return Some(problem);
     }
@@ -123,6 +164,8 @@ pub fn check(app: &App) -> Option<Problem> {
 
 /// The smallest `logs.maxSize` accepted: a few lines.
 const MIN_LOG_SIZE: u64 = 1 << 10;
+/// The shortest `backoff.resetAfter` accepted: shorter, a crash at start would reset the delay.
+const MIN_BACKOFF_RESET: std::time::Duration = std::time::Duration::from_secs(1);
 /// The shortest `watch.debounce` accepted: an editor's save (write, rename) must be one burst.
 const MIN_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(50);
 
@@ -163,6 +206,14 @@ fn check_watch(app: &App) -> Option<Problem> {
                 w.debounce
             ),
         ));
+    }
+    for (i, path) in w.paths.iter().enumerate() {
+        if let Some(why) = crate::watch::host_wide(std::path::Path::new(path)) {
+            return Some(Problem::at(
+                vec![Key("spec"), Key("watch"), Key("paths"), Index(i)],
+                why,
+            ));
+        }
     }
     for (i, glob) in w.ignore.iter().enumerate() {
         let mut b = ignore::gitignore::GitignoreBuilder::new("/");

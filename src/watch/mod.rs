@@ -4,6 +4,7 @@
 mod burst;
 pub mod failure;
 pub mod filter;
+mod roots;
 mod tree;
 mod watcher;
 
@@ -15,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use burst::Trigger;
+pub use roots::host_wide;
 pub use watcher::{Message, Report, WatchSpec};
 
 use crate::api::{WatchStatus, WatchTrigger};

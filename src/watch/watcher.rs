@@ -210,6 +210,9 @@ fn start(
         let canonical = p
             .canonicalize()
             .map_err(|e| failure::explain(&notify::Error::io_watch(e), p, None))?;
+        if let Some(why) = super::host_wide(&canonical) {
+            return Err(format!("cannot watch {}: {why}", p.display()));
+        }
         roots.push(canonical);
     }
     let home = home.canonicalize().unwrap_or_else(|_| home.to_path_buf());
