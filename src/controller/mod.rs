@@ -11,6 +11,7 @@ mod memory;
 mod metrics_snapshot;
 mod requests;
 mod rollout;
+mod starts;
 mod status;
 mod watching;
 
@@ -275,12 +276,21 @@ impl Controller {
             if plan.actions.is_empty() {
                 break;
             }
+            let mut starts = Vec::new();
             for action in plan.actions {
                 // Readiness alone needs no record write (a probe's result never did one):
                 // a thousand new instances turning ready one by one are not a thousand writes.
                 changed |= !matches!(action, Action::MarkReady { .. });
-                self.execute(action, now);
+                match action {
+                    // Started together, in parallel (see `supervisor::batch`).
+                    Action::Start { .. } => starts.push(action),
+                    _ => {
+                        self.start_all(std::mem::take(&mut starts), now).await;
+                        self.execute(action, now).await;
+                    }
+                }
             }
+            self.start_all(starts, now).await;
         }
         if changed {
             self.save_record().await;
@@ -294,28 +304,9 @@ impl Controller {
         requeue
     }
 
-    fn execute(&mut self, action: Action, now: Instant) {
+    async fn execute(&mut self, action: Action, now: Instant) {
         match action {
-            Action::Start {
-                app,
-                index,
-                revision,
-            } => {
-                let (Some(template), Some(desired)) =
-                    (self.templates.get(&app), self.desired.get(&app))
-                else {
-                    return;
-                };
-                if template.revision == revision {
-                    self.supervisor.start(
-                        template,
-                        index,
-                        &desired.backoff,
-                        now,
-                        self.listening.get(&app),
-                    );
-                }
-            }
+            Action::Start { .. } => self.start_all(vec![action], now).await,
             Action::Stop { id, reason } => {
                 let app = self
                     .supervisor

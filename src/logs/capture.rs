@@ -81,7 +81,17 @@ pub fn spawn_capture(
     stop: CancellationToken,
     losses: Option<LossReporter>,
 ) -> io::Result<Capture> {
-    let receiver = pipe::OpenOptions::new().open_receiver(pipe.path())?;
+    spawn_capture_from(pipe.open_receiver()?, log_file, opts, stop, losses)
+}
+
+/// [`spawn_capture`] from a read end already open (a new anonymous pipe's).
+pub fn spawn_capture_from(
+    receiver: pipe::Receiver,
+    log_file: PathBuf,
+    opts: CaptureOptions,
+    stop: CancellationToken,
+    losses: Option<LossReporter>,
+) -> io::Result<Capture> {
     super::pipe::enlarge(&receiver);
     let dropped = Arc::new(AtomicU64::new(0));
     let task = CaptureTask {
