@@ -41,6 +41,10 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 const BIND_RETRY: Duration = Duration::from_secs(2);
 /// The directory is re-read this often even without a change notification.
 const RESYNC: Duration = Duration::from_secs(30);
+/// A plan's own timer (an instance up for its 1 s, a back-off ending) fires this much late, so
+/// that a thousand instances started within a second turn ready in a few dozen reconciles
+/// rather than one per millisecond.
+const REQUEUE_SLACK: Duration = Duration::from_millis(10);
 
 /// What the controller runs on.
 #[derive(Debug, Clone)]
@@ -204,6 +208,7 @@ pub async fn run(
         if std::mem::take(&mut announce_ready) {
             notifier.ready();
         }
+        let requeue = requeue.map(|t| t + REQUEUE_SLACK);
         let next = [requeue, reload_at, Some(resync_at), ctl.metrics.due()]
             .into_iter()
             .flatten()

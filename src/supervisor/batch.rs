@@ -144,19 +144,15 @@ async fn run(
             let (shared, prepared) = (shared.clone(), Arc::clone(&prepared));
             async move {
                 tokio::task::spawn_blocking(move || {
-                    match prepared.get(&job.template.app) {
-                        Some(Ok(())) => {}
+                    let prepared = match prepared.get(&job.template.app) {
+                        Some(Ok(prepared)) => prepared,
                         Some(Err(e)) => return Err(io::Error::other(e.clone())),
                         None => return Err(io::Error::other("its start was not prepared")),
-                    }
+                    };
+                    let what = (job.template.as_ref(), prepared);
                     let ids = (job.id, job.index);
-                    spawn::spawn(
-                        &shared,
-                        &job.template,
-                        ids,
-                        job.inherit?,
-                        job.cgroups.as_ref(),
-                    )
+                    let cgroups = job.cgroups.as_ref();
+                    spawn::spawn(&shared, what, ids, job.inherit?, cgroups)
                 })
                 .await
                 .unwrap_or_else(|e| Err(io::Error::other(e)))

@@ -26,15 +26,26 @@ use crate::reconcile::{InstanceId, Phase};
 
 /// The environment of instance `index`: the controller's, then the app's, then corral's.
 pub fn instance_env(template: &Template, index: u32) -> Vec<(String, String)> {
+    let mut env = app_env(template);
+    push_instance_env(&mut env, template, index);
+    env
+}
+
+/// The controller's environment (minus its own variables), then the app's.
+fn app_env(template: &Template) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| !is_controller_only(k))
         .collect();
     env.extend(template.env.iter().cloned());
+    env
+}
+
+/// Appends corral's variables for instance `index` to its app's environment.
+fn push_instance_env(env: &mut Vec<(String, String)>, template: &Template, index: u32) {
     env.push(("CORRAL_APP".into(), template.app.clone()));
     env.push(("CORRAL_INSTANCE".into(), index.to_string()));
     env.push(("CORRAL_REVISION".into(), template.revision.clone()));
     env.push(("NODE_APP_INSTANCE".into(), index.to_string()));
-    env
 }
 
 /// Variables that describe the controller's own process and must not reach an app.
@@ -118,15 +129,31 @@ fn log_pipes(
     Ok((pipes, files))
 }
 
+/// What every start of one template shares, worked out once for many instances ([`prepare`]).
+#[derive(Debug)]
+pub struct Prepared {
+    /// The app's environment, without the per-instance variables.
+    env: Vec<(String, String)>,
+    /// The program as found in that environment's `PATH` (None: left to `execvp`).
+    program: Option<PathBuf>,
+}
+
 /// What every start of `template` needs first, done once for many instances: the template is
-/// usable, its paths trusted, the FIFO and log directories exist. Blocking I/O.
-pub fn prepare(shared: &Shared, template: &Template) -> io::Result<()> {
+/// usable, its paths trusted, the run and log directories exist, its environment and program
+/// are known. Blocking I/O.
+pub fn prepare(shared: &Shared, template: &Template) -> io::Result<Prepared> {
     if let Some(err) = &template.error {
         return Err(io::Error::other(err.clone()));
     }
     template.check_paths().map_err(io::Error::other)?;
     std::fs::create_dir_all(shared.home.run_dir())?;
-    logs::prepare_dir(&shared.home, &template.app, template.log_dir.as_deref())
+    logs::prepare_dir(&shared.home, &template.app, template.log_dir.as_deref())?;
+    let env = app_env(template);
+    let program = template
+        .argv
+        .first()
+        .and_then(|p| program::resolve(p, program::path_of(&env)));
+    Ok(Prepared { env, program })
 }
 
 /// Spawns instance `id` of `template` at `index` (after [`prepare`]); `inherit` are dups of
@@ -134,7 +161,7 @@ pub fn prepare(shared: &Shared, template: &Template) -> io::Result<()> {
 /// runtime's workers.
 pub fn spawn(
     shared: &Shared,
-    template: &Template,
+    (template, prepared): (&Template, &Prepared),
     (id, index): (InstanceId, u32),
     inherit: Option<Vec<(OwnedFd, String)>>,
     cgroups: Option<&Cgroups>,
@@ -153,7 +180,8 @@ pub fn spawn(
         None => None,
     };
     let ports = net::instance_ports(&template.listen)?;
-    let mut env = instance_env(template, index);
+    let mut env = prepared.env.clone();
+    push_instance_env(&mut env, template, index);
     env.extend(net::port_env(&ports));
     if let Some(socket) = &notify {
         env.push(("NOTIFY_SOCKET".into(), socket.path().display().to_string()));
@@ -164,7 +192,7 @@ pub fn spawn(
     let inherit = inherit.filter(|fds| !fds.is_empty());
     let mut cmd = match &inherit {
         Some(_) => net::shim_command(&template.argv)?,
-        None => match program::resolve(program, program::path_of(&env)) {
+        None => match &prepared.program {
             Some(found) => {
                 let mut cmd = tokio::process::Command::new(found);
                 cmd.arg0(program).args(args);
