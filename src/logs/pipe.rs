@@ -165,7 +165,7 @@ mod tests {
         let other = AnonymousPipe::new().expect("pipe");
         assert_ne!(ours.inode, other.inode);
         let mut child = std::process::Command::new("sh")
-            .args(["-c", "echo hello; sleep 30"])
+            .args(["-c", "echo hello; exec sleep 30"])
             .stdout(ours.child_end)
             .stderr(other.child_end)
             .spawn()

@@ -96,11 +96,14 @@ fn capture(
         index,
         stream,
     };
-    let stop = shared.captures_stop.clone();
-    let capture = logs::spawn_capture_from(receiver?, file, opts, stop, Some(losses))?;
-    shared.tasks.spawn(capture.finished());
+    let stop = (shared.captures_stop.clone(), Some(&shared.tasks));
+    // Tracked by the supervisor's tracker: shutdown waits for it.
+    logs::spawn_capture_from(receiver?, file, opts, stop, Some(losses))?;
     Ok(())
 }
+
+/// The child's end of one log pipe, and the pipe's inode.
+type ChildEnd = (File, u64);
 
 /// Creates the two log pipes of an instance and starts capturing them into its log files;
 /// returns the pipes (the child's ends to give it) and the files, per stream.
@@ -108,7 +111,7 @@ fn log_pipes(
     shared: &Shared,
     template: &Template,
     index: u32,
-) -> io::Result<(Vec<(File, u64)>, Vec<PathBuf>)> {
+) -> io::Result<(Vec<ChildEnd>, Vec<PathBuf>)> {
     let log_dir = template.log_dir.as_deref();
     let mut pipes = Vec::new();
     let mut files = Vec::new();
@@ -186,7 +189,7 @@ pub fn spawn(
     if let Some(socket) = &notify {
         env.push(("NOTIFY_SOCKET".into(), socket.path().display().to_string()));
     }
-    let [(out_end, out_inode), (err_end, err_inode)]: [(File, u64); 2] = ends
+    let [(out_end, out_inode), (err_end, err_inode)]: [ChildEnd; 2] = ends
         .try_into()
         .map_err(|_| io::Error::other("an instance has two log pipes"))?;
     let inherit = inherit.filter(|fds| !fds.is_empty());
