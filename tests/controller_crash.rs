@@ -3,6 +3,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::FileTypeExt;
 use std::time::{Duration, Instant};
 
 use common::{manifest, Controller, SOON};
@@ -92,6 +93,15 @@ fn a_new_controller_adopts_what_a_killed_one_left() {
         before.values().all(|p| common::alive(*p)),
         "instances outlive a crashed controller"
     );
+    // Their log pipes are anonymous (re-opened through /proc): no FIFO files on disk.
+    let fifos: Vec<_> = std::fs::read_dir(ctl.home.join("run"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_fifo()))
+        .map(|e| e.path())
+        .collect();
+    assert!(fifos.is_empty(), "log FIFOs on disk: {fifos:?}");
 
     ctl.start();
     let app = ctl.wait_status("web", "Running");

@@ -11,6 +11,7 @@ mod memory;
 mod metrics_snapshot;
 mod requests;
 mod rollout;
+mod starts;
 mod status;
 mod watching;
 
@@ -40,6 +41,10 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 const BIND_RETRY: Duration = Duration::from_secs(2);
 /// The directory is re-read this often even without a change notification.
 const RESYNC: Duration = Duration::from_secs(30);
+/// A plan's own timer (an instance up for its 1 s, a back-off ending) fires this much late, so
+/// that a thousand instances started within a second turn ready in a few dozen reconciles
+/// rather than one per millisecond.
+const REQUEUE_SLACK: Duration = Duration::from_millis(10);
 
 /// What the controller runs on.
 #[derive(Debug, Clone)]
@@ -203,6 +208,7 @@ pub async fn run(
         if std::mem::take(&mut announce_ready) {
             notifier.ready();
         }
+        let requeue = requeue.map(|t| t + REQUEUE_SLACK);
         let next = [requeue, reload_at, Some(resync_at), ctl.metrics.due()]
             .into_iter()
             .flatten()
@@ -275,12 +281,21 @@ impl Controller {
             if plan.actions.is_empty() {
                 break;
             }
+            let mut starts = Vec::new();
             for action in plan.actions {
                 // Readiness alone needs no record write (a probe's result never did one):
                 // a thousand new instances turning ready one by one are not a thousand writes.
                 changed |= !matches!(action, Action::MarkReady { .. });
-                self.execute(action, now);
+                match action {
+                    // Started together, in parallel (see `supervisor::batch`).
+                    Action::Start { .. } => starts.push(action),
+                    _ => {
+                        self.start_all(std::mem::take(&mut starts), now).await;
+                        self.execute(action, now).await;
+                    }
+                }
             }
+            self.start_all(starts, now).await;
         }
         if changed {
             self.save_record().await;
@@ -294,28 +309,9 @@ impl Controller {
         requeue
     }
 
-    fn execute(&mut self, action: Action, now: Instant) {
+    async fn execute(&mut self, action: Action, now: Instant) {
         match action {
-            Action::Start {
-                app,
-                index,
-                revision,
-            } => {
-                let (Some(template), Some(desired)) =
-                    (self.templates.get(&app), self.desired.get(&app))
-                else {
-                    return;
-                };
-                if template.revision == revision {
-                    self.supervisor.start(
-                        template,
-                        index,
-                        &desired.backoff,
-                        now,
-                        self.listening.get(&app),
-                    );
-                }
-            }
+            Action::Start { .. } => self.start_all(vec![action], now).await,
             Action::Stop { id, reason } => {
                 let app = self
                     .supervisor

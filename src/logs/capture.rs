@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use tokio::net::unix::pipe;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::line::{format_line, stamp, LineSplitter, MAX_LINE};
 use super::loss::{LossReporter, LossTracker};
@@ -81,7 +82,18 @@ pub fn spawn_capture(
     stop: CancellationToken,
     losses: Option<LossReporter>,
 ) -> io::Result<Capture> {
-    let receiver = pipe::OpenOptions::new().open_receiver(pipe.path())?;
+    spawn_capture_from(pipe.open_receiver()?, log_file, opts, (stop, None), losses)
+}
+
+/// [`spawn_capture`] from a read end already open (a new anonymous pipe's); the task is
+/// tracked by `tracker`, if given (one task, rather than a second one awaiting the first).
+pub fn spawn_capture_from(
+    receiver: pipe::Receiver,
+    log_file: PathBuf,
+    opts: CaptureOptions,
+    (stop, tracker): (CancellationToken, Option<&TaskTracker>),
+    losses: Option<LossReporter>,
+) -> io::Result<Capture> {
     super::pipe::enlarge(&receiver);
     let dropped = Arc::new(AtomicU64::new(0));
     let task = CaptureTask {
@@ -94,7 +106,10 @@ pub fn spawn_capture(
         batch: Vec::new(),
         lines: 0,
     };
-    let task = tokio::spawn(task.run(stop));
+    let task = match tracker {
+        Some(tracker) => tokio::spawn(tracker.track_future(task.run(stop))),
+        None => tokio::spawn(task.run(stop)),
+    };
     Ok(Capture { task, dropped })
 }
 

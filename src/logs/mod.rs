@@ -1,7 +1,7 @@
 //! Log capture, reading and following (DESIGN.md §6).
 //!
-//! Each instance's stdout and stderr go through a named pipe ([`LogPipe`]) so that the instance
-//! outlives a controller crash; a capture task ([`spawn_capture`]) appends each line to
+//! Each instance's stdout and stderr go through a pipe ([`LogPipe`]) that a new controller can
+//! re-open, so that the instance outlives a controller crash; a capture task ([`spawn_capture`]) appends each line to
 //! `$CORRAL_HOME/logs/APP/INDEX.out.log` / `INDEX.err.log`, and `corral logs` reads those files
 //! directly ([`show`], [`follow`]).
 
@@ -21,12 +21,12 @@ use std::str::FromStr;
 
 use crate::home::Home;
 
-pub use capture::{spawn_capture, Capture, CaptureOptions};
+pub use capture::{spawn_capture, spawn_capture_from, Capture, CaptureOptions};
 pub use follow::follow;
 pub use layout::{prepare_dir, stream_file};
 pub use line::MAX_LINE;
 pub use loss::{LogLoss, LossReporter};
-pub use pipe::LogPipe;
+pub use pipe::{AnonymousPipe, LogPipe};
 pub use read::{show, Query};
 pub use rotate::{rotated_path, Rotation};
 

@@ -36,9 +36,30 @@ pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
 
 /// The writers of the log files being captured, by path, so that captures writing one file
 /// (an old and a new instance at one index during a rollout) share one writer and one
-/// rotation. Dead entries are pruned whenever a writer is opened.
-static WRITERS: LazyLock<Mutex<HashMap<PathBuf, Weak<Mutex<LogWriter>>>>> =
-    LazyLock::new(Default::default);
+/// rotation.
+static WRITERS: LazyLock<Mutex<Writers>> = LazyLock::new(Default::default);
+
+/// The map behind [`WRITERS`]; dead entries are pruned once it has doubled since the last
+/// prune, so opening a writer costs O(1) amortized, not a walk over every capture.
+#[derive(Default)]
+struct Writers {
+    by_path: HashMap<PathBuf, Weak<Mutex<LogWriter>>>,
+    /// Prune when `by_path` reaches this many entries.
+    prune_at: usize,
+}
+
+/// The fewest entries [`Writers`] prunes at.
+const PRUNE_AT_LEAST: usize = 64;
+
+impl Writers {
+    /// Drops the entries of writers no capture holds any more, when due.
+    fn prune_if_due(&mut self) {
+        if self.by_path.len() >= self.prune_at {
+            self.by_path.retain(|_, w| w.strong_count() > 0);
+            self.prune_at = (self.by_path.len() * 2).max(PRUNE_AT_LEAST);
+        }
+    }
+}
 
 /// A log file's writer, shared by every capture of that file: each batch of whole lines is
 /// appended under its lock, so lines never interleave mid-line and one rotation serves all.
@@ -53,15 +74,17 @@ impl SharedWriter {
     /// newest settings) replaces theirs.
     pub(crate) fn open(path: PathBuf, rotation: Rotation) -> Self {
         let mut writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
-        writers.retain(|_, w| w.strong_count() > 0);
-        let writer = match writers.get(&path).and_then(Weak::upgrade) {
+        writers.prune_if_due();
+        let writer = match writers.by_path.get(&path).and_then(Weak::upgrade) {
             Some(writer) => {
                 lock(&writer).rotation = rotation;
                 writer
             }
             None => {
                 let writer = Arc::new(Mutex::new(LogWriter::new(path.clone(), rotation)));
-                writers.insert(path.clone(), Arc::downgrade(&writer));
+                writers
+                    .by_path
+                    .insert(path.clone(), Arc::downgrade(&writer));
                 writer
             }
         };
@@ -336,6 +359,34 @@ mod tests {
         assert!(
             !rotated_path(&path, 2).exists(),
             "one rotation, not one per capture"
+        );
+    }
+
+    #[test]
+    fn dead_writers_are_pruned_and_the_map_stays_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writers = Writers::default();
+        let live: Vec<_> = (0..10)
+            .map(|i| Arc::new(Mutex::new(writer(&dir.path().join(i.to_string()), 10, 1))))
+            .collect();
+        for (i, w) in live.iter().enumerate() {
+            writers
+                .by_path
+                .insert(dir.path().join(i.to_string()), Arc::downgrade(w));
+        }
+        for round in 0..1000 {
+            writers.prune_if_due();
+            assert!(writers.by_path.len() <= PRUNE_AT_LEAST.max(2 * live.len()));
+            let dead = Arc::new(Mutex::new(writer(dir.path(), 10, 1)));
+            let path = dir.path().join(format!("dead-{round}"));
+            writers.by_path.insert(path, Arc::downgrade(&dead));
+        }
+        writers.prune_at = 0;
+        writers.prune_if_due();
+        assert_eq!(
+            writers.by_path.len(),
+            live.len(),
+            "only live writers are kept"
         );
     }
 

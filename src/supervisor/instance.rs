@@ -160,6 +160,7 @@ impl Instance {
             ready: matches!(self.phase, Phase::Ready { .. }),
             stopping: self.phase == Phase::Stopping,
             pipes: self.pipes.iter().map(|p| p.path().to_path_buf()).collect(),
+            pipe_inodes: self.pipes.iter().filter_map(LogPipe::inode).collect(),
             timestamps: self.timestamps,
             rotation: self.rotation,
             log_files: self.log_files.clone(),

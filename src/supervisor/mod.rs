@@ -1,6 +1,7 @@
 //! Executes the planner's actions: spawns and stops processes, watches them exit, captures
 //! their output, and keeps the record a later controller adopts them from. Decides no policy.
 
+mod batch;
 mod events;
 pub mod feed;
 mod instance;
@@ -29,6 +30,7 @@ use crate::reconcile::{
 };
 use shared::Shared;
 
+pub use batch::StartRequest;
 pub use events::{unix_ms, About, EventLog};
 pub use instance::{Drain, Exit, Exited, Instance};
 pub use template::Template;
@@ -140,60 +142,6 @@ impl Supervisor {
     /// Whether no process is left.
     pub fn is_empty(&self) -> bool {
         self.instances.is_empty()
-    }
-
-    /// Starts an instance of `template` at `index`; a failure to start counts as a failed run.
-    pub fn start(
-        &mut self,
-        template: &Template,
-        index: u32,
-        backoff: &BackoffPolicy,
-        now: Instant,
-        listeners: Option<&crate::net::AppListeners>,
-    ) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let cgroups = match template.memory_max {
-            Some(_) => self.ceiling().ok(),
-            None => None,
-        };
-        let slot = self
-            .slots
-            .entry(template.app.clone())
-            .or_default()
-            .entry(index)
-            .or_default();
-        slot.record_restart();
-        match spawn::spawn(
-            &self.shared,
-            template,
-            id,
-            index,
-            listeners,
-            cgroups.as_ref(),
-        ) {
-            Ok(inst) => {
-                self.events.normal_about(
-                    About::Instance(&template.app, index),
-                    "Started",
-                    format!(
-                        "instance {index} started (pid {}, revision {})",
-                        inst.pid, template.revision
-                    ),
-                );
-                self.instances.insert(id, inst);
-            }
-            Err(e) => {
-                slot.record_exit(backoff, now, Duration::ZERO, false);
-                let note = format!("failed to start: {e}");
-                self.last_exits.insert((template.app.clone(), index), note);
-                self.events.warning_about(
-                    About::Instance(&template.app, index),
-                    "FailedToStart",
-                    format!("instance {index} could not start: {e}"),
-                );
-            }
-        }
     }
 
     /// Sends the stop signal to an instance's process group, and SIGKILL after `timeout`.
@@ -438,8 +386,9 @@ impl Supervisor {
                     self.instances.insert(inst.id, inst);
                 }
                 None => {
-                    for pipe in &entry.pipes {
-                        let _ = std::fs::remove_file(pipe);
+                    for (n, path) in entry.pipes.iter().enumerate() {
+                        let inode = entry.pipe_inodes.get(n).copied();
+                        crate::logs::LogPipe::existing(path.clone(), inode).remove();
                     }
                 }
             }

@@ -59,11 +59,16 @@ fn orphan(pid: u32, owner: &str, run_dir: &Path) -> Option<RecordEntry> {
     if !process::is_same_process(pid, start_ticks) {
         return None; // a zombie
     }
-    let pipes: Vec<PathBuf> = [1, 2]
+    let (pipes, inodes): (Vec<PathBuf>, Vec<Option<u64>>) = [1, 2]
         .iter()
-        .filter_map(|fd| log_fifo(pid, *fd, run_dir))
-        .collect();
+        .filter_map(|fd| log_pipe(pid, *fd, run_dir))
+        .unzip();
     let id = pipes.first().and_then(|p| fifo_id(p)).unwrap_or(0);
+    let pipe_inodes: Vec<u64> = inodes.iter().flatten().copied().collect();
+    let (pipes, pipe_inodes) = match (pipes.len(), pipe_inodes.len()) {
+        (2, 0 | 2) => (pipes, pipe_inodes),
+        _ => (Vec::new(), Vec::new()),
+    };
     let first = var("PORT");
     let mut ports: Vec<(String, u16)> = env
         .iter()
@@ -82,7 +87,8 @@ fn orphan(pid: u32, owner: &str, run_dir: &Path) -> Option<RecordEntry> {
         started_ms: started_ms(start_ticks).unwrap_or_else(|| unix_ms(SystemTime::now())),
         ready: false,
         stopping: false,
-        pipes: if pipes.len() == 2 { pipes } else { Vec::new() },
+        pipes,
+        pipe_inodes,
         timestamps: true,
         // Unknown without the record: the default layout and rotation (an older record's).
         rotation: Default::default(),
@@ -103,13 +109,21 @@ fn leads_its_group(pid: u32) -> bool {
     pgid == Some(pid)
 }
 
-/// The log FIFO under `run_dir` that `pid`'s `fd` writes to, if any.
-fn log_fifo(pid: u32, fd: u32, run_dir: &Path) -> Option<PathBuf> {
-    let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
+/// Where to re-open what `pid`'s `fd` writes to, if it is a log pipe: an anonymous pipe
+/// (`/proc/PID/fd/FD` and its inode), or a log FIFO under `run_dir` (older controllers').
+fn log_pipe(pid: u32, fd: u32, run_dir: &Path) -> Option<(PathBuf, Option<u64>)> {
+    let link = PathBuf::from(format!("/proc/{pid}/fd/{fd}"));
+    let target = std::fs::read_link(&link).ok()?;
+    let anonymous = target
+        .to_str()
+        .and_then(|t| t.strip_prefix("pipe:[")?.strip_suffix(']')?.parse().ok());
+    if let Some(inode) = anonymous {
+        return Some((link, Some(inode)));
+    }
     let name = target.file_name()?.to_str()?;
     let stream = if fd == 1 { ".out" } else { ".err" };
     (target.parent() == Some(run_dir) && name.ends_with(stream) && target.exists())
-        .then_some(target)
+        .then_some((target, None))
 }
 
 /// The instance id in a FIFO name `APP.INDEX.ID.out`.

@@ -30,8 +30,11 @@ pub struct RecordEntry {
     pub ready: bool,
     /// Whether a stop had been sent.
     pub stopping: bool,
-    /// FIFOs carrying stdout and stderr.
+    /// Where stdout and stderr are re-opened: named FIFOs, or `/proc/PID/fd/1` and `2`.
     pub pipes: Vec<PathBuf>,
+    /// The inodes of the anonymous pipes `pipes` must lead to (empty for named FIFOs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pipe_inodes: Vec<u64>,
     /// Whether its log lines get timestamps.
     #[serde(default = "yes")]
     pub timestamps: bool,
@@ -177,6 +180,7 @@ mod tests {
                 ready: true,
                 stopping: false,
                 pipes: vec![dir.path().join("p")],
+                pipe_inodes: vec![12],
                 timestamps: false,
                 rotation: Rotation {
                     max_size: 1000,

@@ -1,8 +1,10 @@
 //! Starting a process from a template (or adopting one from the record), with its output
 //! going through FIFOs into the log files, its probers, and a task that reports its exit.
 
+use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,23 +18,34 @@ use super::record::RecordEntry;
 use super::shared::Shared;
 use super::template::Template;
 use crate::cgroup::{self, Cgroups, InstanceCgroup};
-use crate::logs::{self, CaptureOptions, LogPipe, LossReporter, Rotation, Stream};
+use crate::logs::{self, AnonymousPipe, CaptureOptions, LogPipe, LossReporter, Rotation, Stream};
 use crate::manifest::{ListenMode, Logs};
-use crate::net::{self, AppListeners};
+use crate::net;
 use crate::probe::NotifySocket;
 use crate::reconcile::{InstanceId, Phase};
 
 /// The environment of instance `index`: the controller's, then the app's, then corral's.
 pub fn instance_env(template: &Template, index: u32) -> Vec<(String, String)> {
+    let mut env = app_env(template);
+    push_instance_env(&mut env, template, index);
+    env
+}
+
+/// The controller's environment (minus its own variables), then the app's.
+fn app_env(template: &Template) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| !is_controller_only(k))
         .collect();
     env.extend(template.env.iter().cloned());
+    env
+}
+
+/// Appends corral's variables for instance `index` to its app's environment.
+fn push_instance_env(env: &mut Vec<(String, String)>, template: &Template, index: u32) {
     env.push(("CORRAL_APP".into(), template.app.clone()));
     env.push(("CORRAL_INSTANCE".into(), index.to_string()));
     env.push(("CORRAL_REVISION".into(), template.revision.clone()));
     env.push(("NODE_APP_INSTANCE".into(), index.to_string()));
-    env
 }
 
 /// Variables that describe the controller's own process and must not reach an app.
@@ -68,11 +81,11 @@ pub fn rotation(logs: &Logs) -> Rotation {
     }
 }
 
-/// Starts capturing one stream of instance `index` of `app` into `file`; the capture task
-/// belongs to the supervisor's tracker and reports lost lines to the controller.
+/// Starts capturing one stream of instance `index` of `app` from `receiver` into `file`; the
+/// capture task belongs to the supervisor's tracker and reports lost lines to the controller.
 fn capture(
     shared: &Shared,
-    pipe: &LogPipe,
+    receiver: io::Result<tokio::net::unix::pipe::Receiver>,
     (app, index, stream): (&str, u32, Stream),
     file: PathBuf,
     opts: CaptureOptions,
@@ -83,31 +96,27 @@ fn capture(
         index,
         stream,
     };
-    let capture =
-        logs::spawn_capture(pipe, file, opts, shared.captures_stop.clone(), Some(losses))?;
-    shared.tasks.spawn(capture.finished());
+    let stop = (shared.captures_stop.clone(), Some(&shared.tasks));
+    // Tracked by the supervisor's tracker: shutdown waits for it.
+    logs::spawn_capture_from(receiver?, file, opts, stop, Some(losses))?;
     Ok(())
 }
 
-/// Creates the two log FIFOs of an instance and starts capturing them into its log files
-/// (returned, per stream, for the record).
+/// The child's end of one log pipe, and the pipe's inode.
+type ChildEnd = (File, u64);
+
+/// Creates the two log pipes of an instance and starts capturing them into its log files;
+/// returns the pipes (the child's ends to give it) and the files, per stream.
 fn log_pipes(
     shared: &Shared,
     template: &Template,
     index: u32,
-    id: InstanceId,
-    run_dir: &Path,
-) -> io::Result<(Vec<LogPipe>, Vec<PathBuf>)> {
+) -> io::Result<(Vec<ChildEnd>, Vec<PathBuf>)> {
     let log_dir = template.log_dir.as_deref();
-    logs::prepare_dir(&shared.home, &template.app, log_dir)?;
     let mut pipes = Vec::new();
     let mut files = Vec::new();
     for stream in [Stream::Out, Stream::Err] {
-        let pipe = LogPipe::create(&run_dir.join(format!(
-            "{}.{index}.{id}.{}",
-            template.app,
-            stream.suffix()
-        )))?;
+        let pipe = AnonymousPipe::new()?;
         let opts = CaptureOptions {
             timestamps: template.logs.timestamps,
             rotation: rotation(&template.logs),
@@ -115,79 +124,78 @@ fn log_pipes(
         let layout = (log_dir, template.logs.merge);
         let file = logs::stream_file(&shared.home, &template.app, layout, index, stream);
         let who = (template.app.as_str(), index, stream);
-        if let Err(e) = capture(shared, &pipe, who, file.clone(), opts) {
-            pipe.remove();
-            pipes.iter().for_each(LogPipe::remove);
-            return Err(e);
-        }
-        pipes.push(pipe);
+        let receiver = tokio::net::unix::pipe::Receiver::from_owned_fd(pipe.read);
+        capture(shared, receiver, who, file.clone(), opts)?;
+        pipes.push((pipe.child_end, pipe.inode));
         files.push(file);
     }
     Ok((pipes, files))
 }
 
-/// Spawns instance `id` of `template` at `index`; `listeners` are the app's shared sockets.
-pub fn spawn(
-    shared: &Shared,
-    template: &Template,
-    id: InstanceId,
-    index: u32,
-    listeners: Option<&AppListeners>,
-    cgroups: Option<&Cgroups>,
-) -> io::Result<Instance> {
+/// What every start of one template shares, worked out once for many instances ([`prepare`]).
+#[derive(Debug)]
+pub struct Prepared {
+    /// The app's environment, without the per-instance variables.
+    env: Vec<(String, String)>,
+    /// The program as found in that environment's `PATH` (None: left to `execvp`).
+    program: Option<PathBuf>,
+}
+
+/// What every start of `template` needs first, done once for many instances: the template is
+/// usable, its paths trusted, the run and log directories exist, its environment and program
+/// are known. Blocking I/O.
+pub fn prepare(shared: &Shared, template: &Template) -> io::Result<Prepared> {
     if let Some(err) = &template.error {
         return Err(io::Error::other(err.clone()));
     }
     template.check_paths().map_err(io::Error::other)?;
+    std::fs::create_dir_all(shared.home.run_dir())?;
+    logs::prepare_dir(&shared.home, &template.app, template.log_dir.as_deref())?;
+    let env = app_env(template);
+    let program = template
+        .argv
+        .first()
+        .and_then(|p| program::resolve(p, program::path_of(&env)));
+    Ok(Prepared { env, program })
+}
+
+/// Spawns instance `id` of `template` at `index` (after [`prepare`]); `inherit` are dups of
+/// the app's shared sockets to pass (inherit mode). Blocking: the caller runs it off the
+/// runtime's workers.
+pub fn spawn(
+    shared: &Shared,
+    (template, prepared): (&Template, &Prepared),
+    (id, index): (InstanceId, u32),
+    inherit: Option<Vec<(OwnedFd, String)>>,
+    cgroups: Option<&Cgroups>,
+) -> io::Result<Instance> {
     let Some((program, args)) = template.argv.split_first() else {
         return Err(io::Error::other("the command is empty"));
     };
     let run_dir = shared.home.run_dir();
-    std::fs::create_dir_all(&run_dir)?;
-    let (pipes, log_files) = log_pipes(shared, template, index, id, &run_dir)?;
-    let cleanup = |pipes: &[LogPipe]| pipes.iter().for_each(LogPipe::remove);
+    let (ends, log_files) = log_pipes(shared, template, index)?;
+    // On an error below, dropping the child's ends ends the captures: nothing to remove.
     let notify = match template.readiness.as_ref().and_then(|p| p.notify.as_ref()) {
         Some(_) => {
-            match NotifySocket::bind(&run_dir.join(format!("{}.{index}.{id}.notify", template.app)))
-            {
-                Ok(socket) => Some(socket),
-                Err(e) => {
-                    cleanup(&pipes);
-                    return Err(e);
-                }
-            }
+            let path = run_dir.join(format!("{}.{index}.{id}.notify", template.app));
+            Some(NotifySocket::bind(&path)?)
         }
         None => None,
     };
-    let ports = match net::instance_ports(&template.listen) {
-        Ok(ports) => ports,
-        Err(e) => {
-            cleanup(&pipes);
-            return Err(e);
-        }
-    };
-    let mut env = instance_env(template, index);
+    let ports = net::instance_ports(&template.listen)?;
+    let mut env = prepared.env.clone();
+    push_instance_env(&mut env, template, index);
     env.extend(net::port_env(&ports));
     if let Some(socket) = &notify {
         env.push(("NOTIFY_SOCKET".into(), socket.path().display().to_string()));
     }
-    let (out_end, err_end) = match (pipes[0].child_end(), pipes[1].child_end()) {
-        (Ok(out), Ok(err)) => (out, err),
-        (Err(e), _) | (_, Err(e)) => {
-            cleanup(&pipes);
-            return Err(e);
-        }
-    };
-    let inherit = match listeners.map(AppListeners::dup_inherit_fds).transpose() {
-        Ok(fds) => fds.filter(|fds| !fds.is_empty()),
-        Err(e) => {
-            cleanup(&pipes);
-            return Err(e);
-        }
-    };
+    let [(out_end, out_inode), (err_end, err_inode)]: [ChildEnd; 2] = ends
+        .try_into()
+        .map_err(|_| io::Error::other("an instance has two log pipes"))?;
+    let inherit = inherit.filter(|fds| !fds.is_empty());
     let mut cmd = match &inherit {
         Some(_) => net::shim_command(&template.argv)?,
-        None => match program::resolve(program, program::path_of(&env)) {
+        None => match &prepared.program {
             Some(found) => {
                 let mut cmd = tokio::process::Command::new(found);
                 cmd.arg0(program).args(args);
@@ -216,7 +224,6 @@ pub fn spawn(
         (Some(cgroups), Some(max)) => match cgroups.create(&template.app, index, id, max) {
             Ok(cgroup) => Some((cgroup, max)),
             Err(e) => {
-                cleanup(&pipes);
                 return Err(io::Error::new(
                     e.kind(),
                     format!("cannot set memory.max: {e}"),
@@ -235,7 +242,6 @@ pub fn spawn(
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {
-            cleanup(&pipes);
             if let Some((cgroup, _)) = &cgroup {
                 cgroup::remove(&cgroup.path);
             }
@@ -262,6 +268,10 @@ pub fn spawn(
         env,
         default_port: default_probe_port(template, &ports),
     };
+    let pipes = vec![
+        LogPipe::in_process(pid, 1, out_inode),
+        LogPipe::in_process(pid, 2, err_inode),
+    ];
     let mut inst = Instance::new(id, template, index, pid, start_ticks, pipes, ports);
     inst.cgroup = cgroup.map(|(c, max)| (c.path, max));
     inst.log_files = log_files;
@@ -295,14 +305,14 @@ pub fn adopt(
             .map(|s| logs::log_file(&shared.home, &entry.app, entry.index, *s))
             .collect(),
     };
-    for ((path, stream), file) in entry.pipes.iter().zip(streams).zip(&log_files) {
-        let pipe = LogPipe::open_existing(path);
+    for (n, ((path, stream), file)) in entry.pipes.iter().zip(streams).zip(&log_files).enumerate() {
+        let pipe = LogPipe::existing(path.clone(), entry.pipe_inodes.get(n).copied());
         let opts = CaptureOptions {
             timestamps: entry.timestamps,
             rotation: entry.rotation,
         };
         let who = (entry.app.as_str(), entry.index, stream);
-        if let Err(e) = capture(shared, &pipe, who, file.clone(), opts) {
+        if let Err(e) = capture(shared, pipe.open_receiver(), who, file.clone(), opts) {
             tracing::warn!(app = %entry.app, "cannot re-open the log pipe {}: {e}", path.display())
         }
         pipes.push(pipe);
