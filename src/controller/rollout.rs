@@ -42,6 +42,9 @@ pub enum Step {
     Complete,
 }
 
+/// Progress events per rollout, at most (besides its start and completion).
+const PROGRESS_STEPS: u32 = 10;
+
 /// Rollouts in flight, by app.
 #[derive(Debug, Default)]
 pub struct Rollouts {
@@ -84,7 +87,11 @@ impl Rollouts {
             *p = Progress::new(revision, now, ready_new, true);
             return Some(Step::Started);
         }
-        let step = (ready_new > p.best && p.announced).then_some(Step::Progressed);
+        // A big app reports every tenth of the way, not every instance (a thousand instances
+        // would otherwise fill the event ring with progress lines).
+        let stride = (replicas / PROGRESS_STEPS).max(1);
+        let step =
+            (ready_new / stride > p.best / stride && p.announced).then_some(Step::Progressed);
         p.best = p.best.max(ready_new);
         if ready_new > p.ready_new {
             p.last_progress = now;
@@ -153,6 +160,36 @@ mod tests {
         assert_eq!(r.observe("web", c, 0, false, t), Some(Step::Started));
         assert_eq!(r.observe("web", c, 4, true, t), Some(Step::Complete));
         assert_eq!(r.observe("web", c, 4, true, t), None);
+    }
+
+    #[test]
+    fn a_big_rollout_reports_progress_every_tenth_of_the_way() {
+        let t = Instant::now();
+        let mut r = Rollouts::default();
+        let b = ("b", 1000);
+        assert_eq!(r.observe("web", b, 0, false, t), Some(Step::Started));
+        let progressed: Vec<u32> = (1..1000)
+            .filter(|&n| r.observe("web", b, n, false, t) == Some(Step::Progressed))
+            .collect();
+        assert_eq!(progressed, (1..10).map(|k| k * 100).collect::<Vec<_>>());
+        assert_eq!(r.observe("web", b, 1000, true, t), Some(Step::Complete));
+        // Jumps report once per jump; a count under ten reports every instance.
+        assert_eq!(
+            r.observe("web", ("c", 1000), 0, false, t),
+            Some(Step::Started)
+        );
+        assert_eq!(
+            r.observe("web", ("c", 1000), 450, false, t),
+            Some(Step::Progressed)
+        );
+        assert_eq!(r.observe("web", ("c", 1000), 499, false, t), None);
+        assert_eq!(r.observe("web", ("d", 7), 0, false, t), Some(Step::Started));
+        for n in 1..7 {
+            assert_eq!(
+                r.observe("web", ("d", 7), n, false, t),
+                Some(Step::Progressed)
+            );
+        }
     }
 
     #[test]
