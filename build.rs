@@ -49,25 +49,23 @@ fn rustc_links_with_lld(rustc: &str) -> bool {
     if flags.contains("linker") || flags.contains("fuse-ld") {
         return false;
     }
-    let Ok(out) = Command::new(rustc).arg("-V").output() else {
-        return false;
-    };
     // "rustc 1.95.0 (59807616e 2026-04-14)"
-    let text = String::from_utf8_lossy(&out.stdout);
-    let version = text.split_whitespace().nth(1).unwrap_or("");
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (1, 90)
+    version_of(Command::new(rustc).arg("-V")) >= (1, 90)
 }
 
 /// Whether this host's glibc is at least `major.minor` (`getconf GNU_LIBC_VERSION`).
 fn glibc_at_least(major: u32, minor: u32) -> bool {
-    let Ok(out) = Command::new("getconf").arg("GNU_LIBC_VERSION").output() else {
-        return false;
-    };
     // "glibc 2.36"
+    version_of(Command::new("getconf").arg("GNU_LIBC_VERSION")) >= (major, minor)
+}
+
+/// Major and minor of the version `command` prints as its second word; (0, 0) if it cannot run.
+fn version_of(command: &mut Command) -> (u32, u32) {
+    let Ok(out) = command.output() else {
+        return (0, 0);
+    };
     let text = String::from_utf8_lossy(&out.stdout);
     let version = text.split_whitespace().nth(1).unwrap_or("");
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }

@@ -29,6 +29,13 @@ pub struct Mapping {
     pub rss_kib: u64,
 }
 
+impl Mapping {
+    /// Its start address, as smaps prints it.
+    fn start(&self) -> &str {
+        self.range.split('-').next().unwrap_or("")
+    }
+}
+
 /// Every mapping of a process at one moment, and its thread count.
 #[derive(Debug, Clone)]
 pub struct Mappings {
@@ -85,18 +92,14 @@ impl Mappings {
     }
 
     /// The mappings whose RSS differs from `before`'s by 8 KiB or more (new ones included),
-    /// one line each, biggest change first.
+    /// one line each, biggest change first. A mapping is known by its start address: the heap
+    /// and malloc arenas grow at their end.
     pub fn grown_since(&self, before: &Mappings) -> Vec<String> {
-        let old: BTreeMap<&str, u64> = before
-            .maps
-            .iter()
-            .map(|m| (m.range.as_str(), m.rss_kib))
-            .collect();
-        let new: BTreeMap<&str, &Mapping> =
-            self.maps.iter().map(|m| (m.range.as_str(), m)).collect();
+        let old: BTreeMap<&str, u64> = before.maps.iter().map(|m| (m.start(), m.rss_kib)).collect();
+        let new: BTreeMap<&str, &Mapping> = self.maps.iter().map(|m| (m.start(), m)).collect();
         let mut changes: Vec<(i64, String)> = Vec::new();
         for m in &self.maps {
-            let was = old.get(m.range.as_str()).copied();
+            let was = old.get(m.start()).copied();
             let delta = m.rss_kib as i64 - was.unwrap_or(0) as i64;
             if delta.abs() >= 8 {
                 let new_one = if was.is_none() { " (new)" } else { "" };
@@ -107,7 +110,7 @@ impl Mappings {
             }
         }
         for m in &before.maps {
-            if !new.contains_key(m.range.as_str()) && m.rss_kib >= 8 {
+            if !new.contains_key(m.start()) && m.rss_kib >= 8 {
                 changes.push((
                     -(m.rss_kib as i64),
                     format!(
