@@ -2,7 +2,7 @@
 CARGO ?= cargo
 MANIFESTS ?= manifests
 
-.PHONY: run build test fmt-check clippy unit fuzz-smoke fuzz schema-check clean
+.PHONY: run build test fmt-check clippy unit fuzz-smoke fuzz schema-check clean layout
 
 ## Build, then run the controller in the foreground on the demo manifests (Ctrl-C stops it).
 run: build
@@ -32,6 +32,11 @@ fuzz-smoke:
 ## Long fuzzing with AFL++ (installs cargo-afl if missing): FUZZ_SECONDS per target (3600).
 fuzz:
 	fuzz/run.sh
+
+## Regenerate link/hot-functions.txt, the release binary's layout (link/README.md): after a
+## toolchain or dependency upgrade, or when bench/footprint.sh says the list is stale.
+layout:
+	link/profile.sh
 
 ## Regenerate the committed JSON Schema from the Rust types.
 schema:

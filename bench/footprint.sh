@@ -123,12 +123,24 @@ manifest() { # NAME INSTANCES
 
 ms_now() { local t=$EPOCHREALTIME; echo $((${t/./} / 1000)); }
 
+# The release binary is laid out by link/hot-functions.txt (link/README.md): says how much of
+# the list the binary still has (a toolchain or dependency upgrade renames functions).
+check_layout() {
+    local list=$ROOT/link/hot-functions.txt found total
+    [[ $BENCH_PROFILE == release && -f $list ]] && command -v nm >/dev/null || return 0
+    total=$(sort -u "$list" | wc -l)
+    found=$(nm --defined-only "$CORRAL" | awk '{ print $3 }' | sort -u | comm -12 - <(sort -u "$list") | wc -l)
+    log "corral: $found of $total functions of link/hot-functions.txt are in the binary"
+    ((found * 10 >= total * 9)) || log "warning: the layout list is stale (RSS will be higher): run link/profile.sh"
+}
+
 command -v node >/dev/null || die "Node.js is needed"
 ((WITH_PM2)) && install_pm2
 if [[ -z ${BENCH_CORRAL:-} ]]; then
     log "building corral (cargo build, $BENCH_PROFILE)"
     build_corral --bin corral || die "cargo build failed"
 fi
+check_layout
 
 # --- corral: N instances from a manifest written into a running controller, then idle -----------
 mkdir -p "$TMP/manifests"

@@ -20,5 +20,6 @@ pub mod reconcile;
 pub mod startup;
 pub mod store;
 pub mod supervisor;
+pub mod threads;
 pub mod trust;
 pub mod watch;

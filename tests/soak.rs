@@ -8,6 +8,7 @@ mod common;
 use std::fs;
 use std::time::{Duration, Instant};
 
+use common::smaps::Mappings;
 use common::web::{addr, assert_clean, Load, WebApp};
 use common::{flow, manifest, wait_for, Controller};
 
@@ -126,6 +127,7 @@ fn soak(ctl: &Controller, web: Option<&WebApp>, early: u64, total: u64) -> (Foot
     let early_figures = wait_for(SOAK_LIMIT, &format!("{early} restarts"), || {
         (restarts(ctl) >= early).then(measure)
     });
+    let early_maps = Mappings::read(ctl.pid());
     let end = wait_for(SOAK_LIMIT, &format!("{total} restarts"), || {
         if web.is_some() && last_reload.elapsed() >= Duration::from_secs(3) {
             ctl.corral_ok(&["reload", "web"]);
@@ -137,12 +139,21 @@ fn soak(ctl: &Controller, web: Option<&WebApp>, early: u64, total: u64) -> (Foot
             printed = n / 1_000;
             let now = footprint(ctl.pid());
             eprintln!(
-                "soak: restart {n}: RSS {} KiB (heap and stacks {} KiB), {} fds",
-                now.rss_kib, now.anon_kib, now.fds
+                "soak: restart {n}: RSS {} KiB (heap and stacks {} KiB), {} fds; {}",
+                now.rss_kib,
+                now.anon_kib,
+                now.fds,
+                Mappings::read(ctl.pid())
             );
         }
         (n >= total).then(measure)
     });
+    let end_maps = Mappings::read(ctl.pid());
+    eprintln!("soak: at restart {early}: {early_maps}");
+    eprintln!("soak: at restart {total}: {end_maps}");
+    for line in end_maps.grown_since(&early_maps) {
+        eprintln!("soak: grew: {line}");
+    }
     eprintln!(
         "soak: {total} restarts in {:.0?}, {reloads} reloads; controller at restart {early}: \
          RSS {} KiB, {} fds; at restart {total}: RSS {} KiB, {} fds (RSS {:+} KiB, of which \

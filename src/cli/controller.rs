@@ -106,11 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.proxy_threads {
         crate::net::workers::configure(n.into());
     }
-    crate::heap::few_arenas();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = crate::threads::runtime()?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         let (api_tx, api_rx) = tokio::sync::mpsc::channel(64);

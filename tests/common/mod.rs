@@ -24,6 +24,7 @@ pub mod load;
 pub mod procs;
 pub mod rollout;
 pub mod scrape;
+pub mod smaps;
 pub mod web;
 
 #[allow(unused_imports)] // each test file uses some
