@@ -119,21 +119,38 @@ pub fn remove(path: &Path) {
 }
 
 /// Kills what is left in an instance's cgroup (`cgroup.kill`, where the kernel has it) and
-/// removes it once empty, trying for up to a second. Blocking: run it on the blocking pool.
-pub fn remove_when_empty(path: &Path) {
+/// removes it once empty, trying for up to a second; the waits between tries are async, so the
+/// blocking pool (a few threads) is held only for each short try.
+pub async fn remove_when_empty(path: PathBuf) {
+    let tried = |first: bool| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            if first {
+                kill_all(&path);
+            }
+            fs::remove_dir(&path).is_ok() || !path.exists()
+        })
+    };
+    if tried(true).await.unwrap_or(false) {
+        return;
+    }
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if tried(false).await.unwrap_or(false) {
+            return;
+        }
+    }
+    let _ = tokio::task::spawn_blocking(move || remove(&path)).await;
+}
+
+/// Kills every process of the cgroup at `path` (`cgroup.kill`; a no-op on kernels without it).
+fn kill_all(path: &Path) {
     if let Ok(mut kill) = fs::OpenOptions::new()
         .write(true)
         .open(path.join("cgroup.kill"))
     {
         let _ = io::Write::write_all(&mut kill, b"1");
     }
-    for _ in 0..20 {
-        if fs::remove_dir(path).is_ok() || !path.exists() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    remove(path);
 }
 
 /// How many processes of a cgroup the kernel OOM-killed (`oom_kill` in `memory.events`).

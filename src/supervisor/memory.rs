@@ -107,9 +107,7 @@ impl Supervisor {
             _ => return,
         };
         if path.exists() {
-            self.shared
-                .tasks
-                .spawn_blocking(move || cgroup::remove_when_empty(&path));
+            self.shared.tasks.spawn(cgroup::remove_when_empty(path));
         }
     }
 }
