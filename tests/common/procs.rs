@@ -54,10 +54,15 @@ pub fn alive(pid: u32) -> bool {
 
 /// Process group of `pid`.
 pub fn pgid(pid: u32) -> Option<u32> {
+    stat_number(pid, 2)
+}
+
+/// Field `n` counting the state as 0 (1: ppid, 2: pgrp…) of `/proc/PID/stat`, as a number.
+fn stat_number(pid: u32, n: usize) -> Option<u32> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     s[s.rfind(')')? + 1..]
         .split_whitespace()
-        .nth(2)?
+        .nth(n)?
         .parse()
         .ok()
 }
@@ -91,12 +96,7 @@ fn environ_once(pid: u32) -> Vec<String> {
 
 /// Parent of `pid`.
 fn ppid(pid: u32) -> Option<u32> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    stat_number(pid, 1)
 }
 
 /// A process's initial environment as a map.
