@@ -1,4 +1,4 @@
-//! The capture task: reads an instance's FIFO and appends timestamped lines to its log file.
+//! The capture task: reads an instance's log pipe and appends timestamped lines to its log file.
 
 use std::io;
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ use super::loss::{LossReporter, LossTracker};
 use super::pipe::LogPipe;
 use super::rotate::{Rotation, SharedWriter};
 
-/// Bytes read from the FIFO at once, at most: one batch of lines, one `write` to the file.
+/// Bytes read from the pipe at once, at most: one batch of lines, one `write` to the file.
 const CHUNK: usize = 64 * 1024;
 
 /// The read buffer's first size: it doubles up to `CHUNK` while reads fill it (a chatty app),
@@ -27,7 +27,7 @@ const FIRST_CHUNK: usize = 4 * 1024;
 /// writes meanwhile is read and written in one batch. The most a line is delayed by it.
 const COALESCE: Duration = Duration::from_millis(2);
 
-/// At most this much is drained from the FIFO after `stop`, so a chatty app cannot hold us.
+/// At most this much is drained from the pipe after `stop`, so a chatty app cannot hold us.
 const DRAIN_LIMIT: usize = 1024 * 1024;
 
 /// How captured lines are written.
@@ -61,7 +61,7 @@ impl Capture {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Waits for the task to end (EOF on the FIFO, or `stop` and a drain).
+    /// Waits for the task to end (EOF on the pipe, or `stop` and a drain).
     pub async fn finished(self) {
         if let Err(err) = self.task.await {
             tracing::error!(%err, "log capture task failed");
@@ -183,7 +183,7 @@ impl CaptureTask {
         self.loss.finish();
     }
 
-    /// Reads what the FIFO already holds, without waiting for more.
+    /// Reads what the pipe already holds, without waiting for more.
     async fn drain(&mut self, buf: &mut [u8]) {
         let mut total = 0;
         while total < DRAIN_LIMIT {

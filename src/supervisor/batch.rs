@@ -1,5 +1,5 @@
 //! Starting the instances one plan asks for together: the blocking part of each start (its
-//! FIFOs, the spawn, which waits for the child to exec) runs on the blocking pool, several at
+//! log pipes, the spawn, which waits for the child to exec) runs on the blocking pool, several at
 //! once, so a thousand starts neither stall the runtime nor wait for each other one by one.
 
 use std::collections::BTreeMap;
@@ -17,8 +17,9 @@ use crate::net::AppListeners;
 use crate::reconcile::{BackoffPolicy, InstanceId};
 
 /// Starts in flight at once, at most: each holds a blocking-pool thread until its child has
-/// exec'd, and while one waits for its child the others create FIFOs and spawn.
-const PARALLEL: usize = 8;
+/// exec'd, and while one waits for its child the others make its pipes and spawn. More would
+/// only queue for the pool's threads.
+const PARALLEL: usize = crate::threads::BLOCKING_THREADS;
 
 /// One instance to start.
 pub struct StartRequest<'a> {

@@ -38,7 +38,7 @@ pub struct Instance {
     pub phase: Phase,
     /// Set once a stop was sent: the exit is planned.
     pub stop_reason: Option<StopReason>,
-    /// FIFOs carrying its output.
+    /// Pipes carrying its output (named FIFOs, or anonymous pipes re-opened through /proc).
     pub pipes: Vec<LogPipe>,
     /// Whether its log lines get timestamps (kept for adoption).
     pub timestamps: bool,

@@ -421,7 +421,7 @@ impl Supervisor {
                 msg.push_str(&format!(" ({why})"));
             }
             if entry.pipes.is_empty() {
-                msg.push_str("; its log FIFOs are gone, so its output is not captured");
+                msg.push_str("; its log pipes are gone, so its output is not captured");
             }
             tracing::warn!(app = %entry.app, "{msg}");
             let about = About::Instance(&entry.app, entry.index);

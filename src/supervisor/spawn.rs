@@ -1,5 +1,5 @@
 //! Starting a process from a template (or adopting one from the record), with its output
-//! going through FIFOs into the log files, its probers, and a task that reports its exit.
+//! going through pipes into the log files, its probers, and a task that reports its exit.
 
 use std::fs::File;
 use std::io;
@@ -106,30 +106,28 @@ fn capture(
 type ChildEnd = (File, u64);
 
 /// Creates the two log pipes of an instance and starts capturing them into its log files;
-/// returns the pipes (the child's ends to give it) and the files, per stream.
+/// returns the pipes (the child's ends to give it: stdout, stderr) and the files, per stream.
 fn log_pipes(
     shared: &Shared,
     template: &Template,
     index: u32,
-) -> io::Result<(Vec<ChildEnd>, Vec<PathBuf>)> {
-    let log_dir = template.log_dir.as_deref();
-    let mut pipes = Vec::new();
-    let mut files = Vec::new();
-    for stream in [Stream::Out, Stream::Err] {
+) -> io::Result<([ChildEnd; 2], Vec<PathBuf>)> {
+    let one = |stream: Stream| -> io::Result<(ChildEnd, PathBuf)> {
         let pipe = AnonymousPipe::new()?;
         let opts = CaptureOptions {
             timestamps: template.logs.timestamps,
             rotation: rotation(&template.logs),
         };
-        let layout = (log_dir, template.logs.merge);
+        let layout = (template.log_dir.as_deref(), template.logs.merge);
         let file = logs::stream_file(&shared.home, &template.app, layout, index, stream);
         let who = (template.app.as_str(), index, stream);
         let receiver = tokio::net::unix::pipe::Receiver::from_owned_fd(pipe.read);
         capture(shared, receiver, who, file.clone(), opts)?;
-        pipes.push((pipe.child_end, pipe.inode));
-        files.push(file);
-    }
-    Ok((pipes, files))
+        Ok(((pipe.child_end, pipe.inode), file))
+    };
+    let (out, out_file) = one(Stream::Out)?;
+    let (err, err_file) = one(Stream::Err)?;
+    Ok(([out, err], vec![out_file, err_file]))
 }
 
 /// What every start of one template shares, worked out once for many instances ([`prepare`]).
@@ -173,7 +171,8 @@ pub fn spawn(
         return Err(io::Error::other("the command is empty"));
     };
     let run_dir = shared.home.run_dir();
-    let (ends, log_files) = log_pipes(shared, template, index)?;
+    let ([(out_end, out_inode), (err_end, err_inode)], log_files) =
+        log_pipes(shared, template, index)?;
     // On an error below, dropping the child's ends ends the captures: nothing to remove.
     let notify = match template.readiness.as_ref().and_then(|p| p.notify.as_ref()) {
         Some(_) => {
@@ -189,9 +188,6 @@ pub fn spawn(
     if let Some(socket) = &notify {
         env.push(("NOTIFY_SOCKET".into(), socket.path().display().to_string()));
     }
-    let [(out_end, out_inode), (err_end, err_inode)]: [ChildEnd; 2] = ends
-        .try_into()
-        .map_err(|_| io::Error::other("an instance has two log pipes"))?;
     let inherit = inherit.filter(|fds| !fds.is_empty());
     let mut cmd = match &inherit {
         Some(_) => net::shim_command(&template.argv)?,
