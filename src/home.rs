@@ -53,23 +53,47 @@ impl Home {
 }
 
 /// Writes `value` as JSON to `path` atomically and owner-only: a fresh temp file (created
-/// exclusively, so never through a planted symlink), synced, then renamed over `path`.
+/// exclusively, so never through a planted symlink), written and synced with every error
+/// checked, then renamed over `path`. On any failure (a full disk) `path` keeps its last good
+/// content and the temp file is removed. The file I/O runs on the blocking pool through
+/// `std::fs`: tokio's `File` hands writes to a background task, and a failure of that write
+/// was not reported by its `sync_data`, so a full disk once renamed an empty file over the record.
 pub async fn write_json(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
-    use tokio::io::AsyncWriteExt;
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
     let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension("json.tmp");
-    let _ = tokio::fs::remove_file(&tmp).await;
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .await?;
-    file.write_all(&bytes).await?;
-    file.sync_data().await?;
-    drop(file);
-    tokio::fs::rename(&tmp, path).await
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || write_atomic(&path, &bytes))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// The blocking body of [`write_json`].
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".tmp");
+    let tmp = dir.join(name);
+    let _ = std::fs::remove_file(&tmp);
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return written;
+    }
+    // The rename itself is durable once the folder is synced (a failure here loses nothing).
+    if let Ok(folder) = std::fs::File::open(dir) {
+        let _ = folder.sync_all();
+    }
+    Ok(())
 }

@@ -224,3 +224,47 @@ fn a_read_only_log_dir_drops_lines_counted_and_reported_without_disturbing_anyon
     assert_loss_counted_exactly(&ctl, &dir);
     assert_undisturbed(&ctl, pid);
 }
+
+/// The instance record on a full disk: a failed write keeps the last good record (it was once
+/// replaced by an empty file), says so in an event, and the next controller adopts from it.
+#[test]
+fn a_full_home_keeps_the_last_good_instance_record() {
+    let ctl = Controller::new();
+    let Some(disk) = Mount::new(
+        &["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs"],
+        &ctl.home,
+    ) else {
+        return;
+    };
+    // 40 000 lines of 13 bytes: twice what the 256 KiB disk holds.
+    start_printer(&ctl, 20_000, "", "{maxSize: 10Mi, timestamps: false}");
+    let first = pid(&ctl);
+    wait_dropping(&ctl);
+    let record = ctl.home.join("instances.json");
+    let good = std::fs::read_to_string(&record).expect("the record");
+    assert!(good.contains(&format!("\"pid\": {first}")), "{good}");
+    let scale = ctl.corral(&["scale", "web", "2"]);
+    assert!(scale.status.success(), "{}", scale.stderr);
+    ctl.wait_until(SOON, "a RecordWriteFailed event", || {
+        let events = ctl.corral(&["events", "-o", "json"]).stdout;
+        events.contains("RecordWriteFailed") && events.contains("last good record is kept")
+    });
+    let kept = std::fs::read_to_string(&record).expect("the record");
+    assert!(
+        kept.contains(&format!("\"pid\": {first}")),
+        "the last good record is kept, not emptied: {kept:?}"
+    );
+    assert!(
+        !ctl.home.join("instances.json.tmp").exists(),
+        "no temp file is left behind"
+    );
+    // Room again: the next write succeeds and names both instances.
+    disk.remount(&["-o", "remount,size=8m"]);
+    let pids = ctl.wait_instances("web", 2);
+    let _ = ctl.corral(&["scale", "web", "3"]);
+    ctl.wait_until(SOON, "the record written again", || {
+        let text = std::fs::read_to_string(&record).unwrap_or_default();
+        pids.values()
+            .all(|p| text.contains(&format!("\"pid\": {p}")))
+    });
+}

@@ -122,6 +122,8 @@ struct Controller {
     commit: Option<Result<crate::gitops::AppliedCommit, String>>,
     /// The commit each app's definition in force was read at.
     synced: BTreeMap<String, crate::gitops::AppliedCommit>,
+    /// The last write of the instance record failed (one event per run of failures).
+    record_failing: bool,
     /// What `/metrics` shows, published after reconciles.
     metrics: metrics_snapshot::MetricsState,
 }
@@ -180,6 +182,7 @@ pub async fn run(
         manifests_watch,
         commit: None,
         synced: BTreeMap::new(),
+        record_failing: false,
     };
     let mut log_losses = ctl.supervisor.take_log_losses();
     ctl.supervisor.adopt(record, Instant::now());
@@ -472,10 +475,35 @@ impl Controller {
         }
     }
 
-    async fn save_record(&self) {
+    /// Writes the instance record; a failed write (a full disk) keeps the last good record on
+    /// disk and says so once per run of failures, as an event and in the log.
+    async fn save_record(&mut self) {
         let path = self.config.home.instances_record();
-        if let Err(e) = self.supervisor.record().save(&path).await {
-            tracing::error!("cannot write {}: {e}; a controller started after a crash may not find every instance", path.display());
+        match self.supervisor.record().save(&path).await {
+            Ok(()) if self.record_failing => {
+                self.record_failing = false;
+                tracing::info!("{} written again", path.display());
+                let msg = format!("{} is up to date again", path.display());
+                let about = crate::supervisor::About::Controller;
+                self.supervisor
+                    .events
+                    .normal_about(about, "RecordWritten", msg);
+            }
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!("cannot write {}: {e}; its last good version is kept, and a controller started after a crash may not find the instances started since", path.display());
+                if !self.record_failing {
+                    self.record_failing = true;
+                    let msg = format!(
+                        "cannot write {}: {e}; the last good record is kept (free space on its file system)",
+                        path.display()
+                    );
+                    let about = crate::supervisor::About::Controller;
+                    self.supervisor
+                        .events
+                        .warning_about(about, "RecordWriteFailed", msg);
+                }
+            }
         }
     }
 }
