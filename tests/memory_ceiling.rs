@@ -41,13 +41,13 @@ fn validate(file: &Path, root: Option<&Path>) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// The `MemoryCeiling` condition of `app`: (status, message).
+/// The `CgroupLimits` condition of `app` (which covers `memory.max`): (status, message).
 fn ceiling(ctl: &Controller, app: &str) -> Option<(bool, String)> {
     let c = ctl
         .app(app)?
         .conditions
         .into_iter()
-        .find(|c| c.kind == "MemoryCeiling")?;
+        .find(|c| c.kind == "CgroupLimits")?;
     Some((c.status, c.message))
 }
 
@@ -87,11 +87,11 @@ fn an_instance_gets_its_own_cgroup_with_memory_max_and_it_goes_when_the_instance
     let instances = root.join("corral");
     assert_eq!(
         fs::read_to_string(root.join("cgroup.subtree_control")).unwrap(),
-        "+memory"
+        "+memory +pids +cpu"
     );
     assert_eq!(
         fs::read_to_string(instances.join("cgroup.subtree_control")).unwrap(),
-        "+memory"
+        "+memory +pids +cpu"
     );
     let dir = wait_for(SOON, "the instance's cgroup", || {
         fs::read_dir(&instances)
@@ -113,7 +113,7 @@ fn an_instance_gets_its_own_cgroup_with_memory_max_and_it_goes_when_the_instance
     );
     // The child wrote itself ("0") into cgroup.procs between fork and exec.
     assert_eq!(fs::read_to_string(dir.join("cgroup.procs")).unwrap(), "0\n");
-    let (enforced, message) = ceiling(&ctl, "capped").expect("a MemoryCeiling condition");
+    let (enforced, message) = ceiling(&ctl, "capped").expect("a CgroupLimits condition");
     assert!(enforced && message.contains("200Mi"), "{message}");
 
     // An edit applies in place: same process, new ceiling.
@@ -138,7 +138,7 @@ fn where_the_ceiling_is_not_available_the_app_runs_and_describe_says_why() {
     let warned = validate(&file, None).contains("warning");
     ctl.start();
     ctl.wait_instances("capped", 1);
-    let (enforced, message) = wait_for(SOON, "a MemoryCeiling condition", || {
+    let (enforced, message) = wait_for(SOON, "a CgroupLimits condition", || {
         ceiling(&ctl, "capped")
     });
     assert_eq!(
