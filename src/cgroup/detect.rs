@@ -66,12 +66,14 @@ pub fn detect_in(root: Option<PathBuf>) -> Result<Delegated, Unavailable> {
     })
 }
 
-/// Readies the controller's cgroup (from [`detect`]) for instance cgroups: `OWN/corral` with
-/// the offered controllers enabled for its children. A cgroup with processes cannot enable
-/// controllers for its children (cgroup v2's no-internal-process rule), so the controller
-/// first moves itself into the leaf `OWN/controller` when it has to. A controller that cannot
-/// be enabled is left out, with the reason.
-pub fn prepare(found: &Delegated) -> Result<Cgroups, Unavailable> {
+/// Readies the controller's cgroup (from [`detect`]) for instance cgroups: `OWN/corral/HOME`
+/// (`home` tells controllers sharing a cgroup apart) with the offered controllers enabled for
+/// its children, and the empty groups a previous controller of this home left removed. A
+/// cgroup with processes cannot enable controllers for its children (cgroup v2's
+/// no-internal-process rule), so the controller first moves itself into the leaf
+/// `OWN/controller` when it has to. A controller that cannot be enabled is left out, with the
+/// reason.
+pub fn prepare(found: &Delegated, home: &str) -> Result<Cgroups, Unavailable> {
     let fail = |what: &str, e: io::Error| Unavailable(format!("cannot {what}: {e}"));
     let own = &found.own;
     let mut support = found.support.clone();
@@ -83,10 +85,19 @@ pub fn prepare(found: &Delegated) -> Result<Cgroups, Unavailable> {
             .map_err(|e| fail("move the controller into its leaf cgroup", e))?;
         enable(&subtree, &mut support);
     }
-    let dir = own.join(INSTANCES_DIR);
-    mkdir(&dir).map_err(|e| fail("create the instances' cgroup", e))?;
-    if !support.enabled.is_empty() {
-        enable(&dir.join("cgroup.subtree_control"), &mut support);
+    let shared = own.join(INSTANCES_DIR);
+    let dir = shared.join(home);
+    for level in [&shared, &dir] {
+        mkdir(level).map_err(|e| fail("create the instances' cgroup", e))?;
+        if !support.enabled.is_empty() {
+            enable(&level.join("cgroup.subtree_control"), &mut support);
+        }
+    }
+    // Only an empty cgroup can be removed: the groups of live (adoptable) instances stay.
+    for stale in fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if stale.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = fs::remove_dir(stale.path());
+        }
     }
     Ok(Cgroups {
         dir,

@@ -5,7 +5,7 @@
 //!
 //! The controller's own cgroup (from `/proc/self/cgroup` on the cgroup2 mount found in
 //! `/proc/self/mountinfo`) must be writable: a delegated subtree (systemd `Delegate=yes`) or
-//! root. Instances then live in `OWN/corral/APP-INDEX-ID`, with whichever of the `memory`,
+//! root. Instances then live in `OWN/corral/HOME/APP-INDEX-ID`, with whichever of the `memory`,
 //! `pids` and `cpu` controllers `OWN` offers; a missing one only disables the fields that need
 //! it. `CORRAL_CGROUP_ROOT` names another directory to use as the controller's own cgroup (tests).
 
@@ -25,8 +25,18 @@ pub use usage::{usage, Usage};
 
 /// Environment variable naming the directory used as the controller's own cgroup.
 pub const ROOT_ENV: &str = "CORRAL_CGROUP_ROOT";
-/// The sub-cgroup of the controller's own that holds the instances' cgroups.
+/// The sub-cgroup of the controller's own that holds, per controller home, the instances'
+/// cgroups: `OWN/corral/HOME/APP-INDEX-ID`.
 pub const INSTANCES_DIR: &str = "corral";
+
+/// The name of a home's folder under [`INSTANCES_DIR`]: a short hash of its canonical path,
+/// so that controllers sharing a cgroup (tests, or several in one login session) never share
+/// instance groups.
+pub fn home_key(home: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(home.as_bytes());
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// Why instance cgroups cannot be made here (for `validate` and `describe`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

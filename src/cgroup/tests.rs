@@ -70,17 +70,18 @@ fn a_delegated_cgroup_is_found_with_the_controllers_it_offers() {
 #[test]
 fn prepares_the_instances_cgroup_with_every_offered_controller() {
     let own = fake_cgroup("cpu io memory pids\n");
-    let cgroups = prepare(&detect_in(Some(own.path().into())).unwrap()).expect("prepared");
-    assert_eq!(cgroups.dir, own.path().join("corral"));
+    let cgroups = prepare(&detect_in(Some(own.path().into())).unwrap(), "h").expect("prepared");
+    assert_eq!(cgroups.dir, own.path().join("corral/h"));
     let enabled = |dir: &Path| read(&dir.join("cgroup.subtree_control"));
     assert_eq!(enabled(own.path()), "+memory +pids +cpu");
+    assert_eq!(enabled(&own.path().join("corral")), "+memory +pids +cpu");
     assert_eq!(enabled(&cgroups.dir), "+memory +pids +cpu");
 }
 
 #[test]
 fn without_controllers_instances_still_get_groups_and_nothing_is_enabled() {
     let own = fake_cgroup("\n");
-    let cgroups = prepare(&detect_in(Some(own.path().into())).unwrap()).expect("prepared");
+    let cgroups = prepare(&detect_in(Some(own.path().into())).unwrap(), "h").expect("prepared");
     assert_eq!(read(&own.path().join("cgroup.subtree_control")), "");
     let inst = cgroups
         .create("web", 0, 1, &Limits::default())
@@ -92,14 +93,14 @@ fn without_controllers_instances_still_get_groups_and_nothing_is_enabled() {
 #[test]
 fn an_instance_group_gets_its_limits_and_oom_group_and_the_child_enters_it() {
     let own = fake_cgroup("cpu io memory pids\n");
-    let cgroups = prepare(&detect_in(Some(own.path().into())).unwrap()).unwrap();
+    let cgroups = prepare(&detect_in(Some(own.path().into())).unwrap(), "h").unwrap();
     let limits = Limits {
         memory_max: Some(64 << 20),
         cpu_max: Some(500),
         pids_max: Some(100),
     };
     let inst = cgroups.create("web", 0, 7, &limits).expect("created");
-    assert_eq!(inst.path, own.path().join("corral/web-0-7"));
+    assert_eq!(inst.path, own.path().join("corral/h/web-0-7"));
     assert_eq!(
         read(&inst.path.join("memory.max")),
         (64u64 << 20).to_string()
@@ -127,7 +128,7 @@ fn an_instance_group_gets_its_limits_and_oom_group_and_the_child_enters_it() {
 #[test]
 fn unset_limits_are_not_written_and_missing_controllers_are_skipped() {
     let own = fake_cgroup("memory\n");
-    let cgroups = prepare(&detect_in(Some(own.path().into())).unwrap()).unwrap();
+    let cgroups = prepare(&detect_in(Some(own.path().into())).unwrap(), "h").unwrap();
     let limits = Limits {
         memory_max: None,
         cpu_max: Some(1500),
@@ -143,7 +144,7 @@ fn unset_limits_are_not_written_and_missing_controllers_are_skipped() {
 #[test]
 fn an_update_writes_what_changed_and_lifts_what_was_removed() {
     let own = fake_cgroup("cpu memory pids\n");
-    let cgroups = prepare(&detect_in(Some(own.path().into())).unwrap()).unwrap();
+    let cgroups = prepare(&detect_in(Some(own.path().into())).unwrap(), "h").unwrap();
     let first = Limits {
         memory_max: Some(100 << 20),
         cpu_max: Some(250),
@@ -172,6 +173,27 @@ fn an_update_writes_what_changed_and_lifts_what_was_removed() {
         read(&group.path.join("memory.max")),
         (100u64 << 20).to_string()
     );
+}
+
+#[test]
+fn empty_groups_left_by_a_previous_controller_of_the_home_are_removed() {
+    let own = fake_cgroup("memory\n");
+    let found = detect_in(Some(own.path().into())).unwrap();
+    let first = prepare(&found, "h").unwrap();
+    let busy = first.create("web", 0, 1, &Limits::default()).unwrap();
+    let empty = first.dir.join("web-1-2");
+    fs::create_dir(&empty).unwrap();
+    let other_home = prepare(&found, "other").unwrap().dir.join("web-1-2");
+    fs::create_dir(&other_home).unwrap();
+    prepare(&found, "h").unwrap();
+    assert!(!empty.exists(), "an empty group is swept");
+    assert!(
+        busy.path.is_dir(),
+        "a group with files (processes, here) stays"
+    );
+    assert!(other_home.is_dir(), "another home's groups are left alone");
+    assert_ne!(home_key("/root/.corral"), home_key("/tmp/x/home"));
+    assert_eq!(home_key("/root/.corral").len(), 12);
 }
 
 #[test]
@@ -207,7 +229,7 @@ fn figures_come_from_memory_current_and_cpu_stat() {
 #[test]
 fn an_adopted_instance_finds_its_group_by_name_without_a_mount() {
     let own = fake_cgroup("memory\n");
-    let cgroups = prepare(&detect_in(Some(own.path().into())).unwrap()).unwrap();
+    let cgroups = prepare(&detect_in(Some(own.path().into())).unwrap(), "h").unwrap();
     assert_eq!(cgroups.adopted(std::process::id(), "web", 0, 9), None);
     let made = cgroups.create("web", 0, 9, &Limits::default()).unwrap();
     assert_eq!(

@@ -8,23 +8,21 @@ use crate::cgroup::{self, Cgroups, Limits, Unavailable};
 impl Supervisor {
     /// Where instance cgroups go, found (and readied) on first use; or why there are none.
     pub(super) fn cgroups(&mut self) -> Result<Cgroups, Unavailable> {
-        self.cgroups
-            .get_or_insert_with(|| {
-                let found = cgroup::detect().and_then(|found| cgroup::prepare(&found));
-                match &found {
-                    Ok(c) => {
-                        for (controller, why) in &c.support.missing {
-                            tracing::warn!(
-                                "no {} controller for instances: {why}",
-                                controller.name()
-                            );
-                        }
-                    }
-                    Err(e) => tracing::warn!("instances get no cgroups: {e}"),
+        if let Some(found) = &self.cgroups {
+            return found.clone();
+        }
+        let home = cgroup::home_key(&super::orphans::owner(&self.shared.home));
+        let found = cgroup::detect().and_then(|found| cgroup::prepare(&found, &home));
+        match &found {
+            Ok(c) => {
+                for (controller, why) in &c.support.missing {
+                    tracing::warn!("no {} controller for instances: {why}", controller.name());
                 }
-                found
-            })
-            .clone()
+            }
+            Err(e) => tracing::warn!("instances get no cgroups: {e}"),
+        }
+        self.cgroups = Some(found.clone());
+        found
     }
 
     /// Whether instances get cgroups here (and with which controllers), once known.

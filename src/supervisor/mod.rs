@@ -438,5 +438,9 @@ impl Supervisor {
         self.shared.captures_stop.cancel();
         self.shared.tasks.close();
         self.shared.tasks.wait().await;
+        if let Some(Ok(cgroups)) = self.cgroups {
+            // This home's folder of instance groups, if none is left (adoptable ones stay).
+            let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir(cgroups.dir)).await;
+        }
     }
 }
