@@ -4,6 +4,7 @@
 //! that says where (file:line:column) and what to do about it.
 
 mod defaults;
+pub mod exec_limits;
 pub mod fields;
 pub mod locate;
 mod parse;
