@@ -15,14 +15,21 @@ fn write(path: &Path, bytes: &[u8], mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-/// The `FailedToStart` messages of `app` so far.
-fn failed_to_start(ctl: &Controller, app: &str) -> Vec<String> {
+/// The events of `app` with `reason` so far (`-o json` prints one object per line).
+fn events(ctl: &Controller, app: &str, reason: &str) -> Vec<corral::api::Event> {
     let run = ctl.corral(&["events", app, "-o", "json"]);
     assert!(run.status.success(), "{run:?}");
-    let events: Vec<corral::api::Event> = serde_json::from_str(&run.stdout).expect("events");
-    events
+    run.stdout
+        .lines()
+        .map(|line| serde_json::from_str::<corral::api::Event>(line).expect("an event"))
+        .filter(|e| e.reason == reason)
+        .collect()
+}
+
+/// The `FailedToStart` messages of `app` so far.
+fn failed_to_start(ctl: &Controller, app: &str) -> Vec<String> {
+    events(ctl, app, "FailedToStart")
         .into_iter()
-        .filter(|e| e.reason == "FailedToStart")
         .map(|e| e.message)
         .collect()
 }
@@ -153,14 +160,7 @@ fn an_exec_probe_whose_program_is_missing_says_so_in_events_and_describe() {
     ctl.start();
     let says = "Readiness probe failed: exec /nonexistent/check: spec.readiness.exec.command: \
                 /nonexistent/check does not exist";
-    let unhealthy = || {
-        let run = ctl.corral(&["events", "web", "-o", "json"]);
-        let events: Vec<corral::api::Event> = serde_json::from_str(&run.stdout).expect("events");
-        events
-            .into_iter()
-            .filter(|e| e.reason == "Unhealthy")
-            .collect::<Vec<_>>()
-    };
+    let unhealthy = || events(&ctl, "web", "Unhealthy");
     common::wait_for(SOON, "an Unhealthy event with the reason", || {
         unhealthy()
             .iter()
