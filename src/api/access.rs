@@ -51,10 +51,10 @@ impl SocketGroup {
         }
     }
 
-    /// `name (gid N)`, or `gid N` when it has no name.
+    /// `name (gid N)`, or the bare gid when it has no name.
     pub fn display(&self) -> String {
         if self.name == self.gid.to_string() {
-            format!("gid {}", self.gid)
+            self.name.clone()
         } else {
             format!("{} (gid {})", self.name, self.gid)
         }
@@ -173,7 +173,7 @@ mod tests {
     fn numeric_gids_need_no_name_and_unknown_names_are_refused() {
         let g = SocketGroup::resolve("4242").expect("numeric");
         assert_eq!(g.gid, 4242);
-        assert!(g.display().contains("4242"));
+        assert_eq!(g.display(), "4242");
         let root = SocketGroup::resolve("root").expect("root group exists");
         assert_eq!((root.gid, root.display().as_str()), (0, "root (gid 0)"));
         let err = SocketGroup::resolve("no-such-group-corral").expect_err("unknown");

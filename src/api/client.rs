@@ -117,7 +117,7 @@ fn who_may_connect(socket: &Path) -> String {
         .ok()
         .flatten()
         .map_or_else(
-            || format!("gid {}", meta.gid()),
+            || meta.gid().to_string(),
             |g| format!("{} (gid {})", g.name, meta.gid()),
         );
     format!(
