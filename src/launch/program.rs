@@ -104,7 +104,7 @@ impl<'a> Program<'a> {
         let Some(file) = &self.file else {
             if err.kind() == io::ErrorKind::NotFound {
                 return format!(
-                    "{}: {:?} is not in the app's PATH: give its full path, or set PATH in \
+                    "{}: {:?} not found in the app's PATH: give its full path, or set PATH in \
                      spec.env",
                     self.field, self.name
                 );
@@ -210,6 +210,9 @@ mod tests {
         assert_eq!(p.file, Some(later.join("tool")));
         let gone = Program::find("nope", Path::new("/"), Some(&path), "spec.command");
         let text = gone.explain(&io::Error::from_raw_os_error(libc::ENOENT));
-        assert!(text.contains("\"nope\" is not in the app's PATH"), "{text}");
+        assert!(
+            text.contains("\"nope\" not found in the app's PATH"),
+            "{text}"
+        );
     }
 }
