@@ -11,6 +11,7 @@ pub mod gitops;
 pub mod heap;
 pub mod home;
 pub mod import;
+pub mod launch;
 pub mod logs;
 pub mod manifest;
 pub mod metrics;

@@ -88,9 +88,15 @@ async fn socket_is_owner_only_in_an_owner_only_home() -> TestResult {
     let leftovers: Vec<_> = std::fs::read_dir(&root)?
         .filter_map(|e| e.ok())
         .map(|e| e.file_name())
-        .filter(|n| n != "corral.sock")
+        .filter(|n| !["corral.sock", "run", "history"].contains(&n.to_str().unwrap_or_default()))
         .collect();
     assert!(leftovers.is_empty(), "no temp socket left: {leftovers:?}");
+    assert_eq!(
+        mode(&root.join("run"))?,
+        0o700,
+        "state only the controller reads"
+    );
+    assert_eq!(mode(&root.join("history"))?, 0o700);
     running.shutdown.cancel();
     running.server.await??;
     Ok(())

@@ -21,7 +21,7 @@ fn the_printed_unit_passes_systemd_analyze_verify() {
     let dir = tempfile::tempdir().unwrap();
     let manifests = dir.path().join("manifests");
     std::fs::create_dir(&manifests).unwrap();
-    for user in [false, true] {
+    for (user, group) in [(false, None), (true, None), (false, Some("4242"))] {
         let mut args = vec![
             "startup",
             "--manifests",
@@ -31,6 +31,9 @@ fn the_printed_unit_passes_systemd_analyze_verify() {
         ];
         if user {
             args.push("--user");
+        }
+        if let Some(group) = group {
+            args.extend(["--socket-group", group]);
         }
         let out = corral(&args, None);
         assert!(
@@ -47,9 +50,16 @@ fn the_printed_unit_passes_systemd_analyze_verify() {
             unit.contains("\nEnvironment=CORRAL_HOME=/var/lib/corral-test\n"),
             "{unit}"
         );
-        let file = dir
-            .path()
-            .join(format!("corral{}.service", if user { "-user" } else { "" }));
+        assert_eq!(
+            unit.contains(" --profile production --socket-group 4242\n"),
+            group.is_some(),
+            "{unit}"
+        );
+        let file = dir.path().join(format!(
+            "corral{}{}.service",
+            if user { "-user" } else { "" },
+            if group.is_some() { "-group" } else { "" }
+        ));
         std::fs::write(&file, &unit).unwrap();
         let verify = Command::new("systemd-analyze")
             .args(["verify", "--man=no"])
@@ -133,6 +143,19 @@ fn bad_arguments_say_what_to_fix() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dir cannot be opened"));
     let out = corral(&["startup", "--manifests", "/tmp", "--name", "a b"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a unit name"));
+    let out = corral(
+        &[
+            "startup",
+            "--manifests",
+            "/tmp",
+            "--socket-group",
+            "no-such-group-corral",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("--socket-group no-such-group-corral: no such group"));
 }
 
 #[test]

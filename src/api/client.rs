@@ -33,6 +33,14 @@ pub enum ClientError {
         /// What went wrong and how to fix it.
         message: String,
     },
+    /// The socket's modes (or a folder above it) keep us out.
+    #[error("permission denied on {}: {who}", socket.display())]
+    NoAccess {
+        /// The socket.
+        socket: PathBuf,
+        /// Who may use it and how to be one of them, as far as the home's modes tell.
+        who: String,
+    },
     /// The socket exists but talking over it failed.
     #[error("cannot talk to the controller on {}: {source}", socket.display())]
     Transport {
@@ -60,6 +68,10 @@ impl ClientError {
             io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => Self::NoController {
                 socket: socket.to_path_buf(),
             },
+            io::ErrorKind::PermissionDenied => Self::NoAccess {
+                socket: socket.to_path_buf(),
+                who: who_may_connect(socket),
+            },
             _ => Self::Transport {
                 socket: socket.to_path_buf(),
                 source: Box::new(e),
@@ -79,6 +91,41 @@ impl ClientError {
     pub fn is_no_controller(&self) -> bool {
         matches!(self, Self::NoController { .. })
     }
+}
+
+/// Who may use `socket`, read from its folder's owner and modes (the folder is what a
+/// controller opens to its `--socket-group`, 0710, or keeps to itself, 0700).
+fn who_may_connect(socket: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let meta = socket
+        .parent()
+        .and_then(|home| std::fs::metadata(home).ok());
+    let Some(meta) = meta else {
+        return "the controller's socket is open only to its own user and the members of its \
+                --socket-group, if it has one"
+            .into();
+    };
+    if meta.mode() & 0o010 == 0 {
+        return format!(
+            "this controller lets no other user than its own (uid {}) use its socket; run corral \
+             as that user, or ask its operator to start it with --socket-group GROUP and to add \
+             you to that group",
+            meta.uid()
+        );
+    }
+    let group = nix::unistd::Group::from_gid(meta.gid().into())
+        .ok()
+        .flatten()
+        .map_or_else(
+            || meta.gid().to_string(),
+            |g| format!("{} (gid {})", g.name, meta.gid()),
+        );
+    format!(
+        "this controller lets only its own user (uid {}) and the members of group {group} (its \
+         --socket-group) use its socket, and you are not in that group; ask to be added \
+         (`usermod -aG GROUP USER`, then log in again)",
+        meta.uid()
+    )
 }
 
 /// Talks to the controller on `$CORRAL_HOME/corral.sock`.

@@ -3,6 +3,7 @@
 //! The server never touches controller internals: it turns each request into an [`ApiRequest`]
 //! sent to the controller loop, and waits for the reply.
 
+pub mod access;
 pub mod client;
 mod event_stream;
 pub mod events;
@@ -13,6 +14,7 @@ pub mod types;
 
 use tokio::sync::oneshot;
 
+pub use access::SocketGroup;
 pub use client::{Client, ClientError};
 pub use event_stream::EventStream;
 pub use events::EventSubscription;

@@ -1,7 +1,8 @@
-//! The control API server: axum over `$CORRAL_HOME/corral.sock`, owner-only.
+//! The control API server: axum over `$CORRAL_HOME/corral.sock`, owner-only unless a
+//! `--socket-group` is let in.
 //!
 //! Two steps so the controller can fail early: [`Server::bind`] prepares `$CORRAL_HOME` (0700,
-//! ours, not a symlink), refuses when another controller answers on the socket, replaces a stale
+//! or 0710 for a `--socket-group`; ours, not a symlink), refuses when another controller answers on the socket, replaces a stale
 //! one and binds a 0600 socket; [`Server::run`] then answers requests until the shutdown token
 //! fires, and removes the socket. [`serve`] does both.
 
@@ -12,9 +13,10 @@ use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::access::{Access, SocketGroup};
 use super::routes::router;
 use super::socket::{
-    bind_owner_only, clear_stale_socket, prepare_home, remove_if_ours, PeerCheckedListener,
+    bind_socket, clear_stale_socket, prepare_home, remove_if_ours, PeerCheckedListener,
 };
 use super::ApiRequest;
 use crate::home::Home;
@@ -58,6 +60,16 @@ pub enum ApiError {
         /// The path.
         path: PathBuf,
     },
+    /// `--socket-group` members could not reach the socket: a folder above the home is closed.
+    #[error("--socket-group {group}: its members cannot reach {}: {folder} lets neither that group nor others search it; set CORRAL_HOME to a folder they can reach (e.g. /var/lib/corral) or give that folder o+x", path.display())]
+    Unreachable {
+        /// The home directory.
+        path: PathBuf,
+        /// The closed folder, with its mode and owners.
+        folder: String,
+        /// The group, for people.
+        group: String,
+    },
     /// A file-system or socket call failed.
     #[error("cannot {what} {}: {source}", path.display())]
     Io {
@@ -98,14 +110,32 @@ pub async fn serve(
 impl Server {
     /// Prepares `$CORRAL_HOME` and binds its socket (mode 0600); fails if a controller answers there.
     pub async fn bind(home: &Home) -> Result<Self, ApiError> {
+        Self::bind_for(home, None).await
+    }
+
+    /// [`Server::bind`], letting the members of `group` in too (`--socket-group`): the home
+    /// becomes 0710, the socket 0660 and the logs readable, all of group `group`; without a
+    /// group, all of them go back to owner-only.
+    pub async fn bind_for(home: &Home, group: Option<SocketGroup>) -> Result<Self, ApiError> {
         let root = home.root().to_path_buf();
         let socket = home.socket();
-        blocking(move || prepare_home(&root)).await?;
+        let gid = group.as_ref().map(|g| g.gid);
+        let asked = group.clone();
+        blocking(move || prepare_home(&root, asked.as_ref())).await?;
+        let logs_home = home.clone();
+        blocking(move || {
+            crate::logs::share_with(&logs_home, gid).map_err(|source| ApiError::Io {
+                what: "give the group of",
+                path: logs_home.root().join("logs"),
+                source,
+            })
+        })
+        .await?;
         clear_stale_socket(home, &socket).await?;
         let (std_listener, identity) = {
             let root = home.root().to_path_buf();
             let socket = socket.clone();
-            blocking(move || bind_owner_only(&root, &socket)).await?
+            blocking(move || bind_socket(&root, &socket, gid)).await?
         };
         let io_err = |source| ApiError::Io {
             what: "listen on",
@@ -115,10 +145,13 @@ impl Server {
         std_listener.set_nonblocking(true).map_err(io_err)?;
         let listener = UnixListener::from_std(std_listener).map_err(io_err)?;
         Ok(Self {
-            listener: PeerCheckedListener {
-                inner: listener,
-                allowed: [nix::unistd::geteuid().as_raw(), 0],
-            },
+            listener: PeerCheckedListener::new(
+                listener,
+                Access {
+                    uids: [nix::unistd::geteuid().as_raw(), 0],
+                    group,
+                },
+            ),
             socket,
             identity,
             extra: axum::Router::new(),

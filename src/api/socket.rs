@@ -2,23 +2,88 @@
 //! window of wider permissions, stale-socket cleanup, and a listener that checks each peer's uid.
 
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Semaphore;
 
+use super::access::{self, Access, SocketGroup};
 use super::client::Client;
 use super::server::ApiError;
+use super::ErrorReply;
 use crate::home::Home;
 
-/// Accepts only peers running as our effective uid (or root); others are dropped.
+/// Accepts only the peers [`Access`] lets in; the others get a 403 whose JSON error the
+/// client prints, and are closed.
 #[derive(Debug)]
 pub(super) struct PeerCheckedListener {
     /// The bound socket.
     pub(super) inner: UnixListener,
-    /// Peer uids let in (ours, and root's).
-    pub(super) allowed: [u32; 2],
+    /// Who is let in.
+    pub(super) access: Access,
+    /// Bounds the refusals being written at once; beyond it, refused peers are just closed.
+    pub(super) refusals: Arc<Semaphore>,
+}
+
+/// Refusals written at once (each takes at most [`REFUSAL_TIME`]).
+pub(super) const REFUSALS: usize = 16;
+/// How long a refused peer has to send its request before its answer is written anyway.
+const REFUSAL_TIME: Duration = Duration::from_secs(2);
+
+impl PeerCheckedListener {
+    /// A listener on `inner` judging peers by `access`.
+    pub(super) fn new(inner: UnixListener, access: Access) -> Self {
+        Self {
+            inner,
+            access,
+            refusals: Arc::new(Semaphore::new(REFUSALS)),
+        }
+    }
+
+    /// Answers a refused peer with a 403 and its sentence, off the accept loop.
+    fn refuse(&self, stream: UnixStream, why: String) {
+        let Ok(permit) = self.refusals.clone().try_acquire_owned() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(REFUSAL_TIME, forbid(stream, &why)).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Reads the request head (so the client is not cut off while still writing), writes
+/// `403 Forbidden` with `{"error": why}`, then waits for the client to hang up (closing first
+/// could end its connection before it took the answer). [`REFUSAL_TIME`] bounds it all.
+async fn forbid(mut stream: UnixStream, why: &str) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read_head = async {
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(REFUSAL_TIME / 2, read_head).await;
+    let body = serde_json::to_vec(&ErrorReply {
+        error: why.to_owned(),
+    })
+    .map_err(io::Error::other)?;
+    let head = format!(
+        "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(&body).await?;
+    while stream.read(&mut buf).await? != 0 {}
+    Ok(())
 }
 
 impl axum::serve::Listener for PeerCheckedListener {
@@ -29,13 +94,17 @@ impl axum::serve::Listener for PeerCheckedListener {
         loop {
             match self.inner.accept().await {
                 Ok((stream, addr)) => match stream.peer_cred() {
-                    Ok(cred) if self.allowed.contains(&cred.uid()) => return (stream, addr),
-                    Ok(cred) => {
-                        tracing::warn!(
-                            uid = cred.uid(),
-                            "refused an API connection from another user"
-                        )
-                    }
+                    Ok(cred) => match self.access.check(stream.as_fd(), cred.uid(), cred.gid()) {
+                        Ok(()) => return (stream, addr),
+                        Err(why) => {
+                            tracing::warn!(
+                                uid = cred.uid(),
+                                gid = cred.gid(),
+                                "refused an API connection: {why}"
+                            );
+                            self.refuse(stream, why);
+                        }
+                    },
                     Err(e) => {
                         tracing::warn!(error = %e, "refused an API connection: no peer credentials")
                     }
@@ -64,8 +133,10 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// Creates `root` with mode 0700, or checks it is a directory of ours and tightens it to 0700.
-pub(super) fn prepare_home(root: &Path) -> Result<(), ApiError> {
+/// Creates `root`, or checks it is a directory of ours, and gives it its modes: 0700, or 0710
+/// with group `group` (members may reach the socket and the logs, nothing else). The folders
+/// of state only the controller reads (`run/`, `history/`) are made 0700.
+pub(super) fn prepare_home(root: &Path, group: Option<&SocketGroup>) -> Result<(), ApiError> {
     let io_err = |what, source| ApiError::Io {
         what,
         path: root.to_path_buf(),
@@ -101,9 +172,46 @@ pub(super) fn prepare_home(root: &Path) -> Result<(), ApiError> {
             me,
         });
     }
-    if meta.mode() & 0o777 != 0o700 {
-        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| io_err("chmod 0700", e))?;
+    let (mode, gid) = match group {
+        Some(group) => {
+            if let Some(folder) = access::blocked_on_the_way(root, group.gid) {
+                return Err(ApiError::Unreachable {
+                    path: root.to_path_buf(),
+                    folder,
+                    group: group.display(),
+                });
+            }
+            (0o710, group.gid)
+        }
+        None => (0o700, nix::unistd::getegid().as_raw()),
+    };
+    if meta.gid() != gid {
+        std::os::unix::fs::chown(root, None, Some(gid))
+            .map_err(|e| io_err("give the group of", e))?;
+    }
+    if meta.mode() & 0o7777 != mode {
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| io_err("set the mode of", e))?;
+    }
+    for private in ["run", "history"] {
+        let dir = root.join(private);
+        let io_err = |what, source| ApiError::Io {
+            what,
+            path: dir.clone(),
+            source,
+        };
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() && m.mode() & 0o7777 != 0o700 => {
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                    .map_err(|e| io_err("chmod 0700", e))?
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| io_err("create", e))?,
+            Err(e) => return Err(io_err("inspect", e)),
+        }
     }
     Ok(())
 }
@@ -162,11 +270,13 @@ pub(super) async fn clear_stale_socket(home: &Home, socket: &Path) -> Result<(),
     }
 }
 
-/// Binds at a hidden temporary name, chmods it 0600, then renames it into place, so the socket
-/// never exists at its well-known path with wider permissions (and the 0700 home hides the rest).
-pub(super) fn bind_owner_only(
+/// Binds at a hidden temporary name, gives it mode 0600 (or 0660 and group `group`), then
+/// renames it into place, so the socket never exists at its well-known path with wider
+/// permissions (and the home's mode hides the rest).
+pub(super) fn bind_socket(
     root: &Path,
     socket: &Path,
+    group: Option<u32>,
 ) -> Result<(std::os::unix::net::UnixListener, (u64, u64)), ApiError> {
     let tmp = root.join(format!(".corral.sock.{}.tmp", std::process::id()));
     let io_err = |what, path: &Path, source| ApiError::Io {
@@ -177,8 +287,13 @@ pub(super) fn bind_owner_only(
     let _ = std::fs::remove_file(&tmp);
     let listener =
         std::os::unix::net::UnixListener::bind(&tmp).map_err(|e| io_err("bind", &tmp, e))?;
-    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| io_err("chmod 0600", &tmp, e))
+    let mode = if group.is_some() { 0o660 } else { 0o600 };
+    let placed = std::os::unix::fs::chown(&tmp, None, group)
+        .map_err(|e| io_err("give the group of", &tmp, e))
+        .and_then(|()| {
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| io_err("set the mode of", &tmp, e))
+        })
         .and_then(|()| std::fs::rename(&tmp, socket).map_err(|e| io_err("create", socket, e)))
         .and_then(|()| std::fs::symlink_metadata(socket).map_err(|e| io_err("inspect", socket, e)));
     match placed {
@@ -205,21 +320,34 @@ pub(super) fn remove_if_ours(socket: &Path, identity: (u64, u64)) {
 mod tests {
     use super::*;
     use axum::serve::Listener;
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]
-    async fn peers_of_other_uids_are_dropped() -> Result<(), Box<dyn std::error::Error>> {
+    async fn peers_of_other_uids_are_told_why_and_closed() -> Result<(), Box<dyn std::error::Error>>
+    {
         let tmp = tempfile::tempdir()?;
         let path = tmp.path().join("s.sock");
-        let mut strict = PeerCheckedListener {
-            inner: UnixListener::bind(&path)?,
-            allowed: [u32::MAX - 1, u32::MAX - 1],
-        };
+        let mut strict = PeerCheckedListener::new(
+            UnixListener::bind(&path)?,
+            Access {
+                uids: [u32::MAX - 1, u32::MAX - 1],
+                group: None,
+            },
+        );
         let accepting = tokio::spawn(async move { strict.accept().await });
         let mut refused = UnixStream::connect(&path).await?;
-        let mut buf = [0u8; 1];
-        let read = tokio::time::timeout(Duration::from_secs(5), refused.read(&mut buf)).await??;
-        assert_eq!(read, 0, "the connection is closed by the listener");
+        refused
+            .write_all(b"GET /v1/apps HTTP/1.1\r\nhost: corral\r\n\r\n")
+            .await?;
+        let mut answer = String::new();
+        let mut buf = [0u8; 512];
+        while !answer.ends_with('}') {
+            let n = tokio::time::timeout(Duration::from_secs(5), refused.read(&mut buf)).await??;
+            assert!(n > 0, "closed before the whole answer: {answer}");
+            answer.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        assert!(answer.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{answer}");
+        assert!(answer.contains("lets no other user"), "{answer}");
         assert!(
             !accepting.is_finished(),
             "a refused peer is never handed to the server"
@@ -228,10 +356,13 @@ mod tests {
 
         let path = tmp.path().join("t.sock");
         let me = nix::unistd::geteuid().as_raw();
-        let mut ours = PeerCheckedListener {
-            inner: UnixListener::bind(&path)?,
-            allowed: [me, 0],
-        };
+        let mut ours = PeerCheckedListener::new(
+            UnixListener::bind(&path)?,
+            Access {
+                uids: [me, 0],
+                group: None,
+            },
+        );
         let _client = UnixStream::connect(&path).await?;
         let accepted = tokio::time::timeout(Duration::from_secs(5), ours.accept()).await;
         assert!(accepted.is_ok(), "our own uid is let in");

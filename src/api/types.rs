@@ -106,6 +106,9 @@ pub struct InstanceStatus {
     pub next_retry_ms: Option<u64>,
     /// How the last process ended, e.g. `exit code 1` or `signal SIGKILL`.
     pub last_exit: Option<String>,
+    /// Why its probe last failed (`Readiness probe failed: …`), unless it passed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_failure: Option<String>,
     /// CPU percent, when sampled.
     pub cpu_percent: Option<f32>,
     /// RSS of the process tree in bytes, when sampled.

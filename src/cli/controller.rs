@@ -36,6 +36,11 @@ pub struct Args {
     /// socket serves /metrics either way).
     #[arg(long, value_name = "HOST:PORT", value_parser = metrics_addr)]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Let the members of GROUP (a name or a gid) use every command through the control
+    /// socket, with CORRAL_HOME pointing here: the home becomes 0710, the socket 0660 and the
+    /// logs readable, all of that group. Without it, all of them are owner-only.
+    #[arg(long, value_name = "GROUP")]
+    pub socket_group: Option<String>,
     /// Caps on instances.
     #[command(flatten)]
     pub caps: crate::store::caps::Caps,
@@ -103,6 +108,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Checked as given too: the symlinks on the way live in directories canonicalize hides.
     crate::trust::check(&args.manifests, crate::trust::Role::ManifestsDir, trust)?;
     let home = crate::home::Home::from_env();
+    let socket_group = match &args.socket_group {
+        Some(text) => Some(crate::api::SocketGroup::resolve(text).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     if let Some(n) = args.proxy_threads {
         crate::net::workers::configure(n.into());
     }
@@ -115,7 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some(addr) => Some(crate::metrics::serve::bind(addr).await?),
             None => None,
         };
-        let server = crate::api::server::Server::bind(&home).await?;
+        let server = crate::api::server::Server::bind_for(&home, socket_group).await?;
         let published = crate::metrics::Published::default();
         let server = server.with_routes(crate::metrics::serve::router(published.clone()));
         let server_task = tokio::spawn(server.run(api_tx, shutdown.child_token()));

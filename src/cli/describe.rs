@@ -96,6 +96,11 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
         ]);
     }
     indented(&mut out, &t);
+    for i in &app.instances {
+        if let Some(failure) = &i.probe_failure {
+            let _ = writeln!(out, "  instance {}: {failure}", i.index);
+        }
+    }
 
     if let Some(w) = &app.watch {
         describe_watch(&mut out, w, now);

@@ -17,6 +17,10 @@ pub struct Args {
     /// The profile the controller runs with.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// Let the members of GROUP (a name or a gid) use the controller's socket: passed on as
+    /// `corral controller --socket-group GROUP` (its CORRAL_HOME's parents must let them through).
+    #[arg(long, value_name = "GROUP")]
+    pub socket_group: Option<String>,
     /// Write the unit and enable it now (`systemctl daemon-reload`, `enable --now`).
     #[arg(long)]
     pub install: bool,
@@ -45,6 +49,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.name
         );
     }
+    if let Some(group) = &args.socket_group {
+        crate::api::SocketGroup::resolve(group).map_err(anyhow::Error::msg)?;
+    }
     let manifests = std::fs::canonicalize(&args.manifests).with_context(|| {
         format!(
             "the manifests directory {} cannot be opened; create it first",
@@ -62,6 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         manifests,
         home,
         profile: args.profile,
+        socket_group: args.socket_group,
         user,
     });
     let unit = format!("{}.service", args.name);

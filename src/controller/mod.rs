@@ -337,6 +337,16 @@ impl Controller {
 
     fn on_probe(&mut self, report: ProbeReport) {
         let now = Instant::now();
+        if report.passing {
+            self.supervisor.probe_passed(report.id);
+        } else {
+            let event = (!report.crossed, now);
+            self.supervisor
+                .probe_failed(report.id, report.kind, &report.message, event);
+            if !report.crossed {
+                return;
+            }
+        }
         match (report.kind, report.passing) {
             (ProbeKind::Readiness, passing) => {
                 self.supervisor

@@ -50,6 +50,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             restarts: slots.get(&i.index).map_or(0, |s| s.restarts),
             started_ms: Some(i.started_ms),
             last_exit: ctl.supervisor.last_exit(name, i.index).cloned(),
+            probe_failure: ctl.supervisor.probe_failure(i.id),
             cpu_percent: ctl.usage.get(&i.pid).map(|u| u.cpu_percent),
             memory_bytes: ctl.usage.get(&i.pid).map(|u| u.rss_bytes),
             ..Default::default()

@@ -7,6 +7,7 @@
 
 mod capture;
 mod follow;
+mod group;
 mod layout;
 mod line;
 mod loss;
@@ -23,6 +24,7 @@ use crate::home::Home;
 
 pub use capture::{spawn_capture, spawn_capture_from, Capture, CaptureOptions};
 pub use follow::follow;
+pub use group::share_with;
 pub use layout::{prepare_dir, stream_file};
 pub use line::MAX_LINE;
 pub use loss::{LogLoss, LossReporter};
@@ -100,6 +102,12 @@ pub enum LogsError {
     NoLogs {
         /// The app name asked for.
         app: String,
+        /// The directory that holds every app's logs.
+        dir: PathBuf,
+    },
+    /// The logs are the controller's user's (and its `--socket-group`'s), not ours.
+    #[error("permission denied reading {}: the logs are open only to the controller's user and, if it was started with --socket-group GROUP, to that group's members", dir.display())]
+    NoAccess {
         /// The directory that holds every app's logs.
         dir: PathBuf,
     },

@@ -88,10 +88,12 @@ pub(crate) fn app_dir(home: &Home, app: &str) -> Result<PathBuf, LogsError> {
         return Err(no_logs());
     }
     let dir = home.app_logs(app);
-    if dir.is_dir() {
-        Ok(dir)
-    } else {
-        Err(no_logs())
+    match std::fs::metadata(&dir) {
+        Ok(meta) if meta.is_dir() => Ok(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(LogsError::NoAccess { dir: root.clone() })
+        }
+        _ => Err(no_logs()),
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod cpu;
 mod defaults;
+pub mod exec_limits;
 pub mod fields;
 pub mod locate;
 mod parse;

@@ -129,6 +129,10 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Located>, ManifestError>
             let (line, column) = at(&problem.path);
             return Err(err(line, column, problem.message));
         }
+        if let Some((path, message)) = super::exec_limits::oversized(&app) {
+            let (line, column) = at(&path);
+            return Err(err(line, column, message));
+        }
         let name = app.metadata.name.as_str().to_owned();
         if let Some(first_line) = names.insert(name.clone(), doc.start_line) {
             let (line, column) = at(&[Seg::Key("metadata"), Seg::Key("name")]);

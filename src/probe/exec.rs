@@ -18,6 +18,7 @@ use tokio::time::{self, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::{describe_io, show_duration, Outcome};
+use crate::launch::Program;
 
 /// How much of the command's stdout and stderr goes into a failure message.
 const OUTPUT_CAP: usize = 256;
@@ -28,6 +29,8 @@ const OUTPUT_GRACE: Duration = Duration::from_millis(250);
 /// A command to run per check.
 #[derive(Debug, Clone)]
 pub(crate) struct ExecCheck {
+    /// The field that names the command, for messages (`spec.readiness.exec.command`).
+    pub field: &'static str,
     /// argv; never empty.
     pub argv: Vec<String>,
     /// Working directory; empty means the controller's.
@@ -49,6 +52,28 @@ enum End {
 }
 
 impl ExecCheck {
+    /// Why the command could not start, naming the field to fix (a look at its file, so off
+    /// the runtime's threads).
+    async fn explain(&self, err: std::io::Error) -> String {
+        let (argv, cwd, env, field) = (
+            self.argv.clone(),
+            self.cwd.clone(),
+            self.env.clone(),
+            self.field,
+        );
+        let explained = tokio::task::spawn_blocking(move || {
+            let path = env
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.as_str());
+            Program::find(&argv[0], &cwd, path, field).explain(&err)
+        });
+        explained
+            .await
+            .unwrap_or_else(|e| describe_io(&std::io::Error::other(e)))
+    }
+
     /// Runs the command once; `None` when `stop` fired (the group is killed and reaped first).
     pub async fn run(&self, stop: &CancellationToken) -> Option<Outcome> {
         let what = format!("exec {}", self.argv.join(" "));
@@ -68,12 +93,7 @@ impl ExecCheck {
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(err) => {
-                let why = describe_io(&err);
-                let message = if self.cwd.as_os_str().is_empty() {
-                    format!("{what}: cannot start: {why}")
-                } else {
-                    format!("{what}: cannot start in {}: {why}", self.cwd.display())
-                };
+                let message = format!("{what}: {}", self.explain(err).await);
                 return Some(Outcome {
                     passed: false,
                     message,

@@ -29,7 +29,7 @@ use crate::manifest::Probe;
 pub use notify::NotifySocket;
 
 /// Which check a probe is: it decides the starting state and what a failure means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProbeKind {
     /// Starts not ready; gates traffic and rollouts. Can flip back and forth.
     Readiness,
@@ -61,7 +61,8 @@ pub struct ProbeTarget {
     pub notify: Option<NotifySocket>,
 }
 
-/// A threshold crossing: sent when the state flips, and once for the first readiness result.
+/// A threshold crossing: sent when the state flips, and once for the first readiness result;
+/// also a failed check that crossed nothing (`crossed: false`), now and then.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeReport {
     /// The instance, as passed to [`spawn_prober`].
@@ -72,6 +73,9 @@ pub struct ProbeReport {
     pub passing: bool,
     /// What the last check saw, e.g. `HTTP GET http://127.0.0.1:8080/healthz: 503`.
     pub message: String,
+    /// False for a failed check that crossed no threshold, sent so its reason can be shown
+    /// (at most once per [`runner::NOTE_EVERY`] while the reason stays the same).
+    pub crossed: bool,
 }
 
 /// A probe that cannot run as configured; each message says what to fix.
@@ -221,6 +225,10 @@ fn resolve(
             return Err(ProbeError::EmptyCommand { kind });
         }
         let check = exec::ExecCheck {
+            field: match kind {
+                ProbeKind::Readiness => "spec.readiness.exec.command",
+                ProbeKind::Liveness => "spec.liveness.exec.command",
+            },
             argv: exec.command.clone(),
             cwd: target.cwd.clone(),
             env: target.env.clone(),

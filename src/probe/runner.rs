@@ -94,13 +94,25 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
-    /// Sends one report, waiting for room; false when the receiver is gone or `stop` fired.
+    /// Sends one crossing, waiting for room; false when the receiver is gone or `stop` fired.
     pub async fn send(&self, passing: bool, message: String, stop: &CancellationToken) -> bool {
+        self.report(passing, message, true, stop).await
+    }
+
+    /// Sends one report, waiting for room; false when the receiver is gone or `stop` fired.
+    async fn report(
+        &self,
+        passing: bool,
+        message: String,
+        crossed: bool,
+        stop: &CancellationToken,
+    ) -> bool {
         let report = ProbeReport {
             id: self.id,
             kind: self.kind,
             passing,
             message,
+            crossed,
         };
         tracing::debug!(id = self.id, kind = %self.kind, passing, message = %report.message, "probe crossed");
         matches!(
@@ -110,7 +122,37 @@ impl Reporter {
     }
 }
 
-/// Waits `initial_delay`, then runs `check` every period until `stop`, reporting crossings.
+/// How often a failed check that crosses nothing is reported while its reason stays the same.
+pub(crate) const NOTE_EVERY: Duration = Duration::from_secs(30);
+
+/// Decides which failed checks that cross nothing are worth a report: the first of a run of
+/// failures, one whose reason changed, and then one per [`NOTE_EVERY`].
+#[derive(Debug, Default)]
+pub(crate) struct Notes {
+    /// The reason last reported and when, while failing.
+    last: Option<(String, time::Instant)>,
+}
+
+impl Notes {
+    /// Records a check; true when this failure is to be reported.
+    pub fn observe(&mut self, passed: bool, message: &str, now: time::Instant) -> bool {
+        if passed {
+            self.last = None;
+            return false;
+        }
+        let due = match &self.last {
+            Some((last, at)) => last != message || now.duration_since(*at) >= NOTE_EVERY,
+            None => true,
+        };
+        if due {
+            self.last = Some((message.to_owned(), now));
+        }
+        due
+    }
+}
+
+/// Waits `initial_delay`, then runs `check` every period until `stop`, reporting crossings
+/// (and, now and then, failed checks that cross nothing).
 pub(crate) async fn run(
     check: Check,
     schedule: Schedule,
@@ -127,6 +169,7 @@ pub(crate) async fn run(
     }
     let mut ticker = time::interval(schedule.period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut notes = Notes::default();
     loop {
         if stop.run_until_cancelled(ticker.tick()).await.is_none() {
             return;
@@ -134,10 +177,14 @@ pub(crate) async fn run(
         let Some(outcome) = check.run(&stop).await else {
             return;
         };
-        if let Some(passing) = thresholds.observe(outcome.passed) {
-            if !reporter.send(passing, outcome.message, &stop).await {
-                return;
-            }
+        let noted = notes.observe(outcome.passed, &outcome.message, time::Instant::now());
+        let sent = match thresholds.observe(outcome.passed) {
+            Some(passing) => reporter.send(passing, outcome.message, &stop).await,
+            None if noted => reporter.report(false, outcome.message, false, &stop).await,
+            None => true,
+        };
+        if !sent {
+            return;
         }
     }
 }
@@ -190,6 +237,23 @@ mod tests {
         assert_eq!(t.observe(false), None);
         assert_eq!(t.observe(false), Some(false));
         assert_eq!(t.observe(true), Some(true));
+    }
+
+    #[test]
+    fn failures_are_noted_first_on_change_and_then_every_so_often() {
+        let mut notes = Notes::default();
+        let t0 = time::Instant::now();
+        let s = Duration::from_secs;
+        assert!(notes.observe(false, "a", t0));
+        assert!(!notes.observe(false, "a", t0 + s(1)));
+        assert!(notes.observe(false, "b", t0 + s(2)), "a new reason");
+        assert!(!notes.observe(false, "b", t0 + s(31)));
+        assert!(notes.observe(false, "b", t0 + s(32)), "30 s later");
+        assert!(!notes.observe(true, "ok", t0 + s(33)));
+        assert!(
+            notes.observe(false, "b", t0 + s(34)),
+            "a new run of failures"
+        );
     }
 
     #[test]

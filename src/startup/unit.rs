@@ -13,6 +13,8 @@ pub struct UnitSpec {
     pub home: PathBuf,
     /// `--profile`, if any.
     pub profile: Option<String>,
+    /// `--socket-group`, if any.
+    pub socket_group: Option<String>,
     /// A user unit (`systemctl --user`) rather than a system one.
     pub user: bool,
 }
@@ -53,6 +55,10 @@ pub fn render(spec: &UnitSpec) -> String {
     if let Some(p) = &spec.profile {
         exec.push("--profile".into());
         exec.push(exec_arg(p));
+    }
+    if let Some(g) = &spec.socket_group {
+        exec.push("--socket-group".into());
+        exec.push(exec_arg(g));
     }
     let (wanted_by, after) = if spec.user {
         ("default.target", "")
@@ -106,8 +112,22 @@ mod tests {
             manifests: "/srv/apps/manifests".into(),
             home: "/var/lib/corral".into(),
             profile: Some("production".into()),
+            socket_group: None,
             user: false,
         }
+    }
+
+    #[test]
+    fn the_socket_group_is_passed_on() {
+        let text = render(&UnitSpec {
+            socket_group: Some("corral-ops".into()),
+            ..spec()
+        });
+        assert!(
+            text.contains(" --profile production --socket-group corral-ops\n"),
+            "{text}"
+        );
+        assert!(!render(&spec()).contains("--socket-group"));
     }
 
     #[test]

@@ -8,12 +8,14 @@ pub mod feed;
 mod instance;
 mod memory;
 mod orphans;
+mod probe_notes;
 mod probes;
 pub mod process;
 mod program;
 pub mod record;
 mod shared;
 mod spawn;
+mod start_error;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -54,6 +56,8 @@ pub struct Supervisor {
     cgroups: Option<Result<crate::cgroup::Cgroups, crate::cgroup::Unavailable>>,
     /// The receiving end of `shared.log_losses`, until the controller takes it.
     log_losses: Option<mpsc::Receiver<LogLoss>>,
+    /// Why each instance's probe last failed, and the `Unhealthy` events' rate limit.
+    probe_notes: probe_notes::ProbeNotes,
 }
 
 impl Supervisor {
@@ -76,7 +80,46 @@ impl Supervisor {
             events: EventLog::default(),
             cgroups: None,
             log_losses: Some(log_losses),
+            probe_notes: probe_notes::ProbeNotes::default(),
         }
+    }
+
+    /// Records a failed probe check of instance `id`: its reason for `describe`, and an
+    /// `Unhealthy` event (rate-limited per app) when `event` (a check that crossed nothing;
+    /// crossings have events of their own).
+    pub fn probe_failed(
+        &mut self,
+        id: InstanceId,
+        kind: crate::probe::ProbeKind,
+        message: &str,
+        (event, now): (bool, Instant),
+    ) {
+        let Some(inst) = self.instances.get(&id) else {
+            return;
+        };
+        let (app, index) = (inst.app.clone(), inst.index);
+        if !event {
+            self.probe_notes.remember(id, kind, message);
+            return;
+        }
+        let apps: std::collections::BTreeSet<&str> =
+            self.instances.values().map(|i| i.app.as_str()).collect();
+        let instances = &self.instances;
+        self.probe_notes
+            .retain(|id| instances.contains_key(&id), |app| apps.contains(app));
+        let about = (id, app.as_str(), index);
+        self.probe_notes
+            .failed(&mut self.events, about, kind, message, now);
+    }
+
+    /// Forgets the probe failure of instance `id`: its probe passed.
+    pub fn probe_passed(&mut self, id: InstanceId) {
+        self.probe_notes.passed(id);
+    }
+
+    /// Why the probe of instance `id` last failed, unless it passed since.
+    pub fn probe_failure(&self, id: InstanceId) -> Option<String> {
+        self.probe_notes.of(id)
     }
 
     /// The channel of lost log lines, for the controller loop to pass to [`Self::on_log_loss`]

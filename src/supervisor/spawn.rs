@@ -16,6 +16,7 @@ use super::process::{self, PidFd};
 use super::program;
 use super::record::RecordEntry;
 use super::shared::Shared;
+use super::start_error;
 use super::template::Template;
 use crate::cgroup::{self, Cgroups, InstanceCgroup};
 use crate::logs::{self, AnonymousPipe, CaptureOptions, LogPipe, LossReporter, Rotation, Stream};
@@ -148,8 +149,10 @@ pub fn prepare(shared: &Shared, template: &Template) -> io::Result<Prepared> {
     }
     template.check_paths().map_err(io::Error::other)?;
     std::fs::create_dir_all(shared.home.run_dir())?;
-    logs::prepare_dir(&shared.home, &template.app, template.log_dir.as_deref())?;
+    logs::prepare_dir(&shared.home, &template.app, template.log_dir.as_deref())
+        .map_err(|e| start_error::logs_dir(e, template))?;
     let env = app_env(template);
+    start_error::check_program(template, &env)?;
     let program = template
         .argv
         .first()
@@ -230,12 +233,7 @@ pub fn spawn(
             if let Some(cgroup) = &cgroup {
                 cgroup::remove(&cgroup.path);
             }
-            let what = if e.kind() == io::ErrorKind::NotFound {
-                format!("{program:?} not found: give its full path or check PATH")
-            } else {
-                e.to_string()
-            };
-            return Err(io::Error::new(e.kind(), what));
+            return Err(start_error::explain(&e, template, &env));
         }
     };
     drop(cmd); // our copies of the child's pipe ends: only the child holds them now

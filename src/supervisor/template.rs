@@ -61,7 +61,11 @@ impl Template {
         let mut error = None;
         let env_files: Vec<PathBuf> = spec.env_files.iter().map(|f| base.join(f)).collect();
         for path in &env_files {
+            let before = env.len();
             if let Err(e) = read_env_file(path, &mut env) {
+                error = Some(e);
+            }
+            if let Some(e) = crate::launch::env::too_long_in_file(&env[before..], path) {
                 error = Some(e);
             }
         }

@@ -115,6 +115,11 @@ impl Controller {
         c
     }
 
+    /// Replaces the extra `corral controller` arguments (for the next [`Controller::start`]).
+    pub fn set_args(&mut self, args: &[&str]) {
+        self.args = args.iter().map(|a| a.to_string()).collect();
+    }
+
     /// A scratch directory of the fixture (outside home and manifests).
     pub fn scratch(&self) -> &Path {
         self.tmp.path()
@@ -387,8 +392,23 @@ pub fn corral_in(home: &Path, args: &[&str]) -> Run {
 /// Runs `corral ARGS` with `CORRAL_HOME=home`; `None` if it cannot start or is killed after 10 s
 /// (never panics: it also serves failure reports).
 pub fn try_corral_in(home: &Path, args: &[&str]) -> Option<Run> {
-    let child = Command::new(BIN)
-        .args(args)
+    run_with(Command::new(BIN).args(args), home)
+}
+
+/// Runs `corral ARGS` with `CORRAL_HOME=home` under `setpriv SETPRIV…` (another uid, groups,
+/// capabilities); panics if it does not finish within 10 s.
+pub fn corral_as(home: &Path, setpriv: &[&str], args: &[&str]) -> Run {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(setpriv).arg(BIN).args(args);
+    run_with(&mut cmd, home).unwrap_or_else(|| {
+        panic!("setpriv {setpriv:?} corral {args:?} did not run or finish within {SOON:?}")
+    })
+}
+
+/// Runs `cmd` with `CORRAL_HOME=home`, its output captured; `None` if it cannot start or is
+/// killed after 10 s.
+fn run_with(cmd: &mut Command, home: &Path) -> Option<Run> {
+    let child = cmd
         .env("CORRAL_HOME", home)
         .env_remove("CORRAL_MANIFESTS")
         .stdin(Stdio::null())

@@ -103,8 +103,23 @@ impl Harness {
         })
     }
 
-    /// The next report within `within`, or `None`.
+    /// The next threshold crossing within `within`, or `None` (failed checks that cross
+    /// nothing are skipped; [`Harness::next_note_within`] sees every report).
     pub async fn next_within(&mut self, within: Duration) -> Option<ProbeReport> {
+        let deadline = time::Instant::now() + within;
+        loop {
+            let report = time::timeout_at(deadline, self.rx.recv())
+                .await
+                .ok()
+                .flatten()?;
+            if report.crossed {
+                return Some(report);
+            }
+        }
+    }
+
+    /// The next report of any kind within `within`, or `None`.
+    pub async fn next_note_within(&mut self, within: Duration) -> Option<ProbeReport> {
         time::timeout(within, self.rx.recv()).await.ok().flatten()
     }
 
