@@ -65,8 +65,9 @@ impl ExecCheck {
         if !self.cwd.as_os_str().is_empty() {
             command.current_dir(&self.cwd);
         }
-        let mut child = match command.spawn() {
-            Ok(child) => child,
+        // Through the controller's gate: its reaper leaves this child to us.
+        let (mut child, owned) = match crate::children::spawn(&mut command) {
+            Ok(spawned) => spawned,
             Err(err) => {
                 let why = describe_io(&err);
                 let message = if self.cwd.as_os_str().is_empty() {
@@ -110,6 +111,7 @@ impl ExecCheck {
                 tracing::warn!(%err, "cannot reap exec probe");
             }
         }
+        owned.reaped();
         if matches!(end, End::Stopped) {
             return None;
         }

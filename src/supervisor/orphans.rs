@@ -15,6 +15,11 @@ use crate::manifest::{Listen, ListenMode};
 /// it; never passed on from the controller's own environment.
 pub const MARKER: &str = "CORRAL_OWNER";
 
+/// The environment variable marking every process of one instance with that instance's own
+/// mark ([`super::tree::new_mark`]): two instances at one index (a surge, a reload) differ by
+/// it. Instances started by a controller older than it have none.
+pub const INSTANCE_MARK: &str = "CORRAL_INSTANCE_UID";
+
 /// Clock ticks per second in `/proc/PID/stat` (`USER_HZ`, fixed at 100 in the Linux ABI).
 const TICKS_PER_SECOND: u64 = 100;
 
@@ -94,6 +99,7 @@ fn orphan(pid: u32, owner: &str, run_dir: &Path) -> Option<RecordEntry> {
         rotation: Default::default(),
         log_files: Vec::new(),
         ports,
+        mark: var(INSTANCE_MARK).map(str::to_owned),
     })
 }
 

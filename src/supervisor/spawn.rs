@@ -17,6 +17,7 @@ use super::program;
 use super::record::RecordEntry;
 use super::shared::Shared;
 use super::template::Template;
+use super::tree::{self, Tree};
 use crate::cgroup::{self, Cgroups, InstanceCgroup};
 use crate::logs::{self, AnonymousPipe, CaptureOptions, LogPipe, LossReporter, Rotation, Stream};
 use crate::manifest::{ListenMode, Logs};
@@ -58,6 +59,7 @@ fn is_controller_only(key: &str) -> bool {
             | "NOTIFY_SOCKET"
             | "CORRAL_LOG"
             | super::orphans::MARKER
+            | super::orphans::INSTANCE_MARK
     )
 }
 
@@ -189,6 +191,7 @@ pub fn spawn(
         env.push(("NOTIFY_SOCKET".into(), socket.path().display().to_string()));
     }
     let inherit = inherit.filter(|fds| !fds.is_empty());
+    let mark = tree::new_mark(id);
     let mut cmd = match &inherit {
         Some(_) => net::shim_command(&template.argv)?,
         None => match &prepared.program {
@@ -208,6 +211,7 @@ pub fn spawn(
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env(super::orphans::MARKER, super::orphans::owner(&shared.home))
+        .env(super::orphans::INSTANCE_MARK, &mark)
         .stdin(Stdio::null())
         .stdout(Stdio::from(out_end))
         .stderr(Stdio::from(err_end))
@@ -235,8 +239,8 @@ pub fn spawn(
             cmd.pre_exec(move || InstanceCgroup::enter_from_child(&procs));
         }
     }
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
+    let (mut child, owned) = match crate::children::spawn(&mut cmd) {
+        Ok(spawned) => spawned,
         Err(e) => {
             if let Some((cgroup, _)) = &cgroup {
                 cgroup::remove(&cgroup.path);
@@ -250,14 +254,29 @@ pub fn spawn(
         }
     };
     drop(cmd); // our copies of the child's pipe ends: only the child holds them now
-    let pid = child.id().unwrap_or(0);
+    let pid = owned.pid();
     let start_ticks = process::start_ticks(pid).unwrap_or(0);
-    let exits = shared.exits.clone();
+    let cgroup_path = cgroup.as_ref().map(|(c, _)| c.path.clone());
+    let tree = Tree::new(pid, Some(mark), cgroup_path, shared.census.clone());
+    let (exits, left_behind, swept) = (
+        shared.exits.clone(),
+        shared.left_behind.clone(),
+        tree.clone(),
+    );
+    let (stop, app) = (
+        (template.stop.signal.0, template.stop.timeout.0),
+        template.app.clone(),
+    );
     shared.tasks.spawn(async move {
         let exit = match child.wait().await {
             Ok(status) => Exit::from_status(status),
             Err(_) => Exit::Unknown,
         };
+        owned.reaped();
+        // Reported once what it left behind is gone: its replacement starts after that.
+        swept
+            .sweep(stop, Some((&left_behind, id, &app, index)))
+            .await;
         let _ = exits.send(Exited { id, exit }).await;
     });
     let target = Target {
@@ -268,7 +287,7 @@ pub fn spawn(
         LogPipe::in_process(pid, 1, out_inode),
         LogPipe::in_process(pid, 2, err_inode),
     ];
-    let mut inst = Instance::new(id, template, index, pid, start_ticks, pipes, ports);
+    let mut inst = Instance::new(id, template, index, (pid, start_ticks, tree), pipes, ports);
     inst.cgroup = cgroup.map(|(c, max)| (c.path, max));
     inst.log_files = log_files;
     if let Err(e) = probes::start(shared, template, id, &target, notify, true, &inst.probes) {
@@ -314,8 +333,21 @@ pub fn adopt(
         pipes.push(pipe);
     }
     let (id, exits) = (entry.id, shared.exits.clone());
+    let tree = Tree::new(entry.pid, entry.mark.clone(), None, shared.census.clone());
+    let (swept, left_behind, app, index) = (
+        tree.clone(),
+        shared.left_behind.clone(),
+        entry.app.clone(),
+        entry.index,
+    );
+    // Its app's stop settings are not known yet: the defaults for what it leaves behind.
+    let defaults = crate::manifest::Stop::default();
+    let stop = (defaults.signal.0, defaults.timeout.0);
     shared.tasks.spawn(async move {
         pidfd.exited().await;
+        swept
+            .sweep(stop, Some((&left_behind, id, &app, index)))
+            .await;
         let _ = exits
             .send(Exited {
                 id,
@@ -356,6 +388,7 @@ pub fn adopt(
         memory: crate::reconcile::MemoryState::Within,
         memory_exceeded: None,
         cgroup: None,
+        tree,
     })
 }
 
