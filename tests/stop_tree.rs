@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::orphans::zombie_children;
 use common::{manifest, procs, Controller, SOON};
 use nix::sys::signal::Signal;
 use serde_json::Value;
@@ -91,14 +92,6 @@ fn daemon_pid(pidfile: &Path) -> u32 {
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
-}
-
-/// The controller's children that are zombies.
-fn zombie_children(controller: u32) -> Vec<u32> {
-    procs::children(controller)
-        .into_iter()
-        .filter(|pid| procs::state(*pid) == Some('Z'))
-        .collect()
 }
 
 #[test]
@@ -210,4 +203,45 @@ fn a_daemon_left_by_a_crash_is_reported_and_gone_before_the_restart() {
         "{message}"
     );
     ctl.wait_instances("c", 1);
+}
+
+#[test]
+fn after_a_controller_crash_a_daemon_is_still_its_instances_and_not_an_instance() {
+    let ctl = Controller::new();
+    ctl.start();
+    // `setsid` makes the daemon lead a group of its own, as an instance does.
+    let script = "(setsid sleep 100000 &); exec sleep 100000";
+    ctl.write_manifest(
+        "d.yaml",
+        &manifest(
+            "d",
+            &[
+                &format!("command: {}", ctl.sh(script)),
+                "stop: {timeout: 1s}",
+            ],
+        ),
+    );
+    // (Both lead a group and carry CORRAL_APP: `wait_instances` would count two.)
+    let listed = || -> Vec<u32> {
+        ctl.app("d")
+            .map(|a| a.instances.iter().filter_map(|i| i.pid).collect())
+            .unwrap_or_default()
+    };
+    let main = common::wait_for(SOON, "the instance runs", || listed().first().copied());
+    ctl.wait_until(SOON, "the daemon runs", || ctl.processes().len() == 2);
+    ctl.crash();
+    ctl.start();
+    ctl.wait_status("d", "Running");
+    assert_eq!(
+        listed(),
+        vec![main],
+        "the instance is adopted, the daemon is not"
+    );
+    let events = ctl.corral(&["events", "d", "-o", "json"]).stdout;
+    assert!(!events.contains("AdoptedOrphan"), "{events}");
+    assert_eq!(ctl.processes().len(), 2);
+    ctl.remove_manifest("d.yaml");
+    ctl.wait_until(SOON, "the instance and its daemon are gone", || {
+        ctl.processes().is_empty()
+    });
 }

@@ -127,3 +127,6 @@ pub fn owned_count() -> usize {
     let owners = owners();
     owners.live.as_ref().map_or(0, HashMap::len) + owners.abandoned.len()
 }
+
+#[cfg(test)]
+mod tests;

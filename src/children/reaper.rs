@@ -134,25 +134,3 @@ pub fn stat(pid: u32) -> Option<(char, u64)> {
     let ticks = fields.nth(18)?.parse().ok()?;
     Some((state, ticks))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_state_and_start_of_a_process_and_lists_children() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .expect("spawn sleep");
-        let listed = children().contains(&child.id());
-        let (state, ticks) = stat(child.id()).expect("stat");
-        let _ = child.kill();
-        let _ = child.wait();
-        assert!(listed, "a child is listed");
-        assert!(matches!(state, 'S' | 'R'), "{state}");
-        let own = stat(std::process::id()).expect("own stat").1;
-        assert!(ticks >= own, "started after the test binary");
-        assert_eq!(stat(u32::MAX), None);
-    }
-}

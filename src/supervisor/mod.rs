@@ -440,9 +440,15 @@ impl Supervisor {
         let owner = orphans::owner(&self.shared.home);
         let run_dir = self.shared.home.run_dir();
         let known = self.instances.values().map(|i| i.pid).collect();
-        let found = tokio::task::spawn_blocking(move || orphans::scan(&owner, &run_dir, &known))
-            .await
-            .unwrap_or_default();
+        let marks = self
+            .instances
+            .values()
+            .filter_map(|i| i.tree.mark().map(str::to_owned))
+            .collect();
+        let found =
+            tokio::task::spawn_blocking(move || orphans::scan(&owner, &run_dir, (&known, &marks)))
+                .await
+                .unwrap_or_default();
         let wall_now = SystemTime::now();
         for mut entry in found {
             if entry.id == 0 || self.instances.contains_key(&entry.id) {
