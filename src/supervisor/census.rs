@@ -59,38 +59,58 @@ impl Census {
         if latest.taken.is_some_and(|t| t >= since) {
             return latest.clone();
         }
-        let owner = self.owner.clone();
-        let fresh = tokio::task::spawn_blocking(move || take(&owner))
-            .await
-            .unwrap_or_default();
-        *latest = Arc::new(fresh);
+        *latest = Arc::new(take(self.owner.clone()).await);
         latest.clone()
     }
 }
 
-/// Reads `/proc` now. Blocking.
-pub fn take(owner: &str) -> Snapshot {
+/// Processes read per task on the blocking pool: each task stays short on a busy host.
+const CHUNK: usize = 128;
+
+/// Reads `/proc` now, in short tasks on the blocking pool.
+pub async fn take(owner: Arc<str>) -> Snapshot {
     let taken = Some(Instant::now());
-    let mut procs = HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Snapshot { taken, procs };
-    };
-    let me = std::process::id();
-    for pid in dir
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-    {
-        if pid == me {
-            continue;
-        }
-        let Some(seen) = stat(pid) else { continue };
-        procs.insert(pid, seen);
+    let pids = tokio::task::spawn_blocking(list).await.unwrap_or_default();
+    let mut procs = HashMap::with_capacity(pids.len());
+    for chunk in pids.chunks(CHUNK) {
+        let chunk = chunk.to_vec();
+        let seen = tokio::task::spawn_blocking(move || {
+            chunk.into_iter().filter_map(stat).collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        procs.extend(seen.into_iter().map(|s| (s.pid, s)));
     }
-    let ours = descendants(&procs, me);
-    for seen in procs.values_mut() {
-        read_marks(seen, owner, ours.contains(&seen.pid));
+    let ours = Arc::new(descendants(&procs, std::process::id()));
+    let all: Vec<Seen> = procs.into_values().collect();
+    let mut procs = HashMap::with_capacity(all.len());
+    let mut all = all.into_iter().peekable();
+    while all.peek().is_some() {
+        let mut chunk: Vec<Seen> = all.by_ref().take(CHUNK).collect();
+        let (owner, ours) = (owner.clone(), ours.clone());
+        let marked = tokio::task::spawn_blocking(move || {
+            for seen in &mut chunk {
+                read_marks(seen, &owner, ours.contains(&seen.pid));
+            }
+            chunk
+        })
+        .await
+        .unwrap_or_default();
+        procs.extend(marked.into_iter().map(|s| (s.pid, s)));
     }
     Snapshot { taken, procs }
+}
+
+/// Every pid in `/proc` but the controller's own.
+fn list() -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .collect()
 }
 
 /// The pids under `root` in `procs`, by parentage.
@@ -177,10 +197,12 @@ fn read_marks(seen: &mut Seen, owner: &str, descendant: bool) {
 }
 
 impl Snapshot {
-    /// Every live process of the instance whose main process is `main` and whose mark is
-    /// `mark`, other than `main`: its process group, its descendants, and the processes that
-    /// carry its mark (those that left the group and the tree: daemons).
-    pub fn tree_of(&self, main: u32, mark: Option<&str>) -> Vec<&Seen> {
+    /// Every live process of the instance whose main process is `main` (started at
+    /// `main_ticks`) and whose mark is `mark`, other than `main`: its process group (a group id
+    /// is not reused while the group has members), the processes that carry its mark (those
+    /// that left the group: daemons), and the descendants of all of these and of `main` while
+    /// it is that same process.
+    pub fn tree_of(&self, (main, main_ticks): (u32, u64), mark: Option<&str>) -> Vec<&Seen> {
         let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
         for p in self.procs.values() {
             children.entry(p.ppid).or_default().push(p.pid);
@@ -192,7 +214,11 @@ impl Snapshot {
             .map(|p| p.pid)
             .collect();
         // Their descendants by parentage too (they may have cleared their environment).
-        let mut stack: Vec<u32> = found.iter().copied().chain([main]).collect();
+        let main_alive = self.procs.get(&main).is_some_and(|p| p.ticks == main_ticks);
+        let mut stack: Vec<u32> = found.iter().copied().collect();
+        if main_alive {
+            stack.push(main);
+        }
         while let Some(pid) = stack.pop() {
             for &child in children.get(&pid).into_iter().flatten() {
                 if found.insert(child) {
@@ -231,9 +257,13 @@ mod tests {
         let mut main = spawn("a-1", true);
         let mut escaped = spawn("a-1", true);
         let mut other = spawn("b-2", true);
-        let snap = take(&owner);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let snap = runtime.block_on(take(owner.as_str().into()));
+        let main_ticks = snap.procs[&main.id()].ticks;
         let tree: Vec<u32> = snap
-            .tree_of(main.id(), Some("a-1"))
+            .tree_of((main.id(), main_ticks), Some("a-1"))
             .iter()
             .map(|p| p.pid)
             .collect();

@@ -256,27 +256,22 @@ pub fn spawn(
     drop(cmd); // our copies of the child's pipe ends: only the child holds them now
     let pid = owned.pid();
     let start_ticks = process::start_ticks(pid).unwrap_or(0);
-    let cgroup_path = cgroup.as_ref().map(|(c, _)| c.path.clone());
-    let tree = Tree::new(pid, Some(mark), cgroup_path, shared.census.clone());
-    let (exits, left_behind, swept) = (
-        shared.exits.clone(),
-        shared.left_behind.clone(),
-        tree.clone(),
-    );
-    let (stop, app) = (
-        (template.stop.signal.0, template.stop.timeout.0),
-        template.app.clone(),
-    );
+    let parts = tree::Parts {
+        mark: Some(mark),
+        cgroup: cgroup.as_ref().map(|(c, _)| c.path.clone()),
+        who: (id, &template.app, index),
+        stop: (template.stop.signal.0, template.stop.timeout.0),
+    };
+    let tree = Tree::new(shared, (pid, start_ticks), parts);
+    let (exits, swept) = (shared.exits.clone(), tree.clone());
     shared.tasks.spawn(async move {
         let exit = match child.wait().await {
             Ok(status) => Exit::from_status(status),
             Err(_) => Exit::Unknown,
         };
         owned.reaped();
-        // Reported once what it left behind is gone: its replacement starts after that.
-        swept
-            .sweep(stop, Some((&left_behind, id, &app, index)))
-            .await;
+        swept.sweep().await; // its exit is reported once what it left is gone
+
         let _ = exits.send(Exited { id, exit }).await;
     });
     let target = Target {
@@ -333,21 +328,19 @@ pub fn adopt(
         pipes.push(pipe);
     }
     let (id, exits) = (entry.id, shared.exits.clone());
-    let tree = Tree::new(entry.pid, entry.mark.clone(), None, shared.census.clone());
-    let (swept, left_behind, app, index) = (
-        tree.clone(),
-        shared.left_behind.clone(),
-        entry.app.clone(),
-        entry.index,
-    );
     // Its app's stop settings are not known yet: the defaults for what it leaves behind.
     let defaults = crate::manifest::Stop::default();
-    let stop = (defaults.signal.0, defaults.timeout.0);
+    let parts = tree::Parts {
+        mark: entry.mark.clone(),
+        cgroup: None,
+        who: (id, &entry.app, entry.index),
+        stop: (defaults.signal.0, defaults.timeout.0),
+    };
+    let tree = Tree::new(shared, (entry.pid, entry.start_ticks), parts);
+    let swept = tree.clone();
     shared.tasks.spawn(async move {
         pidfd.exited().await;
-        swept
-            .sweep(stop, Some((&left_behind, id, &app, index)))
-            .await;
+        swept.sweep().await;
         let _ = exits
             .send(Exited {
                 id,

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::census::{Census, Snapshot};
 use super::process;
+use super::shared::Shared;
 use crate::reconcile::InstanceId;
 
 /// How long processes killed with SIGKILL get to disappear before the tree is looked at again.
@@ -84,8 +85,8 @@ pub fn new_mark(id: InstanceId) -> String {
 /// One instance's tree, shared by the instance (stops) and its wait task (the sweep).
 #[derive(Debug)]
 pub struct Tree {
-    /// The main process (also the process group id).
-    main: u32,
+    /// The main process (also the process group id) and its start time.
+    main: (u32, u64),
     /// Its mark, if it was started with one (not by a controller older than marks).
     mark: Option<String>,
     /// Its cgroup, if it has one.
@@ -93,22 +94,40 @@ pub struct Tree {
     census: Arc<Census>,
     /// Whether a stop was sent (then leftovers get SIGKILL as soon as the main process exits).
     planned: AtomicBool,
+    /// The instance (id, app, index), for its `ProcessesLeftBehind` report.
+    who: (InstanceId, String, u32),
+    /// Where that report goes.
+    report: mpsc::Sender<LeftBehind>,
+    /// What leftovers of an unplanned exit get first, and how long before SIGKILL.
+    stop: (Signal, Duration),
+}
+
+/// What a [`Tree`] is made of besides its main process.
+#[derive(Debug)]
+pub struct Parts<'a> {
+    /// The instance's mark, if it has one.
+    pub mark: Option<String>,
+    /// Its cgroup, if it has one.
+    pub cgroup: Option<PathBuf>,
+    /// Its id, app and index.
+    pub who: (InstanceId, &'a str, u32),
+    /// Its stop signal and timeout.
+    pub stop: (Signal, Duration),
 }
 
 impl Tree {
-    /// The tree of the instance whose main process is `main`.
-    pub fn new(
-        main: u32,
-        mark: Option<String>,
-        cgroup: Option<PathBuf>,
-        census: Arc<Census>,
-    ) -> Arc<Self> {
+    /// The tree of the instance whose main process is `main` (pid, start time).
+    pub fn new(shared: &Shared, main: (u32, u64), parts: Parts) -> Arc<Self> {
+        let (id, app, index) = parts.who;
         Arc::new(Self {
             main,
-            mark,
-            cgroup,
-            census,
+            mark: parts.mark,
+            cgroup: parts.cgroup,
+            census: shared.census.clone(),
             planned: AtomicBool::new(false),
+            who: (id, app.to_owned(), index),
+            report: shared.left_behind.clone(),
+            stop: parts.stop,
         })
     }
 
@@ -127,7 +146,7 @@ impl Tree {
         if let Some(cgroup) = &self.cgroup {
             let procs = std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap_or_default();
             for pid in procs.lines().filter_map(|l| l.trim().parse::<u32>().ok()) {
-                if pid != self.main && !left.iter().any(|(p, _)| *p == pid) {
+                if pid != self.main.0 && !left.iter().any(|(p, _)| *p == pid) {
                     if let Some(ticks) = process::start_ticks(pid) {
                         left.push((pid, ticks));
                     }
@@ -140,7 +159,7 @@ impl Tree {
     /// The processes outside the main process's group, which a group signal misses.
     async fn escaped(&self) -> Vec<(u32, u64)> {
         let snap = self.census.since(Instant::now()).await;
-        let main = self.main;
+        let main = self.main.0;
         let in_group = |pid: u32| snap.procs.get(&pid).is_some_and(|p| p.pgid == main);
         self.leftovers(&snap)
             .into_iter()
@@ -163,7 +182,7 @@ impl Tree {
 
     /// SIGKILL to the whole tree: its cgroup (`cgroup.kill`), its group, every process of it.
     pub async fn kill(self: Arc<Self>) {
-        let _ = process::signal_group(self.main, Signal::SIGKILL);
+        let _ = process::signal_group(self.main.0, Signal::SIGKILL);
         if let Some(cgroup) = self.cgroup.clone() {
             let _ = tokio::task::spawn_blocking(move || crate::cgroup::kill_all(&cgroup)).await;
         }
@@ -172,13 +191,12 @@ impl Tree {
     }
 
     /// Ends what the main process left behind once it has exited: after a planned stop with
-    /// SIGKILL; after an unplanned exit reported on `report` first, then `stop.0`, and SIGKILL
-    /// after `stop.1`. Returns once none is left (or after [`KILL_ROUNDS`] rounds of SIGKILL).
-    pub async fn sweep(
-        &self,
-        stop: (Signal, Duration),
-        report: Option<(&mpsc::Sender<LeftBehind>, InstanceId, &str, u32)>,
-    ) {
+    /// SIGKILL; after an unplanned exit reported (`ProcessesLeftBehind`) first, then the stop
+    /// signal, and SIGKILL after the stop timeout. Returns once none is left (or after
+    /// [`KILL_ROUNDS`] rounds of SIGKILL). Call before reporting the exit: the replacement
+    /// starts after that.
+    pub async fn sweep(&self) {
+        let stop = self.stop;
         let mut rounds = 0;
         let mut first = true;
         loop {
@@ -190,19 +208,17 @@ impl Tree {
             }
             let planned = self.planned.load(Ordering::SeqCst);
             if std::mem::take(&mut first) && !planned {
-                if let Some((tx, id, app, index)) = report {
-                    let _ = tx
-                        .send(LeftBehind {
-                            id,
-                            app: app.to_owned(),
-                            index,
-                            main: self.main,
-                            pids: left.iter().map(|(p, _)| *p).collect(),
-                            signal: stop.0,
-                            timeout: stop.1,
-                        })
-                        .await;
-                }
+                let (id, app, index) = self.who.clone();
+                let report = LeftBehind {
+                    id,
+                    app,
+                    index,
+                    main: self.main.0,
+                    pids: left.iter().map(|(p, _)| *p).collect(),
+                    signal: stop.0,
+                    timeout: stop.1,
+                };
+                let _ = self.report.send(report).await;
                 send(left.clone(), stop.0).await;
                 gone(left, Instant::now() + stop.1).await;
                 continue;
@@ -210,7 +226,7 @@ impl Tree {
             if rounds == KILL_ROUNDS {
                 let pids: Vec<u32> = left.iter().map(|(p, _)| *p).collect();
                 tracing::warn!(
-                    main = self.main,
+                    main = self.main.0,
                     ?pids,
                     "processes left by an instance survive SIGKILL; giving up on them"
                 );
