@@ -245,3 +245,40 @@ fn after_a_controller_crash_a_daemon_is_still_its_instances_and_not_an_instance(
         ctl.processes().is_empty()
     });
 }
+
+#[test]
+fn a_stop_sends_its_signal_to_a_child_that_left_the_group_before_any_sigkill() {
+    let ctl = Controller::new();
+    ctl.start();
+    let got = ctl.scratch().join("got-term");
+    // The main process ignores SIGTERM (from after the fork: an ignored signal cannot be
+    // trapped by the child shell) and waits; its child left the group with `setsid` and notes
+    // the SIGTERM it gets (a SIGKILL would leave no note).
+    let script = format!(
+        "setsid sh -c 'trap \"echo term > {}; exit 0\" TERM; while :; do sleep 0.05; done' & trap '' TERM; wait",
+        got.display()
+    );
+    ctl.write_manifest(
+        "g.yaml",
+        &manifest(
+            "g",
+            &[
+                &format!("command: {}", ctl.sh(&script)),
+                "stop: {timeout: 5s}",
+            ],
+        ),
+    );
+    ctl.wait_status("g", "Running");
+    ctl.wait_until(SOON, "the child left the group", || {
+        ctl.processes()
+            .iter()
+            .any(|p| procs::pgid(*p) == Some(*p) && procs::cmdline(*p).contains("trap"))
+    });
+    ctl.remove_manifest("g.yaml");
+    ctl.wait_until(Duration::from_secs(4), "the child got SIGTERM", || {
+        got.exists()
+    });
+    ctl.wait_until(SOON, "every process of the app is gone", || {
+        ctl.processes().is_empty()
+    });
+}

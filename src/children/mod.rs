@@ -122,6 +122,23 @@ fn forget_gone(owners: &mut Owners, children: &[(u32, u64)]) {
         .retain(|entry| children.iter().any(|child| child == entry));
 }
 
+/// The controller's children that nobody owns and that are alive (orphans re-parented to it,
+/// not zombies). Blocking (reads /proc).
+pub fn unowned_live_children() -> Vec<u32> {
+    let children = reaper::children();
+    let owners = owners();
+    let owned = |pid: &u32| {
+        owners.live.as_ref().is_some_and(|l| l.contains_key(pid))
+            || owners.abandoned.iter().any(|(p, _)| p == pid)
+    };
+    let unowned: Vec<u32> = children.into_iter().filter(|p| !owned(p)).collect();
+    drop(owners);
+    unowned
+        .into_iter()
+        .filter(|pid| reaper::stat(*pid).is_some_and(|(state, _)| !matches!(state, 'Z' | 'X')))
+        .collect()
+}
+
 /// How many children are owned now (for tests and metrics).
 pub fn owned_count() -> usize {
     let owners = owners();

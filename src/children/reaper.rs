@@ -108,7 +108,12 @@ pub fn reap_orphans() -> Vec<u32> {
 
 /// The controller's children, from `/proc/self/task/*/children` (each thread's own).
 pub fn children() -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    children_of("self")
+}
+
+/// The children of process `pid` (a pid or `self`), from `/proc/PID/task/*/children`.
+pub fn children_of(pid: impl std::fmt::Display) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
     let mut pids: Vec<u32> = tasks

@@ -135,7 +135,7 @@ fn descendants(procs: &HashMap<u32, Seen>, root: u32) -> HashSet<u32> {
 const PF_KTHREAD: u64 = 0x0020_0000;
 
 /// `pid`'s parent, group and start, unless it is a zombie or a kernel thread.
-fn stat(pid: u32) -> Option<Seen> {
+pub(super) fn stat(pid: u32) -> Option<Seen> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
     // Fields from 3 (state) on: state ppid pgrp session tty tpgid flags … starttime (22).

@@ -261,6 +261,7 @@ pub fn spawn(
         cgroup: cgroup.as_ref().map(|(c, _)| c.path.clone()),
         who: (id, &template.app, index),
         stop: (template.stop.signal.0, template.stop.timeout.0),
+        local: true,
     };
     let tree = Tree::new(shared, (pid, start_ticks), parts);
     let (exits, swept) = (shared.exits.clone(), tree.clone());
@@ -335,6 +336,7 @@ pub fn adopt(
         cgroup: None,
         who: (id, &entry.app, entry.index),
         stop: (defaults.signal.0, defaults.timeout.0),
+        local: false,
     };
     let tree = Tree::new(shared, (entry.pid, entry.start_ticks), parts);
     let swept = tree.clone();

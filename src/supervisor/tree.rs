@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::Signal;
 use tokio::sync::mpsc;
 
-use super::census::{Census, Snapshot};
+use super::census::{self, Census, Snapshot};
 use super::process;
 use super::shared::Shared;
 use crate::reconcile::InstanceId;
@@ -100,6 +100,9 @@ pub struct Tree {
     report: mpsc::Sender<LeftBehind>,
     /// What leftovers of an unplanned exit get first, and how long before SIGKILL.
     stop: (Signal, Duration),
+    /// Whether it was started by this controller (a subreaper), so that every process of it
+    /// is a descendant of the controller.
+    local: bool,
 }
 
 /// What a [`Tree`] is made of besides its main process.
@@ -113,6 +116,8 @@ pub struct Parts<'a> {
     pub who: (InstanceId, &'a str, u32),
     /// Its stop signal and timeout.
     pub stop: (Signal, Duration),
+    /// Started by this controller (not adopted): its processes all descend from it.
+    pub local: bool,
 }
 
 impl Tree {
@@ -128,7 +133,37 @@ impl Tree {
             who: (id, app.to_owned(), index),
             report: shared.left_behind.clone(),
             stop: parts.stop,
+            local: parts.local,
         })
+    }
+
+    /// Whether nothing of this tree can be outside its process group once its main process is
+    /// gone: started by this controller (every process of it descends from the controller: a
+    /// process whose parent dies is re-parented to the nearest subreaper above it), it has no
+    /// cgroup, and the controller has no live child that nobody owns. A process of the tree
+    /// outside the group has a chain of live ancestors up to one of the controller's children,
+    /// which is not the (gone) main process, nor another instance's or a probe's: one nobody
+    /// owns. Blocking (reads /proc).
+    fn nothing_escaped(&self) -> bool {
+        if !self.local || self.cgroup.is_some() {
+            return false;
+        }
+        let before = crate::children::unowned_live_children();
+        if !before.is_empty() {
+            return false;
+        }
+        // A child that died between the list and its check had its own children re-parented
+        // to the controller before it became a zombie: they show in a second list.
+        crate::children::unowned_live_children().is_empty()
+    }
+
+    /// Whether the main process's group has no member left.
+    fn group_empty(&self) -> bool {
+        let Ok(pgid) = i32::try_from(self.main.0) else {
+            return true;
+        };
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None)
+            == Err(nix::errno::Errno::ESRCH)
     }
 
     /// The instance's mark.
@@ -156,8 +191,42 @@ impl Tree {
         left
     }
 
+    /// The processes outside the main process's group, found without a census while every
+    /// process of the tree is below the live main process (see [`Self::nothing_escaped`]):
+    /// `None` when a census is needed. Blocking (reads the main process's subtree in /proc).
+    fn escaped_below_main(&self) -> Option<Vec<(u32, u64)>> {
+        if !self.nothing_escaped() {
+            return None;
+        }
+        let (main, ticks) = self.main;
+        if census::stat(main).is_none_or(|m| m.ticks != ticks) {
+            return Some(Vec::new()); // gone meanwhile: nothing escaped (checked above)
+        }
+        let (mut found, mut stack) = (Vec::new(), vec![main]);
+        while let Some(pid) = stack.pop() {
+            for child in crate::children::reaper::children_of(pid) {
+                if let Some(seen) = census::stat(child) {
+                    if seen.pgid != main {
+                        found.push((seen.pid, seen.ticks));
+                    }
+                    stack.push(child);
+                }
+            }
+        }
+        // One that left the subtree while it was read (its parent died) is the controller's now.
+        crate::children::unowned_live_children()
+            .is_empty()
+            .then_some(found)
+    }
+
     /// The processes outside the main process's group, which a group signal misses.
-    async fn escaped(&self) -> Vec<(u32, u64)> {
+    async fn escaped(self: &Arc<Self>) -> Vec<(u32, u64)> {
+        let tree = self.clone();
+        if let Ok(Some(found)) =
+            tokio::task::spawn_blocking(move || tree.escaped_below_main()).await
+        {
+            return found;
+        }
         let snap = self.census.since(Instant::now()).await;
         let main = self.main.0;
         let in_group = |pid: u32| snap.procs.get(&pid).is_some_and(|p| p.pgid == main);
@@ -195,8 +264,15 @@ impl Tree {
     /// signal, and SIGKILL after the stop timeout. Returns once none is left (or after
     /// [`KILL_ROUNDS`] rounds of SIGKILL). Call before reporting the exit: the replacement
     /// starts after that.
-    pub async fn sweep(&self) {
+    pub async fn sweep(self: &Arc<Self>) {
         let stop = self.stop;
+        let tree = self.clone();
+        if tokio::task::spawn_blocking(move || tree.group_empty() && tree.nothing_escaped())
+            .await
+            .unwrap_or(false)
+        {
+            return;
+        }
         let mut rounds = 0;
         let mut first = true;
         loop {
