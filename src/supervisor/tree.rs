@@ -139,13 +139,13 @@ impl Tree {
 
     /// Whether nothing of this tree can be outside its process group once its main process is
     /// gone: started by this controller (every process of it descends from the controller: a
-    /// process whose parent dies is re-parented to the nearest subreaper above it), it has no
-    /// cgroup, and the controller has no live child that nobody owns. A process of the tree
+    /// process whose parent dies is re-parented to the nearest subreaper above it) and the
+    /// controller has no live child that nobody owns. A process of the tree
     /// outside the group has a chain of live ancestors up to one of the controller's children,
     /// which is not the (gone) main process, nor another instance's or a probe's: one nobody
     /// owns. Blocking (reads /proc).
     fn nothing_escaped(&self) -> bool {
-        if !self.local || self.cgroup.is_some() {
+        if !self.local {
             return false;
         }
         let before = crate::children::unowned_live_children();
@@ -157,13 +157,18 @@ impl Tree {
         crate::children::unowned_live_children().is_empty()
     }
 
-    /// Whether the main process's group has no member left.
+    /// Whether the main process's group and its cgroup have no member left.
     fn group_empty(&self) -> bool {
         let Ok(pgid) = i32::try_from(self.main.0) else {
             return true;
         };
-        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None)
-            == Err(nix::errno::Errno::ESRCH)
+        let cgroup_empty = self.cgroup.as_ref().is_none_or(|cgroup| {
+            std::fs::read_to_string(cgroup.join("cgroup.procs"))
+                .is_ok_and(|procs| procs.lines().all(|l| l.trim().parse() == Ok(self.main.0)))
+        });
+        cgroup_empty
+            && nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None)
+                == Err(nix::errno::Errno::ESRCH)
     }
 
     /// The instance's mark.
