@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod cgroup;
+pub mod children;
 pub mod cli;
 pub mod controller;
 pub mod export;

@@ -207,3 +207,13 @@ fn ten_thousand_restarts_keep_rss_and_fds_flat() {
     );
     assert_clean(&tally, 1);
 }
+
+#[test]
+#[ignore = "about a minute: run by `make soak`"]
+fn a_thousand_daemonizing_starts_leave_no_zombie() {
+    let ctl = Controller::new();
+    ctl.start();
+    let (most, took) = common::orphans::run_crash_loop(&ctl, 1_000, Duration::from_secs(5 * 60));
+    eprintln!("soak: 1 000 daemonizing starts in {took:?}, at most {most} zombie(s) at once");
+    assert!(most < 40, "{most} zombies at once: orphans are not reaped");
+}

@@ -292,7 +292,7 @@ pub async fn remove_when_empty(path: PathBuf) {
 }
 
 /// Kills every process of the cgroup at `path` (`cgroup.kill`; a no-op on kernels without it).
-fn kill_all(path: &Path) {
+pub fn kill_all(path: &Path) {
     if let Ok(mut kill) = fs::OpenOptions::new()
         .write(true)
         .open(path.join("cgroup.kill"))

@@ -115,6 +115,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.proxy_threads {
         crate::net::workers::configure(n.into());
     }
+    // Before any thread or child: orphans of instances become the controller's to end and reap.
+    if let Err(e) = crate::children::become_subreaper() {
+        tracing::warn!("cannot become a child subreaper ({e}): daemons that apps start are not reaped by corral");
+    }
     let runtime = crate::threads::runtime()?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();

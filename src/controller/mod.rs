@@ -186,6 +186,10 @@ pub async fn run(
         record_failing: false,
     };
     let mut log_losses = ctl.supervisor.take_log_losses();
+    let mut left_behind = ctl.supervisor.take_left_behind();
+    // Orphans of instances are re-parented to the controller (a child subreaper): reaped here.
+    let reaper_stop = CancellationToken::new();
+    let reaper = tokio::spawn(crate::children::reaper::run(reaper_stop.clone()));
     ctl.supervisor.adopt(record, Instant::now());
     ctl.supervisor
         .adopt_orphans(record_trouble, Instant::now())
@@ -230,6 +234,7 @@ pub async fn run(
                 ctl.metrics.count_log_loss(&loss);
                 ctl.supervisor.on_log_loss(loss);
             }
+            Some(left) = left_behind.recv() => ctl.supervisor.on_left_behind(left),
             Some(()) = hangups.recv() => {
                 tracing::info!("SIGHUP: reading the manifests again");
                 notifier.reloading();
@@ -259,15 +264,19 @@ pub async fn run(
         ctl.stop_all();
         tokio::select! {
             Some(exited) = exits.recv() => ctl.on_exit(exited),
+            Some(left) = left_behind.recv() => ctl.supervisor.on_left_behind(left),
             Some(_) = probes.recv() => {}
             Some(req) = api.recv() => ctl.on_api(req).await,
         }
     }
+    ctl.supervisor.end_strays().await;
     ctl.save_record().await;
     sampler_stop.cancel();
     let _ = sampler.await;
     ctl.listening.shutdown().await;
     ctl.supervisor.shutdown().await;
+    reaper_stop.cancel();
+    let _ = reaper.await;
     tracing::info!("all apps stopped");
     Ok(())
 }

@@ -404,10 +404,12 @@ pub struct Backoff {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Stop {
-    /// Signal sent to the instance's process group first; default `SIGTERM`.
+    /// Signal sent first to the instance's process group and every process of it that left
+    /// the group; default `SIGTERM`.
     #[serde(default = "default_stop_signal")]
     pub signal: StopSignal,
-    /// Then, after this long, SIGKILL to the whole group; default `10s`.
+    /// Then, after this long, SIGKILL to the whole instance: its group, its descendants and
+    /// the daemons carrying its mark; default `10s`.
     #[serde(default = "default_stop_timeout")]
     pub timeout: DurationSpec,
 }

@@ -90,8 +90,9 @@ impl ExecCheck {
         if !self.cwd.as_os_str().is_empty() {
             command.current_dir(&self.cwd);
         }
-        let mut child = match command.spawn() {
-            Ok(child) => child,
+        // Through the controller's gate: its reaper leaves this child to us.
+        let (mut child, owned) = match crate::children::spawn(&mut command) {
+            Ok(spawned) => spawned,
             Err(err) => {
                 let message = format!("{what}: {}", self.explain(err).await);
                 return Some(Outcome {
@@ -130,6 +131,7 @@ impl ExecCheck {
                 tracing::warn!(%err, "cannot reap exec probe");
             }
         }
+        owned.reaped();
         if matches!(end, End::Stopped) {
             return None;
         }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
@@ -12,6 +13,7 @@ use super::events::unix_ms;
 use super::process;
 use super::record::RecordEntry;
 use super::template::Template;
+use super::tree::Tree;
 use crate::logs::{LogPipe, Rotation};
 use crate::reconcile::{InstanceId, MemoryState, Phase, StopReason};
 
@@ -60,16 +62,17 @@ pub struct Instance {
     pub memory_exceeded: Option<(u64, u64)>,
     /// Its own cgroup, where the controller has a delegated cgroup v2 subtree.
     pub cgroup: Option<crate::cgroup::Group>,
+    /// Its whole process tree: group, descendants, marked daemons (what a stop ends).
+    pub tree: Arc<Tree>,
 }
 
 impl Instance {
-    /// A just-spawned instance of `template`.
+    /// A just-spawned instance of `template`: its main process `(pid, start_ticks)` and tree.
     pub fn new(
         id: InstanceId,
         template: &Template,
         index: u32,
-        pid: u32,
-        start_ticks: u64,
+        (pid, start_ticks, tree): (u32, u64, Arc<Tree>),
         pipes: Vec<LogPipe>,
         ports: Vec<(String, u16)>,
     ) -> Self {
@@ -95,6 +98,7 @@ impl Instance {
             memory: MemoryState::Within,
             memory_exceeded: None,
             cgroup: None,
+            tree,
         }
     }
 
@@ -110,11 +114,16 @@ impl Instance {
         self.phase = Phase::Stopping;
         self.stop_reason = Some(reason);
         self.probes.cancel();
-        let (pgid, done, app) = (self.pid, self.escalation.clone(), self.app.clone());
+        let (done, app, tree) = (self.escalation.clone(), self.app.clone(), self.tree.clone());
+        let pgid = self.pid;
+        let escaped = (self.tree.clone(), tasks.clone());
+        self.tree.set_planned();
         let send = move || {
             if let Err(e) = process::signal_group(pgid, signal) {
                 tracing::warn!(app, pid = pgid, "cannot signal the process group: {e}");
             }
+            // What left the group (daemons) gets the same signal.
+            escaped.1.spawn(escaped.0.clone().stop_escaped(signal));
         };
         if drain.is_none() {
             send();
@@ -129,14 +138,19 @@ impl Instance {
                     _ = tokio::time::timeout(timeout.min(DRAIN_GRACE), drain) => send(),
                 }
             }
-            escalate(pgid, done, timeout).await;
+            escalate(tree, done, timeout).await;
         });
     }
 
     /// Sends SIGKILL after `timeout` unless it exits first, for an instance adopted while it
     /// was stopping: the controller that sent its stop signal is gone, and its timer with it.
     pub fn escalate_after(&self, timeout: Duration, tasks: &TaskTracker) {
-        tasks.spawn(escalate(self.pid, self.escalation.clone(), timeout));
+        self.tree.set_planned();
+        tasks.spawn(escalate(
+            self.tree.clone(),
+            self.escalation.clone(),
+            timeout,
+        ));
     }
 
     /// Cleans up after the process exited: ends the escalation timer and kills any process
@@ -165,17 +179,16 @@ impl Instance {
             rotation: self.rotation,
             log_files: self.log_files.clone(),
             ports: self.ports.clone(),
+            mark: self.tree.mark().map(str::to_owned),
         }
     }
 }
 
-/// SIGKILL to process group `pgid` after `timeout`, unless `done` is cancelled first.
-async fn escalate(pgid: u32, done: CancellationToken, timeout: Duration) {
+/// SIGKILL to the whole `tree` after `timeout`, unless `done` is cancelled first.
+async fn escalate(tree: Arc<Tree>, done: CancellationToken, timeout: Duration) {
     tokio::select! {
         _ = done.cancelled() => {}
-        _ = tokio::time::sleep(timeout) => {
-            let _ = process::signal_group(pgid, Signal::SIGKILL);
-        }
+        _ = tokio::time::sleep(timeout) => tree.kill().await,
     }
 }
 

@@ -2,6 +2,7 @@
 //! their output, and keeps the record a later controller adopts them from. Decides no policy.
 
 mod batch;
+mod census;
 mod cgroups;
 mod events;
 pub mod feed;
@@ -17,6 +18,7 @@ mod shared;
 mod spawn;
 mod start_error;
 pub mod template;
+mod tree;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -37,10 +39,15 @@ pub use batch::StartRequest;
 pub use events::{unix_ms, About, EventLog};
 pub use instance::{Drain, Exit, Exited, Instance};
 pub use template::Template;
+pub use tree::LeftBehind;
 
 /// Reports of lost log lines waiting for the controller loop; capture tasks keep counting
 /// (and retry) while it is full.
 const LOG_LOSSES: usize = 64;
+
+/// Reports of processes left behind waiting for the controller loop; each sweep waits for
+/// room (its instance's exit is reported after it).
+const LEFT_BEHIND: usize = 64;
 
 /// All processes of all apps, and the history the planner needs.
 pub struct Supervisor {
@@ -58,14 +65,20 @@ pub struct Supervisor {
     log_losses: Option<mpsc::Receiver<LogLoss>>,
     /// Why each instance's probe last failed, and the `Unhealthy` events' rate limit.
     probe_notes: probe_notes::ProbeNotes,
+    /// The receiving end of `shared.left_behind`, until the controller takes it.
+    left_behind: Option<mpsc::Receiver<LeftBehind>>,
 }
 
 impl Supervisor {
     /// A supervisor whose tasks report exits on `exits` and probe results on `probes`.
     pub fn new(home: Home, exits: mpsc::Sender<Exited>, probes: mpsc::Sender<ProbeReport>) -> Self {
         let (log_losses_tx, log_losses) = mpsc::channel(LOG_LOSSES);
+        let (left_behind_tx, left_behind) = mpsc::channel(LEFT_BEHIND);
+        let census = std::sync::Arc::new(census::Census::new(orphans::owner(&home)));
         Self {
             shared: Shared {
+                census,
+                left_behind: left_behind_tx,
                 home,
                 exits,
                 probes,
@@ -81,6 +94,7 @@ impl Supervisor {
             cgroups: None,
             log_losses: Some(log_losses),
             probe_notes: probe_notes::ProbeNotes::default(),
+            left_behind: Some(left_behind),
         }
     }
 
@@ -120,6 +134,31 @@ impl Supervisor {
     /// Why the probe of instance `id` last failed, unless it passed since.
     pub fn probe_failure(&self, id: InstanceId) -> Option<String> {
         self.probe_notes.of(id)
+    }
+
+    /// The channel of processes left behind, for the controller loop to pass to
+    /// [`Self::on_left_behind`] (taken once; later calls get a closed channel).
+    pub fn take_left_behind(&mut self) -> mpsc::Receiver<LeftBehind> {
+        self.left_behind
+            .take()
+            .unwrap_or_else(|| mpsc::channel(1).1)
+    }
+
+    /// Records a `ProcessesLeftBehind` warning and keeps the instance out of rotation (and
+    /// its slot from being refilled) until they are gone and its exit is reported.
+    pub fn on_left_behind(&mut self, left: LeftBehind) {
+        if let Some(inst) = self.instances.get_mut(&left.id) {
+            inst.phase = Phase::Stopping;
+        }
+        let about = About::Instance(&left.app, left.index);
+        self.events
+            .warning_about(about, "ProcessesLeftBehind", left.to_string());
+    }
+
+    /// Ends every process still carrying this controller's marker (at shutdown, once every
+    /// instance has exited): nothing outlives the controller. Returns how many there were.
+    pub async fn end_strays(&self) -> usize {
+        tree::end_strays(&self.shared.census).await
     }
 
     /// The channel of lost log lines, for the controller loop to pass to [`Self::on_log_loss`]
@@ -446,9 +485,15 @@ impl Supervisor {
         let owner = orphans::owner(&self.shared.home);
         let run_dir = self.shared.home.run_dir();
         let known = self.instances.values().map(|i| i.pid).collect();
-        let found = tokio::task::spawn_blocking(move || orphans::scan(&owner, &run_dir, &known))
-            .await
-            .unwrap_or_default();
+        let marks = self
+            .instances
+            .values()
+            .filter_map(|i| i.tree.mark().map(str::to_owned))
+            .collect();
+        let found =
+            tokio::task::spawn_blocking(move || orphans::scan(&owner, &run_dir, (&known, &marks)))
+                .await
+                .unwrap_or_default();
         let wall_now = SystemTime::now();
         for mut entry in found {
             if entry.id == 0 || self.instances.contains_key(&entry.id) {

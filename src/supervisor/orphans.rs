@@ -15,6 +15,11 @@ use crate::manifest::{Listen, ListenMode};
 /// it; never passed on from the controller's own environment.
 pub const MARKER: &str = "CORRAL_OWNER";
 
+/// The environment variable marking every process of one instance with that instance's own
+/// mark ([`super::tree::new_mark`]): two instances at one index (a surge, a reload) differ by
+/// it. Instances started by a controller older than it have none.
+pub const INSTANCE_MARK: &str = "CORRAL_INSTANCE_UID";
+
 /// Clock ticks per second in `/proc/PID/stat` (`USER_HZ`, fixed at 100 in the Linux ABI).
 const TICKS_PER_SECOND: u64 = 100;
 
@@ -29,8 +34,14 @@ pub fn owner(home: &Home) -> String {
 
 /// Live process-group leaders marked with `owner`, except `known` pids, as record entries
 /// (id 0 unless their log FIFO names one; not ready; ports named by variable until
-/// [`name_ports`]). Reads `/proc`: blocking.
-pub fn scan(owner: &str, run_dir: &Path, known: &BTreeSet<u32>) -> Vec<RecordEntry> {
+/// [`name_ports`]). Of the leaders that carry one instance mark only the oldest is that
+/// instance (the others are daemons of it that called `setsid`), and none if a `known`
+/// instance has that mark. Reads `/proc`: blocking.
+pub fn scan(
+    owner: &str,
+    run_dir: &Path,
+    (known, known_marks): (&BTreeSet<u32>, &BTreeSet<String>),
+) -> Vec<RecordEntry> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -40,6 +51,9 @@ pub fn scan(owner: &str, run_dir: &Path, known: &BTreeSet<u32>) -> Vec<RecordEnt
         .filter(|pid| !known.contains(pid))
         .filter_map(|pid| orphan(pid, owner, run_dir))
         .collect();
+    found.sort_by_key(|e| e.start_ticks);
+    let mut marks = known_marks.clone();
+    found.retain(|e| e.mark.as_ref().is_none_or(|m| marks.insert(m.clone())));
     found.sort_by_key(|e| e.pid);
     found
 }
@@ -94,6 +108,7 @@ fn orphan(pid: u32, owner: &str, run_dir: &Path) -> Option<RecordEntry> {
         rotation: Default::default(),
         log_files: Vec::new(),
         ports,
+        mark: var(INSTANCE_MARK).map(str::to_owned),
     })
 }
 
@@ -192,7 +207,11 @@ mod tests {
             cmd.spawn().expect("spawn sleep")
         };
         let (mut marked, mut unmarked) = (spawn(true), spawn(false));
-        let found = scan(&owner, &home.path().join("run"), &BTreeSet::new());
+        let found = scan(
+            &owner,
+            &home.path().join("run"),
+            (&BTreeSet::new(), &BTreeSet::new()),
+        );
         let pids: Vec<u32> = found.iter().map(|e| e.pid).collect();
         for child in [&mut marked, &mut unmarked] {
             let _ = child.kill();
@@ -213,5 +232,49 @@ mod tests {
             ports,
             vec![("admin-api".to_owned(), 9002), ("http".to_owned(), 9001)]
         );
+    }
+
+    #[test]
+    fn of_group_leaders_with_one_mark_only_the_oldest_is_the_instance() {
+        use std::os::unix::process::CommandExt;
+        let home = tempfile::tempdir().expect("tempdir");
+        let owner = owner(&Home::at(home.path()));
+        let spawn = || {
+            std::process::Command::new("sleep")
+                .arg("30")
+                .env("CORRAL_APP", "web")
+                .env("CORRAL_INSTANCE", "0")
+                .env("CORRAL_REVISION", "abc")
+                .env(MARKER, &owner)
+                .env(INSTANCE_MARK, "18c-1")
+                .process_group(0)
+                .spawn()
+                .expect("spawn sleep")
+        };
+        let mut instance = spawn();
+        let first = process::start_ticks(instance.id()).expect("ticks");
+        // A daemon of it that called setsid: started later (a later clock tick).
+        let mut daemon = loop {
+            let mut child = spawn();
+            if process::start_ticks(child.id()) > Some(first) {
+                break child;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        };
+        let run = home.path().join("run");
+        let (none, no_marks) = (BTreeSet::new(), BTreeSet::new());
+        let found: Vec<u32> = scan(&owner, &run, (&none, &no_marks))
+            .iter()
+            .map(|e| e.pid)
+            .collect();
+        let marks = BTreeSet::from(["18c-1".to_owned()]);
+        let known = scan(&owner, &run, (&none, &marks));
+        for child in [&mut instance, &mut daemon] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert_eq!(found, vec![instance.id()]);
+        assert!(known.is_empty(), "{known:?}");
     }
 }

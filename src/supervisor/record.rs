@@ -47,6 +47,10 @@ pub struct RecordEntry {
     /// Its loopback ports per tcp/http listen entry, to put it back in rotation.
     #[serde(default)]
     pub ports: Vec<(String, u16)>,
+    /// Its instance mark (`CORRAL_INSTANCE_UID`), which every process of it carries (none in
+    /// older records: its group and descendants are all that a stop finds then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<String>,
 }
 
 fn yes() -> bool {
@@ -188,6 +192,7 @@ mod tests {
                 },
                 log_files: vec![dir.path().join("o"), dir.path().join("e")],
                 ports: vec![("http".into(), 8080)],
+                mark: Some("18c-7".into()),
             }],
         };
         record.save(&path).await.expect("save");

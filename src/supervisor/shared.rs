@@ -1,11 +1,15 @@
 //! What every spawned or adopted instance needs from its supervisor: where state lives, where
 //! to report exits and probe results, and the task tracker that owns every helper task.
 
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::census::Census;
 use super::instance::Exited;
+use super::tree::LeftBehind;
 use crate::home::Home;
 use crate::logs::LogLoss;
 use crate::probe::ProbeReport;
@@ -25,4 +29,8 @@ pub struct Shared {
     pub log_losses: mpsc::Sender<LogLoss>,
     /// Ends log capture at shutdown (after every instance exited).
     pub captures_stop: CancellationToken,
+    /// Finds the processes of instance trees in /proc (shared by every stop and sweep).
+    pub census: Arc<Census>,
+    /// Reports of processes left behind by an instance, to the controller loop (bounded).
+    pub left_behind: mpsc::Sender<LeftBehind>,
 }

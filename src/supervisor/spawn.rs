@@ -18,6 +18,7 @@ use super::record::RecordEntry;
 use super::shared::Shared;
 use super::start_error;
 use super::template::Template;
+use super::tree::{self, Tree};
 use crate::cgroup::{self, Cgroups, InstanceCgroup};
 use crate::logs::{self, AnonymousPipe, CaptureOptions, LogPipe, LossReporter, Rotation, Stream};
 use crate::manifest::{ListenMode, Logs};
@@ -59,6 +60,7 @@ fn is_controller_only(key: &str) -> bool {
             | "NOTIFY_SOCKET"
             | "CORRAL_LOG"
             | super::orphans::MARKER
+            | super::orphans::INSTANCE_MARK
     )
 }
 
@@ -192,6 +194,7 @@ pub fn spawn(
         env.push(("NOTIFY_SOCKET".into(), socket.path().display().to_string()));
     }
     let inherit = inherit.filter(|fds| !fds.is_empty());
+    let mark = tree::new_mark(id);
     let mut cmd = match &inherit {
         Some(_) => net::shim_command(&template.argv)?,
         None => match &prepared.program {
@@ -211,6 +214,7 @@ pub fn spawn(
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env(super::orphans::MARKER, super::orphans::owner(&shared.home))
+        .env(super::orphans::INSTANCE_MARK, &mark)
         .stdin(Stdio::null())
         .stdout(Stdio::from(out_end))
         .stderr(Stdio::from(err_end))
@@ -227,8 +231,8 @@ pub fn spawn(
             cmd.pre_exec(move || InstanceCgroup::enter_from_child(&procs));
         }
     }
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
+    let (mut child, owned) = match crate::children::spawn(&mut cmd) {
+        Ok(spawned) => spawned,
         Err(e) => {
             if let Some(cgroup) = &cgroup {
                 cgroup::remove(&cgroup.path);
@@ -237,14 +241,25 @@ pub fn spawn(
         }
     };
     drop(cmd); // our copies of the child's pipe ends: only the child holds them now
-    let pid = child.id().unwrap_or(0);
+    let pid = owned.pid();
     let start_ticks = process::start_ticks(pid).unwrap_or(0);
-    let exits = shared.exits.clone();
+    let parts = tree::Parts {
+        mark: Some(mark),
+        cgroup: cgroup.as_ref().map(|c| c.path.clone()),
+        who: (id, &template.app, index),
+        stop: (template.stop.signal.0, template.stop.timeout.0),
+        local: true,
+    };
+    let tree = Tree::new(shared, (pid, start_ticks), parts);
+    let (exits, swept) = (shared.exits.clone(), tree.clone());
     shared.tasks.spawn(async move {
         let exit = match child.wait().await {
             Ok(status) => Exit::from_status(status),
             Err(_) => Exit::Unknown,
         };
+        owned.reaped();
+        swept.sweep().await; // its exit is reported once what it left is gone
+
         let _ = exits.send(Exited { id, exit }).await;
     });
     let target = Target {
@@ -255,7 +270,7 @@ pub fn spawn(
         LogPipe::in_process(pid, 1, out_inode),
         LogPipe::in_process(pid, 2, err_inode),
     ];
-    let mut inst = Instance::new(id, template, index, pid, start_ticks, pipes, ports);
+    let mut inst = Instance::new(id, template, index, (pid, start_ticks, tree), pipes, ports);
     inst.cgroup = cgroup.map(InstanceCgroup::into_group);
     inst.log_files = log_files;
     if let Err(e) = probes::start(shared, template, id, &target, notify, true, &inst.probes) {
@@ -301,8 +316,20 @@ pub fn adopt(
         pipes.push(pipe);
     }
     let (id, exits) = (entry.id, shared.exits.clone());
+    // Its app's stop settings are not known yet: the defaults for what it leaves behind.
+    let defaults = crate::manifest::Stop::default();
+    let parts = tree::Parts {
+        mark: entry.mark.clone(),
+        cgroup: None,
+        who: (id, &entry.app, entry.index),
+        stop: (defaults.signal.0, defaults.timeout.0),
+        local: false,
+    };
+    let tree = Tree::new(shared, (entry.pid, entry.start_ticks), parts);
+    let swept = tree.clone();
     shared.tasks.spawn(async move {
         pidfd.exited().await;
+        swept.sweep().await;
         let _ = exits
             .send(Exited {
                 id,
@@ -343,6 +370,7 @@ pub fn adopt(
         memory: crate::reconcile::MemoryState::Within,
         memory_exceeded: None,
         cgroup: None,
+        tree,
     })
 }
 

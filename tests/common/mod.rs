@@ -21,6 +21,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 pub mod load;
+pub mod orphans;
 pub mod procs;
 pub mod rollout;
 pub mod scrape;

@@ -95,8 +95,36 @@ fn environ_once(pid: u32) -> Vec<String> {
 }
 
 /// Parent of `pid`.
-fn ppid(pid: u32) -> Option<u32> {
+pub fn ppid(pid: u32) -> Option<u32> {
     stat_number(pid, 1)
+}
+
+/// The state letter of `pid` (`S`, `R`, `Z` …) from `/proc/PID/stat`.
+pub fn state(pid: u32) -> Option<char> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s[s.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+/// The children of `pid` (of each of its threads), zombies included.
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<u32> = tasks
+        .flatten()
+        .filter_map(|t| fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|l| {
+            l.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    out.sort_unstable();
+    out
 }
 
 /// A process's initial environment as a map.
