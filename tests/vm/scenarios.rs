@@ -1,0 +1,292 @@
+//! The scenarios run inside the VM (issue 14, "A real kernel"), each through the `corral` CLI,
+//! checked against the kernel's own cgroup files and `/proc`. Apps are busybox sh one-liners
+//! carrying `VM_MARK=<scenario>` in their environment, so their processes can be found.
+
+use std::time::{Duration, Instant};
+
+use super::guest::{
+    alive, app, apply, cgroup_of, corral, delete, keyed, marked, read, running_pid, status, wait,
+    Outcome,
+};
+
+/// A named check.
+pub struct Scenario {
+    /// Its name on the result line.
+    pub name: &'static str,
+    /// Runs it: `Ok(figures)` or `Err(why)`.
+    pub run: fn() -> Outcome,
+}
+
+/// Every scenario, in the order they run (the fork bomb last: it loads the VM most).
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "memory-current",
+        run: memory_current,
+    },
+    Scenario {
+        name: "cpu-max",
+        run: cpu_max,
+    },
+    Scenario {
+        name: "oom-group",
+        run: oom_group,
+    },
+    Scenario {
+        name: "delete-kills-all",
+        run: delete_kills_all,
+    },
+    Scenario {
+        name: "pids-max",
+        run: pids_max,
+    },
+];
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// The `env` line that marks an app's processes.
+fn mark(name: &str) -> String {
+    format!("env: {{VM_MARK: {name}}}")
+}
+
+/// A busybox sh command line as a YAML flow list (`["/bin/sh", "-c", SCRIPT]`).
+fn sh(script: &str) -> String {
+    format!(
+        "command: [\"/bin/sh\", \"-c\", {}]",
+        serde_json::json!(script)
+    )
+}
+
+/// The memory `corral get -o json` shows for an instance is its cgroup's `memory.current`.
+fn memory_current() -> Outcome {
+    let name = "memory-current";
+    // tail keeps its input's last line: 16 MB without a newline, held while the pipe stays open.
+    let hog = "{ head -c 16000000 /dev/zero; exec sleep 100000; } | tail";
+    apply(
+        name,
+        &[&sh(hog), &mark(name), "memory: {limit: 200Mi, max: 256Mi}"],
+    )?;
+    let pid = running_pid(name)?;
+    let cgroup = cgroup_of(pid)?;
+    // Settled: two samples a second apart agree, and the string is built.
+    let mut last = 0u64;
+    let shown = wait(30, "the instance's memory to settle above 16 MB", || {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = status(name).ok()?.instances.first()?.memory_bytes?;
+        let settled = now > 16_000_000 && now.abs_diff(last) < now / 100;
+        last = now;
+        settled.then_some(now)
+    })?;
+    // The CLI's figure, read next to the kernel's (the figure is at most a sample old).
+    let shown = app(name)?
+        .instances
+        .first()
+        .and_then(|i| i.memory_bytes)
+        .ok_or(format!(
+            "corral get -o json shows no memory for {name} (a sample said {shown})"
+        ))?;
+    let current: u64 = read(cgroup.join("memory.current"))?
+        .parse()
+        .map_err(|e| format!("memory.current: {e}"))?;
+    delete(name)?;
+    let figures = format!(
+        "get {:.1} MiB, memory.current {:.1} MiB",
+        shown as f64 / MIB,
+        current as f64 / MIB
+    );
+    // The same counter read a moment apart: within 2 % (or 512 KiB).
+    let margin = (current / 50).max(512 * 1024);
+    if shown.abs_diff(current) <= margin {
+        Ok(figures)
+    } else {
+        Err(format!(
+            "{figures}: they differ by more than {margin} bytes"
+        ))
+    }
+}
+
+/// `spec.cpu.max: 200m` holds a spinning app near 20 % of a CPU.
+fn cpu_max() -> Outcome {
+    let name = "cpu-max";
+    apply(
+        name,
+        &[&sh("while :; do :; done"), &mark(name), "cpu: {max: 200m}"],
+    )?;
+    let pid = running_pid(name)?;
+    let cgroup = cgroup_of(pid)?;
+    let max = read(cgroup.join("cpu.max"))?;
+    if max != "20000 100000" {
+        delete(name)?;
+        return Err(format!(
+            "cpu.max of {} is {max:?}, not \"20000 100000\"",
+            cgroup.display()
+        ));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let stat = cgroup.join("cpu.stat");
+    let (usage0, throttled0, t0) = (
+        keyed(&stat, "usage_usec")?,
+        keyed(&stat, "nr_throttled")?,
+        Instant::now(),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let (usage1, throttled1, t1) = (
+        keyed(&stat, "usage_usec")?,
+        keyed(&stat, "nr_throttled")?,
+        Instant::now(),
+    );
+    let share = (usage1 - usage0) as f64 / (t1 - t0).as_micros() as f64;
+    let shown = app(name)?.instances.first().and_then(|i| i.cpu_percent);
+    delete(name)?;
+    let figures = format!(
+        "{:.1} % of a CPU over {:.1}s (cpu.stat), throttled {} times, get shows {}",
+        share * 100.0,
+        (t1 - t0).as_secs_f64(),
+        throttled1 - throttled0,
+        shown.map_or("nothing".into(), |c| format!("{c:.1} %"))
+    );
+    if !(0.15..=0.25).contains(&share) || throttled1 == throttled0 {
+        return Err(format!("{figures}: expected 20 % ± 5 and throttling"));
+    }
+    match shown {
+        Some(c) if (10.0..=30.0).contains(&c) => Ok(figures),
+        _ => Err(format!("{figures}: get's CPU figure should be near 20 %")),
+    }
+}
+
+/// An OOM kill (memory.max) ends a two-process instance whole, and `describe` says OOMKilled.
+fn oom_group() -> Outcome {
+    let name = "oom-group";
+    // The parent idles; its child (started a moment later) asks for 64 MiB in one read, so
+    // the kernel kills before the controller's once-a-second RSS check can see the instance
+    // over `limit` (which may not exceed `max`) and replace it first.
+    let script =
+        "(sleep 2; exec dd if=/dev/zero of=/dev/null bs=64M count=1) & while :; do sleep 1; done";
+    apply(
+        name,
+        &[
+            &sh(script),
+            &mark(name),
+            "memory: {limit: 48Mi, max: 48Mi}",
+            "restartPolicy: Never",
+        ],
+    )?;
+    let pid = running_pid(name)?;
+    let events = cgroup_of(pid)?.join("memory.events");
+    let kills = wait(30, "the kernel to OOM-kill in the instance", || {
+        keyed(&events, "oom_kill").ok().filter(|n| *n > 0)
+    });
+    let group_kills = keyed(&events, "oom_group_kill").unwrap_or(0);
+    let kills = match kills {
+        Ok(kills) => kills,
+        Err(why) => {
+            delete(name)?;
+            return Err(why);
+        }
+    };
+    let whole = wait(10, "the instance's main process to end", || {
+        (!alive(pid)).then_some(())
+    });
+    let left = marked(name);
+    let described = corral(&["describe", name])?;
+    let events_text = corral(&["events", name])?;
+    delete(name)?;
+    let figures = format!("oom_kill {kills}, oom_group_kill {group_kills}");
+    if whole.is_err() || !left.is_empty() {
+        return Err(format!(
+            "{figures}: the kernel killed in the instance but its main process (pid {pid}) \
+             lives on and {left:?} remain: memory.oom.group is not 1"
+        ));
+    }
+    if !described.contains("OOMKilled") || !events_text.contains("OOMKilled") {
+        return Err(format!(
+            "{figures}: the instance ended but describe/events do not say OOMKilled:\n{described}\n{events_text}"
+        ));
+    }
+    Ok(format!(
+        "{figures}; no process left; describe and events say OOMKilled"
+    ))
+}
+
+/// `corral delete` ends an instance whole, a daemonized child that ignores SIGTERM included
+/// (`cgroup.kill`), and its cgroup goes.
+fn delete_kills_all() -> Outcome {
+    let name = "delete-kills-all";
+    let escapee = "trap '' TERM HUP INT; while :; do sleep 1; done";
+    let script = format!("setsid sh -c \"{escapee}\" & while :; do sleep 1; done");
+    apply(
+        name,
+        &[
+            &sh(&script),
+            &mark(name),
+            "memory: {limit: 200Mi, max: 256Mi}",
+        ],
+    )?;
+    let pid = running_pid(name)?;
+    let cgroup = cgroup_of(pid)?;
+    let procs = wait(10, "the daemonized child to start", || {
+        let procs = read(cgroup.join("cgroup.procs")).ok()?;
+        let sessions = marked(name)
+            .into_iter()
+            .filter_map(|p| read(format!("/proc/{p}/stat")).ok())
+            .filter_map(|s| {
+                s.rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(3)
+                    .map(str::to_string)
+            })
+            .collect::<std::collections::BTreeSet<_>>();
+        (sessions.len() > 1).then_some(procs)
+    })?;
+    let count = procs.lines().count();
+    let started = Instant::now();
+    delete(name).map_err(|e| format!("{e}: left {:?}", marked(name)))?;
+    wait(10, "the instance's cgroup to be removed", || {
+        (!cgroup.exists()).then_some(())
+    })?;
+    Ok(format!(
+        "{count} processes in 2 sessions in {}; all gone and the cgroup removed {:.1}s after delete",
+        cgroup.display(),
+        started.elapsed().as_secs_f64()
+    ))
+}
+
+/// `spec.pids.max` stops a fork bomb, and `corral get` still answers while it pushes.
+fn pids_max() -> Outcome {
+    let name = "pids-max";
+    let bomb = "while :; do sleep 1000 & done";
+    apply(name, &[&sh(bomb), &mark(name), "pids: {max: 16}"])?;
+    let pid = running_pid(name)?;
+    let cgroup = cgroup_of(pid)?;
+    let events = cgroup.join("pids.events");
+    let hit = wait(30, "the fork bomb to reach pids.max", || {
+        keyed(&events, "max").ok().filter(|n| *n > 0)
+    });
+    // While it pushes: the limit holds, and the CLI answers.
+    let mut slowest = Duration::ZERO;
+    let mut most = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let answered = corral(&["get", name]);
+        slowest = slowest.max(t.elapsed());
+        most = most.max(
+            read(cgroup.join("pids.current"))?
+                .parse()
+                .unwrap_or(u64::MAX),
+        );
+        answered?;
+    }
+    let refused = keyed(&events, "max")?;
+    delete(name)?;
+    let figures = format!(
+        "pids.current at most {most} (pids.max 16), {refused} forks refused, slowest get {} ms",
+        slowest.as_millis()
+    );
+    hit.map_err(|e| format!("{figures}: {e}"))?;
+    if most > 16 || slowest > Duration::from_secs(5) {
+        return Err(format!(
+            "{figures}: expected at most 16 and answers within 5 s"
+        ));
+    }
+    Ok(figures)
+}
