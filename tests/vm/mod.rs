@@ -36,13 +36,15 @@ pub fn unavailable(why: &str) {
         "the cgroup v2 VM cannot be set up here, and it is required (CORRAL_VM_REQUIRED or CI \
          is set): {why}"
     );
-    eprintln!(
+    // Straight to fd 2: libtest captures eprintln! of passing tests, and this must be seen.
+    let banner = format!(
         "\n######## SKIPPED: cgroup v2 VM tests ########\n\
          # {why}\n\
          # Install what .ci/run installs (qemu-system-x86, apt-get reachable), or set\n\
          # CORRAL_VM_REQUIRED=1 to make this a failure (.ci/run and `make test-vm` do).\n\
          #############################################\n"
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), banner.as_bytes());
 }
 
 /// What a boot needs: QEMU and the cached kernel and busybox.

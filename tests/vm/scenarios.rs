@@ -135,7 +135,14 @@ fn cpu_max() -> Outcome {
         Instant::now(),
     );
     let share = (usage1 - usage0) as f64 / (t1 - t0).as_micros() as f64;
-    let shown = app(name)?.instances.first().and_then(|i| i.cpu_percent);
+    // Apps without memory.limit are sampled every fifth interval: the figure may take 5 s.
+    let sampled = wait(10, "a CPU figure", || {
+        status(name).ok()?.instances.first()?.cpu_percent
+    });
+    let shown = sampled
+        .and_then(|_| app(name))
+        .ok()
+        .and_then(|a| a.instances.first()?.cpu_percent);
     delete(name)?;
     let figures = format!(
         "{:.1} % of a CPU over {:.1}s (cpu.stat), throttled {} times, get shows {}",
@@ -254,7 +261,8 @@ fn delete_kills_all() -> Outcome {
 /// `spec.pids.max` stops a fork bomb, and `corral get` still answers while it pushes.
 fn pids_max() -> Outcome {
     let name = "pids-max";
-    let bomb = "while :; do sleep 1000 & done";
+    // A shell exits at its first failed fork; an interactive one reading `yes` keeps trying.
+    let bomb = "yes 'sleep 1000 &' | sh -i 2>/dev/null";
     apply(name, &[&sh(bomb), &mark(name), "pids: {max: 16}"])?;
     let pid = running_pid(name)?;
     let cgroup = cgroup_of(pid)?;
@@ -269,23 +277,27 @@ fn pids_max() -> Outcome {
         let t = Instant::now();
         let answered = corral(&["get", name]);
         slowest = slowest.max(t.elapsed());
-        most = most.max(
-            read(cgroup.join("pids.current"))?
-                .parse()
-                .unwrap_or(u64::MAX),
-        );
+        let current = read(cgroup.join("pids.current"))?;
+        most = most.max(current.parse().unwrap_or(u64::MAX));
         answered?;
     }
     let refused = keyed(&events, "max")?;
+    let pushing = alive(pid);
     delete(name)?;
     let figures = format!(
         "pids.current at most {most} (pids.max 16), {refused} forks refused, slowest get {} ms",
         slowest.as_millis()
     );
     hit.map_err(|e| format!("{figures}: {e}"))?;
-    if most > 16 || slowest > Duration::from_secs(5) {
+    if !pushing {
         return Err(format!(
-            "{figures}: expected at most 16 and answers within 5 s"
+            "{figures}: the bomb (pid {pid}) died instead of pushing"
+        ));
+    }
+    // The CLI takes 1-2 s under TCG unloaded; the bomb's shell spins on the one vCPU.
+    if most > 16 || slowest > Duration::from_secs(10) {
+        return Err(format!(
+            "{figures}: expected at most 16 and answers within 10 s"
         ));
     }
     Ok(figures)
