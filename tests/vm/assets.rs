@@ -49,10 +49,12 @@ fn kernel(cache: &Path) -> Result<PathBuf, String> {
     let package = kernel_package()?;
     let dir = cache.join(&package);
     let vmlinux = dir.join("vmlinux");
+    let bzimage = dir.join("vmlinuz");
+    let boot = dir.join("unpacked").join("boot");
     if vmlinux.exists() {
+        check_config(&find_prefixed(&boot, "config-")?)?;
         return Ok(vmlinux);
     }
-    let bzimage = dir.join("vmlinuz");
     if !bzimage.exists() {
         let deb = download(cache, &package)?;
         let unpacked = dir.join("unpacked");
@@ -77,11 +79,10 @@ fn kernel(cache: &Path) -> Result<PathBuf, String> {
         if !tar.success() || !dpkg.success() {
             return Err(format!("cannot unpack boot/ of {}", deb.display()));
         }
-        let boot = unpacked.join("boot");
-        let config = find_prefixed(&boot, "config-")?;
-        check_config(&config)?;
+        check_config(&find_prefixed(&boot, "config-")?)?;
         fs::rename(find_prefixed(&boot, "vmlinuz-")?, &bzimage)
             .map_err(|e| format!("cannot move the kernel image into {}: {e}", dir.display()))?;
+        let _ = fs::remove_file(&deb); // 70 MB, no longer needed
     }
     let bytes = fs::read(&bzimage).map_err(|e| format!("read {}: {e}", bzimage.display()))?;
     match uncompressed_pvh(&bytes) {
@@ -132,6 +133,7 @@ fn busybox(cache: &Path) -> Result<PathBuf, String> {
     run(Command::new("dpkg").arg("-x").arg(&deb).arg(&tmp))?;
     let _ = fs::remove_dir_all(&dir);
     fs::rename(&tmp, &dir).map_err(|e| format!("rename {}: {e}", tmp.display()))?;
+    let _ = fs::remove_file(&deb);
     Ok(busybox)
 }
 
