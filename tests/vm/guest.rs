@@ -133,13 +133,20 @@ pub fn status(name: &str) -> Result<AppStatus, String> {
 
 /// The pid of instance 0 of `name` once it runs.
 pub fn running_pid(name: &str) -> Result<u32, String> {
+    let mut last = String::from("no status");
     wait(30, &format!("{name} to run"), || {
         let app = status(name).ok()?;
         let inst = app.instances.iter().find(|i| i.index == 0)?;
+        last = format!(
+            "phase {}, last exit {}",
+            inst.phase,
+            inst.last_exit.as_deref().unwrap_or("none")
+        );
         matches!(inst.phase.as_str(), "Running" | "Ready")
             .then_some(inst.pid)
             .flatten()
     })
+    .map_err(|e| format!("{e} (instance 0: {last})"))
 }
 
 /// `corral delete NAME`, then waits until no process marked `VM_MARK=name` is left.
