@@ -41,13 +41,13 @@ fn validate(file: &Path, root: Option<&Path>) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// The `MemoryCeiling` condition of `app`: (status, message).
+/// The `CgroupLimits` condition of `app` (which covers `memory.max`): (status, message).
 fn ceiling(ctl: &Controller, app: &str) -> Option<(bool, String)> {
     let c = ctl
         .app(app)?
         .conditions
         .into_iter()
-        .find(|c| c.kind == "MemoryCeiling")?;
+        .find(|c| c.kind == "CgroupLimits")?;
     Some((c.status, c.message))
 }
 
@@ -84,15 +84,17 @@ fn an_instance_gets_its_own_cgroup_with_memory_max_and_it_goes_when_the_instance
     ctl.write_manifest("capped.yaml", &app_with_max(&ctl, "200Mi"));
     ctl.start();
     let pid = ctl.wait_instances("capped", 1)[&0];
-    let instances = root.join("corral");
-    assert_eq!(
-        fs::read_to_string(root.join("cgroup.subtree_control")).unwrap(),
-        "+memory"
-    );
-    assert_eq!(
-        fs::read_to_string(instances.join("cgroup.subtree_control")).unwrap(),
-        "+memory"
-    );
+    // ROOT/corral/HOME: one folder per controller home.
+    let instances = wait_for(SOON, "the home's cgroup folder", || {
+        let dirs = fs::read_dir(root.join("corral")).ok()?;
+        dirs.flatten().map(|e| e.path()).find(|p| p.is_dir())
+    });
+    for dir in [&root, &root.join("corral"), &instances] {
+        assert_eq!(
+            fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap(),
+            "+memory +pids +cpu"
+        );
+    }
     let dir = wait_for(SOON, "the instance's cgroup", || {
         fs::read_dir(&instances)
             .ok()?
@@ -113,7 +115,7 @@ fn an_instance_gets_its_own_cgroup_with_memory_max_and_it_goes_when_the_instance
     );
     // The child wrote itself ("0") into cgroup.procs between fork and exec.
     assert_eq!(fs::read_to_string(dir.join("cgroup.procs")).unwrap(), "0\n");
-    let (enforced, message) = ceiling(&ctl, "capped").expect("a MemoryCeiling condition");
+    let (enforced, message) = ceiling(&ctl, "capped").expect("a CgroupLimits condition");
     assert!(enforced && message.contains("200Mi"), "{message}");
 
     // An edit applies in place: same process, new ceiling.
@@ -138,9 +140,8 @@ fn where_the_ceiling_is_not_available_the_app_runs_and_describe_says_why() {
     let warned = validate(&file, None).contains("warning");
     ctl.start();
     ctl.wait_instances("capped", 1);
-    let (enforced, message) = wait_for(SOON, "a MemoryCeiling condition", || {
-        ceiling(&ctl, "capped")
-    });
+    let (enforced, message) =
+        wait_for(SOON, "a CgroupLimits condition", || ceiling(&ctl, "capped"));
     assert_eq!(
         enforced, !warned,
         "validate and describe disagree: {message}"
@@ -167,7 +168,12 @@ fn an_instance_the_kernel_killed_at_its_ceiling_says_oom_killed() {
     ctl.start();
     let pid = ctl.wait_instances("capped", 1)[&0];
     let dir = wait_for(SOON, "the instance's cgroup", || {
-        let dirs = fs::read_dir(root.join("corral")).ok()?;
+        let home = fs::read_dir(root.join("corral"))
+            .ok()?
+            .flatten()
+            .next()?
+            .path();
+        let dirs = fs::read_dir(home).ok()?;
         dirs.flatten().map(|e| e.path()).find(|p| p.is_dir())
     });
     // What the kernel does at memory.max: count the kill in memory.events, SIGKILL the process.

@@ -1,38 +1,41 @@
-//! Finding the controller's own cgroup v2 directory and whether it can hold memory ceilings.
+//! Finding the controller's own cgroup v2 directory, which controllers it offers, and readying
+//! the instances' parent.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{write, Cgroups, Unavailable, INSTANCES_DIR, ROOT_ENV};
+use super::{write, Cgroups, Controller, Support, Unavailable, INSTANCES_DIR, ROOT_ENV};
 
-/// The controller's own cgroup (or `$CORRAL_CGROUP_ROOT`) if instance ceilings can be made
+/// The controller's own cgroup (or `$CORRAL_CGROUP_ROOT`) and what it offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delegated {
+    /// The directory.
+    pub own: PathBuf,
+    /// Where the cgroup2 file system is mounted (None for `$CORRAL_CGROUP_ROOT`).
+    pub mount: Option<PathBuf>,
+    /// The controllers it offers among those corral uses, and why each other one is missing.
+    pub support: Support,
+}
+
+/// The controller's own cgroup (or `$CORRAL_CGROUP_ROOT`) if instance cgroups can be made
 /// under it (read-only checks: safe for `corral validate`); otherwise why not.
-pub fn detect() -> Result<PathBuf, Unavailable> {
+pub fn detect() -> Result<Delegated, Unavailable> {
     detect_in(std::env::var_os(ROOT_ENV).map(PathBuf::from))
 }
 
 /// [`detect`] with the directory standing for the controller's cgroup, or the real one.
-pub fn detect_in(root: Option<PathBuf>) -> Result<PathBuf, Unavailable> {
-    let own = match root {
-        Some(root) => root,
-        None => own_cgroup()?,
+pub fn detect_in(root: Option<PathBuf>) -> Result<Delegated, Unavailable> {
+    let (own, mount) = match root {
+        Some(root) => (root, None),
+        None => {
+            let (own, mount) = own_cgroup()?;
+            (own, Some(mount))
+        }
     };
-    let controllers = fs::read_to_string(own.join("cgroup.controllers")).map_err(|e| {
-        Unavailable(format!(
-            "cannot read {}: {e}",
-            own.join("cgroup.controllers").display()
-        ))
-    })?;
-    if !controllers.split_whitespace().any(|c| c == "memory") {
-        return Err(Unavailable(format!(
-            "the memory controller is not delegated to the controller's cgroup {} (its \
-             cgroup.controllers: {:?}); run the controller as root on a cgroup v2 host, or under \
-             systemd with Delegate=yes",
-            own.display(),
-            controllers.trim()
-        )));
-    }
+    let listed = own.join("cgroup.controllers");
+    let controllers = fs::read_to_string(&listed)
+        .map_err(|e| Unavailable(format!("cannot read {}: {e}", listed.display())))?;
     if nix::unistd::access(&own, nix::unistd::AccessFlags::W_OK).is_err() {
         return Err(Unavailable(format!(
             "the controller's cgroup {} is not writable by this user; run the controller under \
@@ -40,28 +43,94 @@ pub fn detect_in(root: Option<PathBuf>) -> Result<PathBuf, Unavailable> {
             own.display()
         )));
     }
-    Ok(own)
+    let mut support = Support::default();
+    for c in Controller::ALL {
+        if controllers.split_whitespace().any(|name| name == c.name()) {
+            support.enabled.push(c);
+        } else {
+            let why = format!(
+                "the {} controller is not delegated to the controller's cgroup {} (its \
+                 cgroup.controllers: {:?}); run the controller as root on a cgroup v2 host, or \
+                 under systemd with Delegate=yes",
+                c.name(),
+                own.display(),
+                controllers.trim()
+            );
+            support.missing.push((c, why));
+        }
+    }
+    Ok(Delegated {
+        own,
+        mount,
+        support,
+    })
 }
 
-/// Readies `own` (from [`detect`]) for instance cgroups: `OWN/corral` with the memory
-/// controller enabled for its children. A cgroup with processes cannot enable controllers for
-/// its children (cgroup v2's no-internal-process rule), so the controller first moves itself
-/// into the leaf `OWN/controller` when it has to.
-pub fn prepare(own: &Path) -> Result<Cgroups, Unavailable> {
+/// Readies the controller's cgroup (from [`detect`]) for instance cgroups: `OWN/corral/HOME`
+/// (`home` tells controllers sharing a cgroup apart) with the offered controllers enabled for
+/// its children, and the empty groups a previous controller of this home left removed. A
+/// cgroup with processes cannot enable controllers for its children (cgroup v2's
+/// no-internal-process rule), so the controller first moves itself into the leaf
+/// `OWN/controller` when it has to. A controller that cannot be enabled is left out, with the
+/// reason.
+pub fn prepare(found: &Delegated, home: &str) -> Result<Cgroups, Unavailable> {
     let fail = |what: &str, e: io::Error| Unavailable(format!("cannot {what}: {e}"));
+    let own = &found.own;
+    let mut support = found.support.clone();
     let subtree = own.join("cgroup.subtree_control");
-    if write(&subtree, "+memory").is_err() {
+    if !support.enabled.is_empty() && write(&subtree, &plus(&support.enabled)).is_err() {
         let leaf = own.join("controller");
         mkdir(&leaf).map_err(|e| fail("create a leaf cgroup for the controller", e))?;
         write(&leaf.join("cgroup.procs"), &std::process::id().to_string())
             .map_err(|e| fail("move the controller into its leaf cgroup", e))?;
-        write(&subtree, "+memory").map_err(|e| fail("enable the memory controller", e))?;
+        enable(&subtree, &mut support);
     }
-    let dir = own.join(INSTANCES_DIR);
-    mkdir(&dir).map_err(|e| fail("create the instances' cgroup", e))?;
-    write(&dir.join("cgroup.subtree_control"), "+memory")
-        .map_err(|e| fail("enable the memory controller for instances", e))?;
-    Ok(Cgroups { dir })
+    let shared = own.join(INSTANCES_DIR);
+    let dir = shared.join(home);
+    for level in [&shared, &dir] {
+        mkdir(level).map_err(|e| fail("create the instances' cgroup", e))?;
+        if !support.enabled.is_empty() {
+            enable(&level.join("cgroup.subtree_control"), &mut support);
+        }
+    }
+    // Only an empty cgroup can be removed: the groups of live (adoptable) instances stay.
+    for stale in fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if stale.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = fs::remove_dir(stale.path());
+        }
+    }
+    Ok(Cgroups {
+        dir,
+        mount: found.mount.clone(),
+        support,
+    })
+}
+
+/// `+memory +pids +cpu` for `controllers`.
+fn plus(controllers: &[Controller]) -> String {
+    let names: Vec<String> = controllers
+        .iter()
+        .map(|c| format!("+{}", c.name()))
+        .collect();
+    names.join(" ")
+}
+
+/// Enables `support`'s controllers in `subtree` (a `cgroup.subtree_control`) all at once, or
+/// else one by one, moving each that fails to the missing ones with the kernel's reason.
+fn enable(subtree: &Path, support: &mut Support) {
+    if write(subtree, &plus(&support.enabled)).is_ok() {
+        return;
+    }
+    let tried = std::mem::take(&mut support.enabled);
+    for c in tried {
+        match write(subtree, &plus(&[c])) {
+            Ok(()) => support.enabled.push(c),
+            Err(e) => {
+                let why = format!("cannot enable the {} controller: {e}", c.name());
+                support.missing.push((c, why));
+            }
+        }
+    }
 }
 
 fn mkdir(path: &Path) -> io::Result<()> {
@@ -71,8 +140,9 @@ fn mkdir(path: &Path) -> io::Result<()> {
     }
 }
 
-/// The controller's own cgroup v2 directory: the cgroup2 mount plus the `0::PATH` entry.
-fn own_cgroup() -> Result<PathBuf, Unavailable> {
+/// The controller's own cgroup v2 directory (the cgroup2 mount plus the `0::PATH` entry of
+/// `/proc/self/cgroup`), and the mount.
+fn own_cgroup() -> Result<(PathBuf, PathBuf), Unavailable> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Unavailable(format!("cannot read /proc/self/mountinfo: {e}")))?;
     let Some(mount) = cgroup2_mount(&mountinfo) else {
@@ -82,14 +152,21 @@ fn own_cgroup() -> Result<PathBuf, Unavailable> {
     };
     let cgroup = fs::read_to_string("/proc/self/cgroup")
         .map_err(|e| Unavailable(format!("cannot read /proc/self/cgroup: {e}")))?;
-    let Some(path) = cgroup.lines().find_map(|l| l.strip_prefix("0::")) else {
+    let Some(own) = under(&mount, &cgroup) else {
         return Err(Unavailable(
             "this process is in no cgroup v2 group (/proc/self/cgroup has no 0:: line)".into(),
         ));
     };
-    let path = path.trim_start_matches('/');
-    Ok(if path.is_empty() {
-        mount
+    Ok((own, mount))
+}
+
+/// The directory a `/proc/PID/cgroup` text names on the cgroup2 file system mounted at
+/// `mount` (its `0::PATH` line).
+pub(super) fn under(mount: &Path, proc_cgroup: &str) -> Option<PathBuf> {
+    let path = proc_cgroup.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let path = path.trim().trim_start_matches('/');
+    Some(if path.is_empty() {
+        mount.to_path_buf()
     } else {
         mount.join(path)
     })

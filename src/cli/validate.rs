@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::cgroup::{Field, Limits};
 use crate::manifest::locate::Seg;
 use crate::manifest::{is_manifest_path, locate_in_file, parse_file, Located, ManifestError};
 use crate::store::caps::{self, Caps};
@@ -56,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         failed = true;
         report(&e);
     }
-    warn_ceilings(&apps);
+    warn_limits(&apps);
     super::validate_host::warn(&files, &apps);
     Ok(if failed {
         ExitCode::FAILURE
@@ -156,29 +157,32 @@ fn conflicts(apps: &[Located]) -> Vec<ManifestError> {
     out
 }
 
-/// Warns, at each `memory.max`, when this host cannot enforce it (a warning: the manifest is
-/// valid, and `memory.limit` still applies).
-fn warn_ceilings(apps: &[Located]) {
-    let with_max: Vec<&Located> = apps
+/// Warns, at each `memory.max`, `cpu.max` and `pids.max`, when this host cannot enforce it, and
+/// why (a warning: the manifest is valid, and the app runs without it).
+fn warn_limits(apps: &[Located]) {
+    let with_limits: Vec<(&Located, Vec<Field>)> = apps
         .iter()
-        .filter(|l| l.app.spec.memory.as_ref().is_some_and(|m| m.max.is_some()))
+        .map(|l| (l, Limits::of(&l.app.spec).fields()))
+        .filter(|(_, fields)| !fields.is_empty())
         .collect();
-    if with_max.is_empty() {
+    if with_limits.is_empty() {
         return;
     }
-    let Err(why) = crate::cgroup::detect() else {
-        return;
-    };
-    for app in with_max {
-        let path = [Seg::Key("spec"), Seg::Key("memory"), Seg::Key("max")];
-        let (line, column) = std::fs::read_to_string(&app.file)
-            .ok()
-            .and_then(|text| locate_in_file(&text, app.doc_index, &path))
-            .unwrap_or((app.line, 1));
-        eprintln!(
-            "{}:{line}:{column}: warning: {why}; memory.limit still applies",
-            app.file.display()
-        );
+    let found = crate::cgroup::detect();
+    let support = found.as_ref().map(|d| &d.support);
+    for (app, fields) in with_limits {
+        for field in fields {
+            let Some(why) = crate::cgroup::field_unavailable(support, field) else {
+                continue;
+            };
+            let (section, key) = field.key().split_once('.').unwrap_or((field.key(), ""));
+            let path = [Seg::Key("spec"), Seg::Key(section), Seg::Key(key)];
+            let (line, column) = std::fs::read_to_string(&app.file)
+                .ok()
+                .and_then(|text| locate_in_file(&text, app.doc_index, &path))
+                .unwrap_or((app.line, 1));
+            eprintln!("{}:{line}:{column}: warning: {why}", app.file.display());
+        }
     }
 }
 

@@ -95,7 +95,7 @@ impl Controller {
         }
         previous.clear();
         self.supervisor.probe_adopted(&self.templates);
-        self.apply_ceilings();
+        self.apply_limits();
         self.sync_watches();
         Ok(())
     }

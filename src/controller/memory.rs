@@ -5,49 +5,12 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::Controller;
-use crate::api::Condition;
-use crate::cgroup;
-use crate::manifest::quantity::ByteSize;
 use crate::metrics::{Root, Usage};
 use crate::reconcile::{MemoryState, Phase};
 
 impl Controller {
-    /// Writes each app's `memory.max` into its live instances' cgroups (an edit applies in
-    /// place, like `memory.limit`).
-    pub(super) fn apply_ceilings(&mut self) {
-        for (app, template) in &self.templates {
-            self.supervisor.update_ceiling(app, template.memory_max);
-        }
-    }
-
-    /// `describe`'s word on `memory.max` for an app that sets it: enforced, or why not.
-    pub(super) fn ceiling_condition(&self, app: &str) -> Option<Condition> {
-        let max = self.templates.get(app)?.memory_max?;
-        let found = match self.supervisor.ceiling_status() {
-            Some(found) => found.clone().map(|c| c.dir),
-            None => cgroup::detect(),
-        };
-        Some(match found {
-            Ok(dir) => Condition {
-                kind: "MemoryCeiling".into(),
-                status: true,
-                reason: "CgroupMemoryMax".into(),
-                message: format!(
-                    "memory.max {} is enforced by the kernel per instance, in cgroups under {}",
-                    ByteSize(max),
-                    dir.display()
-                ),
-            },
-            Err(why) => Condition {
-                kind: "MemoryCeiling".into(),
-                status: false,
-                reason: "CgroupUnavailable".into(),
-                message: format!("{why}; memory.limit still applies"),
-            },
-        })
-    }
-
-    /// Tells the sampler which trees to measure, and which of them a `memory.limit` watches
+    /// Tells the sampler which instances to measure (their cgroups, or else their trees), and
+    /// which of them a `memory.limit` watches
     /// (those every interval); called after every reconcile, as instances and limits change.
     pub(super) fn publish_sampled(&self) {
         let limited = |app: &str| {
@@ -60,6 +23,7 @@ impl Controller {
             .map(|i| Root {
                 pid: i.pid,
                 limited: limited(&i.app),
+                cgroup: i.cgroup.as_ref().map(|g| g.path.as_path().into()),
             })
             .collect();
         self.sampled_pids.send_if_modified(|old| {

@@ -5,6 +5,7 @@ mod desired;
 mod events;
 mod gitops;
 mod history;
+mod limits;
 mod listen;
 mod load;
 mod memory;

@@ -189,7 +189,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             ),
         },
     ];
-    conditions.extend(ctl.ceiling_condition(name));
+    conditions.extend(ctl.limits_condition(name));
     conditions.extend(ctl.synced_condition(name));
     Some(AppStatus {
         name: name.to_owned(),

@@ -3,6 +3,7 @@
 //! Parsing never touches a process: it turns text into [`Located`] apps or a [`ManifestError`]
 //! that says where (file:line:column) and what to do about it.
 
+pub mod cpu;
 mod defaults;
 pub mod fields;
 pub mod locate;

@@ -114,6 +114,30 @@ fn a_memory_max_below_the_limit_is_refused_at_the_key() {
 }
 
 #[test]
+fn cpu_and_pids_limits_parse_and_bad_ones_are_refused_at_the_value() {
+    let ok = format!("{}  cpu: {{max: 500m}}\n  pids: {{max: 100}}\n", app("a"));
+    let spec = &parse(&ok).unwrap()[0].app.spec;
+    assert_eq!(spec.cpu.map(|c| c.max.0), Some(500));
+    assert_eq!(spec.pids.map(|p| p.max), Some(100));
+    let float = format!("{}  cpu:\n    max: 1.5\n", app("a"));
+    assert_eq!(
+        parse(&float).unwrap()[0].app.spec.cpu.map(|c| c.max.0),
+        Some(1500)
+    );
+    for (extra, at, says) in [
+        ("  cpu:\n    max: 0\n", (8, 10), "a CPU limit of 0"),
+        ("  cpu:\n    max: 2Gi\n", (8, 10), "expected a CPU quantity"),
+        ("  cpu:\n    limit: 1\n", (8, 5), "unknown field `limit`"),
+        ("  pids:\n    max: 0\n", (8, 10), "an integer ≥ 1"),
+        ("  pids:\n    max: many\n", (8, 10), "an integer ≥ 1"),
+    ] {
+        let err = parse(&format!("{}{extra}", app("a"))).unwrap_err();
+        assert_eq!((err.line, err.column), at, "{extra}: {err}");
+        assert!(err.message.contains(says), "{extra}: {err}");
+    }
+}
+
+#[test]
 fn a_nul_character_anywhere_is_refused_where_it_is_written() {
     for (extra, at, path) in [
         ("  env:\n    A: \"x\\0y\"\n", (8, 5), "spec.env.A"),

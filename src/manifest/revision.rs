@@ -7,7 +7,8 @@ use super::types::{AppSpec, Probe};
 
 impl AppSpec {
     /// The revision: a short hash of everything that shapes a process (DESIGN.md §3), with the
-    /// chosen profile's env. `instances`, `suspend`, `memory`, `strategy` and labels are left out.
+    /// chosen profile's env. `instances`, `suspend`, `memory`, `cpu`, `pids` (limits written
+    /// into the live instances in place), `strategy` and labels are left out.
     pub fn revision(&self, profile: Option<&str>) -> String {
         let profile_env = profile.and_then(|p| self.profiles.get(p)).map(|p| &p.env);
         let shaping = json!({
@@ -170,6 +171,9 @@ mod tests {
             "  instances: 7\n",
             "  suspend: true\n",
             "  memory: {limit: 1Gi}\n",
+            "  memory: {limit: 1Gi, max: 2Gi}\n",
+            "  cpu: {max: 500m}\n",
+            "  pids: {max: 100}\n",
             "  strategy: {maxSurge: 1, maxUnavailable: 0}\n",
         ];
         for change in same {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::cpu::CpuQuantity;
 use super::defaults::*;
 use super::fields;
 use super::quantity::{ByteSize, DurationSpec, IntOrPercent};
@@ -102,6 +103,12 @@ pub struct AppSpec {
     /// Memory limit for each instance's whole process tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<Memory>,
+    /// CPU limit for each instance (cgroup v2 `cpu.max`); Kubernetes' `resources.limits.cpu`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Cpu>,
+    /// Process count limit for each instance (cgroup v2 `pids.max`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<Pids>,
     /// When an exited instance is started again.
     #[serde(default)]
     pub restart_policy: RestartPolicy,
@@ -336,6 +343,32 @@ pub struct Memory {
     /// `corral validate` and `corral describe` say why and only `limit` applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<ByteSize>,
+}
+
+/// CPU limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cpu {
+    /// CPU time each instance may use, all its processes together, as a Kubernetes quantity:
+    /// `500m` (half a core), `1.5`, `2`. Enforced by the kernel (cgroup v2 `cpu.max`, over
+    /// periods of 100ms): beyond it the instance is throttled, never killed. Needs a delegated
+    /// cgroup v2 subtree with the cpu controller; where there is none, `corral validate` and
+    /// `corral describe` say why and the app runs unlimited. An edit applies in place.
+    pub max: CpuQuantity,
+}
+
+/// Process count limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Pids {
+    /// Most processes and threads each instance may have at once, an integer ≥ 1 (cgroup v2
+    /// `pids.max`): beyond it `fork` and thread creation fail inside the instance (a fork bomb
+    /// stops there). Needs a delegated cgroup v2 subtree with the pids controller; where there
+    /// is none, `corral validate` and `corral describe` say why and the app runs unlimited. An
+    /// edit applies in place.
+    #[serde(deserialize_with = "fields::positive")]
+    #[schemars(range(min = 1))]
+    pub max: u32,
 }
 
 /// When an exited instance is started again.

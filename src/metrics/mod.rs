@@ -1,7 +1,9 @@
-//! Sampling CPU and memory of each instance's whole process tree (DESIGN.md §5), and the
-//! Prometheus `/metrics` exposition (DESIGN.md §7).
+//! Sampling CPU and memory of each instance (DESIGN.md §5, §11), and the Prometheus `/metrics`
+//! exposition (DESIGN.md §7).
 //!
-//! Only our own trees are read (`procfs`), never every process on the host. Trees an app's
+//! An instance with its own cgroup is read from it (`memory.current`, `cpu.stat`: two small
+//! reads); the others by walking their process tree, and only our own trees are read
+//! (`procfs`), never every process on the host. Trees an app's
 //! `memory.limit` watches are sampled every interval; the others, whose figures only feed
 //! `corral get` and `/metrics`, every [`UNLIMITED_EVERY`] intervals. Sampling reads /proc, so
 //! it runs on the blocking pool, never on a runtime thread.
@@ -16,6 +18,8 @@ pub mod snapshot;
 pub use snapshot::Published;
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
@@ -25,33 +29,37 @@ use tokio_util::sync::CancellationToken;
 /// default 1 s): their CPU and MEM columns may be that old, for a fifth of the work.
 pub const UNLIMITED_EVERY: u64 = 5;
 
-/// CPU and RSS of one instance's process tree.
+/// CPU and memory of one instance: its cgroup's figures, or its process tree's.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Usage {
-    /// CPU percent of one core, summed over the tree (may exceed 100), since the previous
-    /// sample of the tree.
+    /// CPU percent of one core, summed over the instance (may exceed 100), since its previous
+    /// sample.
     pub cpu_percent: f32,
-    /// Resident memory of the tree in bytes.
+    /// Memory in bytes: its cgroup's `memory.current`, or else the resident memory of its
+    /// process tree.
     pub rss_bytes: u64,
-    /// CPU seconds (user + system) the tree has used so far: its live processes' and those of
-    /// the children they reaped (a counter, for `/metrics`).
+    /// CPU seconds (user + system) it has used so far: its cgroup's `usage_usec`, or else its
+    /// tree's live processes' and those of the children they reaped (a counter, for `/metrics`).
     pub cpu_seconds: f64,
 }
 
-/// One process tree to sample: an instance's pid, and whether a memory limit watches it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One instance to sample: its pid, its cgroup if it has one, and whether a memory limit
+/// watches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
     /// The instance's pid (the root of its tree).
     pub pid: u32,
     /// Whether its app has a `memory.limit` (sampled every interval, never late).
     pub limited: bool,
+    /// Its own cgroup, read instead of its tree when it can be.
+    pub cgroup: Option<Arc<Path>>,
 }
 
 /// What the sampler remembers of one tree between samples.
 struct Seen {
     usage: Usage,
-    /// Cumulative CPU ticks at the last sample, and when (CPU% is the difference).
-    ticks: u64,
+    /// Cumulative CPU time (µs) at the last sample, and when (CPU% is the difference).
+    cpu_usec: u64,
     at: Instant,
     /// The round it was last asked for; trees not asked for are forgotten.
     round: u64,
@@ -90,7 +98,11 @@ impl Sampler {
     pub fn sample(&mut self, roots: &[u32]) -> BTreeMap<u32, Usage> {
         let all: Vec<Root> = roots
             .iter()
-            .map(|&pid| Root { pid, limited: true })
+            .map(|&pid| Root {
+                pid,
+                limited: true,
+                cgroup: None,
+            })
             .collect();
         self.sample_due(&all).unwrap_or_default()
     }
@@ -114,6 +126,9 @@ impl Sampler {
                 Some(seen) if !due => seen.round = round,
                 _ => {
                     read_any = true;
+                    if self.read_cgroup(root, now) {
+                        continue;
+                    }
                     if !self.children_files && parents.is_none() {
                         parents = Some(self.parent_map());
                     }
@@ -166,11 +181,32 @@ impl Sampler {
             self.seen.remove(&root);
             return;
         }
-        let tps = self.ticks_per_second as f64;
+        let cpu_usec =
+            u64::try_from(u128::from(ticks) * 1_000_000 / u128::from(self.ticks_per_second.max(1)))
+                .unwrap_or(u64::MAX);
+        self.record(root, cpu_usec, pages * self.page_size, now);
+    }
+
+    /// Reads `root`'s own cgroup into `seen` (marked with this round); false when it has none
+    /// or its figures cannot be read (then its tree is read instead).
+    fn read_cgroup(&mut self, root: &Root, now: Instant) -> bool {
+        let Some(dir) = &root.cgroup else {
+            return false;
+        };
+        let Some(found) = crate::cgroup::usage(dir, &mut self.buf) else {
+            return false;
+        };
+        self.record(root.pid, found.cpu_usec, found.memory_bytes, now);
+        true
+    }
+
+    /// Records a reading of `root`: CPU time used so far (µs) and memory (bytes); CPU% is the
+    /// CPU time since its previous reading over the time between them.
+    fn record(&mut self, root: u32, cpu_usec: u64, memory: u64, now: Instant) {
         let cpu_percent = match self.seen.get(&root) {
             Some(prev) => {
                 let secs = now.saturating_duration_since(prev.at).as_secs_f64();
-                let used = ticks.saturating_sub(prev.ticks) as f64 / tps;
+                let used = cpu_usec.saturating_sub(prev.cpu_usec) as f64 / 1e6;
                 if secs > 0.0 {
                     (used / secs * 100.0) as f32
                 } else {
@@ -181,14 +217,14 @@ impl Sampler {
         };
         let usage = Usage {
             cpu_percent,
-            rss_bytes: pages * self.page_size,
-            cpu_seconds: ticks as f64 / tps,
+            rss_bytes: memory,
+            cpu_seconds: cpu_usec as f64 / 1e6,
         };
         self.seen.insert(
             root,
             Seen {
                 usage,
-                ticks,
+                cpu_usec,
                 at: now,
                 round: self.round,
             },

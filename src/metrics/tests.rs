@@ -1,5 +1,6 @@
 //! The sampler against real processes.
 
+use std::fs;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -116,27 +117,33 @@ fn unlimited_trees_are_read_every_few_intervals_limited_ones_always() {
     let unlimited = Root {
         pid: busy.0.id(),
         limited: false,
+        cgroup: None,
     };
     let limited = Root {
         pid: idle.0.id(),
         limited: true,
+        cgroup: None,
     };
     let mut sampler = Sampler::default();
     // Only an unlimited tree: read on the first call, then not until UNLIMITED_EVERY calls on.
-    assert!(sampler.sample_due(&[unlimited]).is_some());
+    assert!(sampler
+        .sample_due(std::slice::from_ref(&unlimited))
+        .is_some());
     for _ in 1..UNLIMITED_EVERY {
-        assert_eq!(sampler.sample_due(&[unlimited]), None);
+        assert_eq!(sampler.sample_due(std::slice::from_ref(&unlimited)), None);
     }
-    assert!(sampler.sample_due(&[unlimited]).is_some());
+    assert!(sampler
+        .sample_due(std::slice::from_ref(&unlimited))
+        .is_some());
     // With a limited tree beside it: a sample on every call; the unlimited tree keeps its last
     // figures in between (the very same, though it is busy), the limited one is read anew.
     let mut before = sampler
-        .sample_due(&[unlimited, limited])
+        .sample_due(&[unlimited.clone(), limited.clone()])
         .expect("limited is due");
     for _ in 2..UNLIMITED_EVERY {
         std::thread::sleep(Duration::from_millis(20)); // let the busy tree's CPU time move
         let now = sampler
-            .sample_due(&[unlimited, limited])
+            .sample_due(&[unlimited.clone(), limited.clone()])
             .expect("limited is due");
         assert_eq!(
             now[&unlimited.pid], before[&unlimited.pid],
@@ -154,18 +161,56 @@ fn a_new_tree_is_read_at_once_and_a_forgotten_one_dropped() {
     let ra = Root {
         pid: a.0.id(),
         limited: false,
+        cgroup: None,
     };
     let rb = Root {
         pid: b.0.id(),
         limited: false,
+        cgroup: None,
     };
     let mut sampler = Sampler::default();
-    assert!(sampler.sample_due(&[ra]).is_some());
-    let both = sampler.sample_due(&[ra, rb]).expect("the new tree is due");
+    assert!(sampler.sample_due(std::slice::from_ref(&ra)).is_some());
+    let both = sampler
+        .sample_due(&[ra.clone(), rb.clone()])
+        .expect("the new tree is due");
     assert!(both.contains_key(&ra.pid) && both.contains_key(&rb.pid));
-    assert_eq!(sampler.sample_due(&[rb]), None);
+    assert_eq!(sampler.sample_due(std::slice::from_ref(&rb)), None);
     assert!(
         !sampler.seen.contains_key(&ra.pid),
         "a root no longer asked for is forgotten"
     );
+}
+
+#[test]
+fn an_instance_with_a_cgroup_is_read_from_it_not_from_its_tree() {
+    let busy = spawn("sleep", &["30"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("memory.current"), "104857600\n").unwrap();
+    fs::write(
+        dir.path().join("cpu.stat"),
+        "usage_usec 1000000\nuser_usec 1\n",
+    )
+    .unwrap();
+    let root = Root {
+        pid: busy.0.id(),
+        limited: true,
+        cgroup: Some(dir.path().into()),
+    };
+    let mut sampler = Sampler::default();
+    let first = sampler.sample_due(std::slice::from_ref(&root)).unwrap()[&root.pid];
+    assert_eq!(first.rss_bytes, 100 << 20);
+    assert_eq!(first.cpu_seconds, 1.0);
+    std::thread::sleep(Duration::from_millis(100));
+    fs::write(dir.path().join("cpu.stat"), "usage_usec 1050000\n").unwrap();
+    let next = sampler.sample_due(std::slice::from_ref(&root)).unwrap()[&root.pid];
+    assert_eq!(next.cpu_seconds, 1.05);
+    assert!(
+        next.cpu_percent > 5.0 && next.cpu_percent <= 50.0,
+        "50ms over ≥100ms: {}",
+        next.cpu_percent
+    );
+    // Its files gone (the memory controller not enabled): its tree is read instead.
+    fs::remove_file(dir.path().join("memory.current")).unwrap();
+    let tree = sampler.sample_due(std::slice::from_ref(&root)).unwrap()[&root.pid];
+    assert!(tree.rss_bytes > 0 && tree.rss_bytes < 100 << 20, "{tree:?}");
 }

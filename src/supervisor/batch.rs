@@ -56,10 +56,7 @@ impl Supervisor {
             let (app, index) = (&req.template.app, req.index);
             let id = self.next_id;
             self.next_id += 1;
-            let cgroups = match req.template.memory_max {
-                Some(_) => self.ceiling().ok(),
-                None => None,
-            };
+            let cgroups = self.cgroups().ok();
             let slots = self.slots.entry(app.clone()).or_default();
             slots.entry(index).or_default().record_restart();
             let template = templates

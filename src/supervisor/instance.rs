@@ -58,8 +58,8 @@ pub struct Instance {
     pub memory: MemoryState,
     /// The RSS (bytes) a sample found over the limit (bytes), and that limit.
     pub memory_exceeded: Option<(u64, u64)>,
-    /// Its cgroup and the `memory.max` written there, when it has a hard ceiling.
-    pub cgroup: Option<(std::path::PathBuf, u64)>,
+    /// Its own cgroup, where the controller has a delegated cgroup v2 subtree.
+    pub cgroup: Option<crate::cgroup::Group>,
 }
 
 impl Instance {

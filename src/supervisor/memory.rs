@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Instance, Supervisor};
-use crate::cgroup::{self, Cgroups, Unavailable};
+use crate::cgroup;
 use crate::reconcile::{BackoffPolicy, InstanceId, MemoryState, SlotHistory, StopReason};
 
 impl Supervisor {
@@ -63,61 +63,16 @@ impl Supervisor {
     }
 }
 
-impl Supervisor {
-    /// Where instance cgroups go, found (and readied) on first use; or why there are none.
-    pub(super) fn ceiling(&mut self) -> Result<Cgroups, Unavailable> {
-        self.cgroups
-            .get_or_insert_with(|| {
-                let found = cgroup::detect().and_then(|own| cgroup::prepare(&own));
-                if let Err(e) = &found {
-                    tracing::warn!("{e}; memory.limit still applies");
-                }
-                found
-            })
-            .clone()
-    }
-
-    /// Whether `memory.max` can be enforced here, if an app asked for it yet.
-    pub fn ceiling_status(&self) -> Option<&Result<Cgroups, Unavailable>> {
-        self.cgroups.as_ref()
-    }
-
-    /// Writes an edited `memory.max` into the cgroups of `app`'s live instances.
-    pub fn update_ceiling(&mut self, app: &str, max: Option<u64>) {
-        let Some(max) = max else { return };
-        for inst in self.instances.values_mut().filter(|i| i.app == app) {
-            let Some((path, current)) = &mut inst.cgroup else {
-                continue;
-            };
-            if *current != max {
-                match cgroup::set_max(path, max) {
-                    Ok(()) => *current = max,
-                    Err(e) => tracing::warn!(app, "cannot update memory.max: {e}"),
-                }
-            }
-        }
-    }
-
-    /// Removes the cgroup of an instance that exited (on the blocking pool).
-    pub(super) fn remove_cgroup(&self, inst: &Instance) {
-        let path = match (&inst.cgroup, &self.cgroups) {
-            (Some((path, _)), _) => path.clone(),
-            // Adopted from a previous controller: its cgroup is found by name.
-            (None, Some(Ok(cgroups))) => cgroups.path_of(&inst.app, inst.index, inst.id),
-            _ => return,
-        };
-        if path.exists() {
-            self.shared.tasks.spawn(cgroup::remove_when_empty(path));
-        }
-    }
-}
-
-/// `OOMKilled (memory.max …)` when the kernel killed a process of `inst`'s cgroup for going
-/// over its ceiling (`oom_kill` in `memory.events`), Kubernetes' word for it.
+/// `OOMKilled (memory.max …)` when the kernel OOM-killed `inst`'s cgroup (`oom_kill` in
+/// `memory.events`; with `memory.oom.group` every process of it), Kubernetes' word for it.
 pub(super) fn oom_killed(inst: &Instance) -> Option<String> {
-    let (path, max) = inst.cgroup.as_ref()?;
-    let kills = cgroup::oom_kills(path)?;
-    (kills > 0).then(|| format!("OOMKilled (memory.max {})", mebibytes(*max)))
+    let group = inst.cgroup.as_ref()?;
+    let kills = cgroup::oom_kills(&group.path)?;
+    let max = group.written.and_then(|l| l.memory_max);
+    (kills > 0).then(|| match max {
+        Some(max) => format!("OOMKilled (memory.max {})", mebibytes(max)),
+        None => "OOMKilled".to_owned(),
+    })
 }
 
 /// Records the planned exit of a process stopped over its memory limit; returns how it ended,

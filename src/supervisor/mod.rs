@@ -2,6 +2,7 @@
 //! their output, and keeps the record a later controller adopts them from. Decides no policy.
 
 mod batch;
+mod cgroups;
 mod events;
 pub mod feed;
 mod instance;
@@ -49,7 +50,7 @@ pub struct Supervisor {
     last_exits: BTreeMap<(String, u32), String>,
     /// Per-app recent events (bounded).
     pub events: EventLog,
-    /// Where instance cgroups go (`memory.max`), found when an app first asks for one.
+    /// Where instance cgroups go, found when the first instance starts (or is adopted).
     cgroups: Option<Result<crate::cgroup::Cgroups, crate::cgroup::Unavailable>>,
     /// The receiving end of `shared.log_losses`, until the controller takes it.
     log_losses: Option<mpsc::Receiver<LogLoss>>,
@@ -376,7 +377,8 @@ impl Supervisor {
         for entry in record.instances {
             self.next_id = self.next_id.max(entry.id + 1);
             match spawn::adopt(&self.shared, &entry, now, wall_now) {
-                Some(inst) => {
+                Some(mut inst) => {
+                    self.attach_cgroup(&mut inst);
                     let msg = format!(
                         "instance {} (pid {}) adopted from the previous controller",
                         entry.index, entry.pid
@@ -410,9 +412,10 @@ impl Supervisor {
                 entry.id = self.next_id;
             }
             self.next_id = self.next_id.max(entry.id + 1);
-            let Some(inst) = spawn::adopt(&self.shared, &entry, now, wall_now) else {
+            let Some(mut inst) = spawn::adopt(&self.shared, &entry, now, wall_now) else {
                 continue;
             };
+            self.attach_cgroup(&mut inst);
             let mut msg = format!(
                 "instance {} (pid {}, revision {}) was running without a record entry; adopted by its marker",
                 entry.index, entry.pid, entry.revision
@@ -435,5 +438,9 @@ impl Supervisor {
         self.shared.captures_stop.cancel();
         self.shared.tasks.close();
         self.shared.tasks.wait().await;
+        if let Some(Ok(cgroups)) = self.cgroups {
+            // This home's folder of instance groups, if none is left (adoptable ones stay).
+            let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir(cgroups.dir)).await;
+        }
     }
 }

@@ -216,19 +216,8 @@ pub fn spawn(
     if let Some(fds) = inherit {
         net::pass_fds(&mut cmd, fds);
     }
-    let cgroup = match (cgroups, template.memory_max) {
-        (Some(cgroups), Some(max)) => match cgroups.create(&template.app, index, id, max) {
-            Ok(cgroup) => Some((cgroup, max)),
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot set memory.max: {e}"),
-                ));
-            }
-        },
-        _ => None,
-    };
-    if let Some((cgroup, _)) = &cgroup {
+    let cgroup = cgroup::for_instance(cgroups, (&template.app, index, id), &template.limits)?;
+    if let Some(cgroup) = &cgroup {
         let procs = cgroup.procs.clone();
         // SAFETY: the closure only calls the async-signal-safe `enter_from_child`.
         unsafe {
@@ -238,7 +227,7 @@ pub fn spawn(
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {
-            if let Some((cgroup, _)) = &cgroup {
+            if let Some(cgroup) = &cgroup {
                 cgroup::remove(&cgroup.path);
             }
             let what = if e.kind() == io::ErrorKind::NotFound {
@@ -269,7 +258,7 @@ pub fn spawn(
         LogPipe::in_process(pid, 2, err_inode),
     ];
     let mut inst = Instance::new(id, template, index, pid, start_ticks, pipes, ports);
-    inst.cgroup = cgroup.map(|(c, max)| (c.path, max));
+    inst.cgroup = cgroup.map(InstanceCgroup::into_group);
     inst.log_files = log_files;
     if let Err(e) = probes::start(shared, template, id, &target, notify, true, &inst.probes) {
         tracing::warn!(app = %template.app, "instance {index}: {e}");

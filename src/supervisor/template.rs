@@ -30,8 +30,8 @@ pub struct Template {
     pub liveness: Option<Probe>,
     /// Shared ports.
     pub listen: Vec<Listen>,
-    /// `memory.max` in bytes: the cgroup ceiling of each instance.
-    pub memory_max: Option<u64>,
+    /// What each instance's cgroup enforces (`memory.max`, `cpu.max`, `pids.max`).
+    pub limits: crate::cgroup::Limits,
     /// Why the template cannot start a process (an unreadable env file), if so.
     pub error: Option<String>,
     /// The `envFiles` paths, checked with `cwd` before each spawn.
@@ -81,7 +81,7 @@ impl Template {
             readiness: spec.readiness.clone(),
             liveness: spec.liveness.clone(),
             listen: spec.listen.clone(),
-            memory_max: spec.memory.as_ref().and_then(|m| m.max).map(|m| m.0),
+            limits: crate::cgroup::Limits::of(spec),
             error,
             env_files,
             trust,

@@ -348,6 +348,33 @@ impl Drop for Controller {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        self.remove_cgroups();
+    }
+}
+
+impl Controller {
+    /// Removes the instance cgroups a killed controller of this home left on the host's real
+    /// cgroup v2 tree (`OWN/corral/HOME`), so test runs leave no empty groups behind.
+    fn remove_cgroups(&self) {
+        let Ok(found) = corral::cgroup::detect_in(None) else {
+            return;
+        };
+        let home = fs::canonicalize(&self.home).unwrap_or_else(|_| self.home.clone());
+        let key = corral::cgroup::home_key(&home.display().to_string());
+        let dir = found.own.join(corral::cgroup::INSTANCES_DIR).join(key);
+        if !dir.is_dir() {
+            return;
+        }
+        // Killed processes leave their groups once reaped: a few tries.
+        for _ in 0..50 {
+            for group in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let _ = fs::remove_dir(group.path());
+            }
+            if fs::remove_dir(&dir).is_ok() || !dir.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

@@ -76,8 +76,24 @@ pub fn container(
             "memory.max ({max}) is not exported: limits.memory is the one ceiling a container has, and it takes memory.limit"
         ));
     }
-    let resources = spec.memory.as_ref().map(|m| ResourceRequirements {
-        limits: Some([("memory".to_owned(), Quantity(m.limit.to_string()))].into()),
+    if let Some(pids) = &spec.pids {
+        warn(format!(
+            "pids.max ({}) is not exported: a Deployment has no per-container process limit (the kubelet's podPidsLimit is node-wide)",
+            pids.max
+        ));
+    }
+    let limits: BTreeMap<String, Quantity> = [
+        spec.memory
+            .as_ref()
+            .map(|m| ("memory", m.limit.to_string())),
+        spec.cpu.map(|c| ("cpu", c.max.to_string())),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|(k, v)| (k.to_owned(), Quantity(v)))
+    .collect();
+    let resources = (!limits.is_empty()).then(|| ResourceRequirements {
+        limits: Some(limits),
         ..ResourceRequirements::default()
     });
     let signal = spec.stop.signal.0;
