@@ -2,11 +2,12 @@
 //! checked against the kernel's own cgroup files and `/proc`. Apps are busybox sh one-liners
 //! carrying `VM_MARK=<scenario>` in their environment, so their processes can be found.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::guest::{
     alive, app, apply, cgroup_of, corral, delete, keyed, marked, read, running_pid, status, wait,
-    Outcome,
+    Outcome, CGROUP_FS,
 };
 
 /// A named check.
@@ -233,16 +234,17 @@ fn delete_kills_all() -> Outcome {
     let name = "delete-kills-all";
     let escapee = "trap '' TERM HUP INT; while :; do sleep 1; done";
     let script = format!("setsid sh -c \"{escapee}\" & while :; do sleep 1; done");
-    apply(
-        name,
-        &[
-            &sh(&script),
-            &mark(name),
-            "memory: {limit: 200Mi, max: 256Mi}",
-        ],
-    )?;
+    // No limit at all: every instance has its own cgroup where the controller has a subtree.
+    apply(name, &[&sh(&script), &mark(name)])?;
     let pid = running_pid(name)?;
     let cgroup = cgroup_of(pid)?;
+    if !cgroup.starts_with(Path::new(CGROUP_FS).join("corral")) {
+        delete(name)?;
+        return Err(format!(
+            "the instance runs in {}, not a cgroup of its own",
+            cgroup.display()
+        ));
+    }
     let procs = wait(10, "the daemonized child to start", || {
         let procs = read(cgroup.join("cgroup.procs")).ok()?;
         let sessions = marked(name)
