@@ -15,7 +15,11 @@ mkdir -p /root/manifests /root/corral
 chmod 0700 /root /root/corral
 echo "CORRAL-VM booted uptime=$(cut -d' ' -f1 /proc/uptime)s kernel=$(uname -r) controllers=$(tr ' ' , < /sys/fs/cgroup/cgroup.subtree_control)"
 
-corral controller --manifests /root/manifests > /tmp/controller.log 2>&1 &
+# As systemd runs it with Delegate=yes: in a cgroup of its own, the controllers enabled for it,
+# and processes in it (so corral must move itself to a leaf before enabling them for children).
+mkdir /sys/fs/cgroup/corral.service
+(echo 0 > /sys/fs/cgroup/corral.service/cgroup.procs &&
+    exec corral controller --manifests /root/manifests) > /tmp/controller.log 2>&1 &
 /bin/vm-guest --ignored --exact guest_scenarios --nocapture --test-threads=1
 status=$?
 if [ "$status" != 0 ]; then

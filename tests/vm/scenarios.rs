@@ -2,12 +2,11 @@
 //! checked against the kernel's own cgroup files and `/proc`. Apps are busybox sh one-liners
 //! carrying `VM_MARK=<scenario>` in their environment, so their processes can be found.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::guest::{
     alive, app, apply, cgroup_of, corral, delete, keyed, marked, read, running_pid, status, wait,
-    Outcome, CGROUP_FS,
+    Outcome,
 };
 
 /// A named check.
@@ -238,7 +237,10 @@ fn delete_kills_all() -> Outcome {
     apply(name, &[&sh(&script), &mark(name)])?;
     let pid = running_pid(name)?;
     let cgroup = cgroup_of(pid)?;
-    if !cgroup.starts_with(Path::new(CGROUP_FS).join("corral")) {
+    let own = cgroup
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{name}-0-")));
+    if !own {
         delete(name)?;
         return Err(format!(
             "the instance runs in {}, not a cgroup of its own",
