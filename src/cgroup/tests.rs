@@ -2,7 +2,7 @@
 //! cgroup (the kernel's cgroupfs is not available to every test machine), and the "not
 //! available" path for real on this host.
 
-use super::detect::{cgroup2_mount, under};
+use super::detect::{cgroup2_mount, delegated_root, under};
 use super::*;
 
 const MOUNTINFO: &str = "\
@@ -23,6 +23,17 @@ fn finds_the_cgroup2_mount() {
         Some(PathBuf::from("/mnt/my cgroups"))
     );
     assert_eq!(cgroup2_mount("22 1 0:21 / /proc rw - proc proc rw\n"), None);
+}
+
+#[test]
+fn a_controller_started_in_the_leaf_manages_the_delegated_cgroup_above_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let service = tmp.path().join("corral.service");
+    std::fs::create_dir_all(service.join("controller")).expect("mkdir");
+    assert_eq!(delegated_root(service.join("controller")), service);
+    // Any other cgroup is its own.
+    std::fs::create_dir_all(service.join("other")).expect("mkdir");
+    assert_eq!(delegated_root(service.join("other")), service.join("other"));
 }
 
 #[test]

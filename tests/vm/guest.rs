@@ -32,19 +32,11 @@ pub fn run() {
     let filter = std::env::var(FILTER_ENV).unwrap_or_default();
     let wanted = |name: &str| filter.is_empty() || filter.split(',').any(|f| f == name);
     let started = Instant::now();
-    let up = wait(60, "the controller to answer", || {
-        let client = Client::new(&Home::from_env());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()?;
-        runtime.block_on(client.info()).ok()
-    })
-    .and_then(|info| {
+    let up = wait(60, "the controller to answer", || controller_pid().ok()).and_then(|_| {
         corral(&["get"])?;
-        Ok((info.pid, secs(started)))
+        Ok(secs(started))
     });
-    let (pid, after) = match up {
+    let after = match up {
         Ok(up) => up,
         Err(why) => {
             report("controller", Err(why));
@@ -66,7 +58,7 @@ pub fn run() {
         report(scenario.name, outcome);
     }
     // Instance cgroups are made ready when the first instance starts: checked after them.
-    let leaf = controller_cgroup(pid, after);
+    let leaf = controller_pid().and_then(|pid| controller_cgroup(pid, after));
     if leaf.is_err() {
         failed.push("controller");
     }
@@ -158,6 +150,19 @@ pub fn status(name: &str) -> Result<AppStatus, String> {
     runtime
         .block_on(client.get(name))
         .map_err(|e| format!("GET app {name}: {e}"))
+}
+
+/// The pid of the running controller (from the control API).
+pub fn controller_pid() -> Result<u32, String> {
+    let client = Client::new(&Home::from_env());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    runtime
+        .block_on(client.info())
+        .map(|info| info.pid)
+        .map_err(|e| format!("GET info: {e}"))
 }
 
 /// The pid of instance 0 of `name` once it runs.

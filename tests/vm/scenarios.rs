@@ -2,11 +2,14 @@
 //! checked against the kernel's own cgroup files and `/proc`. Apps are busybox sh one-liners
 //! carrying `VM_MARK=<scenario>` in their environment, so their processes can be found.
 
+use std::fs;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::guest::{
-    alive, app, apply, cgroup_of, corral, delete, keyed, marked, read, running_pid, status, wait,
-    Outcome,
+    alive, app, apply, cgroup_of, controller_pid, corral, delete, keyed, marked, read, running_pid,
+    status, wait, Outcome, CGROUP_FS,
 };
 
 /// A named check.
@@ -34,6 +37,10 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "delete-kills-all",
         run: delete_kills_all,
+    },
+    Scenario {
+        name: "restart-adopts",
+        run: restart_adopts,
     },
     Scenario {
         name: "pids-max",
@@ -273,6 +280,62 @@ fn delete_kills_all() -> Outcome {
         cgroup.display(),
         started.elapsed().as_secs_f64()
     ))
+}
+
+/// A controller killed and started again adopts a running instance with its cgroup and limits,
+/// and a delete then still ends it whole.
+fn restart_adopts() -> Outcome {
+    let name = "restart-adopts";
+    apply(
+        name,
+        &[
+            &sh("while :; do sleep 1; done"),
+            &mark(name),
+            "cpu: {max: 300m}",
+        ],
+    )?;
+    let pid = running_pid(name)?;
+    let cgroup = cgroup_of(pid)?;
+    let old = controller_pid()?;
+    let _ = Command::new("kill").args(["-9", &old.to_string()]).status();
+    wait(10, "the controller to die", || (!alive(old)).then_some(()))?;
+    // The service's own cgroup now has controllers enabled for its children and children with
+    // processes: the kernel refuses a process there (what systemd < 254 does on a restart of a
+    // Delegate=yes unit); DelegateSubgroup=controller starts it in the leaf, as here.
+    let service = Path::new(CGROUP_FS).join("corral.service");
+    let refused = fs::write(service.join("cgroup.procs"), "0")
+        .map_or_else(|e| e.to_string(), |()| "accepted".into());
+    let leaf = service.join("controller").join("cgroup.procs");
+    let script = format!(
+        "echo 0 > {} && exec corral controller --manifests /root/manifests >> /tmp/controller.log 2>&1",
+        leaf.display()
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .spawn()
+        .map_err(|e| format!("cannot start the controller again: {e}"))?;
+    wait(30, "the new controller to answer", || {
+        controller_pid().ok().filter(|p| *p != old)
+    })?;
+    let adopted = running_pid(name)?;
+    let max = read(cgroup.join("cpu.max"))?;
+    let kept = adopted == pid && cgroup_of(pid)? == cgroup && max == "30000 100000";
+    delete(name)?;
+    wait(10, "the adopted instance's cgroup to be removed", || {
+        (!cgroup.exists()).then_some(())
+    })?;
+    let figures = format!(
+        "instance pid {pid} -> {adopted}, cpu.max {max:?} in {}; a process into corral.service \
+         itself: {refused}",
+        cgroup.display()
+    );
+    if kept {
+        Ok(figures)
+    } else {
+        Err(format!(
+            "{figures}: the instance, its cgroup or its limit was not kept"
+        ))
+    }
 }
 
 /// `spec.pids.max` stops a fork bomb, and `corral get` still answers while it pushes.
