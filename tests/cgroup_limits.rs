@@ -319,3 +319,25 @@ fn an_adopted_instance_keeps_its_group_its_limits_and_its_removal() {
     ctl.remove_manifest("capped.yaml");
     ctl.wait_until(SOON, "the adopted group removed", || !dir.exists());
 }
+
+#[test]
+fn an_oom_kill_of_an_instance_without_memory_max_is_reported_too() {
+    let (ctl, root) = controller_in_fake_cgroup("memory\n", &[]);
+    ctl.write_manifest("plain.yaml", &app(&ctl, "plain", 1, &[]));
+    ctl.start();
+    let pid = ctl.wait_instances("plain", 1)[&0];
+    let dir = group_of(&root, "plain", 0);
+    // What the kernel does on a host-wide (or parent's) OOM, with memory.oom.group set: count
+    // the kill in memory.events and SIGKILL every process of the group.
+    fs::write(dir.join("memory.events"), "oom 1\noom_kill 1\n").expect("write");
+    common::kill_pid(pid);
+    let event = wait_for(SOON, "an OOMKilled event", || {
+        let events = ctl.app("plain")?.events;
+        events.into_iter().find(|e| e.reason == "OOMKilled")
+    });
+    assert!(
+        event.message.contains(&format!("pid {pid}"))
+            && event.message.contains("OOMKilled, then signal SIGKILL"),
+        "{event:?}"
+    );
+}

@@ -26,11 +26,11 @@ pub fn detect() -> Result<Delegated, Unavailable> {
 
 /// [`detect`] with the directory standing for the controller's cgroup, or the real one.
 pub fn detect_in(root: Option<PathBuf>) -> Result<Delegated, Unavailable> {
-    let (own, mount) = match root {
-        Some(root) => (root, None),
+    let (own, mount, on_v1) = match root {
+        Some(root) => (root, None, Vec::new()),
         None => {
-            let (own, mount) = own_cgroup()?;
-            (delegated_root(own), Some(mount))
+            let (own, mount, on_v1) = own_cgroup()?;
+            (delegated_root(own), Some(mount), on_v1)
         }
     };
     let listed = own.join("cgroup.controllers");
@@ -47,6 +47,14 @@ pub fn detect_in(root: Option<PathBuf>) -> Result<Delegated, Unavailable> {
     for c in Controller::ALL {
         if controllers.split_whitespace().any(|name| name == c.name()) {
             support.enabled.push(c);
+        } else if on_v1.iter().any(|name| name == c.name()) {
+            let why = format!(
+                "the {} controller is bound to a cgroup v1 hierarchy on this host (hybrid \
+                 mode), so cgroup v2 cannot use it; boot with \
+                 systemd.unified_cgroup_hierarchy=1 for a cgroup v2 host",
+                c.name()
+            );
+            support.missing.push((c, why));
         } else {
             let why = format!(
                 "the {} controller is not delegated to the controller's cgroup {} (its \
@@ -141,8 +149,8 @@ fn mkdir(path: &Path) -> io::Result<()> {
 }
 
 /// The controller's own cgroup v2 directory (the cgroup2 mount plus the `0::PATH` entry of
-/// `/proc/self/cgroup`), and the mount.
-fn own_cgroup() -> Result<(PathBuf, PathBuf), Unavailable> {
+/// `/proc/self/cgroup`), the mount, and the controllers cgroup v1 hierarchies hold.
+fn own_cgroup() -> Result<(PathBuf, PathBuf, Vec<String>), Unavailable> {
     let mountinfo = fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Unavailable(format!("cannot read /proc/self/mountinfo: {e}")))?;
     let Some(mount) = cgroup2_mount(&mountinfo) else {
@@ -157,7 +165,25 @@ fn own_cgroup() -> Result<(PathBuf, PathBuf), Unavailable> {
             "this process is in no cgroup v2 group (/proc/self/cgroup has no 0:: line)".into(),
         ));
     };
-    Ok((own, mount))
+    Ok((own, mount, v1_controllers(&mountinfo)))
+}
+
+/// The controllers mounted as cgroup v1 hierarchies in a `/proc/self/mountinfo` text (a hybrid
+/// host: those are not available to cgroup v2).
+pub(super) fn v1_controllers(mountinfo: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((_, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut fields = right.split_whitespace();
+        if fields.next() != Some("cgroup") {
+            continue;
+        }
+        let options = fields.nth(1).unwrap_or_default();
+        out.extend(options.split(',').map(str::to_owned));
+    }
+    out
 }
 
 /// The leaf the controller moves itself into, in its own cgroup, to enable controllers there.

@@ -2,7 +2,7 @@
 //! cgroup (the kernel's cgroupfs is not available to every test machine), and the "not
 //! available" path for real on this host.
 
-use super::detect::{cgroup2_mount, delegated_root, under};
+use super::detect::{cgroup2_mount, delegated_root, under, v1_controllers};
 use super::*;
 
 const MOUNTINFO: &str = "\
@@ -23,6 +23,14 @@ fn finds_the_cgroup2_mount() {
         Some(PathBuf::from("/mnt/my cgroups"))
     );
     assert_eq!(cgroup2_mount("22 1 0:21 / /proc rw - proc proc rw\n"), None);
+}
+
+#[test]
+fn finds_the_controllers_a_hybrid_host_binds_to_cgroup_v1() {
+    let v1 = v1_controllers(MOUNTINFO);
+    assert!(v1.contains(&"memory".to_owned()), "{v1:?}");
+    assert!(!v1.contains(&"cgroup2".to_owned()) && !v1.contains(&"proc".to_owned()));
+    assert!(v1_controllers("30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n").is_empty());
 }
 
 #[test]

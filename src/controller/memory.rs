@@ -17,13 +17,22 @@ impl Controller {
             let spec = self.store.apps.get(app).map(|l| &l.app.spec);
             spec.is_some_and(|s| s.memory.is_some())
         };
+        // Groups without the memory controller have no memory.current: their trees are read.
+        let figures = matches!(
+            self.supervisor.cgroup_status(),
+            Some(Ok(c)) if c.support.has(crate::cgroup::Controller::Memory)
+        );
         let roots: Vec<Root> = self
             .supervisor
             .all()
             .map(|i| Root {
                 pid: i.pid,
                 limited: limited(&i.app),
-                cgroup: i.cgroup.as_ref().map(|g| g.path.as_path().into()),
+                cgroup: i
+                    .cgroup
+                    .as_ref()
+                    .filter(|_| figures)
+                    .map(|g| g.path.as_path().into()),
             })
             .collect();
         self.sampled_pids.send_if_modified(|old| {

@@ -335,7 +335,9 @@ pub struct Memory {
     /// over it again within `backoff.resetAfter` of a failed run at its index, it is stopped and
     /// restarted after the back-off delay (CrashLoopBackOff). RSS is the sum over the tree of
     /// each process's resident set, the MEM of `corral get`: pages shared between forked
-    /// workers count once per process, so leave headroom for them.
+    /// workers count once per process, so leave headroom for them. Where the instance has its
+    /// own cgroup (a delegated cgroup v2 subtree), MEM is the group's `memory.current` instead
+    /// (shared pages once, page cache included).
     pub limit: ByteSize,
     /// Kernel-enforced ceiling per instance (cgroup v2 `memory.max`, no swap beyond it), at
     /// least `limit`: the kernel reclaims, then OOM-kills inside the instance, above it. Needs a

@@ -79,7 +79,7 @@ Environment={home}
 # Only the controller is signalled: on stop it stops every app gracefully itself, and a
 # controller restart (a crash, an upgrade) leaves the apps running for the next one to adopt.
 KillMode=process
-# The controller may create cgroups below its own for memory.max.
+# The controller may create a cgroup per instance below its own (cpu.max, pids.max, memory.max).
 Delegate=yes
 Restart=on-failure
 RestartSec=2s
