@@ -2,7 +2,7 @@
 CARGO ?= cargo
 MANIFESTS ?= manifests
 
-.PHONY: run build test fmt-check clippy unit fuzz-smoke fuzz schema-check clean layout
+.PHONY: run build test test-vm fmt-check clippy unit fuzz-smoke fuzz schema-check clean layout
 
 ## Build, then run the controller in the foreground on the demo manifests (Ctrl-C stops it).
 run: build
@@ -23,6 +23,14 @@ clippy:
 
 unit:
 	$(CARGO) test --locked --all-targets
+
+## The cgroup v2 scenarios in a throwaway QEMU VM with a real kernel (tests/vm_cgroup.rs), alone
+## and with the VM's console shown; fails instead of skipping when QEMU or apt are missing.
+## `make test` runs the same test (one boot, about a minute under TCG) within `unit`.
+## VM_SCENARIOS=cpu-max,pids-max runs only those; CORRAL_VM_ACCEL=kvm where KVM works.
+VM_SCENARIOS ?=
+test-vm:
+	CORRAL_VM_REQUIRED=1 CORRAL_VM_SCENARIOS=$(VM_SCENARIOS) $(CARGO) test --locked --test vm_cgroup -- --nocapture
 
 ## A short fuzz run: each target FUZZ_SMOKE_SECONDS (10) with the random harness (fuzz/README.md).
 FUZZ_SMOKE_SECONDS ?= 10

@@ -30,7 +30,7 @@ pub fn detect_in(root: Option<PathBuf>) -> Result<Delegated, Unavailable> {
         Some(root) => (root, None, Vec::new()),
         None => {
             let (own, mount, on_v1) = own_cgroup()?;
-            (own, Some(mount), on_v1)
+            (delegated_root(own), Some(mount), on_v1)
         }
     };
     let listed = own.join("cgroup.controllers");
@@ -87,7 +87,7 @@ pub fn prepare(found: &Delegated, home: &str) -> Result<Cgroups, Unavailable> {
     let mut support = found.support.clone();
     let subtree = own.join("cgroup.subtree_control");
     if !support.enabled.is_empty() && write(&subtree, &plus(&support.enabled)).is_err() {
-        let leaf = own.join("controller");
+        let leaf = own.join(LEAF);
         mkdir(&leaf).map_err(|e| fail("create a leaf cgroup for the controller", e))?;
         write(&leaf.join("cgroup.procs"), &std::process::id().to_string())
             .map_err(|e| fail("move the controller into its leaf cgroup", e))?;
@@ -184,6 +184,23 @@ pub(super) fn v1_controllers(mountinfo: &str) -> Vec<String> {
         out.extend(options.split(',').map(str::to_owned));
     }
     out
+}
+
+/// The leaf the controller moves itself into, in its own cgroup, to enable controllers there.
+const LEAF: &str = "controller";
+
+/// The cgroup the controller manages, given the one it runs in: a controller started again in
+/// the leaf a previous one moved into (`OWN/controller`: a restart with systemd's
+/// `DelegateSubgroup=controller`, or a re-exec) manages `OWN`, where the instances' cgroups
+/// are, rather than nesting `OWN/controller/controller` and losing them.
+pub(super) fn delegated_root(own: PathBuf) -> PathBuf {
+    let writable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok();
+    match own.parent() {
+        Some(parent) if own.file_name() == Some(LEAF.as_ref()) && writable(parent) => {
+            parent.to_path_buf()
+        }
+        _ => own,
+    }
 }
 
 /// The directory a `/proc/PID/cgroup` text names on the cgroup2 file system mounted at

@@ -2,7 +2,7 @@
 //! cgroup (the kernel's cgroupfs is not available to every test machine), and the "not
 //! available" path for real on this host.
 
-use super::detect::{cgroup2_mount, under, v1_controllers};
+use super::detect::{cgroup2_mount, delegated_root, under, v1_controllers};
 use super::*;
 
 const MOUNTINFO: &str = "\
@@ -31,6 +31,17 @@ fn finds_the_controllers_a_hybrid_host_binds_to_cgroup_v1() {
     assert!(v1.contains(&"memory".to_owned()), "{v1:?}");
     assert!(!v1.contains(&"cgroup2".to_owned()) && !v1.contains(&"proc".to_owned()));
     assert!(v1_controllers("30 25 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n").is_empty());
+}
+
+#[test]
+fn a_controller_started_in_the_leaf_manages_the_delegated_cgroup_above_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let service = tmp.path().join("corral.service");
+    std::fs::create_dir_all(service.join("controller")).expect("mkdir");
+    assert_eq!(delegated_root(service.join("controller")), service);
+    // Any other cgroup is its own.
+    std::fs::create_dir_all(service.join("other")).expect("mkdir");
+    assert_eq!(delegated_root(service.join("other")), service.join("other"));
 }
 
 #[test]
