@@ -3,6 +3,7 @@
 pub mod api;
 pub mod cgroup;
 pub mod cli;
+pub mod confine;
 pub mod controller;
 pub mod export;
 #[doc(hidden)]

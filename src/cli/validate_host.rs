@@ -1,6 +1,7 @@
 //! `corral validate`'s look at this host: warnings (never errors: validate also runs on a
-//! laptop that is not the target) for a missing `cwd`/`envFiles` entry, and for manifests,
-//! directories, `cwd`s and `envFiles` a controller would refuse under its trust rule.
+//! laptop that is not the target) for a missing `cwd`/`envFiles` entry, for manifests,
+//! directories, `cwd`s and `envFiles` a controller would refuse under its trust rule, and for
+//! `cwd`, `envFiles` and `watch` paths the app's `user` could not read.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,10 @@ pub fn warn(files: &[PathBuf], apps: &[Located]) {
                 &[Seg::Key("spec"), Seg::Key("envFiles"), Seg::Index(i)],
             );
             check(&base.join(file), Role::EnvFile, &at, false);
+        }
+        for found in crate::confine::host::unreachable(app) {
+            let at = place(app, &found.field);
+            eprintln!("{at}: warning: {}", found.message);
         }
     }
 }

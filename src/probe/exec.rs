@@ -34,6 +34,8 @@ pub(crate) struct ExecCheck {
     pub cwd: PathBuf,
     /// The complete environment.
     pub env: Vec<(String, String)>,
+    /// The instance's user and limits, applied before exec; `None`: the controller's.
+    pub confine: Option<std::sync::Arc<crate::confine::Confinement>>,
     /// Bound on one run.
     pub timeout: Duration,
 }
@@ -65,9 +67,19 @@ impl ExecCheck {
         if !self.cwd.as_os_str().is_empty() {
             command.current_dir(&self.cwd);
         }
+        if let Some(confine) = self.confine.clone() {
+            // SAFETY: `apply_in_child` only makes async-signal-safe syscalls, no allocation.
+            unsafe {
+                command.pre_exec(move || confine.apply_in_child());
+            }
+        }
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(err) => {
+                let err = match &self.confine {
+                    Some(confine) => confine.explain(err, &self.argv[0]),
+                    None => err,
+                };
                 let why = describe_io(&err);
                 let message = if self.cwd.as_os_str().is_empty() {
                     format!("{what}: cannot start: {why}")

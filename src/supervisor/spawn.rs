@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
@@ -18,6 +19,7 @@ use super::record::RecordEntry;
 use super::shared::Shared;
 use super::template::Template;
 use crate::cgroup::{self, Cgroups, InstanceCgroup};
+use crate::confine::Confinement;
 use crate::logs::{self, AnonymousPipe, CaptureOptions, LogPipe, LossReporter, Rotation, Stream};
 use crate::manifest::{ListenMode, Logs};
 use crate::net;
@@ -137,6 +139,8 @@ pub struct Prepared {
     env: Vec<(String, String)>,
     /// The program as found in that environment's `PATH` (None: left to `execvp`).
     program: Option<PathBuf>,
+    /// The user and limits of its instances, set in each child before exec.
+    confine: Arc<Confinement>,
 }
 
 /// What every start of `template` needs first, done once for many instances: the template is
@@ -149,12 +153,23 @@ pub fn prepare(shared: &Shared, template: &Template) -> io::Result<Prepared> {
     template.check_paths().map_err(io::Error::other)?;
     std::fs::create_dir_all(shared.home.run_dir())?;
     logs::prepare_dir(&shared.home, &template.app, template.log_dir.as_deref())?;
-    let env = app_env(template);
+    let mut env = app_env(template);
+    let confine = crate::confine::prepare(&template.confine, &template.cwd)?;
+    env.extend(confine.login_env(&template.env));
     let program = template
         .argv
         .first()
         .and_then(|p| program::resolve(p, program::path_of(&env)));
-    Ok(Prepared { env, program })
+    let inherit = template
+        .listen
+        .iter()
+        .any(|l| l.mode == ListenMode::Inherit);
+    confine.check_start(&template.cwd, program.as_deref(), inherit)?;
+    Ok(Prepared {
+        env,
+        program,
+        confine: Arc::new(confine),
+    })
 }
 
 /// Spawns instance `id` of `template` at `index` (after [`prepare`]); `inherit` are dups of
@@ -176,8 +191,13 @@ pub fn spawn(
     // On an error below, dropping the child's ends ends the captures: nothing to remove.
     let notify = match template.readiness.as_ref().and_then(|p| p.notify.as_ref()) {
         Some(_) => {
-            let path = run_dir.join(format!("{}.{index}.{id}.notify", template.app));
-            Some(NotifySocket::bind(&path)?)
+            let name = format!("{}.{index}.{id}.notify", template.app);
+            Some(match prepared.confine.other_user() {
+                Some((uid, gid)) => {
+                    NotifySocket::bind_for_user(&std::env::temp_dir(), &name, uid, gid)?
+                }
+                None => NotifySocket::bind(&run_dir.join(name))?,
+            })
         }
         None => None,
     };
@@ -235,17 +255,22 @@ pub fn spawn(
             cmd.pre_exec(move || InstanceCgroup::enter_from_child(&procs));
         }
     }
+    // Last of the pre_exec hooks (after the cgroup's and the fds'): it gives up root.
+    let confine = Arc::clone(&prepared.confine);
+    // SAFETY: `apply_in_child` only makes async-signal-safe syscalls and does not allocate.
+    unsafe {
+        cmd.pre_exec(move || confine.apply_in_child());
+    }
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {
             if let Some((cgroup, _)) = &cgroup {
                 cgroup::remove(&cgroup.path);
             }
-            let what = if e.kind() == io::ErrorKind::NotFound {
-                format!("{program:?} not found: give its full path or check PATH")
-            } else {
-                e.to_string()
-            };
+            if e.kind() != io::ErrorKind::NotFound {
+                return Err(prepared.confine.explain(e, program));
+            }
+            let what = format!("{program:?} not found: give its full path or check PATH");
             return Err(io::Error::new(e.kind(), what));
         }
     };
@@ -263,6 +288,7 @@ pub fn spawn(
     let target = Target {
         env,
         default_port: default_probe_port(template, &ports),
+        confine: Some(Arc::clone(&prepared.confine)),
     };
     let pipes = vec![
         LogPipe::in_process(pid, 1, out_inode),
@@ -369,9 +395,19 @@ pub fn probe_adopted(shared: &Shared, template: &Template, inst: &mut Instance) 
             .is_some_and(|p| p.notify.is_none());
     let mut env = instance_env(template, inst.index);
     env.extend(net::port_env(&inst.ports));
+    let confine = match &template.confinement {
+        Ok(confine) => Some(Arc::clone(confine)),
+        Err(e) => {
+            tracing::warn!(app = %template.app, "instance {}: no probes: {e}", inst.index);
+            inst.probed = true;
+            return;
+        }
+    };
+    env.extend(confine.iter().flat_map(|c| c.login_env(&template.env)));
     let target = Target {
         env,
         default_port: default_probe_port(template, &inst.ports),
+        confine,
     };
     if let Err(e) = probes::start(
         shared,
