@@ -107,12 +107,12 @@ impl Confinement {
             ),
             0 => return err,
             s if s == Step::Nice as i32 => format!(
-                "spec.nice: cannot set {} ({why}); a value below the controller's needs root",
+                "spec.nice: cannot set {} ({why}); a value below the controller's needs CAP_SYS_NICE",
                 self.nice.unwrap_or_default()
             ),
             s if s == Step::Oom as i32 => format!(
                 "spec.oomScoreAdjust: cannot write {} to /proc/self/oom_score_adj ({why}); a \
-                 value below the controller's own needs root",
+                 value below the controller's own needs CAP_SYS_RESOURCE",
                 self.oom.0
             ),
             s if (Step::Groups as i32..=Step::Uid as i32).contains(&s) => format!(
@@ -127,8 +127,9 @@ impl Confinement {
             s => match self.rlimits.get((s - RLIMIT_STEPS) as usize) {
                 Some((name, _, limit)) => format!(
                     "spec.ulimits.{name}: cannot set soft {} / hard {} ({why}); a hard limit \
-                     above the controller's own needs root",
-                    limit.rlim_cur, limit.rlim_max
+                     above the controller's own needs CAP_SYS_RESOURCE",
+                    super::plan::shown(limit.rlim_cur),
+                    super::plan::shown(limit.rlim_max)
                 ),
                 None => return err,
             },

@@ -163,6 +163,15 @@ impl Identity {
     }
 }
 
+/// The controller's own user as [`Identity::label`] writes it: `root (0:0)`.
+pub fn own_label() -> String {
+    let (uid, gid) = (Uid::effective(), Gid::effective());
+    match User::from_uid(uid) {
+        Ok(Some(u)) => format!("{} ({uid}:{gid})", u.name),
+        _ => format!("{uid}:{gid}"),
+    }
+}
+
 /// Under this controller, when it is not root, refuses any user or group but its own.
 pub fn own_only(identity: &Identity, user_set: bool) -> Result<(), IdentityError> {
     own_only_as(identity, user_set, (Uid::effective(), Gid::effective()))

@@ -49,7 +49,7 @@ pub fn lower_own(target: i32) -> io::Result<Lowered> {
                 e.kind(),
                 format!(
                     "cannot lower the controller's oom_score_adj from {before} to {target}: that \
-                     needs root (CAP_SYS_RESOURCE); apps default to {} so the kernel still picks \
+                     needs CAP_SYS_RESOURCE (root, unless a container or sandbox drops it); apps default to {} so the kernel still picks \
                      them first (under systemd, OOMScoreAdjust= in the unit does this instead)",
                     default_for_apps(before)
                 ),

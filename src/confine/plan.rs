@@ -15,6 +15,9 @@ use crate::manifest::Ulimit;
 pub struct Confinement {
     /// The user and groups, when `user` or `group` is set.
     pub identity: Option<Identity>,
+    /// Who the instances run as, for people: `nobody (65534:65534)`, the controller's own
+    /// user when the app names none.
+    pub runs_as: String,
     /// Whether the child changes user and groups (root controller, identity set).
     pub(super) switch: bool,
     /// The supplementary groups, as `setgroups` takes them.
@@ -52,20 +55,24 @@ impl Confinement {
         if let Some(id) = &identity {
             identity::own_only(id, spec.user.is_some())?;
         }
-        let root = nix::unistd::Uid::effective().is_root();
+        // What a root controller usually may; a container or sandbox may take it away.
+        let (resource_cap, nice_cap) = (
+            has_capability(CAP_SYS_RESOURCE),
+            has_capability(CAP_SYS_NICE),
+        );
         let rlimits = spec
             .ulimits
             .iter()
-            .map(|(name, limit)| rlimit(name, limit, root))
+            .map(|(name, limit)| rlimit(name, limit, resource_cap))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(n) = spec.nice {
             // SAFETY: getpriority has no memory effects.
             let own = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
-            if !root && n < own {
+            if !nice_cap && n < own {
                 return Err(ConfineError::Field(format!(
-                    "spec.nice: {n} is below the controller's own nice value ({own}), and only \
-                     root (CAP_SYS_NICE) may lower it; raise it to {own} or more, or run the \
-                     controller as root"
+                    "spec.nice: {n} is below the controller's own nice value ({own}), and \
+                     lowering it needs CAP_SYS_NICE, which the controller lacks; raise it to \
+                     {own} or more, or run the controller as root"
                 )));
             }
         }
@@ -73,11 +80,11 @@ impl Confinement {
         let oom_value = spec
             .oom_score_adj
             .unwrap_or_else(|| oom::default_for_apps(own_oom));
-        if !root && oom_value < own_oom {
+        if !resource_cap && oom_value < own_oom {
             return Err(ConfineError::Field(format!(
                 "spec.oomScoreAdjust: {oom_value} is below the controller's own oom_score_adj \
-                 ({own_oom}), and only root (CAP_SYS_RESOURCE) may lower it; raise it to \
-                 {own_oom} or more, or run the controller as root"
+                 ({own_oom}), and lowering it needs CAP_SYS_RESOURCE, which the controller \
+                 lacks; raise it to {own_oom} or more, or run the controller as root"
             )));
         }
         let mut text = [0u8; 8];
@@ -85,7 +92,12 @@ impl Confinement {
         text[..digits.len()].copy_from_slice(digits.as_bytes());
         let cwd = CString::new(cwd.as_os_str().as_bytes())
             .map_err(|_| ConfineError::Field("spec.cwd: holds a NUL character".into()))?;
+        let runs_as = match &identity {
+            Some(id) => id.label(),
+            None => identity::own_label(),
+        };
         Ok(Confinement {
+            runs_as,
             switch: identity.as_ref().is_some_and(Identity::needs_switch),
             groups: identity
                 .as_ref()
@@ -227,7 +239,7 @@ fn resource(name: &str) -> i32 {
 fn rlimit(
     name: &'static str,
     limit: Ulimit,
-    root: bool,
+    may_raise: bool,
 ) -> Result<(&'static str, i32, libc::rlimit), ConfineError> {
     let res = resource(name);
     let want = libc::rlimit {
@@ -239,11 +251,14 @@ fn rlimit(
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes into `own`, a valid rlimit.
-    if unsafe { libc::getrlimit(res as _, &mut own) } == 0 && !root && want.rlim_max > own.rlim_max
+    if unsafe { libc::getrlimit(res as _, &mut own) } == 0
+        && !may_raise
+        && want.rlim_max > own.rlim_max
     {
         return Err(ConfineError::Field(format!(
-            "spec.ulimits.{name}: hard limit {} is above the controller's own ({}), and only root \
-             (CAP_SYS_RESOURCE) may raise it; lower it, or raise the controller's (e.g. \
+            "spec.ulimits.{name}: hard limit {} is above the controller's own ({}), and raising \
+             it needs CAP_SYS_RESOURCE, which the controller lacks (root has it unless a \
+             container or sandbox drops it); lower it, or raise the controller's (e.g. \
              Limit{}= in its systemd unit)",
             limit.hard,
             shown(own.rlim_max),
@@ -265,8 +280,23 @@ fn rlimit(
     Ok((name, res, want))
 }
 
+/// `CAP_SYS_NICE`: lowering a nice value.
+const CAP_SYS_NICE: u32 = 23;
+/// `CAP_SYS_RESOURCE`: raising a hard limit, lowering oom_score_adj.
+const CAP_SYS_RESOURCE: u32 = 24;
+
+/// Whether this process holds capability `bit` (`CapEff` in /proc/self/status).
+fn has_capability(bit: u32) -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|caps| caps >> bit & 1 == 1)
+}
+
 /// A raw limit as the manifest writes it.
-fn shown(raw: libc::rlim_t) -> String {
+pub(super) fn shown(raw: libc::rlim_t) -> String {
     if raw == libc::RLIM_INFINITY {
         "unlimited".into()
     } else {
