@@ -96,7 +96,7 @@ fn not_exported(spec: &AppSpec, warn: &mut impl FnMut(String)) {
     if spec.oom_score_adj.is_some() {
         warn("oomScoreAdjust is not exported: the kubelet sets oom_score_adj from the pod's QoS class".into());
     }
-    if spec.umask.is_some() {
-        warn("umask is not exported: set it in the image's entrypoint (e.g. sh -c 'umask 0027; exec …')".into());
+    if let Some(umask) = spec.umask {
+        warn(format!("umask is not exported: set it in the image's entrypoint (e.g. sh -c 'umask {umask}; exec …')"));
     }
 }
