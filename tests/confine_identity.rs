@@ -404,3 +404,25 @@ fn a_controller_that_is_not_root_refuses_any_other_user() {
     );
     assert!(stderr.contains(&want), "{stderr}");
 }
+
+#[test]
+fn a_nofile_below_the_controllers_open_fds_still_starts() {
+    let c = Controller::new();
+    c.start();
+    let own_fds = fs::read_dir(format!("/proc/{}/fd", c.pid()))
+        .unwrap()
+        .count();
+    assert!(own_fds > 8, "the controller holds {own_fds} fds");
+    let spec = [
+        format!("command: {}", sleeper(&c)),
+        "ulimits: {nofile: 8}".into(),
+    ];
+    let spec: Vec<&str> = spec.iter().map(String::as_str).collect();
+    c.write_manifest("few.yaml", &manifest("few", &spec));
+    let pid = c.wait_instances("few", 1)[&0];
+    assert_eq!(limit(pid, "Max open files"), ("8".into(), "8".into()));
+    assert_eq!(
+        oom_score_adj(pid),
+        (oom_score_adj(c.pid()) + 100).clamp(0, 1000)
+    );
+}

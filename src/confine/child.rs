@@ -1,10 +1,12 @@
 //! The part of a [`Confinement`] that runs in the forked child, before exec: only
 //! async-signal-safe syscalls on memory prepared in the parent, no allocation.
 //!
-//! Order matters: limits, nice and oom_score_adj first (raising a hard limit, lowering nice or
-//! oom_score_adj need privileges the switch gives up), then umask, then groups, gid and uid
-//! (setuid last: after it, setgid and setgroups are no longer allowed), then the cwd is
-//! entered again, now as the user, to see that it may.
+//! Order matters: oom_score_adj, limits and nice first (lowering oom_score_adj or nice and
+//! raising a hard limit need privileges the switch gives up; oom_score_adj before the limits,
+//! as opening its file needs a free fd below a lowered `nofile` and the child still holds the
+//! controller's close-on-exec fds), then umask, then groups, gid and uid (setuid last: after it,
+//! setgid and setgroups are no longer allowed), then the cwd is entered again, now as the
+//! user, to see that it may.
 //!
 //! std passes only an errno from a failed `pre_exec` to the parent, so a failure here says
 //! which step it was by its code: `step << 16 | errno` ([`Confinement::explain`] reads it).
@@ -44,6 +46,7 @@ fn failed(step: i32) -> io::Error {
 impl Confinement {
     /// Applies the confinement in the forked child. Async-signal-safe: no allocation, no lock.
     pub fn apply_in_child(&self) -> io::Result<()> {
+        write_oom(&self.oom.1)?;
         for (i, (_, resource, limit)) in self.rlimits.iter().enumerate() {
             // SAFETY: setrlimit reads a valid rlimit.
             if unsafe { libc::setrlimit(*resource as _, limit) } != 0 {
@@ -56,7 +59,6 @@ impl Confinement {
                 return Err(failed(Step::Nice as i32));
             }
         }
-        write_oom(&self.oom.1)?;
         if let Some(mask) = self.umask {
             // SAFETY: umask cannot fail.
             unsafe { libc::umask(mask) };
@@ -96,6 +98,14 @@ impl Confinement {
         let label = self
             .user_label()
             .unwrap_or_else(|| "the controller's user".into());
+        let denied = matches!(errno, libc::EPERM | libc::EACCES);
+        let hint = |text: &str| {
+            if denied {
+                format!("; {text}")
+            } else {
+                String::new()
+            }
+        };
         let message = match step {
             0 if self.switch && errno == libc::EACCES => format!(
                 "spec.command: user {label} may not run {program:?} ({why}): make it, and the \
@@ -107,13 +117,14 @@ impl Confinement {
             ),
             0 => return err,
             s if s == Step::Nice as i32 => format!(
-                "spec.nice: cannot set {} ({why}); a value below the controller's needs CAP_SYS_NICE",
-                self.nice.unwrap_or_default()
+                "spec.nice: cannot set {} ({why}){}",
+                self.nice.unwrap_or_default(),
+                hint("a value below the controller's needs CAP_SYS_NICE")
             ),
             s if s == Step::Oom as i32 => format!(
-                "spec.oomScoreAdjust: cannot write {} to /proc/self/oom_score_adj ({why}); a \
-                 value below the controller's own needs CAP_SYS_RESOURCE",
-                self.oom.0
+                "spec.oomScoreAdjust: cannot write {} to /proc/self/oom_score_adj ({why}){}",
+                self.oom.0,
+                hint("a value below the controller's own needs CAP_SYS_RESOURCE")
             ),
             s if (Step::Groups as i32..=Step::Uid as i32).contains(&s) => format!(
                 "spec.user: cannot switch to {label} ({why}); only a root controller can run \
@@ -126,10 +137,10 @@ impl Confinement {
             ),
             s => match self.rlimits.get((s - RLIMIT_STEPS) as usize) {
                 Some((name, _, limit)) => format!(
-                    "spec.ulimits.{name}: cannot set soft {} / hard {} ({why}); a hard limit \
-                     above the controller's own needs CAP_SYS_RESOURCE",
+                    "spec.ulimits.{name}: cannot set soft {} / hard {} ({why}){}",
                     super::plan::shown(limit.rlim_cur),
-                    super::plan::shown(limit.rlim_max)
+                    super::plan::shown(limit.rlim_max),
+                    hint("a hard limit above the controller's own needs CAP_SYS_RESOURCE")
                 ),
                 None => return err,
             },
