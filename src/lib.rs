@@ -4,6 +4,7 @@ pub mod api;
 pub mod cgroup;
 pub mod children;
 pub mod cli;
+pub mod confine;
 pub mod controller;
 pub mod export;
 #[doc(hidden)]

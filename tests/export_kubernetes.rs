@@ -147,3 +147,67 @@ fn bad_input_is_an_error_that_says_what() {
     let missing = export(&["-f", bad.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--image"));
 }
+
+#[test]
+fn user_and_group_become_run_as_ids_and_limits_are_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = |name: &str, lines: &str| {
+        format!(
+            "apiVersion: corral/v1\nkind: App\nmetadata: {{name: {name}}}\nspec:\n  command: [sleep, '1']\n{lines}"
+        )
+    };
+    let text = [
+        app("numbers", "  user: 1000\n  group: 2000\n"),
+        app("names", "  user: nobody\n  group: nogroup\n"),
+        app("ghost", "  user: no-such-user-x\n"),
+        app(
+            "limited",
+            "  ulimits: {nofile: 1024}\n  nice: 5\n  oomScoreAdjust: 10\n  umask: '0027'\n",
+        ),
+    ]
+    .join("---\n");
+    let file = dir.path().join("apps.yaml");
+    std::fs::write(&file, text).unwrap();
+    let out = export(&["-f", file.to_str().unwrap(), "--image", IMAGE]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    let deployments: Vec<Deployment> = serde_yaml::Deserializer::from_str(&stdout)
+        .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+        .collect();
+    let context = |name: &str| {
+        let d = deployments
+            .iter()
+            .find(|d| d.metadata.name.as_deref() == Some(name))
+            .unwrap();
+        let pod = d.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+        pod.containers[0].security_context.clone()
+    };
+    let ids = |name: &str| context(name).map(|s| (s.run_as_user, s.run_as_group));
+    assert_eq!(ids("numbers"), Some((Some(1000), Some(2000))));
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let nogroup = nix::unistd::Group::from_name("nogroup").unwrap().unwrap();
+    assert_eq!(
+        ids("names"),
+        Some((
+            Some(nobody.uid.as_raw().into()),
+            Some(nogroup.gid.as_raw().into())
+        ))
+    );
+    assert!(
+        stderr.contains("app/names: spec.user: nobody is uid 65534 on this host"),
+        "{stderr}"
+    );
+    assert_eq!(ids("ghost"), None);
+    assert!(
+        stderr.contains("app/ghost: spec.user: no-such-user-x is not a user on this host"),
+        "{stderr}"
+    );
+    assert_eq!(context("limited"), None);
+    for field in ["ulimits", "nice", "oomScoreAdjust", "umask"] {
+        assert!(
+            stderr.contains(&format!("app/limited: {field} is not exported")),
+            "{field}: {stderr}"
+        );
+    }
+}

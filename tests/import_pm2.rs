@@ -264,3 +264,42 @@ fn corral(dir: &Path, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+#[test]
+fn uid_and_gid_become_user_and_group() {
+    let dir = tempfile::tempdir().unwrap();
+    write_apps(dir.path());
+    fs::write(
+        dir.path().join("eco.json"),
+        r#"{"apps": [
+            {"name": "named", "script": "app/worker/worker.py", "uid": "nobody", "gid": "nogroup"},
+            {"name": "numbered", "script": "app/worker/worker.py", "uid": 65534, "gid": "65534"},
+            {"name": "bad", "script": "app/worker/worker.py", "uid": "no body"}
+        ]}"#,
+    )
+    .unwrap();
+    let run = corral(dir.path(), &["import", "pm2", "eco.json", "-o", "m"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let spec = |name: &str| {
+        parse_file(&dir.path().join(format!("m/{name}.yaml"))).unwrap()[0]
+            .app
+            .spec
+            .clone()
+    };
+    use corral::manifest::IdRef;
+    let named = spec("named");
+    assert_eq!(named.user, Some(IdRef::Name("nobody".into())));
+    assert_eq!(named.group, Some(IdRef::Name("nogroup".into())));
+    let numbered = spec("numbered");
+    assert_eq!(
+        (numbered.user, numbered.group),
+        (Some(IdRef::Id(65534)), Some(IdRef::Id(65534)))
+    );
+    assert_eq!(spec("bad").user, None);
+    assert!(
+        stderr.contains("uid: \"no body\" is not a user or group name or a numeric id"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("uid: run the controller"), "{stderr}");
+}

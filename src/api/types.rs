@@ -54,6 +54,9 @@ pub struct AppStatus {
     /// The git commit the definition in force was read at (manifests in a git work tree).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<crate::gitops::AppliedCommit>,
+    /// Who its instances run as: `nobody (65534:65534)` (`spec.user`, else the controller's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// An app's file watch (`spec.watch`).

@@ -125,6 +125,15 @@ fn new_file_path(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// Refuses an app whose `user` or `group` this host's controller could not run it as (the
+/// controller would refuse it the same way), at the field.
+fn refuse_here(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let apps = manifest::parse_str(path, text)?;
+    let ids = crate::confine::host::controller_ids(&crate::home::Home::from_env().socket());
+    crate::confine::host::refuse(&apps, ids, || Some(text.to_owned()))?;
+    Ok(())
+}
+
 /// Reads and validates every input; any error stops before anything is written.
 pub fn read_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<Incoming>> {
     let mut texts: Vec<(PathBuf, String)> = Vec::new();
@@ -166,6 +175,7 @@ pub fn read_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<Incoming>> {
         if documents.is_empty() {
             bail!("{} holds no App document", path.display());
         }
+        refuse_here(&path, &text)?;
         for doc in documents {
             let name = doc.app.metadata.name.as_str().to_string();
             if !seen.insert(name.clone()) {

@@ -41,6 +41,13 @@ pub struct Args {
     /// logs readable, all of that group. Without it, all of them are owner-only.
     #[arg(long, value_name = "GROUP")]
     pub socket_group: Option<String>,
+    /// The controller's own oom_score_adj, kept below its apps' (they default to 0) so that
+    /// the kernel, out of memory, never picks the supervisor first. Lowering it needs root
+    /// (CAP_SYS_RESOURCE); without, the controller keeps the value it inherited and its apps
+    /// default to that plus 100.
+    #[arg(long, value_name = "N", default_value_t = crate::confine::oom::DEFAULT_CONTROLLER,
+          value_parser = clap::value_parser!(i32).range(-1000..=1000), allow_hyphen_values = true)]
+    pub oom_score_adj: i32,
     /// Caps on instances.
     #[command(flatten)]
     pub caps: crate::store::caps::Caps,
@@ -112,6 +119,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(text) => Some(crate::api::SocketGroup::resolve(text).map_err(anyhow::Error::msg)?),
         None => None,
     };
+    match crate::confine::oom::lower_own(args.oom_score_adj) {
+        Ok(crate::confine::oom::Lowered::From(before, now)) => {
+            tracing::info!("oom_score_adj lowered from {before} to {now}")
+        }
+        Ok(crate::confine::oom::Lowered::Already(_)) => {}
+        Err(e) => tracing::warn!("{e}"),
+    }
     if let Some(n) = args.proxy_threads {
         crate::net::workers::configure(n.into());
     }

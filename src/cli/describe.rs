@@ -41,6 +41,9 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
     field(&mut out, "File", &app.file);
     field(&mut out, "Labels", &labels);
     field(&mut out, "Revision", &app.revision);
+    if let Some(user) = &app.user {
+        field(&mut out, "User", user);
+    }
     if let Some(c) = &app.commit {
         field(&mut out, "Commit", &c.to_string());
     }

@@ -14,7 +14,7 @@ use crate::api::{AppList, AppStatus, Client, ClientError, ManifestProblem};
 pub struct Args {
     /// Show only this app.
     pub name: Option<String>,
-    /// Output format: wide (adds PIDS, COMMIT and FILE), json or yaml.
+    /// Output format: wide (adds USER, PIDS, COMMIT and FILE), json or yaml.
     #[arg(short = 'o', long = "output", value_enum)]
     pub output: Option<Output>,
     /// Only apps with these labels: `key=value[,key=value]` (repeatable).
@@ -28,7 +28,7 @@ pub struct Args {
 /// Output formats of `get`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
-    /// The table plus PIDS, COMMIT and FILE.
+    /// The table plus USER, PIDS, COMMIT and FILE.
     Wide,
     /// JSON (`AppList`, or `AppStatus` for one app).
     Json,
@@ -155,13 +155,13 @@ fn yaml<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
     serde_yaml::to_string(value).context("cannot print YAML")
 }
 
-/// The apps table; `wide` adds PIDS, COMMIT and FILE.
+/// The apps table; `wide` adds USER, PIDS, COMMIT and FILE.
 pub fn table(apps: &[AppStatus], wide: bool, now: u64) -> Table {
     let mut headers = vec![
         "NAME", "READY", "STATUS", "RESTARTS", "CPU", "MEM", "AGE", "REVISION",
     ];
     if wide {
-        headers.extend(["PIDS", "COMMIT", "FILE"]);
+        headers.extend(["USER", "PIDS", "COMMIT", "FILE"]);
     }
     let mut t = Table::new(&headers);
     for a in apps {
@@ -180,6 +180,9 @@ pub fn table(apps: &[AppStatus], wide: bool, now: u64) -> Table {
             },
         ];
         if wide {
+            // The name alone: the ids are in `describe`.
+            let user = a.user.as_deref().and_then(|u| u.split(' ').next());
+            row.push(user.unwrap_or("-").to_owned());
             let pids: Vec<String> = a
                 .instances
                 .iter()

@@ -19,6 +19,10 @@ pub struct Args {
     /// Instance caps to check against (the controller's defaults unless given).
     #[command(flatten)]
     pub caps: Caps,
+    /// The manifests are for another host: a `user` or `group` that this host lacks (or that
+    /// its controller could not switch to) is a warning, not an error.
+    #[arg(long)]
+    pub other_host: bool,
 }
 
 /// Runs `corral validate`: `file: ok (N apps)` per good file, errors on stderr, exit 1 if any.
@@ -33,8 +37,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut apps: Vec<Located> = Vec::new();
     let files = manifest_files(&paths, &mut failed);
     for file in &files {
+        let ids = crate::confine::host::controller_ids(&crate::home::Home::from_env().socket());
+        let refused = |found: &[Located]| {
+            crate::confine::host::refuse(found, ids, || std::fs::read_to_string(file).ok())
+        };
         match parse_file(file) {
             Ok(found) => {
+                match refused(&found) {
+                    Err(e) if !args.other_host => {
+                        failed = true;
+                        report(&e);
+                        continue;
+                    }
+                    Err(e) => eprintln!(
+                        "{}:{}:{}: warning: {} (--other-host: not checked against this host)",
+                        e.file.display(),
+                        e.line,
+                        e.column,
+                        e.message
+                    ),
+                    Ok(()) => {}
+                }
                 let n = found.len();
                 println!(
                     "{}: ok ({n} app{})",

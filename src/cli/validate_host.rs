@@ -1,7 +1,8 @@
 //! `corral validate`'s look at this host: warnings (never errors: validate also runs on a
 //! laptop that is not the target) for a missing `cwd`/`envFiles` entry, for manifests,
 //! directories, `cwd`s and `envFiles` a controller would refuse under its trust rule, and for
-//! what would keep an app from starting (its program, an `exec` probe's, `logs.dir`).
+//! what would keep an app from starting (its program, an `exec` probe's, `logs.dir`), and for
+//! `cwd`, `envFiles` and `watch` paths the app's `user` could not read.
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,10 @@ pub fn warn(files: &[PathBuf], apps: &[Located]) {
             );
             check(&base.join(file), Role::EnvFile, &at, false);
             warn_env_file(&base.join(file), &at);
+        }
+        for found in crate::confine::host::unreachable(app) {
+            let at = place(app, &found.field);
+            eprintln!("{at}: warning: {}", found.message);
         }
         warn_start(app, base);
     }

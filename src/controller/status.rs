@@ -219,6 +219,12 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             .unwrap_or_default(),
         watch: ctl.watches.status(name),
         commit: ctl.synced_commit(name),
+        user: Some(match &template.confinement {
+            Ok(confinement) => confinement.runs_as.clone(),
+            Err(_) => located
+                .and_then(|l| l.app.spec.user.as_ref())
+                .map_or_else(|| "?".into(), |u| format!("{u} (cannot be had here)")),
+        }),
     })
 }
 

@@ -3,6 +3,7 @@
 //! object is valid by construction. What has no counterpart is a warning, never dropped silently.
 
 mod pod;
+mod security;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -55,7 +55,7 @@ pub fn opt_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::E
 }
 
 /// An integer in `min..=max`, checked inside the visitor so the error points at the value.
-fn int_in<'de, D: Deserializer<'de>>(
+pub(crate) fn int_in<'de, D: Deserializer<'de>>(
     d: D,
     min: i64,
     max: i64,

@@ -3,6 +3,7 @@
 //! Parsing never touches a process: it turns text into [`Located`] apps or a [`ManifestError`]
 //! that says where (file:line:column) and what to do about it.
 
+pub mod confine;
 pub mod cpu;
 mod defaults;
 pub mod exec_limits;
@@ -19,6 +20,7 @@ mod validate;
 
 use std::path::PathBuf;
 
+pub use confine::{IdRef, LimitValue, Ulimit, Ulimits, Umask};
 pub use parse::{documents, is_manifest_path, locate_in_file, parse_file, parse_str};
 pub use schema::schema_json;
 pub use types::*;

@@ -11,7 +11,7 @@ impl AppSpec {
     /// into the live instances in place), `strategy` and labels are left out.
     pub fn revision(&self, profile: Option<&str>) -> String {
         let profile_env = profile.and_then(|p| self.profiles.get(p)).map(|p| &p.env);
-        let shaping = json!({
+        let mut shaping = json!({
             "command": self.command,
             "cwd": self.cwd,
             "env": self.env,
@@ -26,6 +26,22 @@ impl AppSpec {
             "watch": self.watch.as_ref().map(watch_shape),
             "logs": self.logs,
         });
+        // Who the process is and its limits: only when set, so the revisions of apps that set
+        // none stay what they were before these fields existed.
+        let confinement = [
+            ("user", json!(self.user)),
+            ("group", json!(self.group)),
+            ("ulimits", json!(self.ulimits)),
+            ("nice", json!(self.nice)),
+            ("oomScoreAdjust", json!(self.oom_score_adj)),
+            ("umask", json!(self.umask)),
+        ];
+        for (key, value) in confinement {
+            let unset = value.is_null() || value.as_object().is_some_and(|m| m.is_empty());
+            if let (false, Value::Object(map)) = (unset, &mut shaping) {
+                map.insert(key.into(), value);
+            }
+        }
         let mut canonical = String::new();
         write_canonical(&shaping, &mut canonical);
         let digest = Sha256::digest(canonical.as_bytes());
@@ -150,6 +166,12 @@ mod tests {
             "  stop: {signal: SIGINT}\n",
             "  watch: {}\n",
             "  logs: {maxFiles: 2}\n",
+            "  user: nobody\n",
+            "  group: '65534'\n",
+            "  ulimits: {nofile: 1024}\n",
+            "  nice: 5\n",
+            "  oomScoreAdjust: 100\n",
+            "  umask: '0077'\n",
         ];
         for change in changes {
             assert_ne!(rev(change, Some("prod")), base, "{change}");

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::confine::{self, IdRef, Ulimits, Umask};
 pub use super::cpu::CpuQuantity;
 use super::defaults::*;
 use super::fields;
@@ -88,6 +89,47 @@ pub struct AppSpec {
     /// dotenv files read at start, relative to the manifest's folder; later files win.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_files: Vec<String>,
+    /// Run as this user: a name from `/etc/passwd` or a numeric uid that has an entry there
+    /// (systemd's `User=`, PM2's `uid`). The child switches before exec, with the user's
+    /// supplementary groups (`initgroups`) and `HOME`, `USER`, `LOGNAME`, `SHELL` from its
+    /// passwd entry unless `env` sets them. Needs a root controller, unless it names the
+    /// controller's own user. Default: the controller's user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<IdRef>,
+    /// Run with this primary group: a name from `/etc/group` or a numeric gid that has an
+    /// entry there. Default: the primary group of `user` (without `user`: the controller's
+    /// user with this group and no other).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<IdRef>,
+    /// Resource limits (docker compose's `ulimits`): `{nofile: 65536}` or
+    /// `{nofile: {soft: 4096, hard: 65536}}`; `-1` or `unlimited` for no limit. Default: the
+    /// controller's own limits.
+    #[serde(default, skip_serializing_if = "Ulimits::is_empty")]
+    pub ulimits: Ulimits,
+    /// Scheduling niceness, -20 (most favoured) to 19 (least). Below the controller's own
+    /// needs a root controller. Default: the controller's.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "confine::opt_nice"
+    )]
+    #[schemars(range(min = -20, max = 19))]
+    pub nice: Option<i32>,
+    /// `/proc/PID/oom_score_adj`, -1000 (never OOM-killed) to 1000 (killed first). Default: 0,
+    /// or the controller's own plus 100 when that is higher (the kernel must pick an app before
+    /// the controller). Below the controller's own needs a root controller.
+    #[serde(
+        rename = "oomScoreAdjust",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "confine::opt_oom_score_adj"
+    )]
+    #[schemars(range(min = -1000, max = 1000))]
+    pub oom_score_adj: Option<i32>,
+    /// File mode creation mask, a quoted octal string such as `"0022"` or `"0077"`. Default:
+    /// the controller's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub umask: Option<Umask>,
     /// Named variants picked with `corral controller --profile NAME` (PM2's `env_production`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub profiles: BTreeMap<String, Profile>,

@@ -137,6 +137,9 @@ pub fn check(app: &App) -> Option<Problem> {
     if let Some(problem) = spec.memory.as_ref().and_then(check_memory) {
         return Some(problem);
     }
+    if let Some(problem) = check_ulimits(app) {
+        return Some(problem);
+    }
     if let Some(problem) = check_watch(app) {
         return Some(problem);
     }
@@ -187,6 +190,23 @@ fn check_memory(m: &Memory) -> Option<Problem> {
         )),
         _ => None,
     }
+}
+
+/// Each ulimit's soft limit is at most its hard limit (`setrlimit` refuses anything else).
+fn check_ulimits(app: &App) -> Option<Problem> {
+    let (name, limit) = app
+        .spec
+        .ulimits
+        .iter()
+        .find(|(_, l)| l.soft.raw() > l.hard.raw())?;
+    Some(Problem::at(
+        vec![Key("spec"), Key("ulimits"), Key(name)],
+        format!(
+            "soft limit {} is above hard limit {}; the soft limit must be ≤ the hard one (give \
+             one value to set both)",
+            limit.soft, limit.hard
+        ),
+    ))
 }
 
 /// Watched paths are listed and ignore globs parse.

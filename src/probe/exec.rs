@@ -37,6 +37,8 @@ pub(crate) struct ExecCheck {
     pub cwd: PathBuf,
     /// The complete environment.
     pub env: Vec<(String, String)>,
+    /// The instance's user and limits, applied before exec; `None`: the controller's.
+    pub confine: Option<std::sync::Arc<crate::confine::Confinement>>,
     /// Bound on one run.
     pub timeout: Duration,
 }
@@ -90,11 +92,27 @@ impl ExecCheck {
         if !self.cwd.as_os_str().is_empty() {
             command.current_dir(&self.cwd);
         }
+        if let Some(confine) = self.confine.clone() {
+            // SAFETY: `apply_in_child` only makes async-signal-safe syscalls, no allocation.
+            unsafe {
+                command.pre_exec(move || confine.apply_in_child());
+            }
+        }
         // Through the controller's gate: its reaper leaves this child to us.
         let (mut child, owned) = match crate::children::spawn(&mut command) {
             Ok(spawned) => spawned,
             Err(err) => {
-                let message = format!("{what}: {}", self.explain(err).await);
+                // A failed step of the user switch has its own sentence; the rest say what is
+                // wrong with the program.
+                let err = match &self.confine {
+                    Some(confine) => confine.explain(err, &self.argv[0]),
+                    None => err,
+                };
+                let why = match err.raw_os_error() {
+                    Some(_) => self.explain(err).await,
+                    None => describe_io(&err),
+                };
+                let message = format!("{what}: {why}");
                 return Some(Outcome {
                     passed: false,
                     message,

@@ -57,6 +57,9 @@ pub struct ProbeTarget {
     /// The whole environment of `exec` probes (the instance's env, `PATH` included); nothing
     /// else is inherited from the controller.
     pub env: Vec<(String, String)>,
+    /// The user and limits `exec` probes run with: the instance's own (Kubernetes runs them
+    /// inside the container). `None`: the controller's.
+    pub confine: Option<std::sync::Arc<crate::confine::Confinement>>,
     /// The socket a `notify` probe listens on; required for `notify`, ignored otherwise.
     pub notify: Option<NotifySocket>,
 }
@@ -232,6 +235,7 @@ fn resolve(
             argv: exec.command.clone(),
             cwd: target.cwd.clone(),
             env: target.env.clone(),
+            confine: target.confine.clone(),
             timeout,
         };
         return Ok(Resolved::Periodic(Check::Exec(check)));

@@ -3,6 +3,9 @@
 //! Sender credentials are not checked: the socket file is 0600 in the 0700 run directory and
 //! one per instance, so only the instance's user can reach it, and tools such as
 //! `systemd-notify` or a shell wrapper legitimately send from a pid other than the instance's.
+//! An instance running as another user ([`NotifySocket::bind_for_user`]) gets its socket in a
+//! folder of its own, made for it under the temporary directory, 0700 and owned by that user:
+//! the run directory stays closed, and still only that user (and root) can reach the socket.
 
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -50,6 +53,41 @@ impl NotifySocket {
         Ok(NotifySocket { socket, file })
     }
 
+    /// Binds a socket that user `uid` (group `gid`) can reach: `name` inside a new folder
+    /// under `base` (the temporary directory: its ancestors must be passable to everyone),
+    /// mode 0700, both owned by that user. The folder is removed with the socket.
+    pub fn bind_for_user(base: &Path, name: &str, uid: u32, gid: u32) -> io::Result<NotifySocket> {
+        use std::os::unix::fs::DirBuilderExt;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let mut tries = 0u32;
+        let dir = loop {
+            let dir = base.join(format!(
+                "corral-notify.{}.{stamp:x}.{tries}",
+                std::process::id()
+            ));
+            // Exclusive: a name someone else made first is never used.
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => break dir,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 16 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        };
+        let bound = NotifySocket::bind(&dir.join(name)).and_then(|mut socket| {
+            socket.file.dir = Some(dir.clone());
+            let owner = (Some(uid), Some(gid));
+            std::os::unix::fs::chown(&socket.file.path, owner.0, owner.1)?;
+            std::os::unix::fs::chown(&dir, owner.0, owner.1)?;
+            Ok(socket)
+        });
+        if bound.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        bound
+    }
+
     /// Where the socket is: the value for the instance's `NOTIFY_SOCKET`.
     pub fn path(&self) -> &Path {
         &self.file.path
@@ -63,6 +101,8 @@ struct SocketFile {
     path: PathBuf,
     /// Device and inode of the file we created.
     identity: (u64, u64),
+    /// The folder made for the socket alone, removed after it.
+    dir: Option<PathBuf>,
 }
 
 impl SocketFile {
@@ -73,6 +113,7 @@ impl SocketFile {
         Ok(SocketFile {
             path: path.to_path_buf(),
             identity,
+            dir: None,
         })
     }
 }
@@ -85,6 +126,11 @@ impl Drop for SocketFile {
         if ours {
             if let Err(err) = std::fs::remove_file(&self.path) {
                 tracing::warn!(path = %self.path.display(), %err, "cannot remove notify socket");
+            }
+        }
+        if let Some(dir) = &self.dir {
+            if let Err(err) = std::fs::remove_dir(dir) {
+                tracing::warn!(path = %dir.display(), %err, "cannot remove notify socket folder");
             }
         }
     }

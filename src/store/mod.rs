@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::api::ManifestProblem;
+use crate::confine;
 use crate::manifest::{self, Located, ManifestError};
 use crate::trust::{self, Role, Trust, TrustError};
 
@@ -74,7 +75,11 @@ impl Store {
             .into_iter()
             .map(|f| {
                 let parsed = match trust::check_manifest(&f, trust) {
-                    Ok(()) => manifest::parse_file(&f),
+                    Ok(()) => manifest::parse_file(&f).and_then(|apps| {
+                        let ids = (nix::unistd::Uid::effective(), nix::unistd::Gid::effective());
+                        confine::host::refuse(&apps, ids, || std::fs::read_to_string(&f).ok())?;
+                        Ok(apps)
+                    }),
                     Err(e) => Err(ManifestError {
                         file: f.clone(),
                         line: 1,

@@ -12,6 +12,8 @@ pub struct Target {
     pub env: Vec<(String, String)>,
     /// `PORT` (tcp/http modes) or the listen port (inherit).
     pub default_port: Option<u16>,
+    /// The instance's user and limits, for exec probes.
+    pub confine: Option<std::sync::Arc<crate::confine::Confinement>>,
 }
 
 /// Starts the probers `template` asks for on instance `id`; `notify` is the instance's notify
@@ -40,6 +42,7 @@ pub fn start(
             default_port: target.default_port,
             cwd: template.cwd.clone(),
             env: target.env.clone(),
+            confine: target.confine.clone(),
             notify: if kind == ProbeKind::Readiness {
                 notify.take()
             } else {

@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
@@ -20,6 +21,7 @@ use super::start_error;
 use super::template::Template;
 use super::tree::{self, Tree};
 use crate::cgroup::{self, Cgroups, InstanceCgroup};
+use crate::confine::Confinement;
 use crate::logs::{self, AnonymousPipe, CaptureOptions, LogPipe, LossReporter, Rotation, Stream};
 use crate::manifest::{ListenMode, Logs};
 use crate::net;
@@ -140,6 +142,8 @@ pub struct Prepared {
     env: Vec<(String, String)>,
     /// The program as found in that environment's `PATH` (None: left to `execvp`).
     program: Option<PathBuf>,
+    /// The user and limits of its instances, set in each child before exec.
+    confine: Arc<Confinement>,
 }
 
 /// What every start of `template` needs first, done once for many instances: the template is
@@ -153,13 +157,24 @@ pub fn prepare(shared: &Shared, template: &Template) -> io::Result<Prepared> {
     std::fs::create_dir_all(shared.home.run_dir())?;
     logs::prepare_dir(&shared.home, &template.app, template.log_dir.as_deref())
         .map_err(|e| start_error::logs_dir(e, template))?;
-    let env = app_env(template);
+    let mut env = app_env(template);
+    let confine = crate::confine::prepare(&template.confine, &template.cwd)?;
+    env.extend(confine.login_env(&template.env));
     start_error::check_program(template, &env)?;
     let program = template
         .argv
         .first()
         .and_then(|p| program::resolve(p, program::path_of(&env)));
-    Ok(Prepared { env, program })
+    let inherit = template
+        .listen
+        .iter()
+        .any(|l| l.mode == ListenMode::Inherit);
+    confine.check_start(&template.cwd, program.as_deref(), inherit)?;
+    Ok(Prepared {
+        env,
+        program,
+        confine: Arc::new(confine),
+    })
 }
 
 /// Spawns instance `id` of `template` at `index` (after [`prepare`]); `inherit` are dups of
@@ -181,8 +196,13 @@ pub fn spawn(
     // On an error below, dropping the child's ends ends the captures: nothing to remove.
     let notify = match template.readiness.as_ref().and_then(|p| p.notify.as_ref()) {
         Some(_) => {
-            let path = run_dir.join(format!("{}.{index}.{id}.notify", template.app));
-            Some(NotifySocket::bind(&path)?)
+            let name = format!("{}.{index}.{id}.notify", template.app);
+            Some(match prepared.confine.other_user() {
+                Some((uid, gid)) => {
+                    NotifySocket::bind_for_user(&std::env::temp_dir(), &name, uid, gid)?
+                }
+                None => NotifySocket::bind(&run_dir.join(name))?,
+            })
         }
         None => None,
     };
@@ -231,13 +251,25 @@ pub fn spawn(
             cmd.pre_exec(move || InstanceCgroup::enter_from_child(&procs));
         }
     }
+    // Last of the pre_exec hooks (after the cgroup's and the fds'): it gives up root.
+    let confine = Arc::clone(&prepared.confine);
+    // SAFETY: `apply_in_child` only makes async-signal-safe syscalls and does not allocate.
+    unsafe {
+        cmd.pre_exec(move || confine.apply_in_child());
+    }
     let (mut child, owned) = match crate::children::spawn(&mut cmd) {
         Ok(spawned) => spawned,
         Err(e) => {
             if let Some(cgroup) = &cgroup {
                 cgroup::remove(&cgroup.path);
             }
-            return Err(start_error::explain(&e, template, &env));
+            // A failed step of the user switch has its own sentence; the rest say what is
+            // wrong with the program.
+            let e = prepared.confine.explain(e, program);
+            return Err(match e.raw_os_error() {
+                Some(_) => start_error::explain(&e, template, &env),
+                None => e,
+            });
         }
     };
     drop(cmd); // our copies of the child's pipe ends: only the child holds them now
@@ -265,6 +297,7 @@ pub fn spawn(
     let target = Target {
         env,
         default_port: default_probe_port(template, &ports),
+        confine: Some(Arc::clone(&prepared.confine)),
     };
     let pipes = vec![
         LogPipe::in_process(pid, 1, out_inode),
@@ -384,9 +417,19 @@ pub fn probe_adopted(shared: &Shared, template: &Template, inst: &mut Instance) 
             .is_some_and(|p| p.notify.is_none());
     let mut env = instance_env(template, inst.index);
     env.extend(net::port_env(&inst.ports));
+    let confine = match &template.confinement {
+        Ok(confine) => Some(Arc::clone(confine)),
+        Err(e) => {
+            tracing::warn!(app = %template.app, "instance {}: no probes: {e}", inst.index);
+            inst.probed = true;
+            return;
+        }
+    };
+    env.extend(confine.iter().flat_map(|c| c.login_env(&template.env)));
     let target = Target {
         env,
         default_port: default_probe_port(template, &inst.ports),
+        confine,
     };
     if let Err(e) = probes::start(
         shared,

@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use crate::confine::{self, Confinement};
 use crate::manifest::{Command, Listen, Located, Logs, Probe, Stop};
 use crate::trust::{Role, Trust};
 
@@ -38,6 +41,11 @@ pub struct Template {
     pub env_files: Vec<PathBuf>,
     /// Whether `cwd` and `envFiles` others could write are refused.
     pub trust: Trust,
+    /// Who the instances run as and their limits, as the manifest says.
+    pub confine: confine::Spec,
+    /// That worked out when the template was made (for probes of adopted instances; a start
+    /// works it out afresh), or why it cannot be.
+    pub confinement: Result<Arc<Confinement>, String>,
 }
 
 impl Template {
@@ -73,7 +81,13 @@ impl Template {
         if let Some(p) = profile.and_then(|p| spec.profiles.get(p)) {
             env.extend(p.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
+        let confine = confine::Spec::of(spec);
+        let confinement = Confinement::resolve(&confine, &cwd)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
         Template {
+            confine,
+            confinement,
             app: located.app.metadata.name.as_str().to_owned(),
             revision: spec.revision(profile),
             argv,

@@ -67,6 +67,7 @@ pub fn web() -> AppStatus {
         spec_yaml: "command: [node, server.js]\ninstances: 2\n".into(),
         watch: None,
         commit: None,
+        user: Some("www-data (33:33)".into()),
     }
 }
 

@@ -155,7 +155,12 @@ pub fn container(
 }
 
 /// The pod spec around `container`; fields with no pod counterpart are warned about.
-pub fn pod_spec(spec: &AppSpec, container: Container, warn: &mut impl FnMut(String)) -> PodSpec {
+pub fn pod_spec(
+    spec: &AppSpec,
+    mut container: Container,
+    warn: &mut impl FnMut(String),
+) -> PodSpec {
+    container.security_context = super::security::security_context(spec, warn);
     if spec.restart_policy != RestartPolicy::Always {
         warn(format!(
             "restartPolicy: {:?} has no Deployment counterpart (pods always restart); use a Job for run-to-completion work",

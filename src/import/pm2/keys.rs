@@ -1,5 +1,5 @@
 //! How each PM2 key with a corral meaning becomes manifest lines: the command, instances and
-//! cluster mode, env and profiles, memory, restarts, stop, strategy, watch and logs.
+//! cluster mode, env and profiles, memory, restarts, stop, strategy, watch, logs and the user.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -279,6 +279,24 @@ pub(super) fn strategy(m: &mut Manifest<'_>) {
             format!("strategy: {{progressDeadline: {t}}}"),
             "listen_timeout: a reload not ready by then is reported, old instances keep serving",
         );
+    }
+}
+
+/// `uid`, `gid` → `user`, `group` (names or numbers, as PM2 takes them).
+pub(super) fn identity(m: &mut Manifest<'_>) {
+    for (pm2, ours) in [("uid", "user"), ("gid", "group")] {
+        let Some(v) = m.get(&[pm2]) else { continue };
+        match serde_json::from_value::<crate::manifest::IdRef>(v.clone()) {
+            Ok(crate::manifest::IdRef::Id(n)) => m.line(
+                format!("{ours}: {n}"),
+                &format!("{pm2} (the controller must run as root)"),
+            ),
+            Ok(crate::manifest::IdRef::Name(name)) => m.line(
+                format!("{ours}: {}", scalar(&name)),
+                &format!("{pm2} (the controller must run as root)"),
+            ),
+            Err(_) => m.unreadable(pm2, v, "a user or group name or a numeric id"),
+        }
     }
 }
 

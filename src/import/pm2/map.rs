@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::keys::{
-    cluster_port, command, env, instances, logs, memory, profiles, restarts, stop, strategy, watch,
+    cluster_port, command, env, identity, instances, logs, memory, profiles, restarts, stop,
+    strategy, watch,
 };
 use super::paths::{normalize, relative};
 use super::units::text;
@@ -45,9 +46,7 @@ const NO_MEANING: &[(&str, &str)] = &[
     ("append_env_to_name", "one app name per manifest; use profiles"),
     ("stop_exit_codes", "use restartPolicy: OnFailure to restart only after a failure"),
     ("force", "not needed: corral never starts an app twice"),
-    ("uid", "run the controller as that user"),
-    ("gid", "run the controller as that user"),
-    ("user", "run the controller as that user"),
+    ("user", "corral runs an app as a user with spec.user (PM2 calls it uid)"),
     ("node_version", "put the node binary's path in interpreter"),
     ("max_restarts", "corral never gives up: restarts back off up to backoff.max and show CrashLoopBackOff"),
 ];
@@ -122,6 +121,7 @@ pub fn map_app(app: &Map<String, Value>, i: usize, source: &str, ctx: &Context) 
         format!("cwd: {}", scalar(&relative(&ctx.out_dir, &cwd))),
         "cwd (relative to this file)",
     );
+    identity(&mut m);
     let port = cluster_port(&mut m);
     instances(&mut m);
     env(&mut m, port.is_some());
