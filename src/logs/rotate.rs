@@ -18,6 +18,16 @@ pub struct Rotation {
     pub max_files: u32,
 }
 
+impl Rotation {
+    /// The rotation settings of an app's `spec.logs`.
+    pub fn of(logs: &crate::manifest::Logs) -> Rotation {
+        Rotation {
+            max_size: logs.max_size.0,
+            max_files: logs.max_files,
+        }
+    }
+}
+
 impl Default for Rotation {
     fn default() -> Self {
         Self {

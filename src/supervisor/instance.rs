@@ -1,6 +1,5 @@
 //! One supervised process: its identity, phase, log capture and stop escalation.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -89,7 +88,7 @@ impl Instance {
             stop_reason: None,
             pipes,
             timestamps: template.logs.timestamps,
-            rotation: super::spawn::rotation(&template.logs),
+            rotation: crate::logs::Rotation::of(&template.logs),
             log_files: Vec::new(),
             ports,
             escalation: CancellationToken::new(),
@@ -198,53 +197,3 @@ pub const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// Resolves once an instance has no open connections left through the controller's proxy.
 pub type Drain = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-/// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Exited with this code.
-    Code(i32),
-    /// Killed by this signal.
-    Signal(i32),
-    /// Not our child (adopted): the status is not known.
-    Unknown,
-}
-
-impl Exit {
-    /// Exit code 0.
-    pub fn success(self) -> bool {
-        self == Exit::Code(0)
-    }
-
-    /// From a wait status.
-    pub fn from_status(status: std::process::ExitStatus) -> Exit {
-        use std::os::unix::process::ExitStatusExt;
-        match (status.code(), status.signal()) {
-            (Some(code), _) => Exit::Code(code),
-            (None, Some(sig)) => Exit::Signal(sig),
-            (None, None) => Exit::Unknown,
-        }
-    }
-}
-
-impl fmt::Display for Exit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Exit::Code(c) => write!(f, "exit code {c}"),
-            Exit::Signal(s) => match Signal::try_from(*s) {
-                Ok(sig) => write!(f, "signal {}", sig.as_str()),
-                Err(_) => write!(f, "signal {s}"),
-            },
-            Exit::Unknown => write!(f, "exit status unknown (adopted process)"),
-        }
-    }
-}
-
-/// A wait task's report: process `id` ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exited {
-    /// Which instance.
-    pub id: InstanceId,
-    /// How.
-    pub exit: Exit,
-}

@@ -108,6 +108,46 @@ impl ProbeNotes {
     }
 }
 
+impl super::Supervisor {
+    /// Records a failed probe check of instance `id`: its reason for `describe`, and an
+    /// `Unhealthy` event (rate-limited per app) when `event` (a check that crossed nothing;
+    /// crossings have events of their own).
+    pub fn probe_failed(
+        &mut self,
+        id: InstanceId,
+        kind: crate::probe::ProbeKind,
+        message: &str,
+        (event, now): (bool, Instant),
+    ) {
+        let Some(inst) = self.instances.get(&id) else {
+            return;
+        };
+        let (app, index) = (inst.app.clone(), inst.index);
+        if !event {
+            self.probe_notes.remember(id, kind, message);
+            return;
+        }
+        let apps: std::collections::BTreeSet<&str> =
+            self.instances.values().map(|i| i.app.as_str()).collect();
+        let instances = &self.instances;
+        self.probe_notes
+            .retain(|id| instances.contains_key(&id), |app| apps.contains(app));
+        let about = (id, app.as_str(), index);
+        self.probe_notes
+            .failed(&mut self.events, about, kind, message, now);
+    }
+
+    /// Forgets the probe failure of instance `id`: its probe passed.
+    pub fn probe_passed(&mut self, id: InstanceId) {
+        self.probe_notes.passed(id);
+    }
+
+    /// Why the probe of instance `id` last failed, unless it passed since.
+    pub fn probe_failure(&self, id: InstanceId) -> Option<String> {
+        self.probe_notes.of(id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

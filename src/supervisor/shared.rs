@@ -8,8 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::census::Census;
-use super::instance::Exited;
-use super::tree::LeftBehind;
+use super::reports::{Exited, LeftBehind};
 use crate::home::Home;
 use crate::logs::LogLoss;
 use crate::probe::ProbeReport;

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use super::instance::{Exit, Exited, Instance};
+use super::instance::Instance;
 use super::probes::{self, Target};
 use super::process::{self, PidFd};
 use super::program;
 use super::record::RecordEntry;
+use super::reports::{Exit, Exited};
 use super::shared::Shared;
 use super::start_error;
 use super::template::Template;
@@ -23,7 +24,7 @@ use super::tree::{self, Tree};
 use crate::cgroup::{self, Cgroups, InstanceCgroup};
 use crate::confine::Confinement;
 use crate::logs::{self, AnonymousPipe, CaptureOptions, LogPipe, LossReporter, Rotation, Stream};
-use crate::manifest::{ListenMode, Logs};
+use crate::manifest::ListenMode;
 use crate::net;
 use crate::probe::NotifySocket;
 use crate::reconcile::{InstanceId, Phase};
@@ -78,14 +79,6 @@ fn default_probe_port(template: &Template, ports: &[(String, u16)]) -> Option<u1
     })
 }
 
-/// The rotation settings of `spec.logs`.
-pub fn rotation(logs: &Logs) -> Rotation {
-    Rotation {
-        max_size: logs.max_size.0,
-        max_files: logs.max_files,
-    }
-}
-
 /// Starts capturing one stream of instance `index` of `app` from `receiver` into `file`; the
 /// capture task belongs to the supervisor's tracker and reports lost lines to the controller.
 fn capture(
@@ -121,7 +114,7 @@ fn log_pipes(
         let pipe = AnonymousPipe::new()?;
         let opts = CaptureOptions {
             timestamps: template.logs.timestamps,
-            rotation: rotation(&template.logs),
+            rotation: Rotation::of(&template.logs),
         };
         let layout = (template.log_dir.as_deref(), template.logs.merge);
         let file = logs::stream_file(&shared.home, &template.app, layout, index, stream);

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::census::{self, Census, Snapshot};
 use super::process;
+use super::reports::LeftBehind;
 use super::shared::Shared;
 use crate::reconcile::InstanceId;
 
@@ -23,52 +24,6 @@ const KILL_WAIT: Duration = Duration::from_secs(2);
 const KILL_ROUNDS: u32 = 5;
 /// How often signalled processes are checked for being gone.
 const POLL: Duration = Duration::from_millis(20);
-/// Pids named in a `ProcessesLeftBehind` message, at most.
-const PIDS_SHOWN: usize = 10;
-
-/// The report of processes an instance left behind when its main process exited unplanned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeftBehind {
-    /// Which instance.
-    pub id: InstanceId,
-    /// Its app.
-    pub app: String,
-    /// Its index.
-    pub index: u32,
-    /// Its main process.
-    pub main: u32,
-    /// The processes left, by pid.
-    pub pids: Vec<u32>,
-    /// The signal they were sent.
-    pub signal: Signal,
-    /// How long they get before SIGKILL.
-    pub timeout: Duration,
-}
-
-impl std::fmt::Display for LeftBehind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown: Vec<String> = self
-            .pids
-            .iter()
-            .take(PIDS_SHOWN)
-            .map(u32::to_string)
-            .collect();
-        let more = match self.pids.len().saturating_sub(PIDS_SHOWN) {
-            0 => String::new(),
-            n => format!(" and {n} more"),
-        };
-        write!(
-            f,
-            "instance {} (pid {}) exited and left {} process(es) behind (pid {}{more}): sent {}, SIGKILL after {:?}; the restart waits until they are gone",
-            self.index,
-            self.main,
-            self.pids.len(),
-            shown.join(", "),
-            self.signal.as_str(),
-            self.timeout,
-        )
-    }
-}
 
 /// A fresh instance mark (`CORRAL_INSTANCE_UID`) for instance `id`: unique across controllers
 /// of the same home, since it carries this controller's start time.
