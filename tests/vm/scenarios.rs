@@ -142,9 +142,15 @@ fn cpu_max() -> Outcome {
         Instant::now(),
     );
     let share = (usage1 - usage0) as f64 / (t1 - t0).as_micros() as f64;
-    // Apps without memory.limit are sampled every fifth interval: the figure may take 5 s.
-    let sampled = wait(10, "a CPU figure", || {
-        status(name).ok()?.instances.first()?.cpu_percent
+    // Apps without memory.limit are sampled every fifth interval: the figure may take 5 s, and
+    // the first sample of an instance has no earlier one to compare with (it shows 0.0 %).
+    let sampled = wait(15, "a CPU figure", || {
+        status(name)
+            .ok()?
+            .instances
+            .first()?
+            .cpu_percent
+            .filter(|c| *c > 0.0)
     });
     let shown = sampled
         .and_then(|_| app(name))
