@@ -157,6 +157,52 @@ log "corral: $N ready $c_start ms after the manifest was written"
 read -r c_cpu c_rss_n <<<"$(idle_figures corral "$CORRAL_PID")"
 stop_started
 
+# --- corral: start cost with an identity and limits (issue 14) ----------------------------------
+# Manifest written → every instance started (spawned; `started_ms` of the last), for N plain
+# instances, N with `user: nobody` + `ulimits`, and 2N with them: the start cost must stay linear.
+boxed_manifest() { # NAME INSTANCES BOXED
+    manifest "$1" "$2"
+    printf '  cwd: /\n'
+    ((${3:-0})) && printf '  user: nobody\n  ulimits: {nofile: 4096, core: 0}\n'
+}
+# wait_started NAME COUNT: the unix ms of the last instance's start once COUNT have a pid.
+wait_started() {
+    node -e '
+      const { execFileSync } = require("node:child_process");
+      const [corral, name, count, wait] = process.argv.slice(1);
+      const deadline = Date.now() + Number(wait) * 1000;
+      for (;;) {
+        let app;
+        try { app = JSON.parse(execFileSync(corral, ["get", "-o", "json"], { stdio: ["ignore", "pipe", "ignore"], maxBuffer: 1 << 30 })).apps.find(a => a.name === name); } catch {}
+        const up = app ? app.instances.filter(i => i.pid && i.startedMs) : [];
+        if (up.length >= +count) { console.log(Math.max(...up.map(i => i.startedMs))); break; }
+        if (Date.now() > deadline) process.exit(1);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      }' "$CORRAL" "$1" "$2" "$START_WAIT"
+}
+# started_after COUNT BOXED: ms from the manifest written to all COUNT started, on a fresh home.
+started_after() {
+    rm -rf "$TMP/manifests" "$CORRAL_HOME"
+    mkdir -p "$TMP/manifests"
+    "$CORRAL" controller --manifests "$TMP/manifests" --max-instances-per-app $((2 * N)) \
+        >>"$TMP/controller-boxed.log" 2>&1 &
+    CORRAL_PID=$!
+    wait_corral 0 >/dev/null || die "the controller did not answer (see $TMP/controller-boxed.log)"
+    boxed_manifest boxed "$1" "$2" >"$TMP/manifests/.boxed.tmp"
+    local written started
+    written=$(ms_now)
+    mv "$TMP/manifests/.boxed.tmp" "$TMP/manifests/boxed.yaml"
+    started=$(wait_started boxed "$1") || die "corral: $1 instances not started (see $TMP/controller-boxed.log)"
+    stop_started
+    echo $((started - written))
+}
+b_plain=$(started_after "$N" 0)
+log "corral: $N plain instances started $b_plain ms after the manifest was written"
+b_boxed=$(started_after "$N" 1)
+log "corral: $N instances with user and ulimits started $b_boxed ms after the manifest was written"
+b_boxed2=$(started_after $((2 * N)) 1)
+log "corral: $((2 * N)) instances with user and ulimits started $b_boxed2 ms after the manifest was written"
+
 # --- corral: APPS apps of 1 instance, from the controller's launch ---------------------------------
 rm -rf "$TMP/manifests" "$CORRAL_HOME"
 mkdir -p "$TMP/manifests"
@@ -232,9 +278,13 @@ up for 1 s, so 1 s of it is the readiness rule); PM2's when \`pm2 jlist\` shows 
 | RSS with $N instances | $(mib "$c_rss_n") | $(mib "$p_rss_n") |
 | RSS with $APPS apps of 1 instance | $(mib "$c_rss") | $(mib "$p_rss") |
 | $APPS apps: controller launch → last \`Started\` event | ${c_first} ms | - |
+| $N instances: manifest written → all started (spawned) | $(sec "$b_plain") | - |
+| $N instances with \`user: nobody\` and \`ulimits\`: manifest written → all started | $(sec "$b_boxed") | - |
+| $((2 * N)) instances with \`user\` and \`ulimits\`: manifest written → all started | $(sec "$b_boxed2") | - |
 
 Targets (issue 9): idle CPU with 1 000 instances < 1 %, RSS with 20 apps ≤ 8 MB, 1 000 instances
-ready ≤ 2 s.
+started ≤ 1 s after the manifest lands (ready follows by the 1 s rule). Issue 14: 1 000 instances
+with \`user\` and \`ulimits\` started ≤ 1 s, 2 000 ≤ 1.8 s (start cost linear in the count).
 EOF
 )
 if [[ -n $OUT ]]; then printf '%s\n' "$report" >"$OUT"; log "wrote $OUT"; else printf '%s\n' "$report"; fi
