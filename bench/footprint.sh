@@ -192,7 +192,10 @@ started_after() {
     local written started
     written=$(ms_now)
     mv "$TMP/manifests/.boxed.tmp" "$TMP/manifests/boxed.yaml"
-    started=$(wait_started boxed "$1") || die "corral: $1 instances not started (see $TMP/controller-boxed.log)"
+    if ! started=$(wait_started boxed "$1"); then
+        stop_started # this runs in a subshell: the EXIT trap would not stop its controller
+        die "corral: $1 instances not started (see $TMP/controller-boxed.log)"
+    fi
     stop_started
     echo $((started - written))
 }
