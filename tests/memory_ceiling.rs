@@ -168,11 +168,12 @@ fn an_instance_the_kernel_killed_at_its_ceiling_says_oom_killed() {
     ctl.start();
     let pid = ctl.wait_instances("capped", 1)[&0];
     let dir = wait_for(SOON, "the instance's cgroup", || {
+        // The home's folder, not a control file beside it (read_dir's order is the disk's).
         let home = fs::read_dir(root.join("corral"))
             .ok()?
             .flatten()
-            .next()?
-            .path();
+            .map(|e| e.path())
+            .find(|p| p.is_dir())?;
         let dirs = fs::read_dir(home).ok()?;
         dirs.flatten().map(|e| e.path()).find(|p| p.is_dir())
     });
