@@ -16,6 +16,10 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(127);
     }
+    // `corral __spawner`: the process the controller starts its instances through.
+    if std::env::args().nth(1).as_deref() == Some(corral::children::spawner::SUBCOMMAND) {
+        return ExitCode::from(corral::children::spawner::run());
+    }
     let cli = corral::cli::Cli::parse();
     match corral::cli::run(cli) {
         Ok(code) => code,

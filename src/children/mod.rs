@@ -15,6 +15,7 @@
 //! the controller forks except through [`spawn`].
 
 pub mod reaper;
+pub mod spawner;
 
 use std::collections::HashMap;
 use std::io;
@@ -29,6 +30,7 @@ static GATE: RwLock<()> = RwLock::new(());
 static OWNED: Mutex<Owners> = Mutex::new(Owners {
     live: None,
     abandoned: Vec::new(),
+    helpers: Vec::new(),
 });
 
 /// The registry behind [`OWNED`].
@@ -39,6 +41,9 @@ struct Owners {
     /// Pids whose owner went away before its wait, with their start time: owned until that
     /// process is no longer our child.
     abandoned: Vec<(u32, u64)>,
+    /// The controller's own helper processes (the spawner): nobody waits for them, the reaper
+    /// reaps them when they die, and they are never taken for something an instance left.
+    helpers: Vec<u32>,
 }
 
 fn owners() -> MutexGuard<'static, Owners> {
@@ -94,15 +99,34 @@ impl Drop for Owned {
 
 /// Spawns `cmd` through the gate: the child is registered as owned before the reaper can look.
 pub fn spawn(cmd: &mut tokio::process::Command) -> io::Result<(tokio::process::Child, Owned)> {
+    let (owned, child) = register(|| {
+        let child = cmd.spawn()?;
+        Ok((child.id().unwrap_or(0), child))
+    })?;
+    Ok((child, owned))
+}
+
+/// Registers the child that `start` creates (its pid, and whatever else it returns) as owned,
+/// with the gate held from before `start` runs: the reaper cannot see it unowned.
+pub fn register<T>(start: impl FnOnce() -> io::Result<(u32, T)>) -> io::Result<(Owned, T)> {
     let _gate = GATE.read().unwrap_or_else(PoisonError::into_inner);
-    let child = cmd.spawn()?;
-    let pid = child.id().unwrap_or(0);
+    let (pid, extra) = start()?;
+    Ok((own(pid), extra))
+}
+
+/// Notes a helper process of the controller's (see [`Owners::helpers`]).
+fn helper(pid: u32) {
+    owners().helpers.push(pid);
+}
+
+/// Registers `pid` as owned (the caller holds the gate, or the child cannot exit unseen).
+fn own(pid: u32) -> Owned {
     *owners()
         .live
         .get_or_insert_with(HashMap::new)
         .entry(pid)
         .or_default() += 1;
-    Ok((child, Owned { pid, reaped: false }))
+    Owned { pid, reaped: false }
 }
 
 /// Whether a child `(pid, start_ticks)` has an owner. Call with the gate held for writing.
@@ -130,6 +154,7 @@ pub fn unowned_live_children() -> Vec<u32> {
     let owned = |pid: &u32| {
         owners.live.as_ref().is_some_and(|l| l.contains_key(pid))
             || owners.abandoned.iter().any(|(p, _)| p == pid)
+            || owners.helpers.contains(pid)
     };
     let unowned: Vec<u32> = children.into_iter().filter(|p| !owned(p)).collect();
     drop(owners);

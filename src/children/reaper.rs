@@ -97,6 +97,7 @@ pub fn reap_orphans() -> Vec<u32> {
             continue;
         };
         if waitpid(Pid::from_raw(raw), Some(WaitPidFlag::WNOHANG)).is_ok() {
+            owners().helpers.retain(|p| *p != pid);
             reaped.push(pid);
         }
     }

@@ -133,6 +133,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Err(e) = crate::children::become_subreaper() {
         tracing::warn!("cannot become a child subreaper ({e}): daemons that apps start are not reaped by corral");
     }
+    // Also before any thread: instances start through the spawner, a small process.
+    if let Err(e) = crate::children::spawner::enable() {
+        tracing::warn!("cannot start the spawner process ({e}): instances are forked from the controller, which gets slower as it runs more of them");
+    }
     let runtime = crate::threads::runtime()?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();

@@ -13,6 +13,8 @@
 
 use std::io;
 
+use serde::{Deserialize, Serialize};
+
 use super::plan::Confinement;
 
 /// A step that can fail, as encoded in the error's code.
@@ -43,13 +45,35 @@ fn failed(step: i32) -> io::Error {
     io::Error::from_raw_os_error(step << 16 | (errno & 0xffff))
 }
 
-impl Confinement {
-    /// Applies the confinement in the forked child. Async-signal-safe: no allocation, no lock.
-    pub fn apply_in_child(&self) -> io::Result<()> {
-        write_oom(&self.oom.1)?;
-        for (i, (_, resource, limit)) in self.rlimits.iter().enumerate() {
+/// What a child does to itself between fork and exec, as plain data: worked out once per app
+/// ([`Confinement::steps`]), applied in a forked child or sent to the spawner process.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildSteps {
+    /// The text for `/proc/self/oom_score_adj` (up to 7 ASCII bytes, `-1000\n`) and its length.
+    pub(super) oom: ([u8; 8], usize),
+    /// `(resource, soft, hard)` for each ulimit, in manifest order.
+    pub(super) rlimits: Vec<(i32, u64, u64)>,
+    /// `spec.nice`.
+    pub(super) nice: Option<i32>,
+    /// `spec.umask`.
+    pub(super) umask: Option<u32>,
+    /// The uid, gid and supplementary groups to switch to (root controller, identity set).
+    pub(super) switch: Option<(u32, u32, Vec<u32>)>,
+    /// The cwd with its NUL, entered again after the switch to check the user may.
+    pub(super) cwd: Vec<u8>,
+}
+
+impl ChildSteps {
+    /// Applies the steps in the forked child. Async-signal-safe: no allocation, no lock.
+    pub fn apply(&self) -> io::Result<()> {
+        write_oom(&self.oom)?;
+        for (i, &(resource, soft, hard)) in self.rlimits.iter().enumerate() {
+            let limit = libc::rlimit {
+                rlim_cur: soft as libc::rlim_t,
+                rlim_max: hard as libc::rlim_t,
+            };
             // SAFETY: setrlimit reads a valid rlimit.
-            if unsafe { libc::setrlimit(*resource as _, limit) } != 0 {
+            if unsafe { libc::setrlimit(resource as _, &limit) } != 0 {
                 return Err(failed(RLIMIT_STEPS + i as i32));
             }
         }
@@ -61,29 +85,41 @@ impl Confinement {
         }
         if let Some(mask) = self.umask {
             // SAFETY: umask cannot fail.
-            unsafe { libc::umask(mask) };
+            unsafe { libc::umask(mask as libc::mode_t) };
         }
-        if self.switch {
-            if let Some(id) = &self.identity {
-                // SAFETY: setgroups reads `groups.len()` gids from a live Vec.
-                if unsafe { libc::setgroups(self.groups.len(), self.groups.as_ptr()) } != 0 {
-                    return Err(failed(Step::Groups as i32));
-                }
-                // SAFETY: plain syscalls.
-                if unsafe { libc::setgid(id.gid) } != 0 {
-                    return Err(failed(Step::Gid as i32));
-                }
-                // SAFETY: as above.
-                if unsafe { libc::setuid(id.uid) } != 0 {
-                    return Err(failed(Step::Uid as i32));
-                }
+        if let Some((uid, gid, groups)) = &self.switch {
+            // SAFETY: setgroups reads `groups.len()` gids from a live Vec.
+            if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } != 0 {
+                return Err(failed(Step::Groups as i32));
+            }
+            // SAFETY: plain syscalls.
+            if unsafe { libc::setgid(*gid) } != 0 {
+                return Err(failed(Step::Gid as i32));
+            }
+            // SAFETY: as above.
+            if unsafe { libc::setuid(*uid) } != 0 {
+                return Err(failed(Step::Uid as i32));
+            }
+            if self.cwd.last() == Some(&0) {
                 // SAFETY: chdir reads a NUL-terminated string that lives in `self`.
-                if unsafe { libc::chdir(self.cwd.as_ptr()) } != 0 {
+                if unsafe { libc::chdir(self.cwd.as_ptr().cast()) } != 0 {
                     return Err(failed(Step::Cwd as i32));
                 }
             }
         }
         Ok(())
+    }
+}
+
+impl Confinement {
+    /// Applies the confinement in the forked child. Async-signal-safe: no allocation, no lock.
+    pub fn apply_in_child(&self) -> io::Result<()> {
+        self.steps.apply()
+    }
+
+    /// What the child does before exec, as data (for the spawner process).
+    pub fn steps(&self) -> &ChildSteps {
+        &self.steps
     }
 
     /// A spawn error in words that name the field and the fix: a step of
@@ -123,7 +159,7 @@ impl Confinement {
             ),
             s if s == Step::Oom as i32 => format!(
                 "spec.oomScoreAdjust: cannot write {} to /proc/self/oom_score_adj ({why}){}",
-                self.oom.0,
+                self.oom,
                 hint("a value below the controller's own needs CAP_SYS_RESOURCE")
             ),
             s if (Step::Groups as i32..=Step::Uid as i32).contains(&s) => format!(

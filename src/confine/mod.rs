@@ -8,6 +8,7 @@ mod identity;
 pub mod oom;
 mod plan;
 
+pub use child::ChildSteps;
 pub use identity::{resolve as resolve_identity, Account, Identity, IdentityError};
 pub use plan::{ConfineError, Confinement};
 

@@ -6,6 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::access::{self, Who};
+use super::child::ChildSteps;
 use super::identity::{self, Identity, IdentityError};
 use super::{oom, Spec};
 use crate::manifest::Ulimit;
@@ -20,22 +21,17 @@ pub struct Confinement {
     pub runs_as: String,
     /// Whether the child changes user and groups (root controller, identity set).
     pub(super) switch: bool,
-    /// The supplementary groups, as `setgroups` takes them.
-    pub(super) groups: Vec<libc::gid_t>,
     /// `(name, resource, limit)` for each ulimit, in manifest order.
     pub(super) rlimits: Vec<(&'static str, i32, libc::rlimit)>,
     /// `spec.nice`.
     pub(super) nice: Option<i32>,
-    /// The oom_score_adj value, and its text for `/proc/self/oom_score_adj`.
-    pub(super) oom: (i32, OomText),
-    /// `spec.umask`.
-    pub(super) umask: Option<libc::mode_t>,
+    /// The oom_score_adj value.
+    pub(super) oom: i32,
     /// The cwd, entered again after the switch to check the user may.
     pub(super) cwd: CString,
+    /// What the child does before exec, as plain data.
+    pub(super) steps: ChildSteps,
 }
-
-/// Up to 7 ASCII bytes (`-1000\n`) and their length.
-pub(super) type OomText = ([u8; 8], usize);
 
 /// The app's confinement cannot be applied on this host; the message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,19 +92,30 @@ impl Confinement {
             Some(id) => id.label(),
             None => identity::own_label(),
         };
+        let switch = identity.as_ref().is_some_and(Identity::needs_switch);
+        let steps = ChildSteps {
+            oom: (text, digits.len()),
+            rlimits: rlimits
+                .iter()
+                .map(|(_, res, l)| (*res, l.rlim_cur, l.rlim_max))
+                .collect(),
+            nice: spec.nice,
+            umask: spec.umask.map(|u| u.0),
+            switch: identity
+                .as_ref()
+                .filter(|_| switch)
+                .map(|id| (id.uid, id.gid, id.groups.clone())),
+            cwd: cwd.as_bytes_with_nul().to_vec(),
+        };
         Ok(Confinement {
             runs_as,
-            switch: identity.as_ref().is_some_and(Identity::needs_switch),
-            groups: identity
-                .as_ref()
-                .map(|id| id.groups.clone())
-                .unwrap_or_default(),
+            switch,
             identity,
             rlimits,
             nice: spec.nice,
-            oom: (oom_value, (text, digits.len())),
-            umask: spec.umask.map(|u| u.0 as libc::mode_t),
+            oom: oom_value,
             cwd,
+            steps,
         })
     }
 

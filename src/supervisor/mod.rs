@@ -18,6 +18,7 @@ mod reports;
 mod shared;
 mod spawn;
 mod start_error;
+mod start_request;
 pub mod template;
 mod tree;
 

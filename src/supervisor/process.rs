@@ -42,6 +42,23 @@ pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
     }
 }
 
+/// Waits for our child `pid` and collects how it ended. Blocking.
+pub fn wait_child(pid: u32) -> super::reports::Exit {
+    use super::reports::Exit;
+    use nix::sys::wait::{waitpid, WaitStatus};
+    let Ok(raw) = i32::try_from(pid) else {
+        return Exit::Unknown;
+    };
+    loop {
+        return match waitpid(Pid::from_raw(raw), None) {
+            Ok(WaitStatus::Exited(_, code)) => Exit::Code(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => Exit::Signal(signal as i32),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) | Err(_) => Exit::Unknown,
+        };
+    }
+}
+
 /// A handle that becomes readable when a process exits, for processes we did not spawn
 /// (adopted from a previous controller).
 pub struct PidFd(AsyncFd<OwnedFd>);

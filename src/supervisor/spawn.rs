@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use super::instance::Instance;
+use super::orphans;
 use super::probes::{self, Target};
 use super::process::{self, PidFd};
 use super::program;
@@ -19,6 +20,7 @@ use super::record::RecordEntry;
 use super::reports::{Exit, Exited};
 use super::shared::Shared;
 use super::start_error;
+use super::start_request;
 use super::template::Template;
 use super::tree::{self, Tree};
 use crate::cgroup::{self, Cgroups, InstanceCgroup};
@@ -180,7 +182,7 @@ pub fn spawn(
     inherit: Option<Vec<(OwnedFd, String)>>,
     cgroups: Option<&Cgroups>,
 ) -> io::Result<Instance> {
-    let Some((program, args)) = template.argv.split_first() else {
+    let Some(program) = template.argv.first() else {
         return Err(io::Error::other("the command is empty"));
     };
     let run_dir = shared.home.run_dir();
@@ -208,50 +210,40 @@ pub fn spawn(
     }
     let inherit = inherit.filter(|fds| !fds.is_empty());
     let mark = tree::new_mark(id);
-    let mut cmd = match &inherit {
-        Some(_) => net::shim_command(&template.argv)?,
-        None => match &prepared.program {
-            Some(found) => {
-                let mut cmd = tokio::process::Command::new(found);
-                cmd.arg0(program).args(args);
-                cmd
-            }
-            None => {
-                let mut cmd = tokio::process::Command::new(program);
-                cmd.args(args);
-                cmd
-            }
-        },
-    };
-    cmd.current_dir(&template.cwd)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env(super::orphans::MARKER, super::orphans::owner(&shared.home))
-        .env(super::orphans::INSTANCE_MARK, &mark)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out_end))
-        .stderr(Stdio::from(err_end))
-        .process_group(0)
-        .kill_on_drop(false);
-    if let Some(fds) = inherit {
-        net::pass_fds(&mut cmd, fds);
-    }
+    let mut child_env = env.clone();
+    child_env.push((orphans::MARKER.into(), orphans::owner(&shared.home)));
+    child_env.push((orphans::INSTANCE_MARK.into(), mark.clone()));
     let cgroup = cgroup::for_instance(cgroups, (&template.app, index, id), &template.limits)?;
-    if let Some(cgroup) = &cgroup {
-        let procs = cgroup.procs.clone();
-        // SAFETY: the closure only calls the async-signal-safe `enter_from_child`.
-        unsafe {
-            cmd.pre_exec(move || InstanceCgroup::enter_from_child(&procs));
-        }
-    }
-    // Last of the pre_exec hooks (after the cgroup's and the fds'): it gives up root.
-    let confine = Arc::clone(&prepared.confine);
-    // SAFETY: `apply_in_child` only makes async-signal-safe syscalls and does not allocate.
-    unsafe {
-        cmd.pre_exec(move || confine.apply_in_child());
-    }
-    let (mut child, owned) = match crate::children::spawn(&mut cmd) {
-        Ok(spawned) => spawned,
+    let cgroup_dir = cgroup.as_ref().map(|c| c.path.as_path());
+    let started = if crate::children::spawner::enabled() {
+        let program = start_request::Program {
+            found: prepared.program.as_deref(),
+            argv: &template.argv,
+            shim: inherit.is_some(),
+        };
+        start_request::build(
+            program,
+            (&child_env, &template.cwd),
+            prepared.confine.steps(),
+            (out_end.into(), err_end.into()),
+            inherit.unwrap_or_default(),
+            cgroup_dir,
+        )
+        .and_then(|(req, fds)| crate::children::spawner::start(&req, fds))
+        .map(|owned| (Waiter::Spawned(owned.pid()), owned))
+    } else {
+        fork(
+            template,
+            prepared,
+            &child_env,
+            (out_end, err_end),
+            inherit,
+            cgroup.as_ref(),
+        )
+        .map(|(child, owned)| (Waiter::Forked(child), owned))
+    };
+    let (waiter, owned) = match started {
+        Ok(started) => started,
         Err(e) => {
             if let Some(cgroup) = &cgroup {
                 cgroup::remove(&cgroup.path);
@@ -265,7 +257,6 @@ pub fn spawn(
             });
         }
     };
-    drop(cmd); // our copies of the child's pipe ends: only the child holds them now
     let pid = owned.pid();
     let start_ticks = process::start_ticks(pid).unwrap_or(0);
     let parts = tree::Parts {
@@ -278,10 +269,7 @@ pub fn spawn(
     let tree = Tree::new(shared, (pid, start_ticks), parts);
     let (exits, swept) = (shared.exits.clone(), tree.clone());
     shared.tasks.spawn(async move {
-        let exit = match child.wait().await {
-            Ok(status) => Exit::from_status(status),
-            Err(_) => Exit::Unknown,
-        };
+        let exit = waiter.wait().await;
         owned.reaped();
         swept.sweep().await; // its exit is reported once what it left is gone
 
@@ -303,6 +291,85 @@ pub fn spawn(
         tracing::warn!(app = %template.app, "instance {index}: {e}");
     }
     Ok(inst)
+}
+
+/// Starts an instance by forking the controller (when the spawner process is not running):
+/// the `Command` with its `pre_exec` steps, through the reaper's gate.
+fn fork(
+    template: &Template,
+    prepared: &Prepared,
+    env: &[(String, String)],
+    (out, err): (File, File),
+    inherit: Option<Vec<(OwnedFd, String)>>,
+    cgroup: Option<&InstanceCgroup>,
+) -> io::Result<(tokio::process::Child, crate::children::Owned)> {
+    let Some((program, args)) = template.argv.split_first() else {
+        return Err(io::Error::other("the command is empty"));
+    };
+    let mut cmd = match &inherit {
+        Some(_) => net::shim_command(&template.argv)?,
+        None => {
+            let mut cmd = tokio::process::Command::new(
+                prepared.program.as_deref().unwrap_or(program.as_ref()),
+            );
+            cmd.arg0(program).args(args);
+            cmd
+        }
+    };
+    cmd.current_dir(&template.cwd)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .process_group(0)
+        .kill_on_drop(false);
+    if let Some(fds) = inherit {
+        net::pass_fds(&mut cmd, fds);
+    }
+    if let Some(cgroup) = cgroup {
+        let procs = cgroup.procs.clone();
+        // SAFETY: the closure only calls the async-signal-safe `enter_from_child`.
+        unsafe {
+            cmd.pre_exec(move || InstanceCgroup::enter_from_child(&procs));
+        }
+    }
+    // Last of the pre_exec hooks (after the cgroup's and the fds'): it gives up root.
+    let confine = Arc::clone(&prepared.confine);
+    // SAFETY: `apply_in_child` only makes async-signal-safe syscalls and does not allocate.
+    unsafe {
+        cmd.pre_exec(move || confine.apply_in_child());
+    }
+    crate::children::spawn(&mut cmd)
+    // `cmd` drops here with our copies of the child's pipe ends: only the child holds them.
+}
+
+/// How an instance's exit status is collected.
+enum Waiter {
+    /// Forked by tokio's `Command`.
+    Forked(tokio::process::Child),
+    /// Started by the spawner: our child all the same, waited for by pid.
+    Spawned(u32),
+}
+
+impl Waiter {
+    /// Waits for the process to exit and collects its status.
+    async fn wait(self) -> Exit {
+        match self {
+            Waiter::Forked(mut child) => match child.wait().await {
+                Ok(status) => Exit::from_status(status),
+                Err(_) => Exit::Unknown,
+            },
+            Waiter::Spawned(pid) => {
+                // Readable at its exit; without one, the blocking wait below does it all.
+                if let Ok(fd) = PidFd::open(pid) {
+                    fd.exited().await;
+                }
+                let waited = tokio::task::spawn_blocking(move || process::wait_child(pid)).await;
+                waited.unwrap_or(Exit::Unknown)
+            }
+        }
+    }
 }
 
 /// Adopts the process of a record entry if it is still the same process; `None` if it is gone.
