@@ -1,5 +1,5 @@
-//! Listen ports shared by an app's instances (DESIGN §4): socket inheritance, the tcp proxy
-//! and the http request balancer.
+//! Listen ports shared by an app's instances (README "Load balancing"): socket inheritance, the tcp
+//! proxy and the http request balancer.
 //!
 //! How the supervisor uses it, per app:
 //! 1. [`AppListeners::bind`] when the app appears; keep the value for the app's lifetime,

@@ -1,5 +1,5 @@
-//! Readiness and liveness probes (DESIGN.md §3): one task per probe and instance, checking
-//! with `tcp`, `http`, `exec` or `notify` on the Kubernetes schedule, and reporting to the
+//! Readiness and liveness probes (docs/manifest.md, "Probes"): one task per probe and instance,
+//! checking with `tcp`, `http`, `exec` or `notify` on the Kubernetes schedule, and reporting to the
 //! supervisor only when the result crosses a threshold.
 //!
 //! The supervisor calls [`spawn_prober`] once per instance and probe kind, reads
