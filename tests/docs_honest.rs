@@ -200,6 +200,52 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Whether a file named `name` is somewhere under `dir`.
+fn found_under(dir: &Path, name: &str) -> bool {
+    let mut files = Vec::new();
+    rust_files(dir, &mut files);
+    files
+        .iter()
+        .any(|f| f.file_name().is_some_and(|n| n == name))
+}
+
+#[test]
+fn every_source_file_architecture_md_names_exists() {
+    let map = read("ARCHITECTURE.md");
+    let mut missing = Vec::new();
+    // Sections: a heading line, then the text up to the next heading.
+    for section in map.split("\n#").skip(1) {
+        let (heading, body) = section.split_once('\n').unwrap_or((section, ""));
+        // A code map section's folder: `src/x/` itself, or `src/` for its top-level files.
+        let folders: Vec<PathBuf> = ticked(heading)
+            .filter(|t| t.starts_with("src/"))
+            .map(|t| match t.ends_with('/') {
+                true => root().join(t),
+                false => root().join("src"),
+            })
+            .collect();
+        for span in ticked(body).filter(|s| s.ends_with(".rs") && !s.contains([' ', '*'])) {
+            let exists = match span.split_once('/') {
+                // `tests/x.rs` or `src/x/y.rs` from the root; `x/y.rs` from `src/`.
+                Some(_) => root().join(span).exists() || root().join("src").join(span).exists(),
+                None if folders.is_empty() => {
+                    found_under(&root().join("src"), span) || root().join(span).exists()
+                }
+                None => folders.iter().any(|f| found_under(f, span)) || root().join(span).exists(),
+            };
+            if !exists {
+                missing.push(format!("`{span}` (under \"#{heading}\")"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md names source files that do not exist (renamed or moved? update the \
+         page):\n{}",
+        missing.join("\n")
+    );
+}
+
 #[test]
 fn every_module_imports_only_what_its_may_use_line_lists() {
     let rules = may_use(&read("ARCHITECTURE.md"));
