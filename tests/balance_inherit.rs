@@ -1,4 +1,4 @@
-//! `mode: inherit` (DESIGN.md §4): every instance gets the controller's socket as fd 3 with
+//! `mode: inherit`: every instance gets the controller's socket as fd 3 with
 //! systemd's `LISTEN_FDS`, `LISTEN_PID` (its own pid) and `LISTEN_FDNAMES`, and the public port
 //! never refuses a connection during a reload.
 

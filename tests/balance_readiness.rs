@@ -1,4 +1,4 @@
-//! Readiness gates traffic (DESIGN.md §3, §4): an instance whose `http` probe fails is not a
+//! Readiness gates traffic: an instance whose `http` probe fails is not a
 //! backend, and a `notify` instance is ready only once it sent `READY=1`.
 
 mod common;

@@ -1,7 +1,7 @@
-//! Without a readiness probe an instance counts as ready after 1 s up (DESIGN.md §3), which a
+//! Without a readiness probe an instance counts as ready after 1 s up, which a
 //! slow start (a busy machine, a big app) can beat. The proxy then meets a refused connect on
 //! a ready instance; the client should still be served once the instance listens, within the
-//! proxy's wait for a backend (DESIGN.md §4: no connection is refused).
+//! proxy's wait for a backend (no connection is refused).
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Per-instance cgroups (DESIGN.md §11): every instance in its own group where the controller has
+//! Per-instance cgroups: every instance in its own group where the controller has
 //! a delegated cgroup v2 subtree, carrying `cpu.max` (`spec.cpu.max`), `pids.max`
 //! (`spec.pids.max`) and `memory.oom.group`; edits apply in place; figures come from the group;
 //! elsewhere `validate` and `describe` say which fields cannot apply and why, and the app runs.

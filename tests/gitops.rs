@@ -1,4 +1,4 @@
-//! GitOps (DESIGN.md §9): a manifests directory published through a symlink swap (git-sync's
+//! GitOps: a manifests directory published through a symlink swap (git-sync's
 //! `--link`, Kubernetes' `..data`) is followed; a vanished one keeps the last good state with the
 //! error shown; inside a git work tree the applied commit is reported.
 

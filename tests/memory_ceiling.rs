@@ -1,4 +1,4 @@
-//! `memory.max` (DESIGN.md §5): a kernel-enforced ceiling per instance where the controller has
+//! `memory.max`: a kernel-enforced ceiling per instance where the controller has
 //! a delegated cgroup v2 subtree; elsewhere `validate` and `describe` say why not. The cgroup
 //! writes are checked on a directory standing in for the controller's cgroup
 //! (`CORRAL_CGROUP_ROOT`); "not available" is checked on this host as it is.

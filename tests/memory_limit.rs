@@ -1,4 +1,4 @@
-//! `memory.limit` (DESIGN.md §5): an instance over it is replaced the zero-downtime way within
+//! `memory.limit`: an instance over it is replaced the zero-downtime way within
 //! two sample intervals; a limit too low ends in back-off, not a replacement storm; an edited
 //! limit applies in place.
 

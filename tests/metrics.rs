@@ -1,4 +1,4 @@
-//! `/metrics` (DESIGN.md §7): scraped from the real controller over `--metrics-addr` and the
+//! `/metrics`: scraped from the real controller over `--metrics-addr` and the
 //! control socket, read with a Prometheus text parser, while apps run, crash, reload under
 //! load and go away.
 

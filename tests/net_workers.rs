@@ -36,7 +36,7 @@ fn tcp_and_http_ports_are_served_by_the_proxy_threads_through_a_reload() {
             .into_values()
             .collect();
         // More clients than threads, so that every worker accepts some. A tcp connection
-        // ends with its instance: tcp clients connect per request (DESIGN.md §4).
+        // ends with its instance: tcp clients connect per request.
         let load = match app.mode.as_str() {
             "http" => Load::keep_alive(addr(app.port), 6),
             _ => Load::per_request(addr(app.port), 6),

@@ -1,5 +1,5 @@
 //! `corral rollout history` lists the revisions that ran; `corral rollout undo` writes the
-//! previous spec back into the manifest file, and the controller rolls back to it (DESIGN.md §3).
+//! previous spec back into the manifest file, and the controller rolls back to it.
 
 mod common;
 

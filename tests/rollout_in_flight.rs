@@ -1,4 +1,4 @@
-//! Requests in flight when an instance is replaced finish (DESIGN.md §4: a stopped instance is
+//! Requests in flight when an instance is replaced finish (a stopped instance is
 //! drained first in tcp/http modes; in inherit mode it closes its own server gracefully): slow
 //! requests (1.5 s) run across a reload and none fails.
 

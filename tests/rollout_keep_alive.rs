@@ -1,4 +1,4 @@
-//! `mode: http` owns client keep-alive connections (DESIGN.md §4): clients that each reuse one
+//! `mode: http` owns client keep-alive connections: clients that each reuse one
 //! connection see no failure and no reconnect through a reload, a rolling update or scaling.
 
 mod common;

@@ -1,5 +1,5 @@
 //! Zero-downtime reload, rolling update and scaling in every listen mode, with clients that
-//! open a new connection per request (DESIGN.md §3, §4): not one request may fail.
+//! open a new connection per request: not one request may fail.
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! A new revision that never gets ready does not advance the rollout: the old instances keep
 //! serving, status says `ProgressDeadlineExceeded` after `progressDeadline`, `rollout status -w`
-//! fails, and fixing the manifest completes the rollout (DESIGN.md §3).
+//! fails, and fixing the manifest completes the rollout.
 
 mod common;
 

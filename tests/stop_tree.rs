@@ -1,4 +1,4 @@
-//! Nothing escapes a stop (DESIGN.md §11): the controller is a child subreaper, a daemonized
+//! Nothing escapes a stop: the controller is a child subreaper, a daemonized
 //! grandchild (double fork + `setsid`) is re-parented to it, ended with its instance, reported
 //! and ended before a restart when its main process exits, and no zombie is left.
 

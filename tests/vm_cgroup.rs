@@ -1,4 +1,4 @@
-//! cgroup v2 limits in a real kernel (DESIGN.md §5 and §11, issue 14 "A real kernel"): one
+//! cgroup v2 limits in a real kernel (issue 14 "A real kernel"): one
 //! boot of a throwaway QEMU VM runs every scenario of `tests/vm/scenarios.rs` against the real
 //! `corral` binary; the host fails with the VM's console when a scenario fails or the VM does
 //! not finish. `make test-vm` runs it alone with the console shown; see tests/vm/mod.rs.

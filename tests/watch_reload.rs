@@ -1,4 +1,4 @@
-//! `spec.watch` with real files and real processes (DESIGN.md §1–§3): a change under a watched
+//! `spec.watch` with real files and real processes: a change under a watched
 //! path is one rolling reload per burst; ignored paths never reload; a change during a rollout
 //! is one more reload after it.
 //!

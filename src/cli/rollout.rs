@@ -1,4 +1,4 @@
-//! `corral rollout status|history|undo NAME` (kubectl's verbs; DESIGN.md §3).
+//! `corral rollout status|history|undo NAME` (kubectl's verbs).
 
 use std::process::ExitCode;
 use std::time::Duration;

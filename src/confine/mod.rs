@@ -1,5 +1,5 @@
-//! What an instance may be: the user, groups and limits it runs with (DESIGN.md §11), worked out
-//! once per app in the controller and applied in the child, between fork and exec.
+//! What an instance may be: the user, groups and limits it runs with (README "Users and limits"),
+//! worked out once per app in the controller and applied in the child, between fork and exec.
 
 pub mod access;
 mod child;

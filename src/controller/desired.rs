@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::manifest::{Instances, Located};
 use crate::reconcile::{BackoffPolicy, DesiredApp, RolloutLimits};
 
-/// With no readiness probe, an instance is ready once it stayed up this long (DESIGN.md §3).
+/// With no readiness probe, an instance is ready once it stayed up this long.
 pub const DEFAULT_READY_AFTER: Duration = Duration::from_secs(1);
 
 /// The planner's view of one app. `nonce` counts `corral reload`s: it is folded into the

@@ -1,4 +1,4 @@
-//! The controller's GitOps facts (DESIGN.md §9): the commit each app was applied from, and a
+//! The controller's GitOps facts (README "GitOps"): the commit each app was applied from, and a
 //! manifests directory that vanished (the last good state keeps running, the error shows).
 
 use crate::api::{Condition, ManifestProblem};

@@ -1,4 +1,4 @@
-//! The listening sockets of every app (DESIGN.md §4): bound once per app and kept across
+//! The listening sockets of every app (README "Load balancing"): bound once per app and kept across
 //! reloads, rebound when `spec.listen` changes, fed the ready instances as backends.
 
 use std::collections::BTreeMap;

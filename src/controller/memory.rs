@@ -72,7 +72,7 @@ impl Controller {
             }
         }
         for (id, rss, limit, backoff, rollout) in over {
-            // With both limits zero the planner surges one (DESIGN.md §3).
+            // With both limits zero the planner surges one.
             let surge = rollout
                 .max_surge
                 .max(u32::from(rollout.max_unavailable == 0));

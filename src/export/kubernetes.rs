@@ -1,5 +1,5 @@
-//! `corral export kubernetes`: each App becomes a Deployment, each `listen` entry a Service and
-//! its `envFiles` a ConfigMap (DESIGN.md §8), built from the k8s-openapi types so that every
+//! `corral export kubernetes`: each App becomes a Deployment, each `listen` entry a Service and its
+//! `envFiles` a ConfigMap (README "To Kubernetes"), built from the k8s-openapi types so that every
 //! object is valid by construction. What has no counterpart is a warning, never dropped silently.
 
 mod pod;

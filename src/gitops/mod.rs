@@ -1,4 +1,4 @@
-//! GitOps: which commit of its git work tree the manifests directory is at (DESIGN.md §9),
+//! GitOps: which commit of its git work tree the manifests directory is at (README "GitOps"),
 //! read with gitoxide (no `git` process, no hand parsing of `.git`).
 
 use std::path::Path;

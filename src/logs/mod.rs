@@ -1,4 +1,4 @@
-//! Log capture, reading and following (DESIGN.md §6).
+//! Log capture, reading and following (docs/logs.md).
 //!
 //! Each instance's stdout and stderr go through a pipe ([`LogPipe`]) that a new controller can
 //! re-open, so that the instance outlives a controller crash; a capture task ([`spawn_capture`]) appends each line to

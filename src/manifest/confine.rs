@@ -1,5 +1,5 @@
-//! The manifest types of what an instance may be (DESIGN.md §11): the user and group it runs
-//! as, its ulimits (docker compose's shape), nice, oomScoreAdjust and umask.
+//! The manifest types of what an instance may be (README "Users and limits"): the user and group it
+//! runs as, its ulimits (docker compose's shape), nice, oomScoreAdjust and umask.
 //!
 //! Each value is checked while it is read, so serde_yaml points at it with its line and column.
 

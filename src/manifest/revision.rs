@@ -1,4 +1,5 @@
-//! The revision of an app: a short hash of everything that shapes its processes (DESIGN.md §3).
+//! The revision of an app: a short hash of everything that shapes its processes (docs/manifest.md,
+//! "Rollouts").
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -6,9 +7,10 @@ use sha2::{Digest, Sha256};
 use super::types::{AppSpec, Probe};
 
 impl AppSpec {
-    /// The revision: a short hash of everything that shapes a process (DESIGN.md §3), with the
-    /// chosen profile's env. `instances`, `suspend`, `memory`, `cpu`, `pids` (limits written
-    /// into the live instances in place), `strategy` and labels are left out.
+    /// The revision: a short hash of everything that shapes a process (docs/manifest.md,
+    /// "Rollouts"), with the chosen profile's env. `instances`, `suspend`, `memory`, `cpu`,
+    /// `pids` (limits written into the live instances in place), `strategy` and labels are left
+    /// out.
     pub fn revision(&self, profile: Option<&str>) -> String {
         let profile_env = profile.and_then(|p| self.profiles.get(p)).map(|p| &p.env);
         let mut shaping = json!({

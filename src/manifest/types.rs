@@ -1,4 +1,4 @@
-//! The App manifest types: what users write in `manifests/*.yaml` (DESIGN.md §1).
+//! The App manifest types: what users write in `manifests/*.yaml` (docs/manifest.md).
 //!
 //! Every field has a default except `apiVersion`, `kind`, `metadata.name` and `spec.command`.
 //! Unknown fields are rejected so a typo never silently does nothing. Doc comments become the

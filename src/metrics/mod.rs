@@ -1,5 +1,5 @@
-//! Sampling CPU and memory of each instance (DESIGN.md §5, §11), and the Prometheus `/metrics`
-//! exposition (DESIGN.md §7).
+//! Sampling CPU and memory of each instance (README "Memory limits"), and the Prometheus `/metrics`
+//! exposition (docs/metrics.md).
 //!
 //! An instance with its own cgroup is read from it (`memory.current`, `cpu.stat`: two small
 //! reads); the others by walking their process tree, and only our own trees are read

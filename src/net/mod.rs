@@ -1,7 +1,8 @@
-//! Listen ports shared by an app's instances (DESIGN §4): socket inheritance, the tcp proxy
-//! and the http request balancer.
+//! Listen ports shared by an app's instances (README "Load balancing"): socket inheritance, the tcp
+//! proxy and the http request balancer.
 //!
-//! How the supervisor uses it, per app:
+//! How the controller (`controller/listen.rs`) and the supervisor (`supervisor/spawn.rs`) use it,
+//! per app:
 //! 1. [`AppListeners::bind`] when the app appears; keep the value for the app's lifetime,
 //!    across reloads and restarts, so the public port never closes. When `spec.listen`
 //!    changes: drop (or `shutdown`) the old value first, then bind the new one.

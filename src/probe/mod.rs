@@ -1,9 +1,10 @@
-//! Readiness and liveness probes (DESIGN.md §3): one task per probe and instance, checking
-//! with `tcp`, `http`, `exec` or `notify` on the Kubernetes schedule, and reporting to the
-//! supervisor only when the result crosses a threshold.
+//! Readiness and liveness probes (docs/manifest.md, "Probes"): one task per probe and instance,
+//! checking with `tcp`, `http`, `exec` or `notify` on the Kubernetes schedule, and reporting to the
+//! controller loop when the result crosses a threshold (and, now and then, a failed check that
+//! crossed nothing, so that its reason can be shown).
 //!
-//! The supervisor calls [`spawn_prober`] once per instance and probe kind, reads
-//! [`ProbeReport`]s from its channel, and cancels `stop` when the instance goes away. For a
+//! The supervisor calls [`spawn_prober`] once per instance and probe kind and cancels `stop`
+//! when the instance goes away; the controller loop reads the [`ProbeReport`]s. For a
 //! `notify` probe it first binds a [`NotifySocket`], puts [`NotifySocket::path`] into the
 //! child's `NOTIFY_SOCKET`, and hands the socket over in [`ProbeTarget::notify`].
 //!

@@ -80,7 +80,7 @@ pub struct ObservedInstance {
     pub memory: MemoryState,
 }
 
-/// An instance's standing against its app's `memory.limit` (DESIGN.md §5).
+/// An instance's standing against its app's `memory.limit` (README "Memory limits").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MemoryState {
     /// Never seen over the limit.

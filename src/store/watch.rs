@@ -1,5 +1,5 @@
 //! Watches the manifests directory, through the symlinks that lead to it, and wakes the
-//! controller when anything there changes (DESIGN.md §9).
+//! controller when anything there changes (README "GitOps").
 //!
 //! GitOps tools publish a new revision beside the old one and swap a symlink (git-sync's
 //! `--link`, Kubernetes' `..data`): the path is resolved again on every read, and the folder
