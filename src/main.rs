@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(127);
     }
+    corral::cli::answer_completion_if_asked();
     let cli = corral::cli::Cli::parse();
     match corral::cli::run(cli) {
         Ok(code) => code,
