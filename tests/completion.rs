@@ -113,16 +113,59 @@ fn bash_completes_commands_options_and_the_controllers_apps() {
     assert!(complete(&elsewhere, &script, &["corral", "ver"]).contains(&"version".to_owned()));
 }
 
+/// Runs `shell ARGS` with corral first on `PATH` and `CORRAL_HOME=home`; its stdout.
+fn shell(home: &Path, shell: &str, args: &[&str]) -> String {
+    let dir = Path::new(BIN).parent().expect("bin dir");
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(shell)
+        .args(args)
+        .env("PATH", path)
+        .env("CORRAL_HOME", home)
+        .output()
+        .unwrap_or_else(|e| panic!("{shell} runs (.ci/run installs it): {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{shell} failed: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
-fn zsh_and_fish_scripts_call_back_into_corral() {
-    let home = tempfile::tempdir().expect("tempdir");
-    for (shell, marker) in [("zsh", "COMPLETE=\"zsh\""), ("fish", "COMPLETE=fish")] {
-        let run = common::corral_in(home.path(), &["completion", shell]);
-        assert!(run.status.success(), "{run:?}");
-        assert!(run.stdout.contains(marker), "{shell}: {}", run.stdout);
-        assert!(run.stdout.contains("corral"), "{shell}: {}", run.stdout);
-    }
-    let bad = common::corral_in(home.path(), &["completion", "tcsh"]);
+fn fish_completes_app_names_and_zsh_registers_the_completer() {
+    let ctl = Controller::new();
+    ctl.write_manifest(
+        "web.yaml",
+        &manifest("web", &[&format!("command: {}", ctl.sleeper())]),
+    );
+    ctl.start();
+    ctl.wait_status("web", "Running");
+    let fish = ctl.scratch().join("corral.fish");
+    std::fs::write(&fish, ctl.corral(&["completion", "fish"]).stdout).expect("write");
+    let script = format!("source {}; complete -C 'corral describe '", fish.display());
+    let offered = shell(&ctl.home, "fish", &["--no-config", "-c", &script]);
+    assert!(
+        offered.lines().any(|l| l == "web\tRunning 1/1"),
+        "{offered}"
+    );
+    let script = format!("source {}; complete -C 'corral vers'", fish.display());
+    let offered = shell(&ctl.home, "fish", &["--no-config", "-c", &script]);
+    assert!(offered.starts_with("version\t"), "{offered}");
+
+    let zsh = ctl.scratch().join("_corral");
+    std::fs::write(&zsh, ctl.corral(&["completion", "zsh"]).stdout).expect("write");
+    let script = format!(
+        "autoload -U compinit; compinit -u -D; source {}; print -r -- $_comps[corral]",
+        zsh.display()
+    );
+    let registered = shell(&ctl.home, "zsh", &["-f", "-c", &script]);
+    assert!(
+        registered.starts_with("_clap_dynamic_completer_corral"),
+        "{registered}"
+    );
+
+    let bad = ctl.corral(&["completion", "tcsh"]);
     assert!(!bad.status.success());
     assert!(
         bad.stderr.contains("possible values: bash, zsh, fish"),
