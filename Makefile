@@ -2,7 +2,7 @@
 CARGO ?= cargo
 MANIFESTS ?= manifests
 
-.PHONY: run build test test-vm fmt-check clippy unit fuzz-smoke fuzz schema-check clean layout
+.PHONY: run build deb deb-stage test test-vm fmt-check clippy unit fuzz-smoke fuzz schema-check clean layout
 
 ## Build, then run the controller in the foreground on the demo manifests (Ctrl-C stops it).
 run: build
@@ -10,6 +10,26 @@ run: build
 
 build:
 	$(CARGO) build --release --locked
+
+## The Debian package, for a server without a Rust toolchain: target/debian/corral_VERSION-1_ARCH.deb
+## (release build; cargo-deb is installed from crates.io when missing). packaging/README.md.
+deb:
+	command -v cargo-deb >/dev/null || $(CARGO) install --locked cargo-deb
+	$(CARGO) build --release --locked
+	./target/release/corral dist target/dist
+	$(CARGO) deb --no-build --locked
+	@ls target/debian/*.deb
+
+## The same package from any corral binary (DEB_BIN, default the debug build) without cargo-deb:
+## the tree cargo-deb would lay out from Cargo.toml, built with dpkg-deb into DEB_OUT (tests/deb.rs).
+DEB_BIN ?= target/debug/corral
+DEB_OUT ?= target/deb-stage
+DEB_COMPRESS ?= -Zgzip -z1
+deb-stage:
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
+	$(DEB_BIN) dist $(DEB_OUT)/dist
+	packaging/stage.py $(DEB_BIN) $(DEB_OUT)/dist $(DEB_OUT)/tree
+	dpkg-deb --root-owner-group $(DEB_COMPRESS) --build $(DEB_OUT)/tree $(DEB_OUT)/corral.deb
 
 ## Every check: formatting, lints, all tests (unit, property, integration, schema drift), and
 ## short runs of the fuzz targets and of the benchmark so that they cannot rot.

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(corral::children::spawner::SUBCOMMAND) {
         return ExitCode::from(corral::children::spawner::run());
     }
+    corral::cli::answer_completion_if_asked();
     let cli = corral::cli::Cli::parse();
     match corral::cli::run(cli) {
         Ok(code) => code,

@@ -10,6 +10,7 @@ use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
+use super::version::{self, VERSION, VERSION_HEADER};
 use super::{AppList, AppStatus, ControllerInfo, ErrorReply, Event, Reply, RevisionInfo};
 use crate::home::Home;
 
@@ -49,6 +50,18 @@ pub enum ClientError {
         /// What failed.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// This corral and the controller's differ, and this request needs what the other lacks.
+    #[error("the controller on {} runs corral {controller}, {problem}: {advice}", socket.display())]
+    Mismatch {
+        /// The socket.
+        socket: PathBuf,
+        /// The controller's corral version.
+        controller: String,
+        /// What did not work, e.g. `which does not serve GET /v1/x (corral 0.2.0 needs it)`.
+        problem: String,
+        /// Which corral to use instead ([`super::version::advice`]).
+        advice: String,
     },
     /// The controller's answer is not what this corral version expects.
     #[error("the controller on {} sent a reply this corral cannot read ({source}); is it the same version?", socket.display())]
@@ -191,26 +204,100 @@ impl Client {
         self.call(Method::GET, &events_path(app, false)).await
     }
 
-    /// Sends one request on a fresh connection and decodes the JSON answer.
+    /// Sends one request on a fresh connection and decodes the JSON answer; a route the
+    /// controller does not know, or a reply this corral cannot read from a controller of another
+    /// version, is a [`ClientError::Mismatch`] naming the corral to use.
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
     ) -> Result<T, ClientError> {
-        let (status, body) =
-            match tokio::time::timeout(CALL_TIMEOUT, self.exchange(method, path)).await {
-                Ok(answer) => answer?,
-                Err(_) => {
-                    return Err(ClientError::Transport {
-                        socket: self.socket.clone(),
-                        source: format!("no answer within {}s", CALL_TIMEOUT.as_secs()).into(),
-                    })
+        let (status, theirs, body) = self.exchange_timed(method.clone(), path).await?;
+        if status.is_success() {
+            return match serde_json::from_slice(&body) {
+                Ok(value) => Ok(value),
+                Err(e) if theirs.as_deref() == Some(VERSION) => Err(self.decode(e)),
+                Err(e) => {
+                    let problem = format!(
+                        "whose reply to {method} {path} this corral {VERSION} cannot read ({e})"
+                    );
+                    Err(self.mismatch(theirs, problem, self.decode(e)).await)
                 }
             };
-        if status.is_success() {
-            return serde_json::from_slice(&body).map_err(|e| self.decode(e));
         }
-        Err(api_error(status, &body))
+        let error = api_error(status, &body);
+        if status == StatusCode::NOT_FOUND && is_unknown_route(&body) {
+            let problem =
+                format!("which does not serve {method} {path} (corral {VERSION} needs it)");
+            return Err(self.mismatch(theirs, problem, error).await);
+        }
+        Err(error)
+    }
+
+    /// [`Self::exchange`] within [`CALL_TIMEOUT`].
+    async fn exchange_timed(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Result<(StatusCode, Option<String>, Bytes), ClientError> {
+        match tokio::time::timeout(CALL_TIMEOUT, self.exchange(method, path)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(ClientError::Transport {
+                socket: self.socket.clone(),
+                source: format!("no answer within {}s", CALL_TIMEOUT.as_secs()).into(),
+            }),
+        }
+    }
+
+    /// A [`ClientError::Mismatch`] when the controller's version (from its header, else from
+    /// `GET /v1/controller`, which every version serves) differs from ours; else `otherwise`.
+    async fn mismatch(
+        &self,
+        theirs: Option<String>,
+        problem: String,
+        otherwise: ClientError,
+    ) -> ClientError {
+        let (asked, exe) = self.identify().await;
+        let Some(controller) = theirs.or(asked).filter(|v| v != VERSION) else {
+            return otherwise;
+        };
+        ClientError::Mismatch {
+            socket: self.socket.clone(),
+            advice: version::advice(&controller, exe.as_deref()),
+            controller,
+            problem,
+        }
+    }
+
+    /// The controller's version and binary, as far as `GET /v1/controller` and `/proc` tell;
+    /// read loosely so that any version's answer does.
+    async fn identify(&self) -> (Option<String>, Option<String>) {
+        let Ok((status, _, body)) = self.exchange_timed(Method::GET, "/v1/controller").await else {
+            return (None, None);
+        };
+        let info: serde_json::Value = match status.is_success() {
+            true => serde_json::from_slice(&body).unwrap_or_default(),
+            false => serde_json::Value::Null,
+        };
+        let version = info["version"].as_str().map(str::to_owned);
+        let exe = info["pid"]
+            .as_u64()
+            .and_then(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).ok())
+            .map(|p| p.display().to_string());
+        (version, exe)
+    }
+
+    /// `GET /v1/controller` read loosely: the version of whatever controller answers (an older
+    /// or newer one too), and its pid.
+    pub async fn controller_version(&self) -> Result<(String, Option<u32>), ClientError> {
+        let (status, theirs, body) = self.exchange_timed(Method::GET, "/v1/controller").await?;
+        if !status.is_success() {
+            return Err(api_error(status, &body));
+        }
+        let info: serde_json::Value = serde_json::from_slice(&body).map_err(|e| self.decode(e))?;
+        let version = info["version"].as_str().map(str::to_owned).or(theirs);
+        let pid = info["pid"].as_u64().and_then(|p| u32::try_from(p).ok());
+        Ok((version.unwrap_or_else(|| "unknown".into()), pid))
     }
 
     /// A reply that is not what this corral version expects.
@@ -256,15 +343,16 @@ impl Client {
         &self,
         method: Method,
         path: &str,
-    ) -> Result<(StatusCode, Bytes), ClientError> {
+    ) -> Result<(StatusCode, Option<String>, Bytes), ClientError> {
         let transport = |e| self.transport(e);
         let (mut sender, conn) = self.connect().await?;
         let request = request(method, path).map_err(|e| transport(e.into()))?;
         let exchange = async {
             let response = sender.send_request(request).await?;
             let status = response.status();
+            let theirs = version::peer_version(response.headers());
             let body = response.into_body().collect().await?.to_bytes();
-            Ok::<_, hyper::Error>((status, body))
+            Ok::<_, hyper::Error>((status, theirs, body))
         };
         tokio::pin!(conn);
         tokio::select! {
@@ -295,7 +383,15 @@ pub(super) fn api_error(status: StatusCode, body: &[u8]) -> ClientError {
     }
 }
 
-/// A bodiless request to the controller.
+/// Whether an error body is a controller's "no such route" (any version's).
+fn is_unknown_route(body: &[u8]) -> bool {
+    serde_json::from_slice::<ErrorReply>(body).is_ok_and(|r| {
+        r.reason.as_deref() == Some(version::UNKNOWN_ROUTE)
+            || r.error.starts_with(version::UNKNOWN_ROUTE_SENTENCE)
+    })
+}
+
+/// A bodiless request to the controller, saying which corral sends it.
 pub(super) fn request(
     method: Method,
     path: &str,
@@ -304,6 +400,7 @@ pub(super) fn request(
         .method(method)
         .uri(path)
         .header(hyper::header::HOST, "corral")
+        .header(VERSION_HEADER, VERSION)
         .body(Empty::<Bytes>::new())
 }
 

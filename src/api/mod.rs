@@ -11,6 +11,7 @@ pub(crate) mod routes;
 pub mod server;
 mod socket;
 pub mod types;
+pub mod version;
 
 use tokio::sync::oneshot;
 

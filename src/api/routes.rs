@@ -10,6 +10,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::sync::{mpsc, oneshot};
 
+use super::version::{
+    peer_version, UNKNOWN_ROUTE, UNKNOWN_ROUTE_SENTENCE, VERSION, VERSION_HEADER,
+};
 use super::{ApiRequest, ErrorReply, Reply};
 
 /// How long a request waits for the controller loop before answering 503.
@@ -26,13 +29,34 @@ pub(crate) fn router(requests: mpsc::Sender<ApiRequest>) -> Router {
         .route("/v1/resync", post(resync))
         .route("/v1/controller", get(info))
         .route("/v1/events", get(super::events::events))
-        .fallback(|| async {
-            Failure(
-                StatusCode::NOT_FOUND,
-                "no such API route: the API has /v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller, /v1/events[?app=NAME&since=SEQ&watch=true], /metrics".into(),
-            )
-        })
+        .fallback(unknown_route)
         .with_state(requests)
+        .layer(axum::middleware::map_response(say_version))
+}
+
+/// Every reply names this controller's corral version ([`VERSION_HEADER`]).
+async fn say_version(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        VERSION_HEADER,
+        axum::http::HeaderValue::from_static(VERSION),
+    );
+    response
+}
+
+/// The routes `/v1` has, for people who asked for another.
+const ROUTES: &str = "/v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller, /v1/events[?app=NAME&since=SEQ&watch=true], /metrics";
+
+/// 404 for a route this controller does not know, saying so to programs (`reason`) and, when
+/// the client is another corral version, to people.
+async fn unknown_route(headers: axum::http::HeaderMap) -> Response {
+    let mut error = format!("{UNKNOWN_ROUTE_SENTENCE}: the API has {ROUTES}");
+    if let Some(client) = peer_version(&headers).filter(|v| v != VERSION) {
+        error.push_str(&format!(
+            " (this controller is corral {VERSION}, the client corral {client})"
+        ));
+    }
+    let reason = Some(UNKNOWN_ROUTE.to_owned());
+    (StatusCode::NOT_FOUND, Json(ErrorReply { error, reason })).into_response()
 }
 
 /// An error answer: status code and an [`ErrorReply`] body.
@@ -40,7 +64,11 @@ pub(super) struct Failure(pub(super) StatusCode, pub(super) String);
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (self.0, Json(ErrorReply { error: self.1 })).into_response()
+        let reply = ErrorReply {
+            error: self.1,
+            reason: None,
+        };
+        (self.0, Json(reply)).into_response()
     }
 }
 

@@ -74,6 +74,7 @@ async fn forbid(mut stream: UnixStream, why: &str) -> io::Result<()> {
     let _ = tokio::time::timeout(REFUSAL_TIME / 2, read_head).await;
     let body = serde_json::to_vec(&ErrorReply {
         error: why.to_owned(),
+        reason: None,
     })
     .map_err(io::Error::other)?;
     let head = format!(

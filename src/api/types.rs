@@ -219,6 +219,9 @@ pub struct Reply {
 pub struct ErrorReply {
     /// What went wrong and how to fix it.
     pub error: String,
+    /// A CamelCase reason for programs, when there is one (`UnknownRoute`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One entry of `corral rollout history`.

@@ -16,7 +16,7 @@ use super::ManifestsDir;
 #[command(group = clap::ArgGroup::new("what").required(true).args(["names", "filename"]))]
 pub struct Args {
     /// Apps to delete.
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = super::completion::app_names())]
     pub names: Vec<String>,
     /// Delete the apps a manifest file defines.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]

@@ -12,6 +12,7 @@ use crate::api::{AppStatus, WatchStatus};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The app.
+    #[arg(add = super::completion::app_names())]
     pub name: String,
 }
 

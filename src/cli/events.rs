@@ -17,6 +17,7 @@ use crate::api::Event;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this app's events (a name the controller does not know shows none, and is no error).
+    #[arg(add = super::completion::app_names())]
     pub name: Option<String>,
     /// Keep printing events as they happen, until Ctrl-C or until the controller stops.
     #[arg(short = 'w', long = "watch")]

@@ -13,6 +13,7 @@ use crate::api::{AppList, AppStatus, Client, ClientError, ManifestProblem};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Show only this app.
+    #[arg(add = super::completion::app_names())]
     pub name: Option<String>,
     /// Output format: wide (adds USER, PIDS, COMMIT and FILE), json or yaml.
     #[arg(short = 'o', long = "output", value_enum)]

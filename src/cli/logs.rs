@@ -23,6 +23,7 @@ when set) directly, rotated files included: works without a running controller."
 )]
 pub struct Args {
     /// The app whose logs to show.
+    #[arg(add = super::completion::app_names())]
     pub name: String,
     /// Keep printing new lines as they are written (Ctrl-C to stop).
     #[arg(short, long)]

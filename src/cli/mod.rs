@@ -4,10 +4,12 @@ mod apply;
 mod apply_plan;
 mod atomic_write;
 mod client;
+mod completion;
 mod controller;
 mod delete;
 mod describe;
 mod diff;
+mod dist;
 mod edit;
 mod events;
 mod export;
@@ -15,6 +17,7 @@ mod get;
 mod import;
 mod init;
 mod logs;
+mod man;
 mod manifests_dir;
 mod reload;
 mod restart;
@@ -28,6 +31,7 @@ mod table;
 mod top;
 mod validate;
 mod validate_host;
+mod version;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,6 +92,16 @@ pub enum Command {
     Startup(startup::Args),
     /// Live terminal view: apps, instances, CPU/memory sparklines, logs (PM2's monit).
     Top(top::Args),
+    /// Print this corral's version and the running controller's.
+    Version(version::Args),
+    /// Print the shell completion script (bash, zsh or fish).
+    Completion(completion::Args),
+    /// Print the manual page corral(1).
+    #[command(hide = true)]
+    Man(man::Args),
+    /// Write the files a package installs beside the binary (man pages, completions, unit).
+    #[command(hide = true)]
+    Dist(dist::Args),
 }
 
 /// Options every command that edits the manifests directory understands.
@@ -96,6 +110,11 @@ pub struct ManifestsDir {
     /// The manifests directory; default `$CORRAL_MANIFESTS`, else the running controller's.
     #[arg(long, value_name = "DIR")]
     pub manifests: Option<PathBuf>,
+}
+
+/// Answers the shell when it asks for completions (and exits); returns otherwise.
+pub fn answer_completion_if_asked() {
+    completion::answer_if_asked();
 }
 
 /// Runs one parsed command line.
@@ -122,5 +141,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Startup(args) => startup::run(args),
         Command::Top(args) => top::run(args),
+        Command::Version(args) => version::run(args),
+        Command::Completion(args) => completion::run(args),
+        Command::Man(args) => man::run(args),
+        Command::Dist(args) => dist::run(args),
     }
 }

@@ -9,6 +9,7 @@ use super::get::cli_error;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The app.
+    #[arg(add = super::completion::app_names())]
     pub name: String,
 }
 

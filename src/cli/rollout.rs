@@ -26,6 +26,7 @@ pub enum Action {
     /// Show the rollout's progress; with -w, wait until it finishes (exit 1 if it stalls).
     Status {
         /// The app.
+        #[arg(add = super::completion::app_names())]
         name: String,
         /// Watch until the rollout finishes or exceeds its progress deadline.
         #[arg(short = 'w', long)]
@@ -34,6 +35,7 @@ pub enum Action {
     /// List the app's revisions (the last 10); with --revision N, print that manifest.
     History {
         /// The app.
+        #[arg(add = super::completion::app_names())]
         name: String,
         /// Print the manifest of this revision number.
         #[arg(long, value_name = "N")]
@@ -42,6 +44,7 @@ pub enum Action {
     /// Write the previous revision's spec (or --to-revision N) back into the manifest file.
     Undo {
         /// The app.
+        #[arg(add = super::completion::app_names())]
         name: String,
         /// Revision number to go back to; default the one before the current.
         #[arg(long, value_name = "N")]

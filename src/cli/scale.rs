@@ -11,6 +11,7 @@ use crate::manifest::Instances;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The app.
+    #[arg(add = super::completion::app_names())]
     pub name: String,
     /// Instances wanted: a number, or `max` for one per CPU.
     pub instances: String,

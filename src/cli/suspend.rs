@@ -11,6 +11,7 @@ use super::{manifests_dir, ManifestsDir};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The app.
+    #[arg(add = super::completion::app_names())]
     pub name: String,
     /// Where the app is defined.
     #[command(flatten)]
