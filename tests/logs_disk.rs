@@ -128,26 +128,44 @@ fn reported_loss(ctl: &Controller) -> u64 {
         .sum()
 }
 
-/// The line numbers in `web`'s stdout log files (current and rotated).
+/// The line numbers in `web`'s stdout log files (current and rotated), read while no rotation
+/// renamed them (a file read before and after a rotation would count its lines twice).
 fn numbers_written(dir: &Path) -> BTreeSet<u64> {
-    let mut numbers = BTreeSet::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return numbers; // not created yet
-    };
-    for entry in entries {
-        let path = entry.expect("entry").path();
-        if !path.to_string_lossy().contains("0.out.log") {
-            continue;
+    loop {
+        let before = listing(dir);
+        let mut numbers = BTreeSet::new();
+        let mut repeated = None;
+        for (path, _) in &before {
+            let Ok(text) = std::fs::read_to_string(path) else {
+                continue; // rotated away under us: the listing below differs
+            };
+            for line in text.lines() {
+                let n = line.strip_prefix("line ").and_then(|n| n.parse().ok());
+                if !numbers.insert(n.expect("a whole numbered line")) {
+                    repeated = Some(line.to_owned());
+                }
+            }
         }
-        for line in std::fs::read_to_string(&path).expect("read log").lines() {
-            let n = line.strip_prefix("line ").and_then(|n| n.parse().ok());
-            assert!(
-                numbers.insert(n.expect("a whole numbered line")),
-                "{line} twice"
-            );
+        if listing(dir) == before {
+            assert!(repeated.is_none(), "{} twice", repeated.unwrap_or_default());
+            return numbers;
         }
     }
-    numbers
+}
+
+/// `web`'s stdout log files and their inodes (a rotation renames them, so inodes move).
+fn listing(dir: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new(); // not created yet
+    };
+    let mut files: Vec<_> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("0.out.log"))
+        .filter_map(|e| Some((e.path(), e.metadata().ok()?.ino())))
+        .collect();
+    files.sort();
+    files
 }
 
 /// Lines missing from the files: below the highest one written, yet not there.
