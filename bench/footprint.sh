@@ -201,6 +201,9 @@ started_after() {
 }
 b_plain=$(started_after "$N" 0)
 log "corral: $N plain instances started $b_plain ms after the manifest was written"
+# The same without the spawner (the controller forks each instance itself), for the ratio.
+b_fork=$(CORRAL_SPAWNER=0 started_after "$N" 0)
+log "corral: $N plain instances forked by the controller started $b_fork ms after the manifest was written"
 b_boxed=$(started_after "$N" 1)
 log "corral: $N instances with user and ulimits started $b_boxed ms after the manifest was written"
 b_boxed2=$(started_after $((2 * N)) 1)
@@ -282,6 +285,7 @@ up for 1 s, so 1 s of it is the readiness rule); PM2's when \`pm2 jlist\` shows 
 | RSS with $APPS apps of 1 instance | $(mib "$c_rss") | $(mib "$p_rss") |
 | $APPS apps: controller launch → last \`Started\` event | ${c_first} ms | - |
 | $N instances: manifest written → all started (spawned) | $(sec "$b_plain") | - |
+| the same, forked by the controller (\`CORRAL_SPAWNER=0\`) | $(sec "$b_fork") | - |
 | $N instances with \`user: nobody\` and \`ulimits\`: manifest written → all started | $(sec "$b_boxed") | - |
 | $((2 * N)) instances with \`user\` and \`ulimits\`: manifest written → all started | $(sec "$b_boxed2") | - |
 

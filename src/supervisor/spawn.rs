@@ -64,6 +64,7 @@ fn is_controller_only(key: &str) -> bool {
             | "LISTEN_FDNAMES"
             | "NOTIFY_SOCKET"
             | "CORRAL_LOG"
+            | crate::children::spawner::SWITCH_ENV
             | super::orphans::MARKER
             | super::orphans::INSTANCE_MARK
     )

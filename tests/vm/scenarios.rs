@@ -74,7 +74,8 @@ fn memory_current() -> Outcome {
     )?;
     let pid = running_pid(name)?;
     let cgroup = cgroup_of(pid)?;
-    // Settled: two samples a second apart agree, and the string is built.
+    // Settled: two samples a second apart agree (a second: the sampling period of an app
+    // with memory.limit), and the string is built.
     let mut last = 0u64;
     let shown = wait(30, "the instance's memory to settle above 8 MB", || {
         std::thread::sleep(Duration::from_secs(1));
@@ -128,8 +129,11 @@ fn cpu_max() -> Outcome {
             cgroup.display()
         ));
     }
-    std::thread::sleep(Duration::from_secs(1));
     let stat = cgroup.join("cpu.stat");
+    // Running into its ceiling already: the window below measures the steady state.
+    wait(10, "the spinner throttled", || {
+        (keyed(&stat, "nr_throttled").ok()? > 0).then_some(())
+    })?;
     let (usage0, throttled0, t0) = (
         keyed(&stat, "usage_usec")?,
         keyed(&stat, "nr_throttled")?,

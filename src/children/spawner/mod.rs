@@ -29,6 +29,10 @@ use crate::confine::ChildSteps;
 /// The hidden subcommand the spawner runs as.
 pub const SUBCOMMAND: &str = "__spawner";
 
+/// `CORRAL_SPAWNER=0` in the controller's environment: no spawner, the controller forks its
+/// instances itself (slower with many instances; for comparing, or if clone3 misbehaves).
+pub const SWITCH_ENV: &str = "CORRAL_SPAWNER";
+
 /// The fd the spawner finds its socket at.
 const SOCKET_FD: RawFd = 3;
 
