@@ -23,10 +23,12 @@ pub fn run() -> u8 {
             return 2;
         }
     };
+    // No PR_SET_PDEATHSIG: it fires when the *thread* that started us ends (a blocking-pool
+    // thread, for a spawner started again), not the controller. When the controller ends, so
+    // does its end of the socket, and the read below returns.
     // SAFETY: prctl, getppid and close_range have no memory effects; fd 3 is the socket the
     // controller gave us, which nothing else in this process owns.
     let socket = unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
         if libc::getppid() != parent {
             return 0;
         }
