@@ -10,11 +10,16 @@ use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
-use super::{AppList, AppStatus, ControllerInfo, ErrorReply, Event, Reply, RevisionInfo};
+use super::{
+    AppList, AppStatus, ControllerInfo, ErrorReply, Event, Reply, RevisionInfo, UpgradeReply,
+};
 use crate::home::Home;
 
 /// How long one call may take, connection included (the server gives up after 10 s).
 pub(super) const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long `corral upgrade` waits: the controller's own deadline for its successor comes first.
+const UPGRADE_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Why a call to the controller failed.
 #[derive(Debug, thiserror::Error)]
@@ -191,22 +196,38 @@ impl Client {
         self.call(Method::GET, &events_path(app, false)).await
     }
 
+    /// `POST /v1/upgrade`: hands the controller over to the binary now at its path and
+    /// waits until the new one took over (or the old one says why it could not).
+    pub async fn upgrade(&self) -> Result<UpgradeReply, ClientError> {
+        self.call_within(Method::POST, "/v1/upgrade", UPGRADE_CALL_TIMEOUT)
+            .await
+    }
+
     /// Sends one request on a fresh connection and decodes the JSON answer.
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
     ) -> Result<T, ClientError> {
-        let (status, body) =
-            match tokio::time::timeout(CALL_TIMEOUT, self.exchange(method, path)).await {
-                Ok(answer) => answer?,
-                Err(_) => {
-                    return Err(ClientError::Transport {
-                        socket: self.socket.clone(),
-                        source: format!("no answer within {}s", CALL_TIMEOUT.as_secs()).into(),
-                    })
-                }
-            };
+        self.call_within(method, path, CALL_TIMEOUT).await
+    }
+
+    /// [`Client::call`], waiting up to `within`.
+    async fn call_within<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        within: std::time::Duration,
+    ) -> Result<T, ClientError> {
+        let (status, body) = match tokio::time::timeout(within, self.exchange(method, path)).await {
+            Ok(answer) => answer?,
+            Err(_) => {
+                return Err(ClientError::Transport {
+                    socket: self.socket.clone(),
+                    source: format!("no answer within {}s", within.as_secs()).into(),
+                })
+            }
+        };
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|e| self.decode(e));
         }

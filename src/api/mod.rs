@@ -56,4 +56,8 @@ pub enum ApiRequest {
     Events {
         reply: oneshot::Sender<EventSubscription>,
     },
+    /// Hand everything over to the binary now at the controller's path (`corral upgrade`).
+    Upgrade {
+        reply: oneshot::Sender<Result<UpgradeReply, String>>,
+    },
 }

@@ -26,6 +26,7 @@ mod startup;
 mod suspend;
 mod table;
 mod top;
+mod upgrade;
 mod validate;
 mod validate_host;
 
@@ -88,6 +89,9 @@ pub enum Command {
     Startup(startup::Args),
     /// Live terminal view: apps, instances, CPU/memory sparklines, logs (PM2's monit).
     Top(top::Args),
+    /// Hand the running controller over to the corral binary now at its path: same apps,
+    /// same pids, no connection lost (also SIGUSR2 to the controller).
+    Upgrade(upgrade::Args),
 }
 
 /// Options every command that edits the manifests directory understands.
@@ -122,5 +126,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Startup(args) => startup::run(args),
         Command::Top(args) => top::run(args),
+        Command::Upgrade(args) => upgrade::run(args),
     }
 }

@@ -3,6 +3,7 @@
 
 mod desired;
 mod events;
+mod fdstore;
 mod gitops;
 mod history;
 mod limits;
@@ -14,7 +15,10 @@ mod requests;
 mod rollout;
 mod starts;
 mod status;
+mod upgrade;
 mod watching;
+
+pub use upgrade::{Predecessor, Succession, CONTROL_SOCKET, METRICS_SOCKET};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -64,6 +68,8 @@ pub struct Config {
     pub rules: store::Rules,
     /// Where the loop publishes what `/metrics` shows.
     pub metrics: crate::metrics::Published,
+    /// Handing over to a successor (`corral upgrade`), taking over from a predecessor.
+    pub succession: std::sync::Arc<Succession>,
 }
 
 /// Why the controller could not run.
@@ -127,15 +133,34 @@ struct Controller {
     record_failing: bool,
     /// What `/metrics` shows, published after reconciles.
     metrics: metrics_snapshot::MetricsState,
+    /// Held once a successor took the log pipes over: nothing here reads them again.
+    paused_captures: Option<tokio::sync::OwnedRwLockWriteGuard<()>>,
+    /// The listening sockets in the service manager's fd store, by name, with their inode.
+    stored_fds: BTreeMap<String, u64>,
 }
 
-/// Runs the controller until `shutdown` is cancelled, then stops every app gracefully.
+/// Runs the controller until `shutdown` is cancelled, then stops every app gracefully; or
+/// until a successor took over (`corral upgrade`, SIGUSR2 on `upgrades`), then exits leaving
+/// every app running.
 pub async fn run(
     config: Config,
     mut api: mpsc::Receiver<ApiRequest>,
-    mut hangups: mpsc::Receiver<()>,
+    (mut hangups, mut upgrades): (mpsc::Receiver<()>, mpsc::Receiver<()>),
     shutdown: CancellationToken,
 ) -> Result<(), ControllerError> {
+    // Started by `corral upgrade`: the predecessor's state comes first.
+    let mut predecessor = match Predecessor::from_inherited(&config.succession.inherited) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => give_up(&e),
+        None => None,
+    };
+    let handed_state = match predecessor.as_mut() {
+        Some(p) => match p.state().await {
+            Ok(state) => Some(state),
+            Err(e) => give_up(&e),
+        },
+        None => None,
+    };
     let record_path = config.home.instances_record();
     let (record, record_trouble) = match Record::load(&record_path).await {
         Ok(record) => (record, None),
@@ -157,6 +182,7 @@ pub async fn run(
         sampler_stop.clone(),
     ));
     let config_home = config.home.clone();
+    let inherited = config.succession.inherited.clone();
     let notifier = config.notifier.clone();
     let (wake_tx, mut wake) = mpsc::channel::<()>(1);
     let manifests_watch =
@@ -176,7 +202,7 @@ pub async fn run(
         cpus: desired::online_cpus(),
         histories: BTreeMap::new(),
         rollouts: rollout::Rollouts::default(),
-        listening: listen::Listening::default(),
+        listening: listen::Listening::new(inherited),
         usage: BTreeMap::new(),
         sampled_pids: pids_tx,
         watches: crate::watch::Watches::new(config_home.root(), watch_tx),
@@ -184,7 +210,15 @@ pub async fn run(
         commit: None,
         synced: BTreeMap::new(),
         record_failing: false,
+        paused_captures: None,
+        stored_fds: BTreeMap::new(),
     };
+    let predecessor_id = handed_state
+        .as_ref()
+        .map(|s| (s.from_pid, s.from_version.clone()));
+    if let Some(state) = handed_state {
+        ctl.import_state(state);
+    }
     let mut log_losses = ctl.supervisor.take_log_losses();
     let mut left_behind = ctl.supervisor.take_left_behind();
     // Orphans of instances are re-parented to the controller (a child subreaper): reaped here.
@@ -196,6 +230,22 @@ pub async fn run(
         .await;
     ctl.save_record().await; // the orphans in, a damaged record replaced
     ctl.reload().await?;
+    ctl.update_backends();
+    // Sockets passed at start that no app claimed (a listen entry gone meanwhile) close here.
+    for (name, _) in ctl.config.succession.inherited.take_rest() {
+        tracing::info!("closing the passed socket {name}: no app listens there any more");
+    }
+    if let Some(predecessor) = predecessor {
+        if let Err(e) = predecessor.ready().await {
+            give_up(&e);
+        }
+        if let Some((pid, version)) = &predecessor_id {
+            ctl.note_took_over((*pid, version));
+        }
+    }
+    crate::net::gate::open();
+    ctl.config.succession.accepting.cancel();
+    ctl.store_fds();
     tracing::info!(manifests = %ctl.config.manifests.display(), "controller running");
 
     let mut reload_at: Option<Instant> = None;
@@ -208,6 +258,7 @@ pub async fn run(
     // READY=1 once the first reconcile has started every app it can (and after each SIGHUP).
     let mut announce_ready = true;
     let mut watchdog = notifier.watchdog_interval().map(tokio::time::interval);
+    let mut handed = None;
     loop {
         let mut requeue = ctl.reconcile().await;
         if ctl.fire_deferred_watches().await {
@@ -227,7 +278,22 @@ pub async fn run(
             Some(()) = wake.recv() => reload_at = Some(Instant::now() + DEBOUNCE),
             Some(exited) = exits.recv() => ctl.on_exit(exited),
             Some(report) = probes.recv() => ctl.on_probe(report),
-            Some(req) = api.recv() => ctl.on_api(req).await,
+            Some(req) = api.recv() => match req {
+                ApiRequest::Upgrade { reply } => {
+                    handed = ctl.upgrade(&mut api, Some(reply)).await;
+                    if handed.is_some() {
+                        break;
+                    }
+                }
+                req => ctl.on_api(req).await,
+            },
+            Some(()) = upgrades.recv() => {
+                tracing::info!("SIGUSR2: upgrading to the binary at {}", ctl.config.succession.exe.display());
+                handed = ctl.upgrade(&mut api, None).await;
+                if handed.is_some() {
+                    break;
+                }
+            }
             Some(usage) = usage_rx.recv() => ctl.on_usage(usage),
             Some(msg) = watch_rx.recv() => ctl.on_watch(msg).await,
             Some(loss) = log_losses.recv() => {
@@ -240,6 +306,7 @@ pub async fn run(
                 notifier.reloading();
                 reload_at = None;
                 ctl.reload_logged().await;
+                ctl.store_fds();
                 announce_ready = true;
             }
             _ = tick(&mut watchdog) => notifier.watchdog(),
@@ -248,12 +315,41 @@ pub async fn run(
                 if reload_at.is_some_and(|t| t <= now) || resync_at <= now {
                                         reload_at = None;
                     ctl.reload_logged().await;
+                    ctl.store_fds();
                     // An app whose ports could not be bound tries again soon, not in 30 s.
                     let retry = if ctl.listening.has_errors() { BIND_RETRY } else { RESYNC };
                     resync_at = Instant::now() + retry;
                 }
             }
         }
+    }
+
+    if let Some(handed) = handed {
+        // The successor runs everything now: let what is in flight here finish, then go.
+        tracing::info!(
+            pid = handed.pid,
+            "handed over: draining, then exiting without stopping any app"
+        );
+        ctl.config.succession.released.cancel();
+        ctl.watches.shutdown().await;
+        let drain = ctl.config.succession.drain_timeout;
+        let drained = ctl.listening.hand_over(drain);
+        tokio::pin!(drained);
+        loop {
+            tokio::select! {
+                () = &mut drained => break,
+                Some(req) = api.recv() => ctl.answer_while_upgrading(req).await,
+            }
+        }
+        sampler_stop.cancel();
+        let _ = sampler.await;
+        reaper_stop.cancel();
+        let _ = reaper.await;
+        tracing::info!(
+            pid = handed.pid,
+            "handed over; exiting, every app keeps running"
+        );
+        return Ok(());
     }
 
     tracing::info!("stopping every app");
@@ -536,6 +632,15 @@ async fn tick(watchdog: &mut Option<tokio::time::Interval>) {
         }
         None => std::future::pending().await,
     }
+}
+
+/// A take-over that cannot go on: exits at once, touching nothing (the predecessor, or the
+/// next controller, keeps everything).
+fn give_up(why: &str) -> ! {
+    tracing::error!(
+        "cannot take over from the previous controller: {why}; exiting, nothing changed"
+    );
+    std::process::exit(1)
 }
 
 fn now_ms() -> u64 {

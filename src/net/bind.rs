@@ -23,6 +23,26 @@ pub(crate) async fn bind_entry(
         .map_err(|e| NetError::from_bind(app, &listen.host, listen.port, index, e))
 }
 
+/// Whether `socket` (passed by a previous controller) is what `listen` would bind: a listening
+/// TCP socket on its port (any, for port 0) and IP literal, SO_REUSEPORT as inherit mode sets it.
+pub(crate) fn fits(socket: &TcpListener, listen: &Listen) -> bool {
+    let sock = socket2::SockRef::from(socket);
+    let Ok(addr) = socket.local_addr() else {
+        return false;
+    };
+    let host = listen.host.trim_start_matches('[').trim_end_matches(']');
+    let ip_fits = match host.parse::<IpAddr>() {
+        Ok(ip) => ip == addr.ip(),
+        Err(_) if host.is_empty() => addr.ip().is_unspecified(),
+        Err(_) => true, // a host name: resolved when bound, not checked again
+    };
+    let shared = listen.mode == ListenMode::Inherit;
+    ip_fits
+        && (listen.port == 0 || listen.port == addr.port())
+        && sock.is_listener().unwrap_or(false)
+        && sock.reuse_port().unwrap_or(false) == shared
+}
+
 /// The address to bind: an IP literal as is, a host name through the resolver (IPv4 first).
 async fn resolve(app: &str, index: usize, listen: &Listen) -> Result<SocketAddr, NetError> {
     let host = listen.host.trim_start_matches('[').trim_end_matches(']');

@@ -38,6 +38,7 @@
 mod backends;
 mod bind;
 mod error;
+pub mod gate;
 mod headers;
 mod http;
 mod inherit;

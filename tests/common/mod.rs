@@ -68,6 +68,10 @@ pub struct Controller {
     child: RefCell<Option<Child>>,
     /// Every controller pid this fixture started (excluded from the app process scan).
     controller_pids: RefCell<Vec<u32>>,
+    /// Controllers that took over from this fixture's (`corral upgrade`): killed on drop.
+    successors: RefCell<Vec<u32>>,
+    /// The corral binary the controller is started from (default: the one under test).
+    pub binary: PathBuf,
     stderr_log: PathBuf,
 }
 
@@ -98,6 +102,8 @@ impl Controller {
             envs: Vec::new(),
             child: RefCell::new(None),
             controller_pids: RefCell::new(Vec::new()),
+            successors: RefCell::new(Vec::new()),
+            binary: PathBuf::from(BIN),
             stderr_log,
         }
     }
@@ -134,7 +140,7 @@ impl Controller {
             .append(true)
             .open(&self.stderr_log)
             .expect("stderr log");
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(&self.binary);
         cmd.arg("controller")
             .arg("--manifests")
             .arg(&self.manifests);
@@ -190,6 +196,13 @@ impl Controller {
         });
         self.child.borrow_mut().take();
         status
+    }
+
+    /// Notes that controller `pid` took over from this fixture's (`corral upgrade`): it is
+    /// no app process, and it is killed when the fixture is dropped.
+    pub fn took_over(&self, pid: u32) {
+        self.controller_pids.borrow_mut().push(pid);
+        self.successors.borrow_mut().push(pid);
     }
 
     /// SIGKILLs the controller (a crash) and reaps it.
@@ -343,6 +356,9 @@ impl Drop for Controller {
         if let Some(mut child) = self.child.borrow_mut().take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        for pid in self.successors.borrow().iter() {
+            let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
         }
         for _ in 0..50 {
             let pids = self.processes();
