@@ -196,6 +196,11 @@ impl Client {
         self.call(Method::GET, &events_path(app, false)).await
     }
 
+    /// `POST /v1/shutdown`: the controller stops every app, then exits.
+    pub async fn shutdown(&self) -> Result<Reply, ClientError> {
+        self.call(Method::POST, "/v1/shutdown").await
+    }
+
     /// `POST /v1/upgrade`: hands the controller over to the binary now at its path and
     /// waits until the new one took over (or the old one says why it could not).
     pub async fn upgrade(&self) -> Result<UpgradeReply, ClientError> {

@@ -26,11 +26,12 @@ pub(crate) fn router(requests: mpsc::Sender<ApiRequest>) -> Router {
         .route("/v1/resync", post(resync))
         .route("/v1/controller", get(info))
         .route("/v1/upgrade", post(upgrade))
+        .route("/v1/shutdown", post(shutdown))
         .route("/v1/events", get(super::events::events))
         .fallback(|| async {
             Failure(
                 StatusCode::NOT_FOUND,
-                "no such API route: the API has /v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller, /v1/upgrade, /v1/events[?app=NAME&since=SEQ&watch=true], /metrics".into(),
+                "no such API route: the API has /v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller, /v1/upgrade, /v1/shutdown, /v1/events[?app=NAME&since=SEQ&watch=true], /metrics".into(),
             )
         })
         .with_state(requests)
@@ -59,6 +60,13 @@ async fn upgrade(State(requests): Requests) -> Result<Json<super::UpgradeReply>,
         Ok(done) => Ok(Json(done)),
         Err(why) => Err(Failure(StatusCode::CONFLICT, why)),
     }
+}
+
+/// `POST /v1/shutdown`: stops every app, then the controller exits.
+async fn shutdown(State(requests): Requests) -> Result<Json<Reply>, Failure> {
+    ask(&requests, |reply| ApiRequest::Shutdown { reply })
+        .await
+        .map(Json)
 }
 
 /// Sends one request to the controller loop and waits (bounded) for its answer.

@@ -56,6 +56,12 @@ pub struct Args {
     /// flight finish before it exits (a duration: 10s, 1m).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = lifecycle_timeout)]
     pub drain_timeout: Duration,
+    /// Docker's live-restore: on SIGTERM or SIGINT (`systemctl stop` and `restart`) the
+    /// controller exits and leaves every app running for the next controller to adopt, unless
+    /// the service manager is shutting the system down (`systemctl is-system-running` says
+    /// `stopping`). `corral shutdown` stops every app either way.
+    #[arg(long)]
+    pub live_restore: bool,
     /// Caps on instances.
     #[command(flatten)]
     pub caps: crate::store::caps::Caps,
@@ -247,6 +253,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             },
             metrics: published,
             succession,
+            live_restore: args.live_restore,
         };
         let signals_rx = (hangup_rx, upgrade_rx);
         let result = crate::controller::run(config, api_rx, signals_rx, shutdown.clone()).await;

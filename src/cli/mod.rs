@@ -21,6 +21,7 @@ mod restart;
 mod rollout;
 mod scale;
 mod schema;
+mod shutdown;
 mod signals;
 mod startup;
 mod suspend;
@@ -92,6 +93,8 @@ pub enum Command {
     /// Hand the running controller over to the corral binary now at its path: same apps,
     /// same pids, no connection lost (also SIGUSR2 to the controller).
     Upgrade(upgrade::Args),
+    /// Stop every app gracefully, then the controller exits (also under --live-restore).
+    Shutdown(shutdown::Args),
 }
 
 /// Options every command that edits the manifests directory understands.
@@ -127,5 +130,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Startup(args) => startup::run(args),
         Command::Top(args) => top::run(args),
         Command::Upgrade(args) => upgrade::run(args),
+        Command::Shutdown(args) => shutdown::run(args),
     }
 }

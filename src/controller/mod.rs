@@ -70,6 +70,9 @@ pub struct Config {
     pub metrics: crate::metrics::Published,
     /// Handing over to a successor (`corral upgrade`), taking over from a predecessor.
     pub succession: std::sync::Arc<Succession>,
+    /// `--live-restore`: SIGTERM and SIGINT leave every app running for the next controller
+    /// (unless the service manager is shutting the system down); `corral shutdown` stops them.
+    pub live_restore: bool,
 }
 
 /// Why the controller could not run.
@@ -259,6 +262,8 @@ pub async fn run(
     let mut announce_ready = true;
     let mut watchdog = notifier.watchdog_interval().map(tokio::time::interval);
     let mut handed = None;
+    // `corral shutdown`: every app is stopped, whatever `--live-restore` says.
+    let mut shutdown_asked = false;
     loop {
         let mut requeue = ctl.reconcile().await;
         if ctl.fire_deferred_watches().await {
@@ -284,6 +289,14 @@ pub async fn run(
                     if handed.is_some() {
                         break;
                     }
+                }
+                ApiRequest::Shutdown { reply } => {
+                    tracing::info!("corral shutdown: stopping every app, then exiting");
+                    let _ = reply.send(crate::api::Reply {
+                        message: "stopping every app, then exiting".into(),
+                    });
+                    shutdown_asked = true;
+                    break;
                 }
                 req => ctl.on_api(req).await,
             },
@@ -324,12 +337,24 @@ pub async fn run(
         }
     }
 
-    if let Some(handed) = handed {
-        // The successor runs everything now: let what is in flight here finish, then go.
+    let live_restore = handed.is_none()
+        && ctl.config.live_restore
+        && !shutdown_asked
+        && !crate::startup::manager::shutting_down().await;
+    if live_restore {
+        // The next controller adopts the apps (and, under systemd, takes the sockets from
+        // the fd store): nothing is read from the log pipes meanwhile, nothing lost.
         tracing::info!(
-            pid = handed.pid,
-            "handed over: draining, then exiting without stopping any app"
+            "--live-restore: exiting without stopping any app; the next controller adopts them"
         );
+        notifier.stopping_alone();
+        ctl.paused_captures = Some(ctl.supervisor.pause_captures().await);
+        ctl.save_record().await;
+    }
+    if handed.is_some() || live_restore {
+        // The successor (or the next controller) runs everything: let what is in flight here
+        // finish, then go.
+        tracing::info!("draining, then exiting without stopping any app");
         ctl.config.succession.released.cancel();
         ctl.watches.shutdown().await;
         let drain = ctl.config.succession.drain_timeout;
@@ -345,10 +370,7 @@ pub async fn run(
         let _ = sampler.await;
         reaper_stop.cancel();
         let _ = reaper.await;
-        tracing::info!(
-            pid = handed.pid,
-            "handed over; exiting, every app keeps running"
-        );
+        tracing::info!("exiting; every app keeps running");
         return Ok(());
     }
 

@@ -65,6 +65,11 @@ impl Controller {
             ApiRequest::Upgrade { reply } => {
                 let _ = reply.send(Err("an upgrade cannot start from here".into()));
             }
+            ApiRequest::Shutdown { reply } => {
+                let _ = reply.send(Reply {
+                    message: "the controller is already exiting".into(),
+                });
+            }
             ApiRequest::Info { reply } => {
                 let _ = reply.send(ControllerInfo {
                     manifests: self.config.manifests.display().to_string(),

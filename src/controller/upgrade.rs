@@ -215,6 +215,11 @@ impl Controller {
             ApiRequest::Upgrade { reply } => {
                 let _ = reply.send(Err(format!("an upgrade is already under way: {BUSY}")));
             }
+            ApiRequest::Shutdown { reply } => {
+                let _ = reply.send(Reply {
+                    message: format!("not now: {BUSY}"),
+                });
+            }
             ApiRequest::Resync { reply } => {
                 let _ = reply.send(Reply {
                     message: "the controller is handing over to a new one, which watches the manifests directory too".into(),

@@ -123,6 +123,11 @@ impl Notifier {
         self.send("STOPPING=1\nSTATUS=stopping every app");
     }
 
+    /// The controller exits and leaves every app running (`--live-restore`).
+    pub fn stopping_alone(&self) {
+        self.send("STOPPING=1\nSTATUS=exiting; every app keeps running for the next controller");
+    }
+
     /// The loop is alive.
     pub fn watchdog(&self) {
         self.send("WATCHDOG=1");

@@ -134,6 +134,11 @@ impl Controller {
 
     /// Starts `corral controller` and waits until it answers on its socket.
     pub fn start(&self) {
+        self.start_with(|_| {});
+    }
+
+    /// [`Controller::start`], with `prepare` applied to the command last (passed fds, say).
+    pub fn start_with(&self, prepare: impl FnOnce(&mut Command)) {
         assert!(self.child.borrow().is_none(), "controller already running");
         let log = fs::OpenOptions::new()
             .create(true)
@@ -149,15 +154,14 @@ impl Controller {
         }
         cmd.args(&self.args);
         cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
-        let child = cmd
-            .env("CORRAL_HOME", &self.home)
+        cmd.env("CORRAL_HOME", &self.home)
             .env("CORRAL_TEST_TOKEN", &self.token)
             .env_remove("CORRAL_MANIFESTS")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn corral controller");
+            .stderr(log);
+        prepare(&mut cmd);
+        let child = cmd.spawn().expect("spawn corral controller");
         self.controller_pids.borrow_mut().push(child.id());
         *self.child.borrow_mut() = Some(child);
         self.wait_until(SOON, "the controller answers on its socket", || {
