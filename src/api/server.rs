@@ -207,33 +207,22 @@ impl Server {
             .await
     }
 
-    /// [`Server::run`]; when `released` fires instead (a successor serves the same socket
-    /// now), stops accepting, finishes the requests in flight and leaves the socket file.
+    /// [`Server::run`]; once `released` fires (a successor serves the same socket now), no
+    /// connection is accepted here any more (they wait for the successor), the open ones are
+    /// served as usual, and the socket file is left in place at shutdown.
     pub async fn run_until(
         self,
         requests: mpsc::Sender<ApiRequest>,
         shutdown: CancellationToken,
         released: CancellationToken,
     ) -> Result<(), ApiError> {
-        let stop = CancellationToken::new();
-        let forward = {
-            let (stop, shutdown, released) = (stop.clone(), shutdown.clone(), released.clone());
-            async move {
-                tokio::select! {
-                    _ = shutdown.cancelled() => {}
-                    _ = released.cancelled() => {}
-                }
-                stop.cancel();
-            }
-        };
-        let forwarder = tokio::spawn(forward);
-        let shutdown = stop;
         let Self {
-            listener,
+            mut listener,
             socket,
             identity,
             extra,
         } = self;
+        listener.released = released.clone();
         let graceful = axum::serve(listener, router(requests).merge(extra))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         // A client that never finishes its request must not hold the controller's exit hostage.
@@ -247,7 +236,6 @@ impl Server {
                 Ok(())
             }
         };
-        forwarder.abort();
         let path = socket.clone();
         if !released.is_cancelled() {
             let _ = blocking(move || {
