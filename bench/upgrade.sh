@@ -17,7 +17,9 @@
 #             load: its failed requests and restarted apps, side by side.
 #
 # Usage: bench/upgrade.sh [REPORT.md]   (markdown section to REPORT.md, else to stdout)
-# Knobs (environment): BENCH_UPGRADE_SECONDS (load per run, default 9). Builds corral (cargo,
+# Knobs (environment): BENCH_UPGRADE_SECONDS (load per run, default 9), BENCH_UPGRADE_MODES
+# (default "http tcp inherit"; BENCH_QUICK: http only, 3 s runs, pm2 update with keep-alive
+# clients only). Builds corral (cargo,
 # release) unless BENCH_PROFILE=debug; needs wrk, node, python3, and PM2 (installs it with npm
 # into the temp folder unless bench/run.sh shares its install).
 
@@ -29,7 +31,15 @@ BENCH_NAME=upgrade
 . "$ROOT/bench/lib.sh"
 
 DURATION=${BENCH_UPGRADE_SECONDS:-9}
-[[ -n ${BENCH_QUICK:-} ]] && DURATION=${BENCH_UPGRADE_SECONDS:-3}
+# shellcheck disable=SC2206 # split on purpose
+MODES=(${BENCH_UPGRADE_MODES:-http tcp inherit})
+PM2_SHAPES=(keepalive close)
+if [[ -n ${BENCH_QUICK:-} ]]; then
+    DURATION=${BENCH_UPGRADE_SECONDS:-3}
+    # shellcheck disable=SC2206 # split on purpose
+    MODES=(${BENCH_UPGRADE_MODES:-http})
+    PM2_SHAPES=(keepalive)
+fi
 OUT=${1:-}
 CORRAL=$ROOT/target/${BENCH_PROFILE:-release}/corral
 APP=$ROOT/manifests/apps/web.js
@@ -53,7 +63,7 @@ cp "$CORRAL" "$TMP/bin/corral"
 CORRAL=$TMP/bin/corral
 
 declare -A PORT
-for mode in http tcp inherit; do
+for mode in "${MODES[@]}"; do
     PORT[$mode]=$(free_port)
     cat >"$TMP/manifests/up-$mode.yaml" <<EOF
 apiVersion: corral/v1
@@ -140,11 +150,11 @@ EOF
 python3 "$TMP/manager.py" "$TMP/notify.sock" "$CORRAL" "$TMP/manifests" "$TMP/manager.log" &
 MANAGER_PID=$!
 deadline=$((SECONDS + 60))
-until [[ $("$CORRAL" get -o json 2>/dev/null | grep -oE '"ready": ?2,' | wc -l) -ge 3 ]]; do
+until [[ $("$CORRAL" get -o json 2>/dev/null | grep -oE '"ready": ?2,' | wc -l) -ge ${#MODES[@]} ]]; do
     ((SECONDS < deadline)) || die "the apps did not get ready within 60 s (see $TMP/manager.log.controller)"
     sleep 0.5
 done
-log "3 apps × 2 instances ready under the stand-in service manager"
+log "${#MODES[@]} app(s) × 2 instances ready under the stand-in service manager"
 
 # "pid pid … restarts" of an app, from `corral get -o json`.
 pids() {
@@ -190,7 +200,7 @@ wrk_counts() {
 restarted() { [[ $1 == "$2" ]] && echo 0 || echo "pids/RESTARTS changed: $1 → $2"; }
 
 UPGRADE_ROWS="" KILL_ROWS=""
-for mode in http tcp inherit; do
+for mode in "${MODES[@]}"; do
     for shape in keepalive close; do
         clients="keep-alive"
         [[ $shape == close ]] && clients="connection per request"
@@ -244,7 +254,7 @@ cat >"$TMP/ecosystem.json" <<EOF
 EOF
 PM2_STARTED=1
 if "$PM2" start "$TMP/ecosystem.json" >>"$TMP/pm2.log" 2>&1 && wait_http "http://127.0.0.1:$pm2_port/healthz" 30; then
-    for shape in keepalive close; do
+    for shape in "${PM2_SHAPES[@]}"; do
         clients="keep-alive"
         [[ $shape == close ]] && clients="connection per request"
         before=$("$PM2" jlist 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).map(p=>p.pid).sort().join(" ")))')

@@ -297,6 +297,12 @@ fn a_binary_that_cannot_take_over_changes_nothing() {
     // Log capture goes on after the failed hand-overs, and the right binary then takes over
     // on SIGUSR2, capturing on.
     grows(ticked().len());
+    // A reload's count is part of the revision: the successor must know it, or it would roll
+    // the reloaded instances out again.
+    let old_pids: Vec<u32> = before.values().copied().collect();
+    ctl.corral_ok(&["reload", "web"]);
+    let before = ctl.wait_rolled_out("web", 2, &old_pids);
+    let revision = ctl.app("web").expect("listed").revision;
     install(BIN.as_ref(), &binary);
     ctl.signal(Signal::SIGUSR2);
     let status = ctl.wait_exit(Duration::from_secs(40));
@@ -317,6 +323,15 @@ fn a_binary_that_cannot_take_over_changes_nothing() {
         .and_then(|s| s.parse().ok())
         .expect("the new pid");
     ctl.took_over(new);
+    assert_eq!(ctl.wait_instances("web", 2), before);
+    ctl.assert_stays(
+        Duration::from_secs(2),
+        "no rollout after the upgrade",
+        || {
+            ctl.app("web")
+                .is_some_and(|a| a.revision == revision && a.restarts == 0)
+        },
+    );
     assert_eq!(ctl.wait_instances("web", 2), before);
     assert_eq!(ctl.wait_instances("ticker", 1), ticker_pid);
     grows(ticked().len());

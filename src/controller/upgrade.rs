@@ -114,12 +114,9 @@ impl Controller {
                 .map_err(|e| format!("cannot use the hand-over socket: {e}"))?;
             let mut channel = Channel::new(stream);
             let state = self.export_state();
-            channel
-                .send(&Message::State(Box::new(state)))
-                .await
-                .map_err(|e| {
-                    format!("the new controller (pid {new_pid}) did not take the hand-over: {e}")
-                })?;
+            if let Err(e) = channel.send(&Message::State(Box::new(state))).await {
+                return Err(gone_before_ready(&mut child, new_pid, &e).await);
+            }
             let version = self
                 .wait_ready(api, &mut channel, &mut child, new_pid)
                 .await?;
@@ -181,14 +178,8 @@ impl Controller {
                 message = channel.recv() => return match message {
                     Ok(Some(Message::Ready { version, .. })) => Ok(version),
                     Ok(Some(other)) => Err(format!("the new controller (pid {pid}) said {other:?} instead of being ready")),
-                    Ok(None) | Err(_) => {
-                        let status = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
-                        let how = match status {
-                            Ok(Ok(status)) => format!(" ({status})"),
-                            _ => String::new(),
-                        };
-                        Err(format!("the new controller (pid {pid}) exited before it was ready{how}; its log says why"))
-                    }
+                    Ok(None) => Err(gone_before_ready(child, pid, &"it closed the hand-over").await),
+                    Err(e) => Err(gone_before_ready(child, pid, &e).await),
                 },
                 status = child.wait() => return Err(match status {
                     Ok(status) => format!("the new controller (pid {pid}) exited before it was ready ({status}); its log says why"),
@@ -302,6 +293,23 @@ impl Controller {
         self.reloads = state.reloads;
         self.created = state.created;
         self.rollouts = rollout::Rollouts::import(state.rollouts, Instant::now());
+    }
+}
+
+/// Why a successor that stopped talking is gone: its exit status if it exited (within 2 s),
+/// else what the hand-over socket said.
+async fn gone_before_ready(
+    child: &mut tokio::process::Child,
+    pid: u32,
+    why: &dyn std::fmt::Display,
+) -> String {
+    match tokio::time::timeout(Duration::from_secs(2), child.wait()).await {
+        Ok(Ok(status)) => {
+            format!("the new controller (pid {pid}) exited before it was ready ({status}); its log says why")
+        }
+        _ => format!(
+            "the new controller (pid {pid}) broke off the hand-over before it was ready: {why}"
+        ),
     }
 }
 

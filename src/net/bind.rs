@@ -89,3 +89,48 @@ fn listen_on(addr: SocketAddr, shared: bool) -> io::Result<TcpListener> {
     socket.listen(BACKLOG)?;
     Ok(socket.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(host: &str, port: u16, mode: ListenMode) -> Listen {
+        Listen {
+            name: "web".into(),
+            port,
+            host: host.into(),
+            mode,
+        }
+    }
+
+    #[test]
+    fn a_passed_socket_is_taken_only_for_the_entry_it_was_bound_for() {
+        let proxied = listen_on("127.0.0.1:0".parse().unwrap(), false).expect("bind");
+        let port = proxied.local_addr().expect("addr").port();
+        assert!(fits(&proxied, &entry("127.0.0.1", port, ListenMode::Http)));
+        assert!(fits(&proxied, &entry("127.0.0.1", port, ListenMode::Tcp)));
+        assert!(
+            !fits(&proxied, &entry("127.0.0.1", port + 1, ListenMode::Http)),
+            "another port"
+        );
+        assert!(
+            !fits(&proxied, &entry("0.0.0.0", port, ListenMode::Http)),
+            "another address"
+        );
+        assert!(
+            !fits(&proxied, &entry("127.0.0.1", port, ListenMode::Inherit)),
+            "no SO_REUSEPORT"
+        );
+        let shared = listen_on("127.0.0.1:0".parse().unwrap(), true).expect("bind");
+        let port = shared.local_addr().expect("addr").port();
+        assert!(fits(
+            &shared,
+            &entry("127.0.0.1", port, ListenMode::Inherit)
+        ));
+        assert!(
+            fits(&shared, &entry("127.0.0.1", 0, ListenMode::Inherit)),
+            "port 0: any"
+        );
+        assert!(!fits(&shared, &entry("127.0.0.1", port, ListenMode::Tcp)));
+    }
+}
