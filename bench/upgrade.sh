@@ -268,6 +268,10 @@ if "$PM2" start "$TMP/ecosystem.json" >>"$TMP/pm2.log" 2>&1 && wait_http "http:/
         after=$("$PM2" jlist 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).map(p=>p.pid).sort().join(" ")))')
         changed=0
         [[ $before != "$after" ]] && changed="all (pids $before → $after)"
+        # A command that ends after the load did was partly outside the measurement: say so.
+        awk -v w="$wall" -v d="$DURATION" 'BEGIN { exit !(w > d * 2 / 3) }' &&
+            wall="$wall s, longer than the load that followed it: not all of it was measured;"
+        wall=${wall% s}
         PM2_ROWS+="| PM2 cluster ×2 | $clients | $requests | $refused | $failed | $changed | $wall s |"$'\n'
         log "pm2 update $shape: $requests requests, $failed failed"
         wait_http "http://127.0.0.1:$pm2_port/healthz" 30 || true

@@ -11,14 +11,16 @@ mod listen;
 mod load;
 mod memory;
 mod metrics_snapshot;
+mod record;
 mod requests;
 mod rollout;
 mod starts;
 mod status;
+mod takeover;
 mod upgrade;
 mod watching;
 
-pub use upgrade::{Predecessor, Succession, CONTROL_SOCKET, METRICS_SOCKET};
+pub use upgrade::{Succession, CONTROL_SOCKET, METRICS_SOCKET};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -152,18 +154,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ControllerError> {
     // Started by `corral upgrade`: the predecessor's state comes first.
-    let mut predecessor = match Predecessor::from_inherited(&config.succession.inherited) {
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) => give_up(&e),
-        None => None,
-    };
-    let handed_state = match predecessor.as_mut() {
-        Some(p) => match p.state().await {
-            Ok(state) => Some(state),
-            Err(e) => give_up(&e),
-        },
-        None => None,
-    };
+    let (predecessor, handed_state) = takeover::predecessor(&config.succession.inherited).await;
     let record_path = config.home.instances_record();
     let (record, record_trouble) = match Record::load(&record_path).await {
         Ok(record) => (record, None),
@@ -216,9 +207,6 @@ pub async fn run(
         paused_captures: None,
         stored_fds: BTreeMap::new(),
     };
-    let predecessor_id = handed_state
-        .as_ref()
-        .map(|s| (s.from_pid, s.from_version.clone()));
     if let Some(state) = handed_state {
         ctl.import_state(state);
     }
@@ -233,22 +221,7 @@ pub async fn run(
         .await;
     ctl.save_record().await; // the orphans in, a damaged record replaced
     ctl.reload().await?;
-    ctl.update_backends();
-    // Sockets passed at start that no app claimed (a listen entry gone meanwhile) close here.
-    for (name, _) in ctl.config.succession.inherited.take_rest() {
-        tracing::info!("closing the passed socket {name}: no app listens there any more");
-    }
-    if let Some(predecessor) = predecessor {
-        if let Err(e) = predecessor.ready().await {
-            give_up(&e);
-        }
-        if let Some((pid, version)) = &predecessor_id {
-            ctl.note_took_over((*pid, version));
-        }
-    }
-    crate::net::gate::open();
-    ctl.config.succession.accepting.cancel();
-    ctl.store_fds();
+    ctl.take_over(predecessor).await;
     tracing::info!(manifests = %ctl.config.manifests.display(), "controller running");
 
     let mut reload_at: Option<Instant> = None;
@@ -337,35 +310,10 @@ pub async fn run(
         }
     }
 
-    let live_restore = handed.is_none()
-        && ctl.config.live_restore
-        && !shutdown_asked
-        && !crate::startup::manager::shutting_down().await;
-    if live_restore {
-        // The next controller adopts the apps (and, under systemd, takes the sockets from
-        // the fd store): nothing is read from the log pipes meanwhile, nothing lost.
-        tracing::info!(
-            "--live-restore: exiting without stopping any app; the next controller adopts them"
-        );
-        notifier.stopping_alone();
-        ctl.paused_captures = Some(ctl.supervisor.pause_captures().await);
-        ctl.save_record().await;
-    }
-    if handed.is_some() || live_restore {
-        // The successor (or the next controller) runs everything: let what is in flight here
-        // finish, then go.
-        tracing::info!("draining, then exiting without stopping any app");
-        ctl.config.succession.released.cancel();
-        ctl.watches.shutdown().await;
-        let drain = ctl.config.succession.drain_timeout;
-        let drained = ctl.listening.hand_over(drain);
-        tokio::pin!(drained);
-        loop {
-            tokio::select! {
-                () = &mut drained => break,
-                Some(req) = api.recv() => ctl.answer_while_upgrading(req).await,
-            }
-        }
+    if ctl
+        .leave_apps_running(&mut api, handed.is_some(), shutdown_asked)
+        .await
+    {
         sampler_stop.cancel();
         let _ = sampler.await;
         reaper_stop.cancel();
@@ -612,38 +560,6 @@ impl Controller {
             self.listening.remove(&app).await;
         }
     }
-
-    /// Writes the instance record; a failed write (a full disk) keeps the last good record on
-    /// disk and says so once per run of failures, as an event and in the log.
-    async fn save_record(&mut self) {
-        let path = self.config.home.instances_record();
-        match self.supervisor.record().save(&path).await {
-            Ok(()) if self.record_failing => {
-                self.record_failing = false;
-                tracing::info!("{} written again", path.display());
-                let msg = format!("{} is up to date again", path.display());
-                let about = crate::supervisor::About::Controller;
-                self.supervisor
-                    .events
-                    .normal_about(about, "RecordWritten", msg);
-            }
-            Ok(()) => {}
-            Err(e) => {
-                tracing::error!("cannot write {}: {e}; its last good version is kept, and a controller started after a crash may not find the instances started since", path.display());
-                if !self.record_failing {
-                    self.record_failing = true;
-                    let msg = format!(
-                        "cannot write {}: {e}; the last good record is kept (free space on its file system)",
-                        path.display()
-                    );
-                    let about = crate::supervisor::About::Controller;
-                    self.supervisor
-                        .events
-                        .warning_about(about, "RecordWriteFailed", msg);
-                }
-            }
-        }
-    }
 }
 
 /// The next watchdog tick, or never when the watchdog is off.
@@ -654,15 +570,6 @@ async fn tick(watchdog: &mut Option<tokio::time::Interval>) {
         }
         None => std::future::pending().await,
     }
-}
-
-/// A take-over that cannot go on: exits at once, touching nothing (the predecessor, or the
-/// next controller, keeps everything).
-fn give_up(why: &str) -> ! {
-    tracing::error!(
-        "cannot take over from the previous controller: {why}; exiting, nothing changed"
-    );
-    std::process::exit(1)
 }
 
 fn now_ms() -> u64 {

@@ -50,9 +50,6 @@ pub(super) struct HandedOver {
     pub reply: UpgradeReply,
 }
 
-/// The longest a successor waits for `Go` after saying it is ready.
-const GO_TIMEOUT: Duration = Duration::from_secs(600);
-
 impl Controller {
     /// Runs one upgrade: `Some` once the successor took over (this controller then drains and
     /// exits), `None` when it could not (the reason is in an `UpgradeFailed` event and the reply).
@@ -194,6 +191,48 @@ impl Controller {
         }
     }
 
+    /// Exits leaving every app running, if a successor took over (`handed`) or
+    /// `--live-restore` says so (SIGTERM, unless `corral shutdown` asked or the system is
+    /// going down): stops accepting, lets what is in flight finish, answers the API meanwhile.
+    /// Returns whether it did; then the caller only stops its own tasks.
+    pub(super) async fn leave_apps_running(
+        &mut self,
+        api: &mut mpsc::Receiver<ApiRequest>,
+        handed: bool,
+        shutdown_asked: bool,
+    ) -> bool {
+        let live_restore = !handed
+            && self.config.live_restore
+            && !shutdown_asked
+            && !crate::startup::manager::shutting_down().await;
+        if live_restore {
+            // The next controller adopts the apps (and, under systemd, takes the sockets from
+            // the fd store): nothing is read from the log pipes meanwhile, nothing lost.
+            tracing::info!(
+                "--live-restore: exiting without stopping any app; the next controller adopts them"
+            );
+            self.config.notifier.stopping_alone();
+            self.paused_captures = Some(self.supervisor.pause_captures().await);
+            self.save_record().await;
+        }
+        if !handed && !live_restore {
+            return false;
+        }
+        tracing::info!("draining, then exiting without stopping any app");
+        self.config.succession.released.cancel();
+        self.watches.shutdown().await;
+        let drained = self
+            .listening
+            .hand_over(self.config.succession.drain_timeout);
+        tokio::pin!(drained);
+        loop {
+            tokio::select! {
+                () = &mut drained => return true,
+                Some(req) = api.recv() => self.answer_while_upgrading(req).await,
+            }
+        }
+    }
+
     /// Answers an API request while an upgrade is under way or this controller drains:
     /// what reads is answered, what would change something is refused with a reason.
     pub(super) async fn answer_while_upgrading(&mut self, req: ApiRequest) {
@@ -272,21 +311,6 @@ impl Controller {
         }
     }
 
-    /// Says who took over from whom (the new controller's first event after `Go`).
-    pub(super) fn note_took_over(&mut self, from: (u32, &str)) {
-        let kept = self.supervisor.all().count();
-        let msg = format!(
-            "corral {} (pid {}) took over from corral {} (pid {}): {kept} instance(s) kept running, none restarted",
-            env!("CARGO_PKG_VERSION"),
-            std::process::id(),
-            from.1,
-            from.0
-        );
-        self.supervisor
-            .events
-            .normal_about(About::Controller, "Upgraded", msg);
-    }
-
     /// Starts from a predecessor's state (before anything records an event).
     pub(super) fn import_state(&mut self, state: State) {
         self.supervisor.events.import(state.last_seq, state.events);
@@ -337,60 +361,6 @@ fn check_binary(exe: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// The predecessor's side of a take-over, in the new controller: the state first, then (once
-/// its sockets and instances are taken) `Ready`, then the wait for `Go`.
-#[derive(Debug)]
-pub struct Predecessor {
-    channel: Channel,
-}
-
-impl Predecessor {
-    /// The hand-over socket, if this controller was started by `corral upgrade`.
-    pub fn from_inherited(inherited: &Inherited) -> Option<Result<Self, String>> {
-        let fd = inherited.take(HANDOVER)?;
-        let stream = std::os::unix::net::UnixStream::from(fd);
-        let channel = stream
-            .set_nonblocking(true)
-            .and_then(|()| tokio::net::UnixStream::from_std(stream))
-            .map(|s| Self {
-                channel: Channel::new(s),
-            })
-            .map_err(|e| format!("cannot use the hand-over socket: {e}"));
-        Some(channel)
-    }
-
-    /// The predecessor's state.
-    pub async fn state(&mut self) -> Result<State, String> {
-        match tokio::time::timeout(GO_TIMEOUT, self.channel.recv()).await {
-            Ok(Ok(Some(Message::State(state)))) => Ok(*state),
-            Ok(Ok(other)) => Err(format!("expected the state, got {other:?}")),
-            Ok(Err(e)) => Err(format!("cannot read the state: {e}")),
-            Err(_) => Err("the previous controller sent no state".into()),
-        }
-    }
-
-    /// Says this controller is ready and waits for `Go`; an error means the predecessor
-    /// kept everything, and this controller must exit without touching anything.
-    pub async fn ready(mut self) -> Result<(), String> {
-        let ready = Message::Ready {
-            pid: std::process::id(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        };
-        self.channel
-            .send(&ready)
-            .await
-            .map_err(|e| format!("cannot tell the previous controller: {e}"))?;
-        match tokio::time::timeout(GO_TIMEOUT, self.channel.recv()).await {
-            Ok(Ok(Some(Message::Go))) => Ok(()),
-            Ok(Ok(other)) => Err(format!(
-                "the previous controller did not hand over ({other:?})"
-            )),
-            Ok(Err(e)) => Err(format!("the previous controller did not hand over: {e}")),
-            Err(_) => Err("the previous controller did not hand over in time".into()),
-        }
-    }
 }
 
 /// The name the control socket is passed under (re-exported for the CLI).
