@@ -269,10 +269,10 @@ if "$PM2" start "$TMP/ecosystem.json" >>"$TMP/pm2.log" 2>&1 && wait_http "http:/
         changed=0
         [[ $before != "$after" ]] && changed="all (pids $before → $after)"
         # A command that ends after the load did was partly outside the measurement: say so.
+        note=""
         awk -v w="$wall" -v d="$DURATION" 'BEGIN { exit !(w > d * 2 / 3) }' &&
-            wall="$wall s, longer than the load that followed it: not all of it was measured;"
-        wall=${wall% s}
-        PM2_ROWS+="| PM2 cluster ×2 | $clients | $requests | $refused | $failed | $changed | $wall s |"$'\n'
+            note=" (outlasted the load: partly unmeasured)"
+        PM2_ROWS+="| PM2 cluster ×2 | $clients | $requests | $refused | $failed | $changed | $wall s$note |"$'\n'
         log "pm2 update $shape: $requests requests, $failed failed"
         wait_http "http://127.0.0.1:$pm2_port/healthz" 30 || true
     done
