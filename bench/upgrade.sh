@@ -50,7 +50,7 @@ cleanup() {
     [[ -n $MANAGER_PID ]] && "$CORRAL" shutdown >/dev/null 2>&1
     [[ -n $MANAGER_PID ]] && stop_pid "$MANAGER_PID"
     stop_started
-    rm -rf "$TMP"
+    [[ -n ${BENCH_KEEP:-} ]] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -225,15 +225,21 @@ for mode in "${MODES[@]}"; do
         before=$after
         wrk_run_start "$shape" "${PORT[$mode]}"
         sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 3 }')"
+        started=""
+        kills=$(grep -c '^KILLED' "$TMP/manager.log")
+        starts=$(grep -c '^STARTED' "$TMP/manager.log")
         kill -USR1 "$MANAGER_PID"
-        killed=""
         deadline=$((SECONDS + 30))
-        until [[ -n $killed ]] && grep -q "^READY $(sed -n 's/^STARTED \([0-9]*\) .*/\1/p' "$TMP/manager.log" | tail -1) " "$TMP/manager.log"; do
-            killed=$(sed -n 's/^KILLED [0-9]* //p' "$TMP/manager.log" | tail -1)
+        # This kill's line, then the READY=1 of the controller started after it.
+        until (($(grep -c '^KILLED' "$TMP/manager.log") > kills)) &&
+            (($(grep -c '^STARTED' "$TMP/manager.log") > starts)) &&
+            started=$(sed -n 's/^STARTED \([0-9]*\) .*/\1/p' "$TMP/manager.log" | tail -1) &&
+            grep -q "^READY $started " "$TMP/manager.log"; do
             ((SECONDS < deadline)) || break
             sleep 0.05
         done
-        readied=$(sed -n 's/^READY [0-9]* //p' "$TMP/manager.log" | tail -1)
+        killed=$(sed -n 's/^KILLED [0-9]* //p' "$TMP/manager.log" | tail -1)
+        readied=$(sed -n "s/^READY $started //p" "$TMP/manager.log" | tail -1)
         to_ready=$(awk -v a="$killed" -v b="$readied" 'BEGIN { printf "%.0f ms", (b - a) * 1000 }')
         wrk_run_finish
         read -r requests failed refused <<<"$(wrk_counts)"
