@@ -14,6 +14,7 @@ pub mod heap;
 pub mod home;
 pub mod import;
 pub mod launch;
+pub mod lifecycle;
 pub mod logs;
 pub mod manifest;
 pub mod metrics;

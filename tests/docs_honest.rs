@@ -437,10 +437,6 @@ fn documents() -> Vec<String> {
     docs
 }
 
-/// Pages linked before another branch of issue 15 adds them. Remove an entry once its page is
-/// in the repository: a link to a missing page must fail this test.
-const LINKED_AHEAD: &[&str] = &["docs/upgrade.md"];
-
 /// Whether `target` (relative to the repository) names something that exists.
 fn exists(target: &Path) -> bool {
     let normal: PathBuf = target.components().fold(PathBuf::new(), |mut p, c| {
@@ -453,7 +449,7 @@ fn exists(target: &Path) -> bool {
         }
         p
     });
-    root().join(&normal).exists() || LINKED_AHEAD.iter().any(|a| Path::new(a) == normal)
+    root().join(&normal).exists()
 }
 
 #[test]

@@ -116,7 +116,8 @@ fn install_writes_the_unit_and_enables_it() {
     )));
     assert_eq!(
         std::fs::read_to_string(&calls).unwrap(),
-        "--user daemon-reload\n--user enable --now apps.service\n"
+        "--version\n--user daemon-reload\n--user enable --now apps.service\n",
+        "systemctl --version (which systemd writes the unit for), then the install"
     );
 
     std::fs::write(&fake, "#!/bin/sh\nexit 1\n").unwrap();

@@ -11,11 +11,16 @@ use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
 use super::version::{self, VERSION, VERSION_HEADER};
-use super::{AppList, AppStatus, ControllerInfo, ErrorReply, Event, Reply, RevisionInfo};
+use super::{
+    AppList, AppStatus, ControllerInfo, ErrorReply, Event, Reply, RevisionInfo, UpgradeReply,
+};
 use crate::home::Home;
 
 /// How long one call may take, connection included (the server gives up after 10 s).
 pub(super) const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long `corral upgrade` waits: the controller's own deadline for its successor comes first.
+const UPGRADE_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Why a call to the controller failed.
 #[derive(Debug, thiserror::Error)]
@@ -204,15 +209,37 @@ impl Client {
         self.call(Method::GET, &events_path(app, false)).await
     }
 
-    /// Sends one request on a fresh connection and decodes the JSON answer; a route the
-    /// controller does not know, or a reply this corral cannot read from a controller of another
-    /// version, is a [`ClientError::Mismatch`] naming the corral to use.
+    /// `POST /v1/shutdown`: the controller stops every app, then exits.
+    pub async fn shutdown(&self) -> Result<Reply, ClientError> {
+        self.call(Method::POST, "/v1/shutdown").await
+    }
+
+    /// `POST /v1/upgrade`: hands the controller over to the binary now at its path and
+    /// waits until the new one took over (or the old one says why it could not).
+    pub async fn upgrade(&self) -> Result<UpgradeReply, ClientError> {
+        self.call_within(Method::POST, "/v1/upgrade", UPGRADE_CALL_TIMEOUT)
+            .await
+    }
+
+    /// Sends one request on a fresh connection and decodes the JSON answer.
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
     ) -> Result<T, ClientError> {
-        let (status, theirs, body) = self.exchange_timed(method.clone(), path).await?;
+        self.call_within(method, path, CALL_TIMEOUT).await
+    }
+
+    /// [`Client::call`], waiting up to `within`; a route the controller does not know, or a
+    /// reply this corral cannot read from a controller of another version, is a
+    /// [`ClientError::Mismatch`] naming the corral to use.
+    async fn call_within<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        within: std::time::Duration,
+    ) -> Result<T, ClientError> {
+        let (status, theirs, body) = self.exchange_within(method.clone(), path, within).await?;
         if status.is_success() {
             return match serde_json::from_slice(&body) {
                 Ok(value) => Ok(value),
@@ -240,11 +267,21 @@ impl Client {
         method: Method,
         path: &str,
     ) -> Result<(StatusCode, Option<String>, Bytes), ClientError> {
-        match tokio::time::timeout(CALL_TIMEOUT, self.exchange(method, path)).await {
+        self.exchange_within(method, path, CALL_TIMEOUT).await
+    }
+
+    /// [`Self::exchange`] within `within`.
+    async fn exchange_within(
+        &self,
+        method: Method,
+        path: &str,
+        within: std::time::Duration,
+    ) -> Result<(StatusCode, Option<String>, Bytes), ClientError> {
+        match tokio::time::timeout(within, self.exchange(method, path)).await {
             Ok(answer) => answer,
             Err(_) => Err(ClientError::Transport {
                 socket: self.socket.clone(),
-                source: format!("no answer within {}s", CALL_TIMEOUT.as_secs()).into(),
+                source: format!("no answer within {}s", within.as_secs()).into(),
             }),
         }
     }

@@ -57,4 +57,10 @@ pub enum ApiRequest {
     Events {
         reply: oneshot::Sender<EventSubscription>,
     },
+    /// Stop every app, then exit (`corral shutdown`), whatever `--live-restore` says.
+    Shutdown { reply: oneshot::Sender<Reply> },
+    /// Hand everything over to the binary now at the controller's path (`corral upgrade`).
+    Upgrade {
+        reply: oneshot::Sender<Result<UpgradeReply, String>>,
+    },
 }

@@ -28,6 +28,8 @@ pub(crate) fn router(requests: mpsc::Sender<ApiRequest>) -> Router {
         .route("/v1/apps/{name}/history", get(history))
         .route("/v1/resync", post(resync))
         .route("/v1/controller", get(info))
+        .route("/v1/upgrade", post(upgrade))
+        .route("/v1/shutdown", post(shutdown))
         .route("/v1/events", get(super::events::events))
         .fallback(unknown_route)
         .with_state(requests)
@@ -44,7 +46,7 @@ async fn say_version(mut response: Response) -> Response {
 }
 
 /// The routes `/v1` has, for people who asked for another.
-const ROUTES: &str = "/v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller, /v1/events[?app=NAME&since=SEQ&watch=true], /metrics";
+const ROUTES: &str = "/v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller, /v1/upgrade, /v1/shutdown, /v1/events[?app=NAME&since=SEQ&watch=true], /metrics";
 
 /// 404 for a route this controller does not know, saying so to programs (`reason`) and, when
 /// the client is another corral version, to people.
@@ -74,9 +76,39 @@ impl IntoResponse for Failure {
 
 pub(super) type Requests = State<mpsc::Sender<ApiRequest>>;
 
+/// How long `POST /v1/upgrade` waits: the controller's own deadline for its successor comes first.
+const UPGRADE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// `POST /v1/upgrade`: hands over to the binary on disk; 409 with the reason when it cannot.
+async fn upgrade(State(requests): Requests) -> Result<Json<super::UpgradeReply>, Failure> {
+    let asked = ask_within(&requests, UPGRADE_TIMEOUT, |reply| ApiRequest::Upgrade {
+        reply,
+    });
+    match asked.await? {
+        Ok(done) => Ok(Json(done)),
+        Err(why) => Err(Failure(StatusCode::CONFLICT, why)),
+    }
+}
+
+/// `POST /v1/shutdown`: stops every app, then the controller exits.
+async fn shutdown(State(requests): Requests) -> Result<Json<Reply>, Failure> {
+    ask(&requests, |reply| ApiRequest::Shutdown { reply })
+        .await
+        .map(Json)
+}
+
 /// Sends one request to the controller loop and waits (bounded) for its answer.
 pub(super) async fn ask<T>(
     requests: &mpsc::Sender<ApiRequest>,
+    make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
+) -> Result<T, Failure> {
+    ask_within(requests, CONTROLLER_TIMEOUT, make).await
+}
+
+/// [`ask`], waiting up to `within`.
+async fn ask_within<T>(
+    requests: &mpsc::Sender<ApiRequest>,
+    within: Duration,
     make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
 ) -> Result<T, Failure> {
     let gone = || {
@@ -87,14 +119,14 @@ pub(super) async fn ask<T>(
     };
     let (tx, rx) = oneshot::channel();
     requests.send(make(tx)).await.map_err(|_| gone())?;
-    match tokio::time::timeout(CONTROLLER_TIMEOUT, rx).await {
+    match tokio::time::timeout(within, rx).await {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(_)) => Err(gone()),
         Err(_) => Err(Failure(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "the controller did not answer within {}s; it may be overloaded, try again",
-                CONTROLLER_TIMEOUT.as_secs()
+                within.as_secs()
             ),
         )),
     }

@@ -117,6 +117,18 @@ impl Server {
     /// becomes 0710, the socket 0660 and the logs readable, all of group `group`; without a
     /// group, all of them go back to owner-only.
     pub async fn bind_for(home: &Home, group: Option<SocketGroup>) -> Result<Self, ApiError> {
+        Self::bind_or_take(home, group, None).await
+    }
+
+    /// [`Server::bind_for`], or, given the listening socket of `corral.sock` passed by the
+    /// controller this one takes over from (or by systemd's fd store), serves that one: same
+    /// file, same socket, so no client is refused meanwhile. It is used only while
+    /// `corral.sock` is still a socket file (else a socket is bound as usual).
+    pub async fn bind_or_take(
+        home: &Home,
+        group: Option<SocketGroup>,
+        passed: Option<std::os::fd::OwnedFd>,
+    ) -> Result<Self, ApiError> {
         let root = home.root().to_path_buf();
         let socket = home.socket();
         let gid = group.as_ref().map(|g| g.gid);
@@ -131,11 +143,21 @@ impl Server {
             })
         })
         .await?;
-        clear_stale_socket(home, &socket).await?;
-        let (std_listener, identity) = {
-            let root = home.root().to_path_buf();
-            let socket = socket.clone();
-            blocking(move || bind_socket(&root, &socket, gid)).await?
+        let taken = match passed {
+            Some(fd) => {
+                let socket = socket.clone();
+                blocking(move || Ok(take_socket(fd, &socket, gid))).await?
+            }
+            None => None,
+        };
+        let (std_listener, identity) = match taken {
+            Some(taken) => taken,
+            None => {
+                clear_stale_socket(home, &socket).await?;
+                let root = home.root().to_path_buf();
+                let socket = socket.clone();
+                blocking(move || bind_socket(&root, &socket, gid)).await?
+            }
         };
         let io_err = |source| ApiError::Io {
             what: "listen on",
@@ -169,18 +191,38 @@ impl Server {
         &self.socket
     }
 
+    /// A CLOEXEC duplicate of the listening socket, to pass on to a successor.
+    pub fn dup_socket(&self) -> io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        self.listener.inner.as_fd().try_clone_to_owned()
+    }
+
     /// Answers requests until `shutdown` fires, then removes the socket file.
     pub async fn run(
         self,
         requests: mpsc::Sender<ApiRequest>,
         shutdown: CancellationToken,
     ) -> Result<(), ApiError> {
+        self.run_until(requests, shutdown, CancellationToken::new())
+            .await
+    }
+
+    /// [`Server::run`]; once `released` fires (a successor serves the same socket now), no
+    /// connection is accepted here any more (they wait for the successor), the open ones are
+    /// served as usual, and the socket file is left in place at shutdown.
+    pub async fn run_until(
+        self,
+        requests: mpsc::Sender<ApiRequest>,
+        shutdown: CancellationToken,
+        released: CancellationToken,
+    ) -> Result<(), ApiError> {
         let Self {
-            listener,
+            mut listener,
             socket,
             identity,
             extra,
         } = self;
+        listener.released = released.clone();
         let graceful = axum::serve(listener, router(requests).merge(extra))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         // A client that never finishes its request must not hold the controller's exit hostage.
@@ -195,17 +237,37 @@ impl Server {
             }
         };
         let path = socket.clone();
-        let _ = blocking(move || {
-            remove_if_ours(&path, identity);
-            Ok(())
-        })
-        .await;
+        if !released.is_cancelled() {
+            let _ = blocking(move || {
+                remove_if_ours(&path, identity);
+                Ok(())
+            })
+            .await;
+        }
         served.map_err(|source| ApiError::Io {
             what: "serve on",
             path: socket,
             source,
         })
     }
+}
+
+/// The passed listening socket of `socket`, with the file's mode and group set as
+/// [`bind_socket`] would; `None` (the fd closed) when the file is no longer a socket.
+fn take_socket(
+    fd: std::os::fd::OwnedFd,
+    socket: &Path,
+    group: Option<u32>,
+) -> Option<(std::os::unix::net::UnixListener, (u64, u64))> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    let meta = std::fs::symlink_metadata(socket).ok()?;
+    if !meta.file_type().is_socket() {
+        return None;
+    }
+    let mode = if group.is_some() { 0o660 } else { 0o600 };
+    let _ = std::os::unix::fs::chown(socket, None, group);
+    let _ = std::fs::set_permissions(socket, std::fs::Permissions::from_mode(mode));
+    Some((fd.into(), (meta.dev(), meta.ino())))
 }
 
 /// Runs blocking file-system work off the runtime threads.

@@ -27,6 +27,8 @@ pub(super) struct PeerCheckedListener {
     pub(super) access: Access,
     /// Bounds the refusals being written at once; beyond it, refused peers are just closed.
     pub(super) refusals: Arc<Semaphore>,
+    /// Fired once a successor accepts on this socket: from then on nothing is accepted here.
+    pub(super) released: tokio_util::sync::CancellationToken,
 }
 
 /// Refusals written at once (each takes at most [`REFUSAL_TIME`]).
@@ -41,6 +43,7 @@ impl PeerCheckedListener {
             inner,
             access,
             refusals: Arc::new(Semaphore::new(REFUSALS)),
+            released: tokio_util::sync::CancellationToken::new(),
         }
     }
 
@@ -93,7 +96,16 @@ impl axum::serve::Listener for PeerCheckedListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            match self.inner.accept().await {
+            let accepted = tokio::select! {
+                biased;
+                () = self.released.cancelled() => {
+                    // The successor accepts on this socket now; never again here.
+                    std::future::pending::<()>().await;
+                    continue;
+                }
+                accepted = self.inner.accept() => accepted,
+            };
+            match accepted {
                 Ok((stream, addr)) => match stream.peer_cred() {
                     Ok(cred) => match self.access.check(stream.as_fd(), cred.uid(), cred.gid()) {
                         Ok(()) => return (stream, addr),

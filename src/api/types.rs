@@ -239,3 +239,19 @@ pub struct RevisionInfo {
     /// Its manifest, as YAML.
     pub manifest: String,
 }
+
+/// What `POST /v1/upgrade` returns: the controller that handed over and the one that took over.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeReply {
+    /// The controller that handed over (and now drains and exits).
+    pub old_pid: u32,
+    /// Its version.
+    pub old_version: String,
+    /// The controller that took over.
+    pub new_pid: u32,
+    /// Its version.
+    pub new_version: String,
+    /// From the request to the new controller ready to take over, in milliseconds.
+    pub took_ms: u64,
+}

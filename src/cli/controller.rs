@@ -48,9 +48,42 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = crate::confine::oom::DEFAULT_CONTROLLER,
           value_parser = clap::value_parser!(i32).range(-1000..=1000), allow_hyphen_values = true)]
     pub oom_score_adj: i32,
+    /// How long `corral upgrade` (or SIGUSR2) gives the new controller to take over before
+    /// it is stopped and this one keeps everything (a duration: 30s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = lifecycle_timeout)]
+    pub upgrade_timeout: Duration,
+    /// After an upgrade, how long the old controller lets proxied connections and requests in
+    /// flight finish before it exits (a duration: 10s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = lifecycle_timeout)]
+    pub drain_timeout: Duration,
+    /// Docker's live-restore: on SIGTERM or SIGINT (`systemctl stop` and `restart`) the
+    /// controller exits and leaves every app running for the next controller to adopt, unless
+    /// the service manager is shutting the system down (`systemctl is-system-running` says
+    /// `stopping`). `corral shutdown` stops every app either way.
+    #[arg(long)]
+    pub live_restore: bool,
     /// Caps on instances.
     #[command(flatten)]
     pub caps: crate::store::caps::Caps,
+}
+
+/// Parses `--upgrade-timeout` and `--drain-timeout`: a duration from 1s to 1h.
+fn lifecycle_timeout(s: &str) -> Result<Duration, String> {
+    let d = DurationSpec::from_str(s)?.0;
+    if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&d) {
+        return Err(format!("{s} is out of range: give 1s to 1h"));
+    }
+    Ok(d)
+}
+
+/// The path this binary was started from, for `corral upgrade`: argv[0] when it names a path
+/// (unresolved, so a symlink such as /usr/bin/corral is followed afresh), else /proc/self/exe.
+fn started_from() -> anyhow::Result<std::path::PathBuf> {
+    let argv0 = std::env::args_os().next().map(std::path::PathBuf::from);
+    match argv0 {
+        Some(path) if path.components().count() > 1 => Ok(std::path::absolute(&path)?),
+        _ => Ok(std::env::current_exe()?),
+    }
 }
 
 /// Parses `--sample-interval`: a Go-style duration within what sampling can sensibly do.
@@ -92,6 +125,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .init();
     // Read before any thread starts: the notification socket is taken out of the environment.
     let notifier = std::sync::Arc::new(crate::startup::notify::Notifier::from_env());
+    // So are the sockets passed by a predecessor (`corral upgrade`) or systemd's fd store.
+    let inherited = std::sync::Arc::new(crate::lifecycle::Inherited::from_env());
+    let exe = started_from().context("cannot tell the path of the corral binary")?;
+    let own_args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if inherited.has(crate::lifecycle::protocol::HANDOVER) {
+        // Taking over: nothing is accepted until the predecessor stopped accepting.
+        crate::net::gate::close();
+    }
     // Absolute but not resolved: symlinks on the way are followed afresh on every read, so a
     // GitOps symlink swap (git-sync's --link) is applied like any edit.
     let manifests = std::path::absolute(&args.manifests)
@@ -149,14 +190,57 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let shutdown = CancellationToken::new();
         let (api_tx, api_rx) = tokio::sync::mpsc::channel(64);
         // Bound first: a port in use fails the start before the control socket exists.
-        let metrics_listener = match args.metrics_addr {
-            Some(addr) => Some(crate::metrics::serve::bind(addr).await?),
-            None => None,
+        let passed_metrics = inherited.take(crate::controller::METRICS_SOCKET);
+        let metrics_listener = match (args.metrics_addr, passed_metrics) {
+            (Some(addr), Some(fd)) => {
+                let socket = std::net::TcpListener::from(fd);
+                match socket.local_addr() {
+                    Ok(bound) if bound == addr => {
+                        socket.set_nonblocking(true)?;
+                        Some(tokio::net::TcpListener::from_std(socket)?)
+                    }
+                    _ => Some(crate::metrics::serve::bind(addr).await?),
+                }
+            }
+            (Some(addr), None) => Some(crate::metrics::serve::bind(addr).await?),
+            (None, _) => None,
         };
-        let server = crate::api::server::Server::bind_for(&home, socket_group).await?;
+        let passed_control = inherited.take(crate::controller::CONTROL_SOCKET);
+        let server =
+            crate::api::server::Server::bind_or_take(&home, socket_group, passed_control).await?;
+        let mut own_sockets = vec![(
+            crate::controller::CONTROL_SOCKET.to_owned(),
+            server.dup_socket()?,
+        )];
+        if let Some(listener) = &metrics_listener {
+            use std::os::fd::AsFd;
+            let fd = listener.as_fd().try_clone_to_owned()?;
+            own_sockets.push((crate::controller::METRICS_SOCKET.to_owned(), fd));
+        }
+        let succession = std::sync::Arc::new(crate::controller::Succession {
+            exe,
+            args: own_args,
+            own_sockets,
+            released: CancellationToken::new(),
+            accepting: CancellationToken::new(),
+            inherited,
+            ready_timeout: args.upgrade_timeout,
+            drain_timeout: args.drain_timeout,
+        });
         let published = crate::metrics::Published::default();
         let server = server.with_routes(crate::metrics::serve::router(published.clone()));
-        let server_task = tokio::spawn(server.run(api_tx, shutdown.child_token()));
+        let server_task = {
+            let (accepting, released) = (succession.accepting.clone(), succession.released.clone());
+            let stop = shutdown.child_token();
+            // Taking over, the control socket is served once the predecessor stopped.
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = accepting.cancelled() => {}
+                    _ = stop.cancelled() => {}
+                }
+                server.run_until(api_tx, stop, released).await
+            })
+        };
         let metrics_task = metrics_listener.map(|listener| {
             let stop = shutdown.child_token();
             tokio::spawn(crate::metrics::serve::run(
@@ -166,7 +250,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ))
         });
         let (hangup_tx, hangup_rx) = tokio::sync::mpsc::channel(1);
-        let signals = tokio::spawn(wait_for_signal(shutdown.clone(), hangup_tx));
+        let (upgrade_tx, upgrade_rx) = tokio::sync::mpsc::channel(1);
+        let signals = tokio::spawn(wait_for_signal(shutdown.clone(), hangup_tx, upgrade_tx));
         let config = crate::controller::Config {
             manifests,
             profile: args.profile,
@@ -178,8 +263,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 caps: args.caps,
             },
             metrics: published,
+            succession,
+            live_restore: args.live_restore,
         };
-        let result = crate::controller::run(config, api_rx, hangup_rx, shutdown.clone()).await;
+        let signals_rx = (hangup_rx, upgrade_rx);
+        let result = crate::controller::run(config, api_rx, signals_rx, shutdown.clone()).await;
         shutdown.cancel();
         signals.abort();
         let _ = server_task.await;
@@ -192,13 +280,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Cancels `shutdown` on the first SIGTERM or SIGINT; each SIGHUP asks for a resync (as
-/// `systemctl reload` sends it).
-async fn wait_for_signal(shutdown: CancellationToken, hangups: tokio::sync::mpsc::Sender<()>) {
+/// `systemctl reload` sends it), each SIGUSR2 for an upgrade (nginx's habit).
+async fn wait_for_signal(
+    shutdown: CancellationToken,
+    hangups: tokio::sync::mpsc::Sender<()>,
+    upgrades: tokio::sync::mpsc::Sender<()>,
+) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr2)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined2()),
     ) else {
         tracing::error!("cannot install signal handlers; stop the controller with SIGKILL");
         return;
@@ -210,6 +303,11 @@ async fn wait_for_signal(shutdown: CancellationToken, hangups: tokio::sync::mpsc
             _ = hup.recv() => {
                 // One pending resync is enough: the next read sees every change.
                 let _ = hangups.try_send(());
+                continue;
+            }
+            _ = usr2.recv() => {
+                // One at a time: a second SIGUSR2 during an upgrade is dropped.
+                let _ = upgrades.try_send(());
                 continue;
             }
         }

@@ -50,6 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         profile: None,
         socket_group: None,
         user: false,
+        // Unknown where the package lands: the lines every systemd understands (a unit for
+        // systemd >= 254 comes from `corral startup` on that host).
+        systemd: None,
     });
     write(&args.dir.join("corral.service"), unit.as_bytes())?;
     Ok(ExitCode::SUCCESS)

@@ -24,11 +24,13 @@ mod restart;
 mod rollout;
 mod scale;
 mod schema;
+mod shutdown;
 mod signals;
 mod startup;
 mod suspend;
 mod table;
 mod top;
+mod upgrade;
 mod validate;
 mod validate_host;
 mod version;
@@ -92,6 +94,11 @@ pub enum Command {
     Startup(startup::Args),
     /// Live terminal view: apps, instances, CPU/memory sparklines, logs (PM2's monit).
     Top(top::Args),
+    /// Hand the running controller over to the corral binary now at its path: same apps,
+    /// same pids, no connection lost (also SIGUSR2 to the controller).
+    Upgrade(upgrade::Args),
+    /// Stop every app gracefully, then the controller exits (also under --live-restore).
+    Shutdown(shutdown::Args),
     /// Print this corral's version and the running controller's.
     Version(version::Args),
     /// Print the shell completion script (bash, zsh or fish).
@@ -141,6 +148,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Startup(args) => startup::run(args),
         Command::Top(args) => top::run(args),
+        Command::Upgrade(args) => upgrade::run(args),
+        Command::Shutdown(args) => shutdown::run(args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Man(args) => man::run(args),

@@ -71,6 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         profile: args.profile,
         socket_group: args.socket_group,
         user,
+        systemd: local_systemd(),
     });
     let unit = format!("{}.service", args.name);
     let systemctl = if user {
@@ -135,4 +136,15 @@ fn default_unit_dir(user: bool) -> anyhow::Result<PathBuf> {
         }
     };
     Ok(config.join("systemd/user"))
+}
+
+/// This host's systemd major version (`systemctl --version`), if systemctl runs.
+fn local_systemd() -> Option<u32> {
+    let out = std::process::Command::new("systemctl")
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    crate::startup::unit::systemd_version(&String::from_utf8_lossy(&out.stdout))
 }

@@ -2,9 +2,13 @@
 //! reloads, rebound when `spec.listen` changes, fed the ready instances as backends.
 
 use std::collections::BTreeMap;
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::lifecycle::{listen_fd_name, Inherited};
 use crate::manifest::{Listen, ListenMode};
-use crate::net::{AppListeners, Backend};
+use crate::net::{AppListeners, Backend, Options};
 use crate::supervisor::Drain;
 
 /// One app's sockets.
@@ -20,9 +24,34 @@ struct Bound {
 pub struct Listening {
     apps: BTreeMap<String, Bound>,
     errors: BTreeMap<String, String>,
+    /// Sockets passed at start (a previous controller's, systemd's fd store), taken before
+    /// anything is bound.
+    inherited: Arc<Inherited>,
 }
 
 impl Listening {
+    /// Takes each app's sockets from `inherited` where one fits, binding the others.
+    pub fn new(inherited: Arc<Inherited>) -> Self {
+        Self {
+            inherited,
+            ..Self::default()
+        }
+    }
+
+    /// Binds `app`'s `listen`, taking the sockets passed at start where they fit.
+    async fn bind(
+        &self,
+        app: &str,
+        listen: &[Listen],
+    ) -> Result<AppListeners, crate::net::NetError> {
+        let inherited = Arc::clone(&self.inherited);
+        let take = move |entry: &Listen| {
+            let fd = inherited.take(&listen_fd_name(app, entry.port))?;
+            Some(std::net::TcpListener::from(fd))
+        };
+        AppListeners::bind_taking(app, listen, Options::default(), take).await
+    }
+
     /// Makes `app`'s sockets match `listen`. On failure the previous sockets (if any) are kept
     /// and the error is returned (and remembered for status) — the app is in error, the
     /// controller goes on.
@@ -43,7 +72,7 @@ impl Listening {
             self.errors.remove(app);
             return Ok(());
         }
-        match AppListeners::bind(app, listen).await {
+        match self.bind(app, listen).await {
             Ok(listeners) => {
                 self.errors.remove(app);
                 self.apps.insert(
@@ -59,7 +88,7 @@ impl Listening {
             Err(e) => {
                 let message = e.to_string();
                 if let Some(prev) = old_listen {
-                    if let Ok(listeners) = AppListeners::bind(app, &prev).await {
+                    if let Ok(listeners) = self.bind(app, &prev).await {
                         self.apps.insert(
                             app.to_owned(),
                             Bound {
@@ -137,6 +166,32 @@ impl Listening {
         self.errors.remove(app);
         if let Some(bound) = self.apps.remove(app) {
             bound.listeners.shutdown().await;
+        }
+    }
+
+    /// Every app's listening sockets, named for passing on.
+    pub fn sockets(&self) -> Vec<(String, BorrowedFd<'_>)> {
+        self.apps
+            .values()
+            .flat_map(|b| b.listeners.sockets())
+            .collect()
+    }
+
+    /// The sockets live on in the next controller: stop accepting, let what is in flight
+    /// finish for up to `drain`, close ours.
+    /// Accepting stops before this returns; the future resolves once the drain is over.
+    pub fn hand_over(
+        &mut self,
+        drain: Duration,
+    ) -> impl std::future::Future<Output = ()> + 'static {
+        let all: Vec<_> = std::mem::take(&mut self.apps)
+            .into_values()
+            .map(|b| tokio::spawn(b.listeners.hand_over(drain)))
+            .collect();
+        async move {
+            for task in all {
+                let _ = task.await;
+            }
         }
     }
 

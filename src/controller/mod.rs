@@ -3,6 +3,7 @@
 
 mod desired;
 mod events;
+mod fdstore;
 mod gitops;
 mod history;
 mod limits;
@@ -10,11 +11,16 @@ mod listen;
 mod load;
 mod memory;
 mod metrics_snapshot;
+mod record;
 mod requests;
 mod rollout;
 mod starts;
 mod status;
+mod takeover;
+mod upgrade;
 mod watching;
+
+pub use upgrade::{Succession, CONTROL_SOCKET, METRICS_SOCKET};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -64,6 +70,11 @@ pub struct Config {
     pub rules: store::Rules,
     /// Where the loop publishes what `/metrics` shows.
     pub metrics: crate::metrics::Published,
+    /// Handing over to a successor (`corral upgrade`), taking over from a predecessor.
+    pub succession: std::sync::Arc<Succession>,
+    /// `--live-restore`: SIGTERM and SIGINT leave every app running for the next controller
+    /// (unless the service manager is shutting the system down); `corral shutdown` stops them.
+    pub live_restore: bool,
 }
 
 /// Why the controller could not run.
@@ -127,15 +138,23 @@ struct Controller {
     record_failing: bool,
     /// What `/metrics` shows, published after reconciles.
     metrics: metrics_snapshot::MetricsState,
+    /// Held once a successor took the log pipes over: nothing here reads them again.
+    paused_captures: Option<tokio::sync::OwnedRwLockWriteGuard<()>>,
+    /// The listening sockets in the service manager's fd store, by name, with their inode.
+    stored_fds: BTreeMap<String, u64>,
 }
 
-/// Runs the controller until `shutdown` is cancelled, then stops every app gracefully.
+/// Runs the controller until `shutdown` is cancelled, then stops every app gracefully; or
+/// until a successor took over (`corral upgrade`, SIGUSR2 on `upgrades`), then exits leaving
+/// every app running.
 pub async fn run(
     config: Config,
     mut api: mpsc::Receiver<ApiRequest>,
-    mut hangups: mpsc::Receiver<()>,
+    (mut hangups, mut upgrades): (mpsc::Receiver<()>, mpsc::Receiver<()>),
     shutdown: CancellationToken,
 ) -> Result<(), ControllerError> {
+    // Started by `corral upgrade`: the predecessor's state comes first.
+    let (predecessor, handed_state) = takeover::predecessor(&config.succession.inherited).await;
     let record_path = config.home.instances_record();
     let (record, record_trouble) = match Record::load(&record_path).await {
         Ok(record) => (record, None),
@@ -157,6 +176,7 @@ pub async fn run(
         sampler_stop.clone(),
     ));
     let config_home = config.home.clone();
+    let inherited = config.succession.inherited.clone();
     let notifier = config.notifier.clone();
     let (wake_tx, mut wake) = mpsc::channel::<()>(1);
     let manifests_watch =
@@ -176,7 +196,7 @@ pub async fn run(
         cpus: desired::online_cpus(),
         histories: BTreeMap::new(),
         rollouts: rollout::Rollouts::default(),
-        listening: listen::Listening::default(),
+        listening: listen::Listening::new(inherited),
         usage: BTreeMap::new(),
         sampled_pids: pids_tx,
         watches: crate::watch::Watches::new(config_home.root(), watch_tx),
@@ -184,7 +204,12 @@ pub async fn run(
         commit: None,
         synced: BTreeMap::new(),
         record_failing: false,
+        paused_captures: None,
+        stored_fds: BTreeMap::new(),
     };
+    if let Some(state) = handed_state {
+        ctl.import_state(state);
+    }
     let mut log_losses = ctl.supervisor.take_log_losses();
     let mut left_behind = ctl.supervisor.take_left_behind();
     // Orphans of instances are re-parented to the controller (a child subreaper): reaped here.
@@ -196,6 +221,7 @@ pub async fn run(
         .await;
     ctl.save_record().await; // the orphans in, a damaged record replaced
     ctl.reload().await?;
+    ctl.take_over(predecessor).await;
     tracing::info!(manifests = %ctl.config.manifests.display(), "controller running");
 
     let mut reload_at: Option<Instant> = None;
@@ -208,6 +234,9 @@ pub async fn run(
     // READY=1 once the first reconcile has started every app it can (and after each SIGHUP).
     let mut announce_ready = true;
     let mut watchdog = notifier.watchdog_interval().map(tokio::time::interval);
+    let mut handed = None;
+    // `corral shutdown`: every app is stopped, whatever `--live-restore` says.
+    let mut shutdown_asked = false;
     loop {
         let mut requeue = ctl.reconcile().await;
         if ctl.fire_deferred_watches().await {
@@ -227,7 +256,30 @@ pub async fn run(
             Some(()) = wake.recv() => reload_at = Some(Instant::now() + DEBOUNCE),
             Some(exited) = exits.recv() => ctl.on_exit(exited),
             Some(report) = probes.recv() => ctl.on_probe(report),
-            Some(req) = api.recv() => ctl.on_api(req).await,
+            Some(req) = api.recv() => match req {
+                ApiRequest::Upgrade { reply } => {
+                    handed = ctl.upgrade(&mut api, Some(reply)).await;
+                    if handed.is_some() {
+                        break;
+                    }
+                }
+                ApiRequest::Shutdown { reply } => {
+                    tracing::info!("corral shutdown: stopping every app, then exiting");
+                    let _ = reply.send(crate::api::Reply {
+                        message: "stopping every app, then exiting".into(),
+                    });
+                    shutdown_asked = true;
+                    break;
+                }
+                req => ctl.on_api(req).await,
+            },
+            Some(()) = upgrades.recv() => {
+                tracing::info!("SIGUSR2: upgrading to the binary at {}", ctl.config.succession.exe.display());
+                handed = ctl.upgrade(&mut api, None).await;
+                if handed.is_some() {
+                    break;
+                }
+            }
             Some(usage) = usage_rx.recv() => ctl.on_usage(usage),
             Some(msg) = watch_rx.recv() => ctl.on_watch(msg).await,
             Some(loss) = log_losses.recv() => {
@@ -240,6 +292,7 @@ pub async fn run(
                 notifier.reloading();
                 reload_at = None;
                 ctl.reload_logged().await;
+                ctl.store_fds();
                 announce_ready = true;
             }
             _ = tick(&mut watchdog) => notifier.watchdog(),
@@ -248,12 +301,25 @@ pub async fn run(
                 if reload_at.is_some_and(|t| t <= now) || resync_at <= now {
                                         reload_at = None;
                     ctl.reload_logged().await;
+                    ctl.store_fds();
                     // An app whose ports could not be bound tries again soon, not in 30 s.
                     let retry = if ctl.listening.has_errors() { BIND_RETRY } else { RESYNC };
                     resync_at = Instant::now() + retry;
                 }
             }
         }
+    }
+
+    if ctl
+        .leave_apps_running(&mut api, handed.is_some(), shutdown_asked)
+        .await
+    {
+        sampler_stop.cancel();
+        let _ = sampler.await;
+        reaper_stop.cancel();
+        let _ = reaper.await;
+        tracing::info!("exiting; every app keeps running");
+        return Ok(());
     }
 
     tracing::info!("stopping every app");
@@ -492,38 +558,6 @@ impl Controller {
             self.supervisor.events.forget(&app);
             self.metrics.forget(&app);
             self.listening.remove(&app).await;
-        }
-    }
-
-    /// Writes the instance record; a failed write (a full disk) keeps the last good record on
-    /// disk and says so once per run of failures, as an event and in the log.
-    async fn save_record(&mut self) {
-        let path = self.config.home.instances_record();
-        match self.supervisor.record().save(&path).await {
-            Ok(()) if self.record_failing => {
-                self.record_failing = false;
-                tracing::info!("{} written again", path.display());
-                let msg = format!("{} is up to date again", path.display());
-                let about = crate::supervisor::About::Controller;
-                self.supervisor
-                    .events
-                    .normal_about(about, "RecordWritten", msg);
-            }
-            Ok(()) => {}
-            Err(e) => {
-                tracing::error!("cannot write {}: {e}; its last good version is kept, and a controller started after a crash may not find the instances started since", path.display());
-                if !self.record_failing {
-                    self.record_failing = true;
-                    let msg = format!(
-                        "cannot write {}: {e}; the last good record is kept (free space on its file system)",
-                        path.display()
-                    );
-                    let about = crate::supervisor::About::Controller;
-                    self.supervisor
-                        .events
-                        .warning_about(about, "RecordWriteFailed", msg);
-                }
-            }
         }
     }
 }

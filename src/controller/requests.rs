@@ -61,6 +61,15 @@ impl Controller {
             ApiRequest::Events { reply } => {
                 let _ = reply.send(self.supervisor.events.subscribe());
             }
+            // Taken by the loop itself (it answers the API while the successor starts).
+            ApiRequest::Upgrade { reply } => {
+                let _ = reply.send(Err("an upgrade cannot start from here".into()));
+            }
+            ApiRequest::Shutdown { reply } => {
+                let _ = reply.send(Reply {
+                    message: "the controller is already exiting".into(),
+                });
+            }
             ApiRequest::Info { reply } => {
                 let _ = reply.send(ControllerInfo {
                     manifests: self.config.manifests.display().to_string(),

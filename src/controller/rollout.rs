@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::lifecycle::protocol::{InFlight, Rollouts as HandedRollouts};
+
 /// Progress of the rollout in flight for one app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Progress {
@@ -119,11 +121,75 @@ impl Rollouts {
         self.apps.remove(app);
         self.settled.remove(app);
     }
+
+    /// Everything, for the controller that takes over (`corral upgrade`).
+    pub fn export(&self, now: Instant) -> HandedRollouts {
+        let in_flight = self
+            .apps
+            .iter()
+            .map(|(app, p)| InFlight {
+                app: app.clone(),
+                revision: p.revision.clone(),
+                since_progress_ms: now.saturating_duration_since(p.last_progress).as_millis()
+                    as u64,
+                ready_new: p.ready_new,
+                best: p.best,
+                announced: p.announced,
+            })
+            .collect();
+        HandedRollouts {
+            settled: self.settled.clone(),
+            in_flight,
+        }
+    }
+
+    /// Takes over what [`Rollouts::export`] handed over.
+    pub fn import(handed: HandedRollouts, now: Instant) -> Self {
+        let apps = handed
+            .in_flight
+            .into_iter()
+            .map(|f| {
+                let since = Duration::from_millis(f.since_progress_ms);
+                let progress = Progress {
+                    revision: f.revision,
+                    last_progress: now.checked_sub(since).unwrap_or(now),
+                    ready_new: f.ready_new,
+                    best: f.best,
+                    announced: f.announced,
+                };
+                (f.app, progress)
+            })
+            .collect();
+        Self {
+            apps,
+            settled: handed.settled,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rollout_in_flight_survives_a_hand_over_with_its_deadline() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut r = Rollouts::default();
+        r.observe("web", ("a", 2), 2, true, t0);
+        r.observe("api", ("b", 4), 1, false, t0);
+        let handed = r.export(t0 + 5 * s);
+        let later = t0 + 100 * s;
+        let mut next = Rollouts::import(handed, later);
+        assert!(next.in_flight("api") && !next.in_flight("web"));
+        assert!(next.stalled("api", 5 * s, later));
+        assert!(!next.stalled("api", 6 * s, later));
+        assert_eq!(next.observe("web", ("a", 2), 2, true, later), None);
+        assert_eq!(
+            next.observe("api", ("b", 4), 2, false, later),
+            Some(Step::Progressed)
+        );
+    }
 
     #[test]
     fn the_deadline_counts_from_the_last_progress() {

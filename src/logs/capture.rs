@@ -30,6 +30,11 @@ const COALESCE: Duration = Duration::from_millis(2);
 /// At most this much is drained from the pipe after `stop`, so a chatty app cannot hold us.
 const DRAIN_LIMIT: usize = 1024 * 1024;
 
+/// Held for writing, it holds every capture that shares it between two reads, its lines
+/// written (a controller handing its instances' pipes to its successor); each read and write
+/// holds it for reading.
+pub type CapturePause = Arc<tokio::sync::RwLock<()>>;
+
 /// How captured lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CaptureOptions {
@@ -82,16 +87,18 @@ pub fn spawn_capture(
     stop: CancellationToken,
     losses: Option<LossReporter>,
 ) -> io::Result<Capture> {
-    spawn_capture_from(pipe.open_receiver()?, log_file, opts, (stop, None), losses)
+    let owner = (stop, None, CapturePause::default());
+    spawn_capture_from(pipe.open_receiver()?, log_file, opts, owner, losses)
 }
 
 /// [`spawn_capture`] from a read end already open (a new anonymous pipe's); the task is
-/// tracked by `tracker`, if given (one task, rather than a second one awaiting the first).
+/// tracked by `tracker`, if given (one task, rather than a second one awaiting the first),
+/// and holds still while `pause` is held for writing.
 pub fn spawn_capture_from(
     receiver: pipe::Receiver,
     log_file: PathBuf,
     opts: CaptureOptions,
-    (stop, tracker): (CancellationToken, Option<&TaskTracker>),
+    (stop, tracker, pause): (CancellationToken, Option<&TaskTracker>, CapturePause),
     losses: Option<LossReporter>,
 ) -> io::Result<Capture> {
     super::pipe::enlarge(&receiver);
@@ -105,6 +112,7 @@ pub fn spawn_capture_from(
         dropped: Arc::clone(&dropped),
         batch: Vec::new(),
         lines: 0,
+        pause,
     };
     let task = match tracker {
         Some(tracker) => tokio::spawn(tracker.track_future(task.run(stop))),
@@ -127,6 +135,8 @@ struct CaptureTask {
     batch: Vec<u8>,
     /// How many lines `batch` holds.
     lines: u64,
+    /// Held for reading around each read and its write.
+    pause: CapturePause,
 }
 
 impl CaptureTask {
@@ -146,6 +156,12 @@ impl CaptureTask {
             if buf.is_empty() {
                 buf.resize(FIRST_CHUNK, 0);
             }
+            let pause = Arc::clone(&self.pause);
+            let _reading = tokio::select! {
+                biased;
+                () = stop.cancelled() => continue,
+                guard = pause.read() => guard,
+            };
             let read = readable.and_then(|()| self.receiver.try_read(&mut buf));
             match read {
                 Ok(0) => break,

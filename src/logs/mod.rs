@@ -22,7 +22,7 @@ use std::str::FromStr;
 
 use crate::home::Home;
 
-pub use capture::{spawn_capture, spawn_capture_from, Capture, CaptureOptions};
+pub use capture::{spawn_capture, spawn_capture_from, Capture, CaptureOptions, CapturePause};
 pub use follow::follow;
 pub use group::share_with;
 pub use layout::{prepare_dir, stream_file};

@@ -23,6 +23,26 @@ pub(crate) async fn bind_entry(
         .map_err(|e| NetError::from_bind(app, &listen.host, listen.port, index, e))
 }
 
+/// Whether `socket` (passed by a previous controller) is what `listen` would bind: a listening
+/// TCP socket on its port (any, for port 0) and IP literal, SO_REUSEPORT as inherit mode sets it.
+pub(crate) fn fits(socket: &TcpListener, listen: &Listen) -> bool {
+    let sock = socket2::SockRef::from(socket);
+    let Ok(addr) = socket.local_addr() else {
+        return false;
+    };
+    let host = listen.host.trim_start_matches('[').trim_end_matches(']');
+    let ip_fits = match host.parse::<IpAddr>() {
+        Ok(ip) => ip == addr.ip(),
+        Err(_) if host.is_empty() => addr.ip().is_unspecified(),
+        Err(_) => true, // a host name: resolved when bound, not checked again
+    };
+    let shared = listen.mode == ListenMode::Inherit;
+    ip_fits
+        && (listen.port == 0 || listen.port == addr.port())
+        && sock.is_listener().unwrap_or(false)
+        && sock.reuse_port().unwrap_or(false) == shared
+}
+
 /// The address to bind: an IP literal as is, a host name through the resolver (IPv4 first).
 async fn resolve(app: &str, index: usize, listen: &Listen) -> Result<SocketAddr, NetError> {
     let host = listen.host.trim_start_matches('[').trim_end_matches(']');
@@ -68,4 +88,49 @@ fn listen_on(addr: SocketAddr, shared: bool) -> io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(host: &str, port: u16, mode: ListenMode) -> Listen {
+        Listen {
+            name: "web".into(),
+            port,
+            host: host.into(),
+            mode,
+        }
+    }
+
+    #[test]
+    fn a_passed_socket_is_taken_only_for_the_entry_it_was_bound_for() {
+        let proxied = listen_on("127.0.0.1:0".parse().unwrap(), false).expect("bind");
+        let port = proxied.local_addr().expect("addr").port();
+        assert!(fits(&proxied, &entry("127.0.0.1", port, ListenMode::Http)));
+        assert!(fits(&proxied, &entry("127.0.0.1", port, ListenMode::Tcp)));
+        assert!(
+            !fits(&proxied, &entry("127.0.0.1", port + 1, ListenMode::Http)),
+            "another port"
+        );
+        assert!(
+            !fits(&proxied, &entry("0.0.0.0", port, ListenMode::Http)),
+            "another address"
+        );
+        assert!(
+            !fits(&proxied, &entry("127.0.0.1", port, ListenMode::Inherit)),
+            "no SO_REUSEPORT"
+        );
+        let shared = listen_on("127.0.0.1:0".parse().unwrap(), true).expect("bind");
+        let port = shared.local_addr().expect("addr").port();
+        assert!(fits(
+            &shared,
+            &entry("127.0.0.1", port, ListenMode::Inherit)
+        ));
+        assert!(
+            fits(&shared, &entry("127.0.0.1", 0, ListenMode::Inherit)),
+            "port 0: any"
+        );
+        assert!(!fits(&shared, &entry("127.0.0.1", port, ListenMode::Tcp)));
+    }
 }

@@ -44,9 +44,13 @@ pub(crate) async fn serve(listener: TcpListener, proxy: Arc<Proxy>) {
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     let builder = Arc::new(builder);
+    tokio::select! {
+        _ = proxy.tasks.accepting_ends() => return,
+        _ = super::gate::opened() => {}
+    }
     loop {
         let accepted = tokio::select! {
-            _ = proxy.tasks.stop.cancelled() => return,
+            _ = proxy.tasks.accepting_ends() => return,
             accepted = listener.accept() => accepted,
         };
         match accepted {
@@ -150,10 +154,19 @@ async fn handle(
     proxy: &Proxy,
 ) -> Response<ResponseBody> {
     let received = std::time::Instant::now();
-    let response = forward(request, client, proxy).await;
+    let http1 = request.version() <= hyper::Version::HTTP_11;
+    let mut response = forward(request, client, proxy).await;
     proxy
         .counters
         .responded(response.status().as_u16(), received.elapsed());
+    // Handed over to a new controller: the client opens its next connection there (hyper
+    // closes this one once the response is written), rather than finding it closed under it.
+    if http1 && proxy.tasks.handing_over() && response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        response.headers_mut().insert(
+            hyper::header::CONNECTION,
+            hyper::header::HeaderValue::from_static("close"),
+        );
+    }
     response
 }
 

@@ -58,6 +58,8 @@ pub(crate) struct Proxy {
 struct Entry {
     /// The entry's name (`LISTEN_FDNAMES`, `PORT_<NAME>`).
     name: String,
+    /// The port the manifest asks for (0: any), which names the socket when it is passed on.
+    port: u16,
     /// The address actually bound (port 0 resolved).
     addr: SocketAddr,
     /// The socket, owned here (inherit) or shared with the accept task (tcp, http).
@@ -96,6 +98,9 @@ pub struct AppListeners {
     options: Options,
     /// Set by `shutdown`, whose future ends the tasks instead of `Drop`.
     graceful: bool,
+    /// Set by `hand_over`: the sockets live on in another controller, so they are closed
+    /// here, never shut down (a shutdown would stop them listening there too).
+    handed_over: bool,
 }
 
 impl AppListeners {
@@ -110,6 +115,18 @@ impl AppListeners {
         listen: &[Listen],
         options: Options,
     ) -> Result<Self, NetError> {
+        Self::bind_taking(app, listen, options, |_| None).await
+    }
+
+    /// Like [`bind_with`](Self::bind_with), first asking `take` for a socket already bound
+    /// for each entry (passed by a previous controller or systemd's fd store); one that does
+    /// not fit the entry (another address, mode or kind) is closed and the entry bound anew.
+    pub async fn bind_taking(
+        app: &str,
+        listen: &[Listen],
+        options: Options,
+        mut take: impl FnMut(&Listen) -> Option<std::net::TcpListener>,
+    ) -> Result<Self, NetError> {
         let mut listeners = Self {
             app: app.to_string(),
             entries: Vec::with_capacity(listen.len()),
@@ -118,10 +135,14 @@ impl AppListeners {
             tasks: Tasks::default(),
             options,
             graceful: false,
+            handed_over: false,
         };
         // On an error, dropping `listeners` closes what was bound so far and ends its tasks.
         for (index, entry) in listen.iter().enumerate() {
-            let socket = bind::bind_entry(app, index, entry).await?;
+            let socket = match take(entry).filter(|s| bind::fits(s, entry)) {
+                Some(socket) => socket,
+                None => bind::bind_entry(app, index, entry).await?,
+            };
             let bind_error = |e| NetError::from_bind(app, &entry.host, entry.port, index, e);
             let addr = socket.local_addr().map_err(bind_error)?;
             let socket = match entry.mode {
@@ -134,6 +155,7 @@ impl AppListeners {
             };
             listeners.entries.push(Entry {
                 name: entry.name.clone(),
+                port: entry.port,
                 addr,
                 socket,
             });
@@ -183,6 +205,19 @@ impl AppListeners {
             .filter_map(|e| match &e.socket {
                 Socket::Inherit(socket) => Some((socket.as_fd(), e.name.clone())),
                 Socket::Proxied(_) => None,
+            })
+            .collect()
+    }
+
+    /// Every listening socket, named for passing on ([`crate::lifecycle::listen_fd_name`]).
+    pub fn sockets(&self) -> Vec<(String, BorrowedFd<'_>)> {
+        self.entries
+            .iter()
+            .map(|e| {
+                let fd = match &e.socket {
+                    Socket::Inherit(s) | Socket::Proxied(s) => s.as_fd(),
+                };
+                (crate::lifecycle::listen_fd_name(&self.app, e.port), fd)
             })
             .collect()
     }
@@ -237,9 +272,26 @@ impl AppListeners {
         async move { tasks.shutdown(grace).await }
     }
 
+    /// The sockets live on in another controller (`corral upgrade`): stops accepting, tells
+    /// keep-alive clients to reconnect, lets open connections and requests finish for up to
+    /// `drain`, then closes this controller's copies without shutting the sockets down.
+    pub fn hand_over(mut self, drain: Duration) -> impl Future<Output = ()> + Send + 'static {
+        self.graceful = true;
+        self.handed_over = true;
+        self.tasks.handover.cancel();
+        let tasks = self.tasks.clone();
+        async move {
+            tasks.hand_over(drain).await;
+            drop(self);
+        }
+    }
+
     /// Makes every proxied socket stop listening now, even while its accept task still holds it.
     fn stop_listening(&self) {
         self.tasks.stop.cancel();
+        if self.handed_over {
+            return;
+        }
         for entry in &self.entries {
             if let Socket::Proxied(socket) = &entry.socket {
                 // A listening socket shut down for reading leaves LISTEN state at once, so

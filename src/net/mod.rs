@@ -39,6 +39,7 @@
 mod backends;
 mod bind;
 mod error;
+pub mod gate;
 mod headers;
 mod http;
 mod inherit;

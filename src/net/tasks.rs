@@ -13,6 +13,9 @@ pub(crate) struct Tasks {
     tracker: TaskTracker,
     /// Graceful: stop accepting, finish what is in flight.
     pub(crate) stop: CancellationToken,
+    /// Handed over to a new controller: stop accepting, tell keep-alive clients to go (each
+    /// gets `Connection: close` with its next response), finish what is in flight.
+    pub(crate) handover: CancellationToken,
     /// Hard: drop whatever a task is doing.
     kill: CancellationToken,
 }
@@ -49,6 +52,32 @@ impl Tasks {
             },
             runtime,
         );
+    }
+
+    /// Hands over (see `handover`): waits up to `drain` for the open connections to end,
+    /// then closes the idle rest gracefully (one more second), then kills and joins.
+    pub(crate) async fn hand_over(&self, drain: std::time::Duration) {
+        self.handover.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(drain, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            self.shutdown(std::time::Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Whether the app's sockets were handed over to a new controller.
+    pub(crate) fn handing_over(&self) -> bool {
+        self.handover.is_cancelled()
+    }
+
+    /// Resolves when accepting must end: shutdown or hand-over.
+    pub(crate) async fn accepting_ends(&self) {
+        tokio::select! {
+            _ = self.stop.cancelled() => {}
+            _ = self.handover.cancelled() => {}
+        }
     }
 
     /// Ends every task abruptly (used on drop, without waiting).

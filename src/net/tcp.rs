@@ -15,9 +15,13 @@ pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Accepts until `stop`; each connection becomes a tracked forwarding task.
 pub(crate) async fn serve(listener: TcpListener, proxy: Arc<Proxy>) {
+    tokio::select! {
+        _ = proxy.tasks.accepting_ends() => return,
+        _ = super::gate::opened() => {}
+    }
     loop {
         let accepted = tokio::select! {
-            _ = proxy.tasks.stop.cancelled() => return,
+            _ = proxy.tasks.accepting_ends() => return,
             accepted = listener.accept() => accepted,
         };
         match accepted {

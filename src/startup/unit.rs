@@ -17,6 +17,24 @@ pub struct UnitSpec {
     pub socket_group: Option<String>,
     /// A user unit (`systemctl --user`) rather than a system one.
     pub user: bool,
+    /// The major version of the systemd that runs it, if known: from 254 on, the controller
+    /// gets a leaf cgroup of its own from systemd (`DelegateSubgroup=`) and the fd store
+    /// outlives a `systemctl stop` (`FileDescriptorStorePreserve=`).
+    pub systemd: Option<u32>,
+}
+
+/// The first systemd that knows `DelegateSubgroup=` and `FileDescriptorStorePreserve=`.
+pub const SYSTEMD_DELEGATE_SUBGROUP: u32 = 254;
+
+/// The systemd version in `systemctl --version`'s first line (`systemd 252 (252.38-1~deb12u1)`).
+pub fn systemd_version(text: &str) -> Option<u32> {
+    text.lines()
+        .next()?
+        .strip_prefix("systemd ")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Quotes an argument for a unit's `ExecStart=` (systemd's own quoting: double quotes,
@@ -51,6 +69,7 @@ pub fn render(spec: &UnitSpec) -> String {
         "controller".to_owned(),
         "--manifests".to_owned(),
         exec_arg(&spec.manifests.display().to_string()),
+        "--live-restore".to_owned(),
     ];
     if let Some(p) = &spec.profile {
         exec.push("--profile".into());
@@ -68,6 +87,15 @@ pub fn render(spec: &UnitSpec) -> String {
             "After=network-online.target\nWants=network-online.target\n",
         )
     };
+    let newer = if spec.systemd.is_some_and(|v| v >= SYSTEMD_DELEGATE_SUBGROUP) {
+        "# The controller runs in a leaf of its own, so a restart never lands in the group that\n\
+         # holds the instance groups (cgroup v2 refuses a process there: EBUSY).\n\
+         DelegateSubgroup=controller\n\
+         # The listening sockets stay in the fd store across `systemctl stop` and `start` too.\n\
+         FileDescriptorStorePreserve=yes\n"
+    } else {
+        ""
+    };
     format!(
         r#"# corral: keeps the apps of {manifests} running (written by `corral startup`).
 [Unit]
@@ -82,12 +110,17 @@ NotifyAccess=main
 ExecStart={exec}
 ExecReload=/bin/kill -HUP $MAINPID
 Environment={home}
-# Only the controller is signalled: on stop it stops every app gracefully itself, and a
-# controller restart (a crash, an upgrade) leaves the apps running for the next one to adopt.
+# Only the controller is signalled, and with --live-restore it exits leaving every app
+# running (systemctl stop, systemctl restart, a crash): the next controller adopts them.
+# `corral shutdown` stops every app; so does the system shutting down. `corral upgrade`
+# replaces the controller with the binary on disk without any of this.
 KillMode=process
+# The controller keeps its listening sockets here: across a restart or a crash, connections
+# wait in the kernel's backlog instead of being refused.
+FileDescriptorStoreMax=1024
 # The controller may create a cgroup per instance below its own (cpu.max, pids.max, memory.max).
 Delegate=yes
-Restart=on-failure
+{newer}Restart=on-failure
 RestartSec=2s
 WatchdogSec=30s
 # Room for every app's stop.timeout.
@@ -114,7 +147,38 @@ mod tests {
             profile: Some("production".into()),
             socket_group: None,
             user: false,
+            systemd: Some(252),
         }
+    }
+
+    #[test]
+    fn apps_outlive_a_restart_and_the_sockets_wait_in_the_fd_store() {
+        let text = render(&spec());
+        assert!(text.contains(" --live-restore"), "{text}");
+        assert!(text.contains("\nFileDescriptorStoreMax=1024\n"), "{text}");
+        assert!(
+            !text.contains("DelegateSubgroup"),
+            "unknown to systemd 252: {text}"
+        );
+        let newer = render(&UnitSpec {
+            systemd: Some(254),
+            ..spec()
+        });
+        assert!(newer.contains("\nDelegateSubgroup=controller\n"), "{newer}");
+        assert!(
+            newer.contains("\nFileDescriptorStorePreserve=yes\n"),
+            "{newer}"
+        );
+    }
+
+    #[test]
+    fn the_systemd_version_is_read_from_systemctl() {
+        assert_eq!(
+            systemd_version("systemd 252 (252.38-1~deb12u1)\n+PAM"),
+            Some(252)
+        );
+        assert_eq!(systemd_version("systemd 256 (256.7)"), Some(256));
+        assert_eq!(systemd_version("nope"), None);
     }
 
     #[test]
@@ -124,7 +188,7 @@ mod tests {
             ..spec()
         });
         assert!(
-            text.contains(" --profile production --socket-group corral-ops\n"),
+            text.contains(" --live-restore --profile production --socket-group corral-ops\n"),
             "{text}"
         );
         assert!(!render(&spec()).contains("--socket-group"));
@@ -137,7 +201,7 @@ mod tests {
         assert!(text.contains("\nKillMode=process\n"));
         assert!(text.contains("\nRestart=on-failure\n"));
         assert!(text.contains(
-            "\nExecStart=/usr/local/bin/corral controller --manifests /srv/apps/manifests --profile production\n"
+            "\nExecStart=/usr/local/bin/corral controller --manifests /srv/apps/manifests --live-restore --profile production\n"
         ));
         assert!(text.contains("\nEnvironment=CORRAL_HOME=/var/lib/corral\n"));
         assert!(text.contains("\nWantedBy=multi-user.target\n"));

@@ -104,6 +104,25 @@ impl EventLog {
         &self.totals
     }
 
+    /// The last sequence number and the kept events, for a successor (`corral upgrade`).
+    pub fn export(&self) -> (u64, Vec<Event>) {
+        self.feed.export()
+    }
+
+    /// Goes on from a predecessor's events: numbering continues, `describe` shows each app's
+    /// last ones. Call before any event is recorded.
+    pub fn import(&mut self, last_seq: u64, events: Vec<Event>) {
+        for event in &events {
+            let Some(app) = &event.app else { continue };
+            let kept = self.apps.entry(app.clone()).or_default();
+            if kept.len() == EVENTS_PER_APP {
+                kept.pop_front();
+            }
+            kept.push_back(event.clone());
+        }
+        self.feed.import(last_seq, events);
+    }
+
     /// Forgets an app that is gone.
     pub fn forget(&mut self, app: &str) {
         self.apps.remove(app);

@@ -44,6 +44,18 @@ impl Feed {
         event
     }
 
+    /// The last sequence number and the retained events, for a successor (`corral upgrade`).
+    pub fn export(&self) -> (u64, Vec<Event>) {
+        (self.last_seq, self.recent.iter().cloned().collect())
+    }
+
+    /// Goes on from a predecessor's [`Feed::export`]: numbering continues after `last_seq`.
+    pub fn import(&mut self, last_seq: u64, events: Vec<Event>) {
+        self.last_seq = self.last_seq.max(last_seq);
+        let skip = events.len().saturating_sub(RECENT);
+        self.recent = events.into_iter().skip(skip).collect();
+    }
+
     /// The retained events and a receiver of later ones, taken together so none is lost or doubled.
     pub fn subscribe(&self) -> Subscription {
         Subscription {

@@ -86,6 +86,7 @@ impl Supervisor {
                 probes,
                 tasks: TaskTracker::new(),
                 captures_stop: CancellationToken::new(),
+                captures_pause: crate::logs::CapturePause::default(),
                 log_losses: log_losses_tx,
             },
             next_id: 1,
@@ -483,6 +484,14 @@ impl Supervisor {
             self.events.warning_about(about, "AdoptedOrphan", msg);
             self.instances.insert(inst.id, inst);
         }
+    }
+
+    /// Holds every log capture between two reads, its lines written, until the guard is
+    /// dropped: a successor reads the pipes meanwhile (`corral upgrade`).
+    pub async fn pause_captures(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        std::sync::Arc::clone(&self.shared.captures_pause)
+            .write_owned()
+            .await
     }
 
     /// Ends log capture and waits for every task (call once all instances have exited).

@@ -28,6 +28,8 @@ pub struct Shared {
     pub log_losses: mpsc::Sender<LogLoss>,
     /// Ends log capture at shutdown (after every instance exited).
     pub captures_stop: CancellationToken,
+    /// Holds every capture still between two reads while a successor takes the pipes over.
+    pub captures_pause: crate::logs::CapturePause,
     /// Finds the processes of instance trees in /proc (shared by every stop and sweep).
     pub census: Arc<Census>,
     /// Reports of processes left behind by an instance, to the controller loop (bounded).

@@ -97,7 +97,11 @@ fn capture(
         index,
         stream,
     };
-    let stop = (shared.captures_stop.clone(), Some(&shared.tasks));
+    let stop = (
+        shared.captures_stop.clone(),
+        Some(&shared.tasks),
+        shared.captures_pause.clone(),
+    );
     // Tracked by the supervisor's tracker: shutdown waits for it.
     logs::spawn_capture_from(receiver?, file, opts, stop, Some(losses))?;
     Ok(())

@@ -125,6 +125,12 @@ pub fn spawn_fake_controller(
                     // One live event, then the stream ends as when the controller stops.
                     let _ = tx.send(stream_event(3, "web"));
                 }
+                ApiRequest::Shutdown { reply } => drop(reply.send(Reply {
+                    message: "stopping".into(),
+                })),
+                ApiRequest::Upgrade { reply } => {
+                    drop(reply.send(Err("/tmp/corral does not exist".into())))
+                }
                 ApiRequest::Info { reply } => drop(reply.send(ControllerInfo {
                     manifests: manifests.clone(),
                     profile: None,

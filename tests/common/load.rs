@@ -140,6 +140,9 @@ pub struct Tally {
     pub failed: u64,
     /// TCP connects made.
     pub connects: u64,
+    /// Responses that closed their keep-alive connection (`Connection: close`), by clients
+    /// that reconnect then ([`Load::keep_alive_reconnecting`]); not failures.
+    pub closes: u64,
     /// Responses per `marker=`.
     pub markers: BTreeMap<String, u64>,
     /// Pids that answered.
@@ -215,6 +218,16 @@ impl Load {
     /// `clients` threads, each reusing one keep-alive connection (reconnecting only after a
     /// failure, which is counted).
     pub fn keep_alive(addr: SocketAddr, clients: usize) -> Self {
+        Self::keep_alive_with(addr, clients, true)
+    }
+
+    /// [`Load::keep_alive`] clients that, like browsers, wrk or curl, take a response with
+    /// `Connection: close` as a success and open a new connection for the next request.
+    pub fn keep_alive_reconnecting(addr: SocketAddr, clients: usize) -> Self {
+        Self::keep_alive_with(addr, clients, false)
+    }
+
+    fn keep_alive_with(addr: SocketAddr, clients: usize, close_fails: bool) -> Self {
         Self::spawn(clients, move |stop, tally| {
             let mut conn: Option<BufReader<TcpStream>> = None;
             while !stop.load(Ordering::SeqCst) {
@@ -235,11 +248,13 @@ impl Load {
                 let result = send(r.get_mut(), "/", true).and_then(|()| read_response(r));
                 let reusable = matches!(&result, Ok(resp) if !resp.close);
                 if let Ok(resp) = &result {
-                    if resp.close {
+                    if resp.close && close_fails {
                         tally
                             .lock()
                             .unwrap()
                             .fail("the server closed the connection".into());
+                    } else if resp.close {
+                        tally.lock().unwrap().closes += 1;
                     }
                 }
                 let ok = tally.lock().unwrap().record(result);

@@ -68,6 +68,10 @@ pub struct Controller {
     child: RefCell<Option<Child>>,
     /// Every controller pid this fixture started (excluded from the app process scan).
     controller_pids: RefCell<Vec<u32>>,
+    /// Controllers that took over from this fixture's (`corral upgrade`): killed on drop.
+    successors: RefCell<Vec<u32>>,
+    /// The corral binary the controller is started from (default: the one under test).
+    pub binary: PathBuf,
     stderr_log: PathBuf,
 }
 
@@ -98,6 +102,8 @@ impl Controller {
             envs: Vec::new(),
             child: RefCell::new(None),
             controller_pids: RefCell::new(Vec::new()),
+            successors: RefCell::new(Vec::new()),
+            binary: PathBuf::from(BIN),
             stderr_log,
         }
     }
@@ -128,13 +134,18 @@ impl Controller {
 
     /// Starts `corral controller` and waits until it answers on its socket.
     pub fn start(&self) {
+        self.start_with(|_| {});
+    }
+
+    /// [`Controller::start`], with `prepare` applied to the command last (passed fds, say).
+    pub fn start_with(&self, prepare: impl FnOnce(&mut Command)) {
         assert!(self.child.borrow().is_none(), "controller already running");
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.stderr_log)
             .expect("stderr log");
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(&self.binary);
         cmd.arg("controller")
             .arg("--manifests")
             .arg(&self.manifests);
@@ -143,15 +154,14 @@ impl Controller {
         }
         cmd.args(&self.args);
         cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
-        let child = cmd
-            .env("CORRAL_HOME", &self.home)
+        cmd.env("CORRAL_HOME", &self.home)
             .env("CORRAL_TEST_TOKEN", &self.token)
             .env_remove("CORRAL_MANIFESTS")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn corral controller");
+            .stderr(log);
+        prepare(&mut cmd);
+        let child = cmd.spawn().expect("spawn corral controller");
         self.controller_pids.borrow_mut().push(child.id());
         *self.child.borrow_mut() = Some(child);
         self.wait_until(SOON, "the controller answers on its socket", || {
@@ -190,6 +200,13 @@ impl Controller {
         });
         self.child.borrow_mut().take();
         status
+    }
+
+    /// Notes that controller `pid` took over from this fixture's (`corral upgrade`): it is
+    /// no app process, and it is killed when the fixture is dropped.
+    pub fn took_over(&self, pid: u32) {
+        self.controller_pids.borrow_mut().push(pid);
+        self.successors.borrow_mut().push(pid);
     }
 
     /// SIGKILLs the controller (a crash) and reaps it.
@@ -343,6 +360,9 @@ impl Drop for Controller {
         if let Some(mut child) = self.child.borrow_mut().take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        for pid in self.successors.borrow().iter() {
+            let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
         }
         for _ in 0..50 {
             let pids = self.processes();
