@@ -174,16 +174,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Err(e) = crate::children::become_subreaper() {
         tracing::warn!("cannot become a child subreaper ({e}): daemons that apps start are not reaped by corral");
     }
-    // Also before any thread: instances start through the spawner, a small process
-    // (`CORRAL_SPAWNER=0`: the controller forks them itself, as before it had one).
+    // Instances start through the spawner, a small process (`CORRAL_SPAWNER=0`: the
+    // controller forks them itself, as before it had one).
     let spawner = std::env::var_os(crate::children::spawner::SWITCH_ENV);
     if spawner.is_some_and(|v| v == "0") {
         tracing::info!(
             "{}=0: instances are forked from the controller",
             crate::children::spawner::SWITCH_ENV
         );
-    } else if let Err(e) = crate::children::spawner::enable() {
-        tracing::warn!("cannot start the spawner process ({e}): instances are forked from the controller, which gets slower as it runs more of them");
+    } else {
+        crate::children::spawner::enable();
     }
     let runtime = crate::threads::runtime()?;
     runtime.block_on(async move {

@@ -88,13 +88,11 @@ static SPAWNER: Spawner = Spawner {
 /// Whether the spawner serves this process (the controller enables it at start).
 static ENABLED: OnceLock<()> = OnceLock::new();
 
-/// Starts the spawner now (the controller, before its runtime: the fork of a small process),
-/// and makes [`start`] use it from now on.
-pub fn enable() -> io::Result<()> {
-    let spawned = launch()?;
-    *SPAWNER.state.lock().unwrap_or_else(PoisonError::into_inner) = Some(spawned);
+/// Makes [`start`] use the spawner from now on. The spawner itself starts with the first
+/// request: after the controller settled in its cgroup (a cgroup v2 parent with a process in
+/// it cannot enable controllers for its children, so the spawner must not stay behind there).
+pub fn enable() {
     let _ = ENABLED.set(());
-    Ok(())
 }
 
 /// Whether [`enable`] was called in this process.
