@@ -13,12 +13,13 @@ build:
 
 ## The Debian package, for a server without a Rust toolchain: target/debian/corral_VERSION-1_ARCH.deb
 ## (release build; cargo-deb is installed from crates.io when missing). packaging/README.md.
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 deb:
 	command -v cargo-deb >/dev/null || $(CARGO) install --locked cargo-deb
 	$(CARGO) build --release --locked
-	./target/release/corral dist target/dist
+	$(TARGET_DIR)/release/corral dist target/dist
 	$(CARGO) deb --no-build --locked
-	@ls target/debian/*.deb
+	@ls $(TARGET_DIR)/debian/*.deb
 
 ## The same package from any corral binary (DEB_BIN, default the debug build) without cargo-deb:
 ## the tree cargo-deb would lay out from Cargo.toml, built with dpkg-deb into DEB_OUT (tests/deb.rs).
