@@ -202,6 +202,39 @@ impl Manager {
 
 /// `GET /` sent while no controller runs: it must connect (the socket stays in the fd store)
 /// and be answered once the next controller accepts.
+/// Connections waiting in the accept queue of the listening TCP socket on `port`: for a
+/// listener, the `rx_queue` of `/proc/net/tcp{,6}` is its backlog.
+fn tcp_backlog(port: u16) -> u64 {
+    let local = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|text| text.lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let listening = fields.get(3) == Some(&"0A") && fields.get(1)?.ends_with(&local);
+            let queue = fields.get(4)?.split_once(':')?.1;
+            listening.then(|| u64::from_str_radix(queue, 16).ok())?
+        })
+        .sum()
+}
+
+/// Sockets of `/proc/net/unix` bound in folder `dir`: the control socket's listener (bound
+/// under a temporary name, then renamed), and one per connection waiting in its accept queue
+/// (the server side of a connection takes the listener's address).
+fn unix_sockets_in(dir: &std::path::Path) -> usize {
+    let prefix = format!("{}/", dir.display());
+    std::fs::read_to_string("/proc/net/unix")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(7)
+                .is_some_and(|p| p.starts_with(&prefix))
+        })
+        .count()
+}
+
 fn request_in_the_gap(port: u16) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || match get(addr(port), "/") {
         Ok(r) if r.status == 200 => "ok".into(),
@@ -234,7 +267,11 @@ fn sockets_and_apps_outlive_the_controller_under_a_service_manager() {
     let waiting = request_in_the_gap(app.port);
     let home = ctl.home.clone();
     let asking = std::thread::spawn(move || try_corral_in(&home, &["get"]));
-    std::thread::sleep(Duration::from_millis(300)); // both are in the backlog meanwhile
+    wait_for(
+        SOON,
+        "the request and corral get waiting in the backlogs",
+        || (tcp_backlog(app.port) >= 1 && unix_sockets_in(&ctl.home) >= 2).then_some(()),
+    );
     manager.start(&mut ctl);
     assert_eq!(
         waiting.join().expect("client"),
@@ -255,7 +292,9 @@ fn sockets_and_apps_outlive_the_controller_under_a_service_manager() {
     manager.wait_message("STOPPING=1");
     assert!(ctl.wait_exit(SOON).success());
     let waiting = request_in_the_gap(app.port);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for(SOON, "the request waiting in the backlog", || {
+        (tcp_backlog(app.port) >= 1).then_some(())
+    });
     let running: Vec<u32> = ctl.instances("web").into_keys().collect();
     let before: Vec<u32> = pids
         .values()

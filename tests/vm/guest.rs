@@ -201,7 +201,7 @@ pub fn wait<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> Resul
         if Instant::now() > deadline {
             return Err(format!("timed out after {secs}s waiting for {what}"));
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -166,7 +166,7 @@ impl Vm {
             match child.try_wait() {
                 Ok(Some(_)) => break true,
                 Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(100));
+                    std::thread::sleep(Duration::from_millis(50));
                 }
                 _ => {
                     let _ = child.kill();
