@@ -91,5 +91,5 @@ bench-smoke:
 ## Days of uptime in minutes (not part of `test`): 10 000 restarts (crash loop, reloads under
 ## load, log spam) with the controller's RSS and fd figures, then 500 random controller SIGKILLs.
 soak:
-	$(CARGO) test --locked --test soak -- --ignored --nocapture
-	CORRAL_KILLS=$${CORRAL_KILLS:-500} $(CARGO) test --locked --test crash_random -- --nocapture
+	$(CARGO) test --locked --test it soak:: -- --ignored --nocapture
+	CORRAL_KILLS=$${CORRAL_KILLS:-500} $(CARGO) test --locked --test it crash_random:: -- --nocapture

@@ -1,6 +1,6 @@
 //! The control API server and client, end to end over a real Unix socket.
 
-mod api_common;
+use crate::api_common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! A listen port that is taken puts only its app in error (status `Failed`, the port named in
 //! `error`); the controller runs the other apps, and the app comes up once the port is free.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 

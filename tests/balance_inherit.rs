@@ -2,7 +2,7 @@
 //! systemd's `LISTEN_FDS`, `LISTEN_PID` (its own pid) and `LISTEN_FDNAMES`, and the public port
 //! never refuses a connection during a reload.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::net::TcpStream;

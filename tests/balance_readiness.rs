@@ -1,7 +1,7 @@
 //! Readiness gates traffic: an instance whose `http` probe fails is not a
 //! backend, and a `notify` instance is ready only once it sent `READY=1`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

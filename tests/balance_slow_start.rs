@@ -3,7 +3,7 @@
 //! a ready instance; the client should still be served once the instance listens, within the
 //! proxy's wait for a backend (no connection is refused).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

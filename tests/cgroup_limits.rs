@@ -6,7 +6,7 @@
 //! (`CORRAL_CGROUP_ROOT`); "not available" on this host as it is. What the kernel then does
 //! with these files is checked in a VM (`make test-vm`).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

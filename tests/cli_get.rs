@@ -1,6 +1,6 @@
 //! `get`, `describe`, `restart` and `apply` with the real binary against a fake controller.
 
-mod api_common;
+use crate::api_common;
 
 use std::process::Output;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! it on Tab), offering commands and the apps of a live controller; the manual pages rendered
 //! by man-db's `man` and checked by groff.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

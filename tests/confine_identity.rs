@@ -3,7 +3,7 @@
 //! probes and notify readiness as the app's user, the controller's own oom_score_adj, and each
 //! refusal with its location.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

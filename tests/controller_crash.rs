@@ -1,6 +1,6 @@
 //! The controller's own end: a graceful SIGTERM shutdown, and adoption after a SIGKILL.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::FileTypeExt;

@@ -1,6 +1,6 @@
 //! What reaches a process (env, env files, profile, cwd) and what comes back out (logs).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

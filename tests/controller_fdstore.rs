@@ -10,7 +10,7 @@
 //! runs wait in the backlog and are answered; `corral upgrade` moves the main pid;
 //! `corral shutdown` stops every app.
 
-mod common;
+use crate::common;
 
 use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

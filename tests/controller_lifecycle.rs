@@ -1,6 +1,6 @@
 //! Start, scale, suspend, restart, apply and delete, against the real binary and real processes.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

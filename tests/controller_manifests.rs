@@ -1,6 +1,6 @@
 //! Broken manifests and name conflicts change nothing that runs, and are reported.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

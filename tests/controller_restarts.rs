@@ -1,6 +1,6 @@
 //! Crashing apps: restarts with exponential back-off, CrashLoopBackOff, restart policies.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

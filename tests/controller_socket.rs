@@ -1,6 +1,6 @@
 //! The control socket: owner-only, and a clear message when no controller answers.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 

@@ -3,7 +3,7 @@
 //! instance is restarted, `corral get` answers throughout. A binary that cannot take over
 //! changes nothing.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

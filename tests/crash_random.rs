@@ -4,7 +4,7 @@
 //! the listen ports answering. `CORRAL_KILLS` sets the count (`make soak` runs many),
 //! `CORRAL_SEED` replays a run.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

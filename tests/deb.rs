@@ -4,7 +4,7 @@
 //! its postinst (`--force-script-chrootless`, which hands it DPKG_ROOT); the installed binary
 //! runs; installing it again over a running controller leaves no app restarted.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

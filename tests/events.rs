@@ -2,7 +2,7 @@
 //! crash and a reload in order; the list filters by name and prints kubectl's table; a watcher
 //! ends, with an error, when the controller stops.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};

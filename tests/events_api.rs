@@ -1,7 +1,7 @@
 //! `GET /v1/events` over a real Unix socket, with a fake controller loop: the typed client's
 //! list and stream, the raw HTTP shape (JSON lines, chunked), and a bad query.
 
-mod api_common;
+use crate::api_common;
 
 use corral::api::Client;
 use corral::home::Home;

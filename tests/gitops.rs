@@ -2,7 +2,7 @@
 //! `--link`, Kubernetes' `..data`) is followed; a vanished one keeps the last good state with the
 //! error shown; inside a git work tree the applied commit is reported.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::symlink;

@@ -5,7 +5,7 @@
 //! adopts the recorded instances (same pids, their log pipes re-opened), keeps the history
 //! (`rollout history`, `--revision N`) and `corral logs` shows the old lines.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::fd::AsRawFd;

@@ -1,7 +1,7 @@
 //! `corral import pm2`: PM2 ecosystem files (written from PM2's documented keys) become
 //! manifests that validate and run, with every key that has a corral meaning mapped.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Input that validates as YAML but would hurt at run time, through the real binary: instance
 //! caps in `validate`, `apply` and the controller, and `validate`'s warnings about this host.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

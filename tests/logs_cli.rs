@@ -1,6 +1,6 @@
 //! `corral logs` against hand-written log files: tail, filters, interleaving, errors, `-f`.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,7 +1,7 @@
 //! `logs.dir` (relative to the manifest) and `logs.merge` (one file per stream for all
 //! instances) with a real controller; `corral logs` finds them without being told.
 
-mod common;
+use crate::common;
 
 use common::{flow, manifest, Controller, SOON};
 

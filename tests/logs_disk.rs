@@ -4,7 +4,7 @@
 //! These tests mount (a tiny tmpfs, a read-only bind mount) and so need root; without it they
 //! print a note and pass.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Log rotation with a real controller and real apps: at most `maxFiles` rotated files of at
 //! most `maxSize`, `corral logs --tail` spanning them, `-f` following through rotations.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

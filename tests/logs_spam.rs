@@ -1,7 +1,7 @@
 //! An app printing as fast as it can does not hold up the controller: another app's readiness
 //! probes and reload still complete, and the API still answers.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! writes are checked on a directory standing in for the controller's cgroup
 //! (`CORRAL_CGROUP_ROOT`); "not available" is checked on this host as it is.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! two sample intervals; a limit too low ends in back-off, not a replacement storm; an edited
 //! limit applies in place.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

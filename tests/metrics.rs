@@ -2,7 +2,7 @@
 //! control socket, read with a Prometheus text parser, while apps run, crash, reload under
 //! load and go away.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 

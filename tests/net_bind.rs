@@ -1,6 +1,6 @@
 //! Binding: clear errors naming app, address and fix; rebinding the same port after a drop.
 
-mod net_common;
+use crate::net_common;
 
 use corral::manifest::{Listen, ListenMode};
 use corral::net::{AppListeners, NetError};

@@ -1,6 +1,6 @@
 //! `mode: http`: request balancing, keep-alive clients across backend swaps, retry, 503.
 
-mod net_common;
+use crate::net_common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

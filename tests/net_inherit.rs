@@ -4,7 +4,7 @@
 //! The shim normally is `corral __exec -- CMD…`; here this test binary re-runs itself into
 //! [`shim_entry_point`], which calls the same library function.
 
-mod net_common;
+use crate::net_common;
 
 use std::process::Stdio;
 

@@ -1,6 +1,6 @@
 //! `mode: tcp`: least-connections forwarding, rotation changes, drain, failover, waiting.
 
-mod net_common;
+use crate::net_common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! both ways over the spliced connections, the backend counts as busy until the client closes,
 //! and an upgrade the backend declines is an ordinary response.
 
-mod net_common;
+use crate::net_common;
 
 use std::convert::Infallible;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! threads of their own (each accepting on the port, with its own keep-alive pools), and
 //! traffic through all of them survives a reload.
 
-mod common;
+use crate::common;
 
 use common::load::{assert_clean, Load};
 use common::web::{addr, WebApp};

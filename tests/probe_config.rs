@@ -1,6 +1,6 @@
 //! Probes that cannot run are refused before anything is spawned, with a message saying the fix.
 
-mod probe_common;
+use crate::probe_common;
 
 use corral::manifest::{NotifyProbe, Probe};
 use corral::probe::{NotifySocket, ProbeError, ProbeKind, ProbeTarget};

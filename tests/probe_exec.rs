@@ -1,6 +1,6 @@
 //! exec probes: exit codes, cwd and env, and a timed-out check leaves no process behind.
 
-mod probe_common;
+use crate::probe_common;
 
 use std::path::Path;
 use std::time::Duration;

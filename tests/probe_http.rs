@@ -1,6 +1,6 @@
 //! http probes against a tiny real server: status codes, Host header, a server that never answers.
 
-mod probe_common;
+use crate::probe_common;
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
 //! notify readiness: real datagrams from python3 and systemd-notify on a bound NotifySocket.
 
-mod probe_common;
+use crate::probe_common;
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! tcp probes against real listeners: pass, fail after failureThreshold, flip back.
 
-mod probe_common;
+use crate::probe_common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! taking the exit status of a child someone else waits for: zero zombies after hundreds of
 //! daemonizing starts, and exec probes keep reporting their exit codes meanwhile.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

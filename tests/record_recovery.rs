@@ -2,7 +2,7 @@
 //! (v1, a committed fixture) is adopted; a truncated, garbage, newer or missing record is
 //! reported and the instances are found by their marker, never duplicated.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

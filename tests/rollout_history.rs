@@ -1,7 +1,7 @@
 //! `corral rollout history` lists the revisions that ran; `corral rollout undo` writes the
 //! previous spec back into the manifest file, and the controller rolls back to it.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

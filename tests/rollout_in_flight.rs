@@ -2,7 +2,7 @@
 //! drained first in tcp/http modes; in inherit mode it closes its own server gracefully): slow
 //! requests (1.5 s) run across a reload and none fails.
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 

@@ -1,7 +1,7 @@
 //! `mode: http` owns client keep-alive connections: clients that each reuse one
 //! connection see no failure and no reconnect through a reload, a rolling update or scaling.
 
-mod common;
+use crate::common;
 
 use common::rollout::{zero_downtime, Change, Clients};
 

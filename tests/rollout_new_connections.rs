@@ -1,7 +1,7 @@
 //! Zero-downtime reload, rolling update and scaling in every listen mode, with clients that
 //! open a new connection per request: not one request may fail.
 
-mod common;
+use crate::common;
 
 use common::rollout::{zero_downtime, Change, Clients};
 

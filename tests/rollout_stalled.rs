@@ -2,7 +2,7 @@
 //! serving, status says `ProgressDeadlineExceeded` after `progressDeadline`, `rollout status -w`
 //! fails, and fixing the manifest completes the rollout.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

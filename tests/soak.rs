@@ -3,7 +3,7 @@
 //! the early and the late restarts. `make test` runs a short version (fds and `run/` asserted
 //! strictly); `make soak` runs the full one (10 000 restarts, figures printed).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! socket (and read the logs); everyone else is told which group lets them in. Run as root:
 //! the clients are `nobody` with chosen groups (`setpriv`), the group a bare gid.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;

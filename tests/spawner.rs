@@ -3,7 +3,7 @@
 //! with exactly fds 0, 1 and 2 however many fds the controller holds, and a spawner that dies
 //! is replaced at the next start.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

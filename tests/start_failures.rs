@@ -2,7 +2,7 @@
 //! exit, a `FailedToStart` event and the controller log, and a `validate` warning (or error,
 //! with file:line:column) before anything runs.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! READY=1 around a SIGHUP resync, WATCHDOG=1 pings, STOPPING=1 on shutdown; and apps never
 //! inherit the controller's socket.
 
-mod common;
+use crate::common;
 
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! grandchild (double fork + `setsid`) is re-parented to it, ended with its instance, reported
 //! and ended before a restart when its main process exits, and no zombie is left.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `corral top` in a real pseudo-terminal against a real controller: it shows the apps and
 //! their logs, its keys reach the controller, `q` gives the terminal back.
 
-mod common;
+use crate::common;
 
 use std::fs::File;
 use std::io::{Read, Write};

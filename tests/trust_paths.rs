@@ -3,7 +3,7 @@
 //! `cwd` or `envFiles` entry fails the start; `--allow-shared-manifests` turns it all off.
 //! Tests run as root: files are chmod'ed/chown'ed to be untrusted for real.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::{chown, PermissionsExt};

@@ -2,7 +2,7 @@
 //! `describe`, `get -o json|yaml`, the API or the controller log, even when the file is broken.
 //! Values written in the manifest's own `env` may be shown.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

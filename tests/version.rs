@@ -3,7 +3,7 @@
 //! as those would (HTTP/1.1 on the home's socket; the older one without version headers, as
 //! every controller before them).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

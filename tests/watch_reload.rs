@@ -6,7 +6,7 @@
 //! the reload it causes; the revision's reload count (`HASH.N`) and the trigger's paths then
 //! show that no other reload came in between.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::PathBuf;
