@@ -66,15 +66,16 @@ fn shim_entry_point() {
 fn spawn_child(listeners: &AppListeners) -> Child {
     let argv = ["python3".to_string(), "-c".to_string(), CHILD.to_string()];
     let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args([
-        "shim_entry_point",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(SHIM_ARGV, serde_json::to_string(&argv).expect("json"))
-    .stdout(Stdio::piped())
-    .kill_on_drop(true);
+    // The test's full name in the one test binary (tests/it.rs): `MODULE::shim_entry_point`.
+    let name = module_path!()
+        .split_once("::")
+        .map_or("", |(_, m)| m)
+        .to_owned()
+        + "::shim_entry_point";
+    cmd.args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env(SHIM_ARGV, serde_json::to_string(&argv).expect("json"))
+        .stdout(Stdio::piped())
+        .kill_on_drop(true);
     pass_fds(&mut cmd, listeners.dup_inherit_fds().expect("dup"));
     cmd.spawn().expect("spawn child")
 }
