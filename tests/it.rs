@@ -66,6 +66,7 @@ mod rollout_history;
 mod rollout_in_flight;
 mod rollout_keep_alive;
 mod rollout_new_connections;
+mod rollout_shape;
 mod rollout_stalled;
 mod soak;
 mod socket_group;
