@@ -33,6 +33,7 @@ mod docs_honest;
 mod events;
 mod events_api;
 mod export_kubernetes;
+mod export_rollouts;
 mod gitops;
 mod home_formats;
 mod import_pm2;
