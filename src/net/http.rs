@@ -16,19 +16,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::backends::Lease;
+use super::body::{bad_gateway, reply, ProxyBody, ResponseBody};
 use super::headers;
 use super::leased_body::LeasedBody;
-use super::listeners::Proxy;
+use super::proxy::{Proxy, ACCEPT_BACKOFF};
 use super::tasks::Tasks;
-use super::tcp::ACCEPT_BACKOFF;
 use super::upgrade;
-use super::upstream::{Conn, UpstreamError};
-
-/// Request bodies as the proxy passes them on.
-pub(crate) type ProxyBody = http_body_util::combinators::BoxBody<Bytes, hyper::Error>;
-
-/// Response bodies as the proxy passes them on (they drive a backend connection: not `Sync`).
-pub(crate) type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, hyper::Error>;
+use super::upstream::Conn;
 
 /// Request bodies up to this size are buffered so the request can be retried elsewhere.
 const MAX_REPLAY_BODY: u64 = 64 * 1024;
@@ -255,25 +249,4 @@ fn respond(response: Response<Incoming>, conn: Conn, lease: Lease) -> Response<R
         head,
         LeasedBody::new(body, Some(conn), lease).boxed_unsync(),
     )
-}
-
-/// The 502 for a request no backend answered.
-pub(crate) fn bad_gateway(app: &str, error: &UpstreamError) -> Response<ResponseBody> {
-    let text = format!("instance of app {app} failed: {error}\n");
-    reply(StatusCode::BAD_GATEWAY, text)
-}
-
-/// A plain-text response of the proxy's own.
-pub(crate) fn reply(status: StatusCode, text: String) -> Response<ResponseBody> {
-    let mut response = Response::new(
-        Full::new(Bytes::from(text))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/plain"),
-    );
-    response
 }

@@ -2,16 +2,12 @@
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::backends::Lease;
-use super::listeners::Proxy;
-
-/// Pause after a failed accept (e.g. out of fds) so the loop does not spin.
-pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+use super::proxy::{Proxy, ACCEPT_BACKOFF};
 
 /// Accepts until `stop`; each connection becomes a tracked forwarding task.
 pub(crate) async fn serve(listener: TcpListener, proxy: Arc<Proxy>) {

@@ -11,10 +11,11 @@ use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 
 use super::backends::Lease;
+use super::body::{bad_gateway, reply, ProxyBody, ResponseBody};
 use super::headers;
-use super::http::{bad_gateway, reply, ProxyBody, ResponseBody};
 use super::leased_body::LeasedBody;
-use super::listeners::Proxy;
+use super::proxy::Proxy;
+use super::tcp;
 use super::upstream::UpstreamError;
 
 /// True when an HTTP/1.1 request asks to switch protocols (`Connection: upgrade` + `Upgrade`).
@@ -94,7 +95,7 @@ pub(crate) async fn forward(
 /// A lease on a ready backend and a fresh connection to it, driven by a tracked task until it
 /// upgrades or closes.
 async fn connect(proxy: &Proxy) -> Option<(Lease, http1::SendRequest<ProxyBody>)> {
-    let (lease, stream) = super::tcp::connect(proxy).await?;
+    let (lease, stream) = tcp::connect(proxy).await?;
     let _ = stream.set_nodelay(true);
     let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.ok()?;
     proxy.tasks.spawn(async move {
