@@ -20,6 +20,7 @@ use super::body::{bad_gateway, reply, ProxyBody, ResponseBody};
 use super::headers;
 use super::leased_body::LeasedBody;
 use super::proxy::{Proxy, ACCEPT_BACKOFF};
+use super::route::Choice;
 use super::tasks::Tasks;
 use super::upgrade;
 use super::upstream::Conn;
@@ -149,7 +150,7 @@ async fn handle(
 ) -> Response<ResponseBody> {
     let received = std::time::Instant::now();
     let http1 = request.version() <= hyper::Version::HTTP_11;
-    let mut response = forward(request, client, proxy).await;
+    let mut response = forward(request, client, proxy, received).await;
     proxy
         .counters
         .responded(response.status().as_u16(), received.elapsed());
@@ -164,7 +165,8 @@ async fn handle(
     response
 }
 
-/// Sends `request` to a ready backend and returns its response, or a 502/503 of our own.
+/// Sends `request` to a ready backend (of the group the canary route gives it) and returns its
+/// response, or a 502/503 of our own; counts each attempt for the revision it went to.
 ///
 /// A failed connect is tried on the other backends (nothing was sent, so it is safe for any
 /// method); a request that failed after it was sent, before any response byte, is retried
@@ -173,10 +175,11 @@ async fn forward(
     request: Request<Incoming>,
     client: &headers::Client,
     proxy: &Proxy,
+    received: std::time::Instant,
 ) -> Response<ResponseBody> {
     proxy.counters.request();
     if upgrade::requested(&request) {
-        return upgrade::forward(request, client, proxy).await;
+        return upgrade::forward(request, client, proxy, received).await;
     }
     let (mut head, body) = request.into_parts();
     headers::prepare_request(&mut head, client);
@@ -195,10 +198,17 @@ async fn forward(
     let mut tried = Vec::new();
     let mut resent = false;
     let mut last_error = None;
+    let mut choice = Choice::request(&head.headers);
     loop {
         let Some(lease) = proxy
             .rotation
-            .wait_pick(&proxy.name, &tried, deadline, &proxy.tasks.stop)
+            .wait_pick(
+                &proxy.name,
+                &tried,
+                &mut choice,
+                deadline,
+                &proxy.tasks.stop,
+            )
             .await
         else {
             proxy.counters.failure();
@@ -217,6 +227,8 @@ async fn forward(
                 format!("instance of app {} failed\n", proxy.app),
             );
         };
+        let revision = &lease.backend.revision;
+        revision.attempt();
         let request = headers::to_backend(head.clone(), attempt_body);
         let sent = lease
             .backend
@@ -224,9 +236,13 @@ async fn forward(
             .send(lease.port, proxy.options.connect_timeout, request)
             .await;
         let error = match sent {
-            Ok((response, conn)) => return respond(response, conn, lease),
+            Ok((response, conn)) => {
+                revision.responded(response.status().as_u16(), received.elapsed());
+                return respond(response, conn, lease);
+            }
             Err(error) => error,
         };
+        revision.failed();
         let connect_failed = error.not_sent();
         let retry = connect_failed || (idempotent && !resent);
         tracing::debug!(app = %proxy.app, backend = lease.backend.id, %error, retry, "backend request failed");

@@ -1,5 +1,6 @@
 //! [`AppListeners`]: the sockets of one app's `listen` entries and the proxies behind them.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -12,6 +13,8 @@ use socket2::SockRef;
 use super::backends::{Backend, Rotation};
 use super::error::NetError;
 use super::proxy::{Options, Proxy};
+use super::revision_stats::RevisionSnapshot;
+use super::route::CanaryRoute;
 use super::stats::{Counters, Stats};
 use super::tasks::Tasks;
 use super::{bind, http, tcp, workers};
@@ -201,6 +204,22 @@ impl AppListeners {
     /// rotation, so leave stopping instances out.
     pub fn set_backends(&self, backends: Vec<Backend>) {
         self.rotation.set(backends);
+    }
+
+    /// Splits http requests between the canary's revision and the others (`None`: every
+    /// request over every backend, as without a canary); tcp entries are not affected.
+    ///
+    /// Exactly `weight` of every 100 consecutive requests go to the canary, evenly spread,
+    /// and a request with the route's header always does; within a group the least loaded
+    /// backend serves, and a group without a ready backend falls back to the other.
+    pub fn set_canary(&self, route: Option<CanaryRoute>) {
+        self.rotation.set_canary(route);
+    }
+
+    /// Each revision's traffic since the listeners were bound (compare two with
+    /// [`RevisionSnapshot::since`]); revisions no backend runs any more may be forgotten.
+    pub fn revision_stats(&self) -> BTreeMap<String, RevisionSnapshot> {
+        self.rotation.revision_stats()
     }
 
     /// Takes backend `id` out of rotation and resolves once it has no open connection (tcp)

@@ -11,13 +11,15 @@
 //!    through [`shim_command`] and hand the sockets over with [`pass_fds`], after the
 //!    environment is set (`env_clear` would remove `LISTEN_FDS`).
 //! 3. On every readiness change: [`AppListeners::set_backends`] with the ready instances.
+//!    While a canary runs: [`AppListeners::set_canary`] with its revision and weight, and
+//!    [`AppListeners::revision_stats`] for the analysis.
 //! 4. Before stopping an instance: `timeout(stop.timeout, listeners.drain(id))`, then signal.
 //! 5. When the app goes away: `listeners.shutdown().await`.
 //!
 //! ## Layers
 //!
 //! Each file uses only the files on the lines below its own (`files_use_only_lower_layers`
-//! checks it), so the room reads top to bottom:
+//! checks it; a file's `_tests.rs` goes with it), so the room reads top to bottom:
 //!
 //! - `listeners`: [`AppListeners`], the sockets of one app and the proxies behind them
 //! - `http`: the http request balancer (retries, keep-alive to clients)
@@ -25,7 +27,9 @@
 //! - `tcp`: the connection proxy, and connecting to a picked backend
 //! - `proxy`: what the proxy tasks of one listen entry share; the timeouts ([`Options`])
 //! - `leased_body`: a response body that holds its backend's lease until it is sent
-//! - `backends`: the rotation of ready backends: least load, drain
+//! - `backends`: the rotation of ready backends: the canary route, least load, drain
+//! - `route`: which revision's backends a request goes to ([`CanaryRoute`], the smooth rule)
+//! - `revision_stats`: per-revision counters ([`RevisionSnapshot`], [`RevisionWindow`])
 //! - `stats`: per-app traffic counters
 //! - `upstream`: keep-alive connections to one backend
 //! - `body`: the body types of the http proxy and its own plain-text answers
@@ -45,7 +49,7 @@
 //! let child = cmd.spawn()?;
 //! drop(cmd); // closes the controller's dups
 //! // Once it is ready:
-//! listeners.set_backends(vec![Backend { id: 7, ports }]);
+//! listeners.set_backends(vec![Backend { id: 7, ports, revision: "3f2a9c1e".into() }]);
 //! // Before stopping it:
 //! let _ = tokio::time::timeout(std::time::Duration::from_secs(10), listeners.drain(7)).await;
 //! # drop(child);
@@ -66,6 +70,8 @@ mod leased_body;
 mod listeners;
 mod ports;
 mod proxy;
+mod revision_stats;
+mod route;
 mod stats;
 mod tasks;
 mod tcp;
@@ -79,6 +85,8 @@ pub use inherit::{exec_with_listen_pid, pass_fds, shim_command, EXEC_SUBCOMMAND}
 pub use listeners::AppListeners;
 pub use ports::{free_port, instance_ports, port_env, port_var};
 pub use proxy::Options;
+pub use revision_stats::{RevisionSnapshot, RevisionWindow};
+pub use route::CanaryRoute;
 pub use stats::Counters;
 pub use stats::Stats;
 
@@ -145,7 +153,8 @@ mod tests {
             let Some(name) = path.file_stem().and_then(|n| n.to_str()) else {
                 continue;
             };
-            if name == "mod" || path.extension().is_none_or(|e| e != "rs") {
+            let skip = name == "mod" || name.ends_with("_tests");
+            if skip || path.extension().is_none_or(|e| e != "rs") {
                 continue;
             }
             let Some(&own) = layers.get(name) else {
