@@ -96,12 +96,13 @@ fn rolling_update_takes_auto_rollback() {
 
 #[test]
 fn a_canary_without_http_counts_instances_and_keeps_the_default_analysis() {
-    // tcp, inherit or no listen: a share of instances; maxErrorRate and failureLimit still mean
-    // something (what the modes can see), the request-level fields do not.
+    // tcp, inherit or no listen: a share of instances, judged by what those modes can see
+    // (exits, readiness, liveness): interval and failureLimit mean something, the request-level
+    // fields do not.
     for listen in ["", TCP, "  listen: [{port: 8080}]\n"] {
         let s = parse(
             listen,
-            "    type: Canary\n    steps: [{setWeight: 25}, {pause: {duration: 1m}}, {setWeight: 100}]\n    analysis: {maxErrorRate: 5, failureLimit: 1}\n",
+            "    type: Canary\n    steps: [{setWeight: 25}, {pause: {duration: 1m}}, {setWeight: 100}]\n    analysis: {interval: 30s, failureLimit: 1}\n",
         );
         assert!(s.is_ok(), "{listen}: {s:?}");
     }
@@ -229,6 +230,10 @@ fn request_level_fields_need_every_listen_entry_in_http_mode() {
         (
             "    canaryHeader: {name: X-C, value: a}\n",
             "canaryHeader: header routing",
+        ),
+        (
+            "    analysis: {maxErrorRate: 1}\n",
+            "analysis.maxErrorRate: judging error rates",
         ),
         (
             "    analysis: {minRequests: 100}\n",
