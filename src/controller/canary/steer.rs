@@ -236,7 +236,7 @@ impl Controller {
         let events = &mut self.supervisor.events;
         match note {
             Note::Weight(w) => {
-                let n = super::run::instances_for(w, replicas);
+                let n = crate::reconcile::CanaryHold::instances_for(w, replicas);
                 let msg = format!("canary weight {w}% ({n} canary instance(s))");
                 events.normal(name, "CanaryWeight", msg);
             }
