@@ -1,7 +1,7 @@
 //! Default values of manifest fields, named so `#[serde(default = "...")]` can point at them.
 
 use super::quantity::{ByteSize, DurationSpec, IntOrPercent};
-use super::types::{Backoff, Logs, Stop, StopSignal, Strategy};
+use super::types::{Analysis, Backoff, Logs, Stop, StopSignal, Strategy, StrategyType};
 
 pub(super) fn is_false(b: &bool) -> bool {
     !*b
@@ -42,6 +42,18 @@ pub(super) fn default_quarter() -> IntOrPercent {
 pub(super) fn default_progress_deadline() -> DurationSpec {
     ms(600_000)
 }
+pub(super) fn default_analysis_interval() -> DurationSpec {
+    ms(10_000)
+}
+pub(super) fn default_min_requests() -> u32 {
+    100
+}
+pub(super) fn default_max_error_rate() -> f64 {
+    1.0
+}
+pub(super) fn default_latency_percentile() -> f64 {
+    95.0
+}
 pub(super) fn default_watch_paths() -> Vec<String> {
     vec![".".into()]
 }
@@ -79,6 +91,23 @@ impl Default for Strategy {
             max_unavailable: default_quarter(),
             min_ready_seconds: 0,
             progress_deadline: default_progress_deadline(),
+            kind: StrategyType::RollingUpdate,
+            auto_rollback: false,
+            steps: Vec::new(),
+            analysis: None,
+            canary_header: None,
+        }
+    }
+}
+impl Default for Analysis {
+    fn default() -> Self {
+        Self {
+            interval: default_analysis_interval(),
+            min_requests: default_min_requests(),
+            max_error_rate: default_max_error_rate(),
+            max_latency_ratio: None,
+            latency_percentile: default_latency_percentile(),
+            failure_limit: 0,
         }
     }
 }

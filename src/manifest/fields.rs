@@ -42,6 +42,17 @@ pub fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     int_in(d, 1, i64::from(u32::MAX), "an integer ≥ 1").map(|n| n as u32)
 }
 
+/// A canary weight: a percentage from 0 to 100.
+pub fn weight<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    int_in(
+        d,
+        0,
+        100,
+        "a weight from 0 to 100 (the percentage sent to the canary; 100 promotes it)",
+    )
+    .map(|n| n as u8)
+}
+
 /// An optional count that must be at least 1; `null` means unset.
 pub fn opt_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     /// `positive` for the `Some` case.
