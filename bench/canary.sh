@@ -19,7 +19,7 @@
 # Usage: bench/canary.sh [REPORT.md]   (markdown section to REPORT.md, else to stdout)
 # Knobs (environment): BENCH_CANARY_WINDOW (s of load after the change, default 60),
 # BENCH_CANARY_RUNS (only these runs, e.g. "errors:rolling good:canary");
-# BENCH_QUICK=1 (`make test`'s smoke run, under 40 s: 6 s windows ended 1 s after the abort,
+# BENCH_QUICK=1 (`make test`'s smoke run, under 40 s: 2 instances, 6 s windows ended 1 s after the abort,
 # analysis every 2 s over 20 requests, 1 s pauses, no rolling run in the latency round).
 # Builds corral (cargo, release unless BENCH_PROFILE=debug); needs wrk (bench/run.sh installs
 # it), node and curl. Everything it starts is stopped on exit; 127.0.0.1 only.
@@ -41,11 +41,12 @@ WINDOW=${BENCH_CANARY_WINDOW:-60}    # s of load after it, the same for every ba
 CALIBRATE=5                          # s of load measuring the stable revision's latency
 PAUSE=60s INTERVAL=5s MIN_REQUESTS=100
 GOOD_PAUSE=5s GOOD_MAX=150           # the good revision's pauses; its load stops at most then
+GOOD_TAIL_MS=2000                    # and this long after it completed
 RUNS=("errors rolling" "errors canary" "latency rolling" "latency canary" "good canary")
 QUICK=""
 if [[ -n ${BENCH_QUICK:-} ]]; then
-    QUICK=1 LEAD=1 WINDOW=${BENCH_CANARY_WINDOW:-6} CALIBRATE=1
-    PAUSE=30s INTERVAL=2s MIN_REQUESTS=20 GOOD_PAUSE=1s GOOD_MAX=25
+    QUICK=1 INSTANCES=2 LEAD=1 WINDOW=${BENCH_CANARY_WINDOW:-6} CALIBRATE=1
+    PAUSE=30s INTERVAL=2s MIN_REQUESTS=20 GOOD_PAUSE=1s GOOD_MAX=25 GOOD_TAIL_MS=1000
     RUNS=("errors rolling" "errors canary" "latency canary" "good canary")
 fi
 # BENCH_CANARY_RUNS: only these runs, e.g. "errors:rolling good:canary" (for trying out).
@@ -187,7 +188,7 @@ calibrate() {
 # to $RESULTS.
 run() {
     local round=$1 strategy=$2 name=$1-$2 marker=bad env=() seconds from change t
-    local ready done_ms=0 abort_ms=0 message="" error="" stop_at=0
+    local ready said at done_ms=0 abort_ms=0 message="" error="" stop_at=0
     case $round in
         errors) env=('FAIL_PERCENT: "20"') ;;
         latency) env=("DELAY_MS: \"$DELAY_MS\"") ;;
@@ -204,13 +205,15 @@ run() {
     "$CORRAL" apply -f "$TMP/next/$name.yaml" >>"$TMP/apply.log" 2>&1 ||
         error="corral apply failed (see apply.log)"
     while kill -0 "$WRK_PID" 2>/dev/null; do
-        IFS=$'\t' read -r ready message <<<"$(state "$name" "$from")"
-        read -r _ t abort_ms <<<"$ready"
+        IFS=$'\t' read -r ready said <<<"$(state "$name" "$from")"
+        read -r _ t at <<<"$ready"
         ((done_ms == 0 && t == 1)) && done_ms=$(now_ms)
-        # The good revision's load ends 2 s after it completed (or aborted); in the quick run
+        # The first RolloutAborted seen is kept: `get` shows a bounded list of recent events.
+        ((abort_ms == 0 && at > 0)) && abort_ms=$at message=$said
+        # The good revision's load ends GOOD_TAIL_MS after it completed (or aborted); in the quick run
         # every canary's load ends 1 s after its end.
         if ((stop_at == 0)) && ((done_ms > 0 || abort_ms > 0)); then
-            [[ $round == good ]] && stop_at=$(($(now_ms) + 2000))
+            [[ $round == good ]] && stop_at=$(($(now_ms) + GOOD_TAIL_MS))
             [[ -n $QUICK && $strategy == canary && $round != good ]] && stop_at=$(($(now_ms) + 1000))
         fi
         ((stop_at > 0 && $(now_ms) >= stop_at)) && kill -INT "$WRK_PID" 2>/dev/null

@@ -93,20 +93,26 @@ const goodRow = (() => {
 })();
 
 const pauses = `setWeight 10, pause ${meta.pause}, setWeight 50, pause ${meta.pause}, setWeight 100`;
+const window = meta.quick
+  ? `${meta.window} s of load after the change (a canary's load ends 1 s after its abort)`
+  : `${meta.window} s of load after the change, alike for every run`;
 console.log(`## Canary vs rolling update: a bad revision under load
 
-${meta.date}, \`bench/canary.sh\` at ${meta.commit}${meta.quick ? " (BENCH_QUICK: a smoke run, the figures mean nothing)" : ""}:
-the demo app ×${meta.instances} in \`mode: http\` under wrk ${meta.wrkArgs} (keep-alive), rolled out
-to a bad revision ${meta.lead} s into the load, with ${meta.window} s of load after the change for
-every run alike: (a) \`RollingUpdate\` (maxSurge 1, maxUnavailable 0), (b) \`Canary\` (${pauses};
-analysis every ${meta.interval} over at least ${meta.minRequests} canary requests, maxErrorRate 1
-(the default), maxLatencyRatio 2). The slow revision waits ${meta.delayMs} ms before answering:
-2 × the stable revision's p95 under the same load, measured first (p50 ${(meta.baseP50Us / 1000).toFixed(1)} ms,
-p95 ${(meta.baseP95Us / 1000).toFixed(1)} ms). Failed = wrk's socket errors + non-2xx answers;
-the bad revision's answers are counted by the revision in the body; the first bad answer is the
-first 500 (the first answer of the slow revision), the rollback the \`RolloutAborted\` event.
-Target: the canary catches both within 30 s, and clients get at most a tenth of what the rolling
-update lets through.
+${meta.date}, \`bench/canary.sh\` at ${meta.commit}${meta.quick ? " (BENCH_QUICK: a smoke run, the figures mean nothing)" : ""}.
+The demo app ×${meta.instances} in \`mode: http\` under wrk ${meta.wrkArgs} (keep-alive) is rolled
+out to a bad revision ${meta.lead} s into the load, ${window}:
+
+- (a) \`RollingUpdate\`, maxSurge 1, maxUnavailable 0;
+- (b) \`Canary\`: ${pauses}; analysis every ${meta.interval} over at least ${meta.minRequests} canary
+  requests, maxErrorRate 1 (the default), maxLatencyRatio 2.
+
+The slow revision waits ${meta.delayMs} ms before answering: 2 × the stable revision's p95 under
+the same load, measured first (p50 ${(meta.baseP50Us / 1000).toFixed(1)} ms, p95 ${(meta.baseP95Us / 1000).toFixed(1)} ms).
+Failed = wrk's socket errors + non-2xx answers. The bad revision's answers are counted by the
+revision web.js writes in the body; the first bad answer is the first 500 (in the latency round
+the slow revision's first answer); the rollback is the \`RolloutAborted\` event. Target: the
+canary catches both within 30 s, and clients get at most a tenth of what the rolling update lets
+through.
 
 | new revision | strategy | requests | failed | answered by the bad revision | first bad answer → rollback | client latency p50 / p99 | |
 |---|---|---:|---|---:|---|---:|---|
@@ -114,7 +120,7 @@ ${bad.map(badRow).join("\n")}
 
 ${["errors", "latency"].filter((round) => find(round, "canary")).map(verdict).join("\n")}
 ${aborts.length ? `\nWhat decided each abort (the \`RolloutAborted\` event):\n\n${aborts.map((r) => `- ${ROUND[r.round]}: ${r.abortMessage}`).join("\n")}\n` : ""}
-A good revision through every step (${pauses.replaceAll(meta.pause, meta.goodPause)}, the same
+A good revision through every step (${pauses.replaceAll(meta.pause, meta.goodPause)}; the same
 analysis), then promoted, under the same load; target 0 failed:
 
 | requests | failed | answered by the new revision | client latency p50 / p99 | outcome |
