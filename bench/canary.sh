@@ -123,10 +123,10 @@ log "starting corral: ${#names[@]} apps × $INSTANCES instances (${names[*]})"
 "$CORRAL" controller --manifests "$TMP/manifests" >"$TMP/controller.log" 2>&1 &
 CORRAL_PID=$!
 
-# The state of app $1 from `corral get -o json`, as "READY DONE ABORT_MS\tABORT_MESSAGE": READY
-# 1 when every instance runs revision $2 (empty: any one revision) and all are ready; DONE 1 when
-# it rolled out to a revision other than $2 and no RolloutAborted came; ABORT_MS the
-# RolloutAborted event's time (0: none).
+# The state of app $1 from `corral get -o json`, as "READY DONE ABORT_MS WEIGHT\tABORT_MESSAGE":
+# READY 1 when every instance runs revision $2 (empty: any one revision) and all are ready; DONE
+# 1 when it rolled out to a revision other than $2 and no RolloutAborted came; ABORT_MS the
+# RolloutAborted event's time (0: none); WEIGHT the canary's (-1: no canary).
 state() {
     # shellcheck disable=SC2016 # the ${…} below are JavaScript's
     "$CORRAL" get "$1" -o json 2>/dev/null | node -e '
@@ -139,7 +139,8 @@ state() {
         const ready = settled && (!from || revs.has(from));
         const abort = (a.events || []).filter(e => e.reason === "RolloutAborted").pop();
         const done = settled && !abort && from && !revs.has(from) && revs.has(a.revision);
-        console.log(`${ready ? 1 : 0} ${done ? 1 : 0} ${abort ? abort.atMs : 0}\t${abort ? abort.message : ""}`);
+        const weight = a.rollout ? a.rollout.weight : -1;
+        console.log(`${ready ? 1 : 0} ${done ? 1 : 0} ${abort ? abort.atMs : 0} ${weight}\t${abort ? abort.message : ""}`);
       });' "${2:-}" "$INSTANCES"
 }
 # The revision app $1 runs now.
@@ -188,7 +189,7 @@ calibrate() {
 # to $RESULTS.
 run() {
     local round=$1 strategy=$2 name=$1-$2 marker=bad env=() seconds from change t
-    local ready said at done_ms=0 abort_ms=0 message="" error="" stop_at=0
+    local ready said at w weight="" weights="" done_ms=0 abort_ms=0 message="" error="" stop_at=0
     case $round in
         errors) env=('FAIL_PERCENT: "20"') ;;
         latency) env=("DELAY_MS: \"$DELAY_MS\"") ;;
@@ -206,8 +207,13 @@ run() {
         error="corral apply failed (see apply.log)"
     while kill -0 "$WRK_PID" 2>/dev/null; do
         IFS=$'\t' read -r ready said <<<"$(state "$name" "$from")"
-        read -r _ t at <<<"$ready"
+        read -r _ t at w <<<"$ready"
         ((done_ms == 0 && t == 1)) && done_ms=$(now_ms)
+        # The canary's weights as they change: "10@1.2 50@7.0 …" (s after the change).
+        if [[ -n $w && $w != -1 && $w != "$weight" ]]; then
+            weight=$w
+            weights+="${weights:+ }$w@$(awk -v a="$change" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')"
+        fi
         # The first RolloutAborted seen is kept: `get` shows a bounded list of recent events.
         ((abort_ms == 0 && at > 0)) && abort_ms=$at message=$said
         # The good revision's load ends GOOD_TAIL_MS after it completed (or aborted); in the quick run
@@ -224,12 +230,12 @@ run() {
     [[ $round == good && $done_ms == 0 && $abort_ms == 0 ]] &&
         error="${error:+$error; }not promoted within $GOOD_MAX s: $("$CORRAL" get "$name" 2>&1 | tail -1)"
     "$CORRAL" events "$name" -o json >"$TMP/$name.events" 2>&1
-    log "$name: $(sed -n 's/^RESULT //p' "$TMP/$name.wrk"), aborted at ${abort_ms:-0}${error:+; $error}"
-    node -e 'const [round, strategy, wrk, change, done, abort, message, error, delay] = process.argv.slice(1);
+    log "$name: $(sed -n 's/^RESULT //p' "$TMP/$name.wrk"), weights ${weights:-none}, aborted at ${abort_ms:-0}${error:+; $error}"
+    node -e 'const [round, strategy, wrk, change, done, abort, message, error, weights] = process.argv.slice(1);
       console.log(JSON.stringify({round, strategy, wrk: wrk ? JSON.parse(wrk) : null, changeMs: +change,
-        doneMs: +done, abortMs: +abort, abortMessage: message, error, delayMs: +delay}))' \
+        doneMs: +done, abortMs: +abort, abortMessage: message, error, weights}))' \
         "$round" "$strategy" "$WRK_RESULT" "$change" "$done_ms" "${abort_ms:-0}" "$message" "$error" \
-        "${DELAY_MS:-0}" >>"$RESULTS"
+        "$weights" >>"$RESULTS"
     # Its instances stop now: idle, they would still take memory and probes from the next runs.
     "$CORRAL" delete "$name" >>"$TMP/apply.log" 2>&1 || log "$name: corral delete failed"
 }

@@ -54,7 +54,7 @@ function badRow(r) {
   return (
     `| ${ROUND[r.round]} | ${STRATEGY[r.strategy]} | ${w.requests} | ${failed(w)} (${breakdown}) | ` +
     `${w.marked} (${pct(w.marked, w.requests)}) | ${caught(r).cell} | ` +
-    `${(w.p50_us / 1000).toFixed(1)} / ${(w.p99_us / 1000).toFixed(1)} ms | ${r.error || ""} |`
+    `${(w.p50_us / 1000).toFixed(1)} / ${(w.p99_us / 1000).toFixed(1)} ms | ${[weights(r).trim(), r.error].filter(Boolean).join("; ")} |`
   );
 }
 
@@ -77,6 +77,10 @@ function verdict(round) {
   return `${line}.`;
 }
 
+/** The canary's weights as polled, with when (s after the change). */
+const weights = (r) =>
+  r.weights ? ` (weight ${r.weights.split(" ").map((x) => x.replace("@", "% at ") + " s").join(", ")})` : "";
+
 const bad = runs.filter((r) => r.round !== "good");
 const good = find("good", "canary");
 const aborts = bad.filter((r) => r.abortMessage);
@@ -87,7 +91,7 @@ const goodRow = (() => {
   const outcome = good.abortMs
     ? `**aborted** ${secs(good.abortMs - good.changeMs)} after the change: ${good.abortMessage}`
     : good.doneMs
-      ? `promoted ${secs(good.doneMs - good.changeMs)} after the change`
+      ? `promoted ${secs(good.doneMs - good.changeMs)} after the change${weights(good)}`
       : good.error;
   return `| ${w.requests} | ${failed(w)} (non-2xx ${w.status}) | ${w.marked} (${pct(w.marked, w.requests)}) | ${(w.p50_us / 1000).toFixed(1)} / ${(w.p99_us / 1000).toFixed(1)} ms | ${outcome} |`;
 })();
@@ -114,7 +118,7 @@ the slow revision's first answer); the rollback is the \`RolloutAborted\` event.
 canary catches both within 30 s, and clients get at most a tenth of what the rolling update lets
 through.
 
-| new revision | strategy | requests | failed | answered by the bad revision | first bad answer → rollback | client latency p50 / p99 | |
+| new revision | strategy | requests | failed | answered by the bad revision | first bad answer → rollback | client latency p50 / p99 | notes |
 |---|---|---:|---|---:|---|---:|---|
 ${bad.map(badRow).join("\n")}
 
