@@ -38,7 +38,9 @@ async fn get_describe_restart_talk_to_the_controller() -> TestResult {
     let mut lines = stdout.lines();
     let header = lines.next().unwrap_or_default();
     assert!(
-        header.starts_with("NAME   READY   STATUS    RESTARTS   CPU    MEM      AGE"),
+        header.starts_with(
+            "NAME   READY   UP-TO-DATE   AVAILABLE   STATUS    RESTARTS   CPU    MEM      AGE"
+        ),
         "{stdout}"
     );
     assert!(header.ends_with("REVISION"), "{stdout}");
@@ -48,11 +50,11 @@ async fn get_describe_restart_talk_to_the_controller() -> TestResult {
         .split_whitespace()
         .collect();
     assert_eq!(
-        row[..6],
-        ["web", "2/2", "Running", "1", "1.5%", "23.4Mi"],
+        row[..8],
+        ["web", "2/2", "2", "2", "Running", "1", "1.5%", "23.4Mi"],
         "{stdout}"
     );
-    assert_eq!(row[7], "5f2c9a1b");
+    assert_eq!(row[9], "5f2c9a1b");
     assert!(
         stdout.contains("Manifest errors")
             && stdout.contains("/m/api.yaml:4:3: unknown field `comand`"),
@@ -90,7 +92,7 @@ async fn get_describe_restart_talk_to_the_controller() -> TestResult {
     for needle in [
         "Name:           web\n",
         "Labels:         tier=front\n",
-        "Desired/Ready:  2/2\n",
+        "Desired/Ready:  2/2\nUp-to-date:     2\nAvailable:      2\n",
         "MinimumReplicasAvailable",
         "INDEX   PID    PHASE",
         "exit code 1",

@@ -11,11 +11,11 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-const IMAGE: &str = "registry.example.com/{name}:1.0";
+pub(crate) const IMAGE: &str = "registry.example.com/{name}:1.0";
 
 /// `corral export kubernetes ARGS` pinned to one CPU, so `instances: max` exports the same
 /// replicas on every machine.
-fn export(args: &[&str]) -> Output {
+pub(crate) fn export(args: &[&str]) -> Output {
     Command::new("taskset")
         .args([
             "-c",
@@ -32,7 +32,7 @@ fn export(args: &[&str]) -> Output {
 }
 
 /// Every manifest file under `manifests/` (the demo and the reference).
-fn manifest_files() -> Vec<PathBuf> {
+pub(crate) fn manifest_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
     let mut out = Vec::new();
     for dir in [root.clone(), root.join("reference")] {
@@ -50,7 +50,7 @@ fn manifest_files() -> Vec<PathBuf> {
 
 /// `doc` deserializes into `T`, and `T` serializes back to the same document: no field was
 /// unknown to the type, none was dropped.
-fn strictly<T: DeserializeOwned + Serialize>(doc: &serde_json::Value, what: &str) {
+pub(crate) fn strictly<T: DeserializeOwned + Serialize>(doc: &serde_json::Value, what: &str) {
     let typed: T = serde_json::from_value(doc.clone()).unwrap_or_else(|e| panic!("{what}: {e}"));
     let back = serde_json::to_value(&typed).unwrap();
     assert_eq!(&back, doc, "{what}: fields the type does not know");

@@ -110,6 +110,8 @@ fn the_schema_rejects_what_the_parser_rejects() {
     let validator = jsonschema::validator_for(&schema).unwrap();
     let app = |spec: serde_json::Value| serde_json::json!({"apiVersion": "corral/v1", "kind": "App", "metadata": {"name": "web"}, "spec": spec});
     assert!(validator.is_valid(&app(serde_json::json!({"command": ["node"]}))));
+    let canary = serde_json::json!({"command": ["node"], "strategy": {"type": "Canary", "steps": [{"setWeight": 10}, {"pause": {"duration": "1m"}}, {"pause": {}}], "analysis": {"maxLatencyRatio": 1.5}}});
+    assert!(validator.is_valid(&app(canary)));
     for bad in [
         serde_json::json!({"command": []}),
         serde_json::json!({"command": ["node"], "instnces": 2}),
@@ -122,6 +124,16 @@ fn the_schema_rejects_what_the_parser_rejects() {
         serde_json::json!({"command": ["node"], "stop": {"signal": "SIGFOO"}}),
         serde_json::json!({"command": ["node"], "readiness": {"http": {}, "tcp": {}}}),
         serde_json::json!({"command": ["node"], "readiness": {"periodSeconds": 1}}),
+        serde_json::json!({"command": ["node"], "strategy": {"type": "Blue"}}),
+        serde_json::json!({"command": ["node"], "strategy": {"steps": [{"setWeight": 101}]}}),
+        serde_json::json!({"command": ["node"], "strategy": {"steps": [{"setWeight": 10, "pause": {}}]}}),
+        serde_json::json!({"command": ["node"], "strategy": {"steps": [{"pause": {"for": "1m"}}]}}),
+        serde_json::json!({"command": ["node"], "strategy": {"steps": [{"pause": {"duration": "5"}}]}}),
+        serde_json::json!({"command": ["node"], "strategy": {"analysis": {"latencyPercentile": 100}}}),
+        serde_json::json!({"command": ["node"], "strategy": {"analysis": {"maxErrorRate": 101}}}),
+        serde_json::json!({"command": ["node"], "strategy": {"analysis": {"maxLatencyRatio": 1}}}),
+        serde_json::json!({"command": ["node"], "strategy": {"analysis": {"minRequests": 0}}}),
+        serde_json::json!({"command": ["node"], "strategy": {"canaryHeader": {"name": "X"}}}),
     ] {
         assert!(
             !validator.is_valid(&app(bad.clone())),

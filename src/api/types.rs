@@ -25,10 +25,18 @@ pub struct AppStatus {
     pub revision: String,
     /// Desired instance count (0 when suspended or deleted).
     pub desired: u32,
-    /// Instances that are ready.
+    /// Instances that are ready, of any revision (kubectl's READY: during a rollout the old
+    /// ones that still serve count, so it never reads 0 while the app serves).
     pub ready: u32,
+    /// Live instances at the desired revision, ready or not (kubectl's UP-TO-DATE).
+    #[serde(default)]
+    pub updated: u32,
+    /// Instances of any revision ready for at least `minReadySeconds` (kubectl's AVAILABLE).
+    #[serde(default)]
+    pub available: u32,
     /// One word for people: `Running`, `Starting`, `Progressing`, `CrashLoopBackOff`,
-    /// `Suspended`, `Stopping`, `Stopped`, `Failed`.
+    /// `ProgressDeadlineExceeded`, `Suspended`, `Stopping`, `Stopped`, `Exited`, `Failed`; with a
+    /// canary, `Paused` or `Degraded` too.
     pub status: String,
     /// Restarts of all current instances.
     pub restarts: u32,
@@ -57,6 +65,45 @@ pub struct AppStatus {
     /// Who its instances run as: `nobody (65534:65534)` (`spec.user`, else the controller's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// A canary in flight or aborted (`strategy.type: Canary`): its step and both revisions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutStatus>,
+}
+
+/// Where a canary stands (Argo Rollouts' view): the step, the weight, both revisions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStatus {
+    /// The strategy at work: `Canary`.
+    pub strategy: String,
+    /// The step reached, 1-based (0: before the first).
+    pub step: u32,
+    /// How many steps `strategy.steps` has.
+    pub steps: u32,
+    /// The share of requests (http mode) or of instances (other modes) the canary gets, 0..=100.
+    pub weight: u8,
+    /// Waiting at a `pause` step (or `corral rollout pause`): `corral rollout promote` goes on.
+    pub paused: bool,
+    /// The revision that served before the rollout.
+    pub stable: RevisionCount,
+    /// The revision being tried.
+    pub canary: RevisionCount,
+    /// Why the canary was aborted (traffic is back on stable), until the manifest changes or
+    /// `corral rollout retry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
+}
+
+/// One revision's instances in a canary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionCount {
+    /// Its revision (short hash).
+    pub revision: String,
+    /// Its instances that are ready.
+    pub ready: u32,
+    /// Its live instances.
+    pub instances: u32,
 }
 
 /// An app's file watch (`spec.watch`).

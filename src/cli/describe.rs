@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use super::client::{block_on, client};
 use super::get::{cli_error, status_word};
 use super::table::{age, human_bytes, human_cpu, now_ms, until, Table};
-use crate::api::{AppStatus, WatchStatus};
+use crate::api::{AppStatus, RolloutStatus, WatchStatus};
 
 /// Arguments of `corral describe`.
 #[derive(Debug, clap::Args)]
@@ -54,6 +54,8 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
         "Desired/Ready",
         &format!("{}/{}", app.desired, app.ready),
     );
+    field(&mut out, "Up-to-date", &app.updated.to_string());
+    field(&mut out, "Available", &app.available.to_string());
     field(&mut out, "Restarts", &app.restarts.to_string());
     field(&mut out, "Age", &age(app.created_ms, now));
     if let Some(error) = &app.error {
@@ -84,6 +86,7 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
         "NEXT-RETRY",
         "CPU",
         "MEM",
+        "REVISION",
     ]);
     for i in &app.instances {
         t.row(vec![
@@ -97,6 +100,11 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
             until(i.next_retry_ms, now),
             human_cpu(i.cpu_percent),
             human_bytes(i.memory_bytes),
+            if i.revision.is_empty() {
+                "-".into()
+            } else {
+                i.revision.clone()
+            },
         ]);
     }
     indented(&mut out, &t);
@@ -106,6 +114,9 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
         }
     }
 
+    if let Some(r) = &app.rollout {
+        describe_rollout(&mut out, &app.name, r);
+    }
     if let Some(w) = &app.watch {
         describe_watch(&mut out, w, now);
     }
@@ -127,6 +138,37 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
     }
     indented(&mut out, &t);
     out
+}
+
+/// The `Rollout:` section of a canary: its step and weight, its state, both revisions.
+fn describe_rollout(out: &mut String, name: &str, r: &RolloutStatus) {
+    out.push_str("Rollout:\n");
+    let step = format!(
+        "{}, step {} of {}, weight {}%",
+        r.strategy, r.step, r.steps, r.weight
+    );
+    let _ = writeln!(out, "  {:<14}{step}", "Strategy:");
+    let state = match (&r.aborted, r.paused) {
+        (Some(why), _) => format!(
+            "Aborted: {why}; traffic is back on the stable revision, the manifest is unchanged \
+             (corral rollout retry {name} tries again)"
+        ),
+        (None, true) => format!("Paused (corral rollout promote {name} goes on)"),
+        (None, false) => "Progressing".into(),
+    };
+    let _ = writeln!(out, "  {:<14}{state}", "State:");
+    let mut t = Table::new(&["ROLE", "REVISION", "READY", "INSTANCES"]);
+    for (role, rev) in [("stable", &r.stable), ("canary", &r.canary)] {
+        t.row(vec![
+            role.into(),
+            rev.revision.clone(),
+            rev.ready.to_string(),
+            rev.instances.to_string(),
+        ]);
+    }
+    for line in t.render().lines() {
+        let _ = writeln!(out, "  {line}");
+    }
 }
 
 /// The `Watch:` section: what is watched, its state, the last trigger.
@@ -259,5 +301,76 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("  Pending:      one more reload"), "{text}");
+    }
+
+    #[test]
+    fn shows_the_counts_and_a_canary_with_both_revisions() {
+        use crate::api::RevisionCount;
+        let mut app = AppStatus {
+            name: "web".into(),
+            revision: "bbb222".into(),
+            desired: 4,
+            ready: 5,
+            updated: 1,
+            available: 5,
+            status: "Progressing".into(),
+            rollout: Some(RolloutStatus {
+                strategy: "Canary".into(),
+                step: 1,
+                steps: 4,
+                weight: 10,
+                paused: false,
+                stable: RevisionCount {
+                    revision: "aaa111".into(),
+                    ready: 4,
+                    instances: 4,
+                },
+                canary: RevisionCount {
+                    revision: "bbb222".into(),
+                    ready: 1,
+                    instances: 1,
+                },
+                aborted: None,
+            }),
+            ..AppStatus::default()
+        };
+        let text = describe(&app, 10_000);
+        for needle in [
+            "Status:         Canary 10%\n",
+            "Desired/Ready:  4/5\n",
+            "Up-to-date:     1\n",
+            "Available:      5\n",
+            "Rollout:\n  Strategy:     Canary, step 1 of 4, weight 10%\n",
+            "  State:        Progressing\n",
+            "  ROLE     REVISION   READY   INSTANCES\n",
+            "  stable   aaa111     4       4\n",
+            "  canary   bbb222     1       1\n",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        if let Some(r) = app.rollout.as_mut() {
+            r.paused = true;
+        }
+        app.status = "Paused".into();
+        let text = describe(&app, 10_000);
+        assert!(
+            text.contains("  State:        Paused (corral rollout promote web goes on)\n"),
+            "{text}"
+        );
+        if let Some(r) = app.rollout.as_mut() {
+            r.aborted = Some("error rate 21.0% against 0.2% over 412 requests".into());
+        }
+        app.status = "Degraded".into();
+        let text = describe(&app, 10_000);
+        assert!(text.contains("Status:         Degraded\n"), "{text}");
+        assert!(
+            text.contains(
+                "  State:        Aborted: error rate 21.0% against 0.2% over 412 requests;"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("corral rollout retry web"), "{text}");
+        app.rollout = None;
+        assert!(!describe(&app, 10_000).contains("Rollout:"));
     }
 }

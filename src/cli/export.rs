@@ -21,7 +21,8 @@ pub struct Args {
 /// The systems corral exports to.
 #[derive(Debug, clap::Subcommand)]
 pub enum Target {
-    /// Deployments, Services and ConfigMaps for a Kubernetes cluster, as one YAML stream.
+    /// Deployments (or Argo Rollouts with --rollouts), Services and ConfigMaps for a Kubernetes
+    /// cluster, as one YAML stream.
     Kubernetes(KubernetesArgs),
 }
 
@@ -41,6 +42,10 @@ pub struct KubernetesArgs {
     /// The profile whose env is exported, as `corral controller --profile` picks it.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// Export each app of `strategy.type: Canary` as an Argo Rollouts `Rollout` (its steps one
+    /// to one) instead of a Deployment; the cluster needs the Argo Rollouts controller.
+    #[arg(long)]
+    pub rollouts: bool,
 }
 
 /// Runs `corral export`.
@@ -76,6 +81,7 @@ fn kubernetes(args: KubernetesArgs) -> anyhow::Result<ExitCode> {
     let opts = Options {
         image: args.image,
         profile: args.profile,
+        rollouts: args.rollouts,
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
     };
     let mut out = std::io::stdout().lock();

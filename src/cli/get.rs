@@ -1,4 +1,5 @@
-//! `corral get`: the apps table (NAME READY STATUS RESTARTS CPU MEM AGE REVISION).
+//! `corral get`: the apps table (NAME READY UP-TO-DATE AVAILABLE STATUS RESTARTS CPU MEM AGE
+//! REVISION), kubectl's columns.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -111,15 +112,18 @@ fn change_key(list: &AppList) -> String {
     let mut key = String::new();
     for a in &list.apps {
         key.push_str(&format!(
-            "{}|{}|{}|{}|{}|{}|{:?}|{:?}\n",
+            "{}|{}|{}|{}|{}|{}|{}|{}|{:?}|{:?}|{:?}\n",
             a.name,
             a.ready,
+            a.updated,
+            a.available,
             a.desired,
-            a.status,
+            status_word(a),
             a.restarts,
             a.revision,
             a.error,
-            a.instances.iter().map(|i| i.pid).collect::<Vec<_>>()
+            a.instances.iter().map(|i| i.pid).collect::<Vec<_>>(),
+            a.rollout,
         ));
     }
     for e in &list.errors {
@@ -159,7 +163,16 @@ fn yaml<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
 /// The apps table; `wide` adds USER, PIDS, COMMIT and FILE.
 pub fn table(apps: &[AppStatus], wide: bool, now: u64) -> Table {
     let mut headers = vec![
-        "NAME", "READY", "STATUS", "RESTARTS", "CPU", "MEM", "AGE", "REVISION",
+        "NAME",
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "STATUS",
+        "RESTARTS",
+        "CPU",
+        "MEM",
+        "AGE",
+        "REVISION",
     ];
     if wide {
         headers.extend(["USER", "PIDS", "COMMIT", "FILE"]);
@@ -169,6 +182,8 @@ pub fn table(apps: &[AppStatus], wide: bool, now: u64) -> Table {
         let mut row = vec![
             a.name.clone(),
             format!("{}/{}", a.ready, a.desired),
+            a.updated.to_string(),
+            a.available.to_string(),
             status_word(a),
             a.restarts.to_string(),
             human_cpu(a.cpu_percent),
@@ -206,11 +221,16 @@ pub fn table(apps: &[AppStatus], wide: bool, now: u64) -> Table {
     t
 }
 
-/// STATUS, marked when a manifest error keeps the app on its last good version.
+/// STATUS: a canary in flight shows its weight (`Canary 10%`), and the word is marked when a
+/// manifest error keeps the app on its last good version.
 pub fn status_word(app: &AppStatus) -> String {
+    let word = match &app.rollout {
+        Some(r) if app.status == "Progressing" => format!("Canary {}%", r.weight),
+        _ => app.status.clone(),
+    };
     match app.error {
-        Some(_) => format!("{} (manifest error)", app.status),
-        None => app.status.clone(),
+        Some(_) => format!("{word} (manifest error)"),
+        None => word,
     }
 }
 
@@ -258,7 +278,9 @@ mod tests {
             name: name.into(),
             revision: "abc123".into(),
             desired: 2,
-            ready: 1,
+            ready: 2,
+            updated: 1,
+            available: 2,
             status: "Progressing".into(),
             restarts: 3,
             cpu_percent: Some(1.5),
@@ -276,10 +298,82 @@ mod tests {
         let out = table(&[app("web"), broken], false, 6_000).render();
         assert_eq!(
             out,
-            "NAME   READY   STATUS                         RESTARTS   CPU    MEM      AGE   REVISION\n\
-             web    1/2     Progressing                    3          1.5%   23.4Mi   5s    abc123\n\
-             api    1/2     Progressing (manifest error)   3          -      23.4Mi   5s    abc123\n"
+            "NAME   READY   UP-TO-DATE   AVAILABLE   STATUS                         RESTARTS   CPU    MEM      AGE   REVISION\n\
+             web    2/2     1            2           Progressing                    3          1.5%   23.4Mi   5s    abc123\n\
+             api    2/2     1            2           Progressing (manifest error)   3          -      23.4Mi   5s    abc123\n"
         );
+    }
+
+    #[test]
+    fn a_canary_shows_its_weight_pause_or_abort() {
+        use crate::api::{RevisionCount, RolloutStatus};
+        let mut a = app("web");
+        a.desired = 4;
+        a.ready = 5;
+        a.updated = 1;
+        a.available = 5;
+        a.rollout = Some(RolloutStatus {
+            strategy: "Canary".into(),
+            step: 1,
+            steps: 4,
+            weight: 10,
+            stable: RevisionCount {
+                revision: "aaa111".into(),
+                ready: 4,
+                instances: 4,
+            },
+            canary: RevisionCount {
+                revision: "abc123".into(),
+                ready: 1,
+                instances: 1,
+            },
+            ..RolloutStatus::default()
+        });
+        let row = |a: &AppStatus| {
+            let text = table(std::slice::from_ref(a), false, 6_000).render();
+            text.lines().nth(1).unwrap_or_default().to_owned()
+        };
+        assert_eq!(
+            row(&a),
+            "web    5/4     1            5           Canary 10%   3          1.5%   23.4Mi   5s    abc123"
+        );
+        a.status = "Paused".into();
+        assert!(row(&a).contains(" Paused "), "{}", row(&a));
+        a.status = "Degraded".into();
+        assert!(row(&a).contains(" Degraded "), "{}", row(&a));
+        a.status = "CrashLoopBackOff".into();
+        assert!(row(&a).contains(" CrashLoopBackOff "), "{}", row(&a));
+        a.status = "Progressing".into();
+        a.error = Some("bad".into());
+        assert!(
+            row(&a).contains(" Canary 10% (manifest error) "),
+            "{}",
+            row(&a)
+        );
+    }
+
+    #[test]
+    fn json_keeps_the_old_fields_and_adds_the_new_ones() -> anyhow::Result<()> {
+        let mut a = app("web");
+        let text = json(&a)?;
+        for field in [
+            "\"ready\": 2",
+            "\"updated\": 1",
+            "\"available\": 2",
+            "\"desired\": 2",
+        ] {
+            assert!(text.contains(field), "{field} in {text}");
+        }
+        assert!(!text.contains("rollout"), "no canary, no field: {text}");
+        a.rollout = Some(crate::api::RolloutStatus::default());
+        assert!(json(&a)?.contains("\"rollout\": {"));
+        // A controller from before these fields still reads.
+        let old = r#"{"name":"web","file":"","labels":{},"revision":"r","desired":2,"ready":2,
+            "status":"Running","restarts":0,"cpuPercent":null,"memoryBytes":null,"createdMs":0,
+            "error":null,"conditions":[],"instances":[],"events":[],"specYaml":""}"#;
+        let parsed: AppStatus = serde_json::from_str(old)?;
+        assert_eq!((parsed.ready, parsed.updated, parsed.rollout), (2, 0, None));
+        Ok(())
     }
 
     #[test]

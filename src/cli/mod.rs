@@ -60,7 +60,7 @@ pub enum Command {
     Diff(diff::Args),
     /// Remove an app from the manifests directory; the controller stops it.
     Delete(delete::Args),
-    /// List apps: NAME READY STATUS RESTARTS CPU MEM AGE REVISION.
+    /// List apps: NAME READY UP-TO-DATE AVAILABLE STATUS RESTARTS CPU MEM AGE REVISION.
     Get(get::Args),
     /// Show one app: spec, instances, conditions, recent events.
     Describe(describe::Args),

@@ -10,7 +10,7 @@ use super::edit::{edit_app, Edited};
 use super::get::cli_error;
 use super::table::{age, now_ms, Table};
 use super::{manifests_dir, ManifestsDir};
-use crate::api::AppStatus;
+use crate::api::{AppStatus, RolloutStatus};
 
 /// Arguments of `corral rollout`.
 #[derive(Debug, clap::Args)]
@@ -68,18 +68,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Where a rollout stands, as one sentence; `Some(true)` done, `Some(false)` failed, `None` going.
+/// Where a rollout stands, as one sentence in kubectl's words; `Some(true)` done, `Some(false)`
+/// failed, `None` going.
 pub fn progress(app: &AppStatus) -> (String, Option<bool>) {
-    let live = app.instances.iter().filter(|i| i.pid.is_some());
-    let (mut updated, mut ready, mut old) = (0, 0, 0);
-    for i in live {
-        if i.revision != app.revision {
-            old += 1;
-        } else if i.phase != "Stopping" {
-            updated += 1;
-            ready += u32::from(i.ready);
-        }
-    }
     let name = &app.name;
     if app.status == "ProgressDeadlineExceeded" {
         return (
@@ -89,25 +80,33 @@ pub fn progress(app: &AppStatus) -> (String, Option<bool>) {
             Some(false),
         );
     }
-    if updated < app.desired {
-        return (format!("Waiting for rollout to finish: {updated} out of {} new instances have been started...", app.desired), None);
+    if let Some(r) = &app.rollout {
+        return canary_progress(name, r);
+    }
+    let waiting = format!("Waiting for app \"{name}\" rollout to finish");
+    let old = app
+        .instances
+        .iter()
+        .filter(|i| i.pid.is_some() && i.revision != app.revision)
+        .count();
+    if app.updated < app.desired {
+        let line = format!(
+            "{waiting}: {} out of {} new instances have been updated...",
+            app.updated, app.desired
+        );
+        return (line, None);
     }
     if old > 0 {
-        return (
-            format!(
-                "Waiting for rollout to finish: {old} old instances are pending termination..."
-            ),
-            None,
-        );
+        let line = format!("{waiting}: {old} old instances are pending termination...");
+        return (line, None);
     }
-    if ready < app.desired {
-        return (
-            format!(
-                "Waiting for rollout to finish: {ready} of {} updated instances are ready...",
-                app.desired
-            ),
-            None,
+    let available = app.available.min(app.updated);
+    if available < app.updated || app.status == "Progressing" {
+        let line = format!(
+            "{waiting}: {available} of {} updated instances are available...",
+            app.updated
         );
+        return (line, None);
     }
     (
         format!(
@@ -115,6 +114,40 @@ pub fn progress(app: &AppStatus) -> (String, Option<bool>) {
             app.revision
         ),
         Some(true),
+    )
+}
+
+/// A canary's step, weight and both revisions; an abort fails, a pause waits for `promote`.
+fn canary_progress(name: &str, r: &RolloutStatus) -> (String, Option<bool>) {
+    let figures = format!(
+        "step {} of {}, weight {}%: canary {} {}/{} ready, stable {} {}/{} ready",
+        r.step,
+        r.steps,
+        r.weight,
+        r.canary.revision,
+        r.canary.ready,
+        r.canary.instances,
+        r.stable.revision,
+        r.stable.ready,
+        r.stable.instances
+    );
+    if let Some(why) = &r.aborted {
+        let line = format!(
+            "app \"{name}\" canary was aborted ({why}): traffic is back on revision {}; \
+             corral rollout retry {name} tries again",
+            r.stable.revision
+        );
+        return (line, Some(false));
+    }
+    if r.paused {
+        let line = format!(
+            "app \"{name}\" canary is paused at {figures}: corral rollout promote {name} goes on"
+        );
+        return (line, None);
+    }
+    (
+        format!("Waiting for app \"{name}\" canary to finish: {figures}..."),
+        None,
     )
 }
 
@@ -192,4 +225,130 @@ fn undo(name: &str, to: Option<u64>, dir: &ManifestsDir) -> anyhow::Result<ExitC
     }
     resync_if_running();
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{InstanceStatus, RevisionCount};
+
+    fn instance(index: u32, revision: &str, ready: bool) -> InstanceStatus {
+        InstanceStatus {
+            index,
+            pid: Some(100 + index),
+            revision: revision.into(),
+            phase: if ready { "Running" } else { "Starting" }.into(),
+            ready,
+            ..InstanceStatus::default()
+        }
+    }
+
+    fn app(
+        status: &str,
+        updated: u32,
+        available: u32,
+        instances: Vec<InstanceStatus>,
+    ) -> AppStatus {
+        AppStatus {
+            name: "web".into(),
+            revision: "new".into(),
+            desired: 4,
+            status: status.into(),
+            updated,
+            available,
+            instances,
+            ..AppStatus::default()
+        }
+    }
+
+    #[test]
+    fn speaks_kubectls_words_at_each_stage() {
+        let mid: Vec<_> = (0..4)
+            .map(|i| instance(i, "old", true))
+            .chain([instance(0, "new", true), instance(1, "new", false)])
+            .collect();
+        assert_eq!(
+            progress(&app("Progressing", 2, 5, mid)),
+            (
+                "Waiting for app \"web\" rollout to finish: 2 out of 4 new instances have been updated...".into(),
+                None
+            )
+        );
+        let ending: Vec<_> = (0..4)
+            .map(|i| instance(i, "new", true))
+            .chain([instance(3, "old", false)])
+            .collect();
+        assert_eq!(
+            progress(&app("Progressing", 4, 4, ending)).0,
+            "Waiting for app \"web\" rollout to finish: 1 old instances are pending termination..."
+        );
+        let news: Vec<_> = (0..4).map(|i| instance(i, "new", i < 2)).collect();
+        assert_eq!(
+            progress(&app("Progressing", 4, 2, news.clone())).0,
+            "Waiting for app \"web\" rollout to finish: 2 of 4 updated instances are available..."
+        );
+        assert_eq!(
+            progress(&app("Running", 4, 4, news.clone())),
+            (
+                "app \"web\" successfully rolled out (revision new)".into(),
+                Some(true)
+            )
+        );
+        assert_eq!(
+            progress(&app("ProgressDeadlineExceeded", 4, 2, news)).1,
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn a_canary_shows_its_step_weight_and_both_revisions() {
+        let mut a = app("Progressing", 1, 5, Vec::new());
+        a.rollout = Some(RolloutStatus {
+            strategy: "Canary".into(),
+            step: 1,
+            steps: 4,
+            weight: 10,
+            paused: false,
+            stable: RevisionCount {
+                revision: "old".into(),
+                ready: 4,
+                instances: 4,
+            },
+            canary: RevisionCount {
+                revision: "new".into(),
+                ready: 1,
+                instances: 1,
+            },
+            aborted: None,
+        });
+        assert_eq!(
+            progress(&a),
+            (
+                "Waiting for app \"web\" canary to finish: step 1 of 4, weight 10%: \
+                 canary new 1/1 ready, stable old 4/4 ready..."
+                    .into(),
+                None
+            )
+        );
+        if let Some(r) = a.rollout.as_mut() {
+            r.paused = true;
+        }
+        let (line, done) = progress(&a);
+        assert!(line.contains("paused at step 1 of 4, weight 10%"), "{line}");
+        assert!(
+            line.ends_with("corral rollout promote web goes on"),
+            "{line}"
+        );
+        assert_eq!(done, None);
+        if let Some(r) = a.rollout.as_mut() {
+            r.aborted = Some("error rate 21% against 0%".into());
+        }
+        let (line, done) = progress(&a);
+        assert!(
+            line.starts_with("app \"web\" canary was aborted (error rate 21% against 0%)"),
+            "{line}"
+        );
+        assert!(line.contains("back on revision old"), "{line}");
+        assert_eq!(done, Some(false));
+    }
 }

@@ -34,6 +34,8 @@ pub fn desired_app(located: &Located, revision: &str, cpus: u32) -> DesiredApp {
         },
         // With a readiness probe, the prober decides; without, staying up is enough.
         ready_after: spec.readiness.is_none().then_some(DEFAULT_READY_AFTER),
+        // The controller's canary state machine sets the hold.
+        canary: None,
     }
 }
 

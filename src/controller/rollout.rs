@@ -116,6 +116,15 @@ impl Rollouts {
         self.apps.contains_key(app)
     }
 
+    /// Whether a rollout to a revision other than the one last completed is in flight (not a
+    /// first start, a scale, or a crashed instance replaced): `Progressing` until it completes.
+    pub fn updating(&self, app: &str) -> bool {
+        let settled = self.settled.get(app).map(|(r, _)| r);
+        self.apps
+            .get(app)
+            .is_some_and(|p| settled.is_some_and(|r| *r != p.revision))
+    }
+
     /// Forgets an app.
     pub fn forget(&mut self, app: &str) {
         self.apps.remove(app);
@@ -278,5 +287,25 @@ mod tests {
         assert_eq!(r.observe("web", ("b", 4), 0, false, t), Some(Step::Started));
         assert_eq!(r.observe("web", ("a", 4), 3, false, t), Some(Step::Started));
         assert_eq!(r.observe("web", ("a", 4), 4, true, t), Some(Step::Complete));
+    }
+
+    #[test]
+    fn updating_means_a_new_revision_in_flight_not_a_first_start_a_scale_or_a_crash() {
+        let t = Instant::now();
+        let mut r = Rollouts::default();
+        r.observe("web", ("a", 2), 0, false, t);
+        assert!(r.in_flight("web") && !r.updating("web"), "a first start");
+        r.observe("web", ("a", 2), 2, true, t);
+        r.observe("web", ("a", 2), 1, false, t);
+        assert!(!r.updating("web"), "a crashed instance replaced");
+        r.observe("web", ("a", 4), 2, true, t);
+        r.observe("web", ("a", 5), 4, false, t);
+        assert!(!r.updating("web"), "a scale");
+        r.observe("web", ("b", 5), 0, false, t);
+        assert!(r.updating("web"));
+        r.observe("web", ("b", 5), 5, false, t);
+        assert!(r.updating("web"), "until it completes");
+        r.observe("web", ("b", 5), 5, true, t);
+        assert!(!r.updating("web"));
     }
 }

@@ -1,9 +1,9 @@
 //! What `corral get` and `corral describe` show: the controller's state as API shapes.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::Controller;
-use crate::api::{AppList, AppStatus, Condition, InstanceStatus};
+use crate::api::{AppList, AppStatus, Condition, InstanceStatus, RolloutStatus};
 use crate::manifest::RestartPolicy;
 use crate::reconcile::{MemoryState, Phase};
 use crate::supervisor::unix_ms;
@@ -97,49 +97,30 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
     }
     instances.sort_by_key(|i| (i.index, i.started_ms));
     let replicas = desired.map_or(0, |d| d.replicas);
-    let ready = instances
-        .iter()
-        .filter(|i| i.ready && i.revision == template.revision)
-        .count() as u32;
-    let live = instances.iter().filter(|i| i.pid.is_some()).count();
-    let outdated = instances
-        .iter()
-        .any(|i| i.pid.is_some() && i.revision != template.revision);
+    let min_ready = desired.map_or(Duration::ZERO, |d| d.rollout.min_ready);
+    let counts = Counts::of(ctl, name, &template.revision, min_ready, now);
     let suspended = located.is_some_and(|l| l.app.spec.suspend);
     let deadline = located.map(|l| l.app.spec.strategy.progress_deadline.0);
     let stalled = deadline.is_some_and(|d| ctl.rollouts.stalled(name, d, now));
     let rolling = ctl.rollouts.in_flight(name);
-    let status = if desired.is_none() {
-        if ctl.listening.error(name).is_some() {
-            "Failed"
-        } else if live > 0 {
-            "Stopping"
-        } else {
-            "Stopped"
-        }
-    } else if backing_off {
-        "CrashLoopBackOff"
-    } else if suspended && live == 0 {
-        "Suspended"
-    } else if stalled {
-        "ProgressDeadlineExceeded"
-    } else if outdated {
-        "Progressing"
-    } else if ready >= replicas && live as u32 == replicas {
-        if replicas == 0 {
-            "Stopped"
-        } else {
-            "Running"
-        }
-    } else if completed {
-        "Exited"
-    } else {
-        "Starting"
-    };
+    // Filled by the canary's state machine while one is in flight or aborted.
+    let rollout: Option<RolloutStatus> = None;
+    let status = decide(&Facts {
+        deleted: desired.is_none(),
+        bind_failed: ctl.listening.error(name).is_some(),
+        backing_off,
+        completed,
+        suspended,
+        stalled,
+        rollout: rollout.as_ref(),
+        updating: ctl.rollouts.updating(name),
+        replicas,
+        counts,
+    });
     let problem = ctl.store.problem_for(name);
     let bind_error = ctl.listening.error(name);
     let max_unavailable = desired.map_or(0, |d| d.rollout.max_unavailable);
-    let available = ready + max_unavailable >= replicas;
+    let available = counts.available + max_unavailable >= replicas;
     let mut conditions = vec![
         Condition {
             kind: "Available".into(),
@@ -150,7 +131,10 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
                 "MinimumReplicasUnavailable"
             }
             .into(),
-            message: format!("{ready} of {replicas} instance(s) ready"),
+            message: format!(
+                "{} of {replicas} instance(s) available ({} ready)",
+                counts.available, counts.ready
+            ),
         },
         Condition {
             kind: "Progressing".into(),
@@ -202,7 +186,9 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             .unwrap_or_default(),
         revision: template.revision.clone(),
         desired: replicas,
-        ready,
+        ready: counts.ready,
+        updated: counts.updated,
+        available: counts.available,
         status: status.into(),
         restarts: slots.values().map(|s| s.restarts).sum(),
         cpu_percent: sum(instances.iter().filter_map(|i| i.cpu_percent)),
@@ -225,11 +211,196 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
                 .and_then(|l| l.app.spec.user.as_ref())
                 .map_or_else(|| "?".into(), |u| format!("{u} (cannot be had here)")),
         }),
+        rollout,
     })
+}
+
+/// An app's live instances counted the kubectl way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Counts {
+    /// Live processes, stopping ones included.
+    live: u32,
+    /// Ready, any revision (READY).
+    ready: u32,
+    /// Ready at the desired revision.
+    ready_updated: u32,
+    /// At the desired revision and not stopping (UP-TO-DATE).
+    updated: u32,
+    /// Ready for `minReadySeconds`, any revision (AVAILABLE).
+    available: u32,
+    /// Live at another revision (stopping ones included).
+    outdated: u32,
+}
+
+impl Counts {
+    /// The counts of `app`'s live instances against `revision` at `now`.
+    fn of(ctl: &Controller, app: &str, revision: &str, min_ready: Duration, now: Instant) -> Self {
+        let mut c = Self::default();
+        for i in ctl.supervisor.instances_of(app) {
+            let current = i.revision == revision;
+            c.live += 1;
+            c.outdated += u32::from(!current);
+            c.updated += u32::from(current && i.phase != Phase::Stopping);
+            if let Phase::Ready { since } = i.phase {
+                c.ready += 1;
+                c.ready_updated += u32::from(current);
+                c.available += u32::from(since + min_ready <= now);
+            }
+        }
+        c
+    }
+}
+
+/// What the status word is decided from.
+#[derive(Debug, Clone, Copy, Default)]
+struct Facts<'a> {
+    /// The app's manifest is gone (or it is being removed).
+    deleted: bool,
+    /// Its ports could not be bound.
+    bind_failed: bool,
+    /// A wanted slot waits out a crash back-off.
+    backing_off: bool,
+    /// A wanted slot's process ended for good (the restart policy says so).
+    completed: bool,
+    /// `spec.suspend`.
+    suspended: bool,
+    /// The rollout in flight made no progress for `progressDeadline`.
+    stalled: bool,
+    /// A canary in flight or aborted.
+    rollout: Option<&'a RolloutStatus>,
+    /// A rollout to a new revision is in flight (until it completes).
+    updating: bool,
+    /// Wanted instances.
+    replicas: u32,
+    /// The live instances.
+    counts: Counts,
+}
+
+/// The status word: trouble first (back-off, deadline), then a canary's state, then a rollout
+/// in flight (`Progressing` until it completes, as kubectl says), then the steady states.
+fn decide(f: &Facts) -> &'static str {
+    let c = &f.counts;
+    if f.deleted {
+        if f.bind_failed {
+            "Failed"
+        } else if c.live > 0 {
+            "Stopping"
+        } else {
+            "Stopped"
+        }
+    } else if f.backing_off {
+        "CrashLoopBackOff"
+    } else if f.suspended && c.live == 0 {
+        "Suspended"
+    } else if f.stalled {
+        "ProgressDeadlineExceeded"
+    } else if let Some(r) = f.rollout {
+        if r.aborted.is_some() {
+            "Degraded"
+        } else if r.paused {
+            "Paused"
+        } else {
+            "Progressing"
+        }
+    } else if f.updating || c.outdated > 0 {
+        "Progressing"
+    } else if c.ready_updated >= f.replicas && c.live == f.replicas {
+        if f.replicas == 0 {
+            "Stopped"
+        } else {
+            "Running"
+        }
+    } else if f.completed {
+        "Exited"
+    } else {
+        "Starting"
+    }
 }
 
 /// The sum of the sampled values, `None` when nothing was sampled.
 fn sum<T: std::iter::Sum<T>>(mut values: impl Iterator<Item = T>) -> Option<T> {
     let first = values.next()?;
     Some(std::iter::once(first).chain(values).sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Four instances wanted, `ready` of `live` ready at the desired revision, none outdated.
+    fn steady(live: u32, ready: u32) -> Facts<'static> {
+        Facts {
+            replicas: 4,
+            counts: Counts {
+                live,
+                ready,
+                ready_updated: ready,
+                updated: live,
+                available: ready,
+                outdated: 0,
+            },
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn a_rollout_to_a_new_revision_is_progressing_until_it_completes() {
+        // The last new instance not ready yet, every old one gone: still the rollout.
+        let mut f = steady(4, 3);
+        assert_eq!(decide(&f), "Starting", "a first start");
+        f.updating = true;
+        assert_eq!(decide(&f), "Progressing");
+        f.counts.outdated = 1;
+        f.updating = false;
+        assert_eq!(decide(&f), "Progressing", "an old instance still runs");
+        assert_eq!(decide(&steady(4, 4)), "Running");
+    }
+
+    #[test]
+    fn trouble_goes_before_progress_and_every_word_stays_reachable() {
+        let mut f = steady(4, 3);
+        f.updating = true;
+        f.stalled = true;
+        assert_eq!(decide(&f), "ProgressDeadlineExceeded");
+        f.backing_off = true;
+        assert_eq!(decide(&f), "CrashLoopBackOff");
+        let mut f = steady(0, 0);
+        f.suspended = true;
+        assert_eq!(decide(&f), "Suspended");
+        f.suspended = false;
+        f.completed = true;
+        assert_eq!(decide(&f), "Exited");
+        f.replicas = 0;
+        assert_eq!(decide(&f), "Stopped");
+        let mut f = steady(2, 2);
+        f.deleted = true;
+        assert_eq!(decide(&f), "Stopping");
+        f.counts = Counts::default();
+        assert_eq!(decide(&f), "Stopped");
+        f.bind_failed = true;
+        assert_eq!(decide(&f), "Failed");
+    }
+
+    #[test]
+    fn a_canary_is_progressing_paused_or_degraded() {
+        let mut r = RolloutStatus {
+            strategy: "Canary".into(),
+            weight: 10,
+            ..RolloutStatus::default()
+        };
+        fn f(r: &RolloutStatus) -> Facts<'_> {
+            Facts {
+                rollout: Some(r),
+                ..steady(5, 5)
+            }
+        }
+        assert_eq!(decide(&f(&r)), "Progressing");
+        r.paused = true;
+        assert_eq!(decide(&f(&r)), "Paused");
+        r.aborted = Some("error rate 20% against 0%".into());
+        assert_eq!(decide(&f(&r)), "Degraded");
+        let mut stalled = f(&r);
+        stalled.backing_off = true;
+        assert_eq!(decide(&stalled), "CrashLoopBackOff");
+    }
 }

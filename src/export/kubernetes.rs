@@ -1,8 +1,10 @@
-//! `corral export kubernetes`: each App becomes a Deployment, each `listen` entry a Service and its
+//! `corral export kubernetes`: each App becomes a Deployment (a canary an Argo Rollouts `Rollout`
+//! with `--rollouts`), each `listen` entry a Service and its
 //! `envFiles` a ConfigMap (README "To Kubernetes"), built from the k8s-openapi types so that every
 //! object is valid by construction. What has no counterpart is a warning, never dropped silently.
 
 mod pod;
+mod rollout;
 mod security;
 
 use std::collections::BTreeMap;
@@ -16,7 +18,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::manifest::quantity::IntOrPercent;
-use crate::manifest::{Instances, ListenMode, Located};
+use crate::manifest::{Instances, ListenMode, Located, StrategyType};
+use rollout::{Rollout, RolloutSpec, RolloutStrategy};
 
 /// The label every exported object carries and selects pods by.
 pub const NAME_LABEL: &str = "app.kubernetes.io/name";
@@ -30,6 +33,8 @@ pub struct Options {
     pub profile: Option<String>,
     /// Online CPUs, for `instances: max`.
     pub cpus: u32,
+    /// A `Canary` app becomes an Argo Rollouts `Rollout` instead of a Deployment (`--rollouts`).
+    pub rollouts: bool,
 }
 
 /// One exported object, with the comment lines to print above it.
@@ -44,7 +49,7 @@ pub struct Object {
 /// Everything an App becomes.
 #[derive(Debug, Clone, Default)]
 pub struct Exported {
-    /// The objects, in apply order (ConfigMap, Deployment, Services).
+    /// The objects, in apply order (ConfigMap, Deployment or Rollout, Services).
     pub objects: Vec<Object>,
     /// What could not be translated, one sentence each (prefixed by the app name).
     pub warnings: Vec<String>,
@@ -68,7 +73,7 @@ pub enum ExportError {
     Yaml {
         /// The app.
         app: String,
-        /// Deployment, Service or ConfigMap.
+        /// Deployment, Rollout, Service or ConfigMap.
         kind: &'static str,
         /// Why.
         why: String,
@@ -121,35 +126,70 @@ pub fn export(located: &Located, opts: &Options) -> Result<Exported, ExportError
         IntOrPercent::Int(n) => IntOrString::Int(n as i32),
         IntOrPercent::Percent(p) => IntOrString::String(format!("{p}%")),
     };
-    let deployment = Deployment {
-        metadata: meta(name.clone()),
-        spec: Some(DeploymentSpec {
-            replicas: Some(replicas as i32),
-            selector: LabelSelector {
-                match_labels: Some(selector.clone()),
-                ..LabelSelector::default()
-            },
-            min_ready_seconds: (s.min_ready_seconds > 0).then_some(s.min_ready_seconds as i32),
-            progress_deadline_seconds: Some(
-                s.progress_deadline.0.as_secs().max(1).min(i32::MAX as u64) as i32,
-            ),
-            strategy: Some(DeploymentStrategy {
-                type_: Some("RollingUpdate".into()),
-                rolling_update: Some(RollingUpdateDeployment {
-                    max_surge: Some(int_or_percent(s.max_surge)),
-                    max_unavailable: Some(int_or_percent(s.max_unavailable)),
-                }),
+    let deployment_spec = DeploymentSpec {
+        replicas: Some(replicas as i32),
+        selector: LabelSelector {
+            match_labels: Some(selector.clone()),
+            ..LabelSelector::default()
+        },
+        min_ready_seconds: (s.min_ready_seconds > 0).then_some(s.min_ready_seconds as i32),
+        progress_deadline_seconds: Some(
+            s.progress_deadline.0.as_secs().max(1).min(i32::MAX as u64) as i32,
+        ),
+        strategy: Some(DeploymentStrategy {
+            type_: Some("RollingUpdate".into()),
+            rolling_update: Some(RollingUpdateDeployment {
+                max_surge: Some(int_or_percent(s.max_surge)),
+                max_unavailable: Some(int_or_percent(s.max_unavailable)),
             }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels.clone()),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(pod::pod_spec(spec, container, &mut warn)),
-            },
-            ..DeploymentSpec::default()
         }),
-        ..Deployment::default()
+        template: PodTemplateSpec {
+            metadata: Some(ObjectMeta {
+                labels: Some(labels.clone()),
+                ..ObjectMeta::default()
+            }),
+            spec: Some(pod::pod_spec(spec, container, &mut warn)),
+        },
+        ..DeploymentSpec::default()
+    };
+    let canary = s.kind == StrategyType::Canary;
+    if s.auto_rollback {
+        warn("autoRollback is not exported: a Deployment past progressDeadlineSeconds is only reported, never rolled back".into());
+    }
+    let workload = if canary && opts.rollouts {
+        for w in rollout::warnings(spec) {
+            warn(w);
+        }
+        let rollout = Rollout {
+            api_version: "argoproj.io/v1alpha1",
+            kind: "Rollout",
+            metadata: meta(name.clone()),
+            spec: RolloutSpec {
+                replicas: replicas as i32,
+                selector: deployment_spec.selector,
+                template: deployment_spec.template,
+                min_ready_seconds: deployment_spec.min_ready_seconds,
+                progress_deadline_seconds: deployment_spec.progress_deadline_seconds,
+                strategy: RolloutStrategy {
+                    canary: rollout::Canary {
+                        max_surge: int_or_percent(s.max_surge),
+                        max_unavailable: int_or_percent(s.max_unavailable),
+                        steps: rollout::steps(&s.steps),
+                    },
+                },
+            },
+        };
+        object(&name, "Rollout", &rollout, rollout::comments(spec))?
+    } else {
+        if canary {
+            warn("strategy Canary became a rolling Deployment (no steps, no analysis); pass --rollouts for an Argo Rollouts Rollout".into());
+        }
+        let deployment = Deployment {
+            metadata: meta(name.clone()),
+            spec: Some(deployment_spec),
+            ..Deployment::default()
+        };
+        object(&name, "Deployment", &deployment, Vec::new())?
     };
 
     if let Some(cm) = config_map {
@@ -160,8 +200,7 @@ pub fn export(located: &Located, opts: &Options) -> Result<Exported, ExportError
         out.objects
             .push(object(&name, "ConfigMap", &cm, Vec::new())?);
     }
-    out.objects
-        .push(object(&name, "Deployment", &deployment, Vec::new())?);
+    out.objects.push(workload);
     let several = spec.listen.len() > 1;
     for l in &spec.listen {
         let service_name = if several {
@@ -242,15 +281,12 @@ fn env_config_map(
 }
 
 /// Serializes one typed object, `apiVersion` and `kind` first.
-fn object<T>(
+fn object<T: serde::Serialize>(
     app: &str,
     kind: &'static str,
     value: &T,
     comments: Vec<String>,
-) -> Result<Object, ExportError>
-where
-    T: serde::Serialize + k8s_openapi::Resource,
-{
+) -> Result<Object, ExportError> {
     let yaml = serde_yaml::to_string(value).map_err(|e| ExportError::Yaml {
         app: app.to_owned(),
         kind,

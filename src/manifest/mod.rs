@@ -17,6 +17,7 @@ mod schema;
 pub mod starter;
 pub mod types;
 mod validate;
+mod validate_strategy;
 
 use std::path::PathBuf;
 

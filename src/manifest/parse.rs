@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::locate::{locate, Seg};
 use super::types::App;
-use super::validate;
+use super::{validate, validate_strategy};
 use super::{DocumentText, Located, ManifestError};
 
 /// Whether a line separates documents (`---`, optionally followed by content or a comment).
@@ -125,7 +125,9 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Located>, ManifestError>
         let at = |path: &[Seg<'_>]| {
             locate(body, path).map_or((doc.start_line, 1), |(l, c)| (l + base, c))
         };
-        if let Some(problem) = validate::check(&app) {
+        if let Some(problem) =
+            validate::check(&app).or_else(|| validate_strategy::check(&app, &value))
+        {
             let (line, column) = at(&problem.path);
             return Err(err(line, column, problem.message));
         }
@@ -184,6 +186,9 @@ fn yaml_message(e: &serde_yaml::Error, base: usize) -> String {
         if msg.strip_prefix(path).is_some_and(|r| r.starts_with(' ')) {
             return msg.to_owned();
         }
+    }
+    if out.contains("expected map with a single key") {
+        out.push_str("; write each step as its own list item: `- setWeight: 10` or `- pause: {}`");
     }
     if out.contains("missing field") {
         out.push_str("; add it, it is required");

@@ -567,6 +567,7 @@ pub struct Analysis {
     /// Canary requests in the window before it is judged (`mode: http` only); default 100,
     /// at least 1.
     #[serde(default = "default_min_requests")]
+    #[schemars(range(min = 1))]
     pub min_requests: u32,
     /// Percentage points the canary's error rate (5xx responses and failed connections) may
     /// exceed stable's; default 1, 0 to 100.
@@ -576,6 +577,7 @@ pub struct Analysis {
     /// `mode: http` only: the canary's `latencyPercentile` may be at most this many times
     /// stable's (above 1, e.g. 2.0); absent, latency is not judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 1))]
     pub max_latency_ratio: Option<f64>,
     /// Which latency percentile `maxLatencyRatio` compares; default 95, 1 to 99.9.
     #[serde(default = "default_latency_percentile")]

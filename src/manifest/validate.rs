@@ -16,7 +16,7 @@ pub struct Problem {
 
 impl Problem {
     /// A problem at `path`, its message prefixed with the dotted path.
-    fn at(path: Vec<Seg<'static>>, message: impl std::fmt::Display) -> Self {
+    pub(super) fn at(path: Vec<Seg<'static>>, message: impl std::fmt::Display) -> Self {
         Self {
             message: format!("{}: {message}", dotted(&path)),
             path,

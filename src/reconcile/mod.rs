@@ -5,6 +5,7 @@
 //! policy (scaling, restarts with back-off, rolling updates) is tested here without processes.
 
 pub mod backoff;
+mod canary;
 mod rollout;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,25 @@ pub struct DesiredApp {
     pub rollout: RolloutLimits,
     /// With no readiness probe, an instance is ready after staying up this long.
     pub ready_after: Option<Duration>,
+    /// A canary being held: `revision` is the canary's, and the stable revision keeps every
+    /// index (see [`CanaryHold`]). `None`: a rolling update to `revision` (which is how a held
+    /// canary is promoted; setting `revision` back to the stable one aborts it).
+    pub canary: Option<CanaryHold>,
+}
+
+/// A canary held beside the stable revision (Argo Rollouts' canary without traffic routing,
+/// per index). Every index `0..replicas` keeps, or gets back after a crash (with its back-off),
+/// one instance of `stable`, never stopped as outdated; indices `0..instances` (at most
+/// `replicas`) also get one instance of the canary revision, the way a surge stands beside an
+/// old instance; canary instances at other indices are stopped (`Replaced`); instances of any
+/// other revision are replaced by stable ones by the rolling rules. A hold whose `stable` is
+/// the desired revision holds nothing: it plans as `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanaryHold {
+    /// The stable revision, which keeps every index.
+    pub stable: String,
+    /// Indices `0..instances` run a canary instance too.
+    pub instances: u32,
 }
 
 /// `maxSurge`/`maxUnavailable` as counts, and `minReadySeconds`.
@@ -212,7 +232,10 @@ fn plan_app(app: &DesiredApp, obs: &ObservedApp, now: Instant, out: &mut Plan) {
             reason: StopReason::ScaledDown,
         });
     }
-    rollout::plan_slots(app, obs, now, out);
+    match &app.canary {
+        Some(hold) if hold.stable != app.revision => canary::plan_hold(app, hold, obs, now, out),
+        _ => rollout::plan_slots(app, obs, |_| true, now, out),
+    }
 }
 
 /// Applies the default readiness rule: up for `ready_after` without a probe means ready.

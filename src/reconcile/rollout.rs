@@ -49,8 +49,15 @@ struct Slot<'a> {
     failing: bool,
 }
 
-/// Fills and rolls the slots `0..replicas` of one app.
-pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out: &mut Plan) {
+/// Fills and rolls the slots `0..replicas` of one app, with the instances `mine` picks (a held
+/// canary plans its two revisions apart, each seeing the other's `Stopping` instances too).
+pub(super) fn plan_slots(
+    app: &DesiredApp,
+    obs: &ObservedApp,
+    mine: impl Fn(&ObservedInstance) -> bool,
+    now: Instant,
+    out: &mut Plan,
+) {
     let mut slots: Vec<Slot> = (0..app.replicas)
         .map(|index| Slot {
             index,
@@ -60,7 +67,7 @@ pub(super) fn plan_slots(app: &DesiredApp, obs: &ObservedApp, now: Instant, out:
             failing: false,
         })
         .collect();
-    for inst in &obs.instances {
+    for inst in obs.instances.iter().filter(|i| mine(i)) {
         let Some(slot) = slots.get_mut(inst.index as usize) else {
             continue;
         };
@@ -224,6 +231,7 @@ fn replaced(inst: &ObservedInstance) -> StopReason {
     }
 }
 
+/// Starts an instance of `app.revision` at `index`.
 fn start(app: &DesiredApp, index: u32, out: &mut Plan) {
     out.actions.push(Action::Start {
         app: app.name.clone(),

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+mod canary;
 mod memory;
 mod proptests;
 mod rollout;
@@ -34,6 +35,7 @@ fn app(replicas: u32, revision: &str) -> DesiredApp {
             min_ready: Duration::ZERO,
         },
         ready_after: Some(Duration::from_secs(1)),
+        canary: None,
     }
 }
 

@@ -24,6 +24,8 @@ pub fn web() -> AppStatus {
         revision: "5f2c9a1b".into(),
         desired: 2,
         ready: 2,
+        updated: 2,
+        available: 2,
         status: "Running".into(),
         restarts: 1,
         cpu_percent: Some(1.5),
@@ -68,6 +70,7 @@ pub fn web() -> AppStatus {
         watch: None,
         commit: None,
         user: Some("www-data (33:33)".into()),
+        rollout: None,
     }
 }
 
