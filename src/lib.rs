@@ -11,6 +11,7 @@ pub mod export;
 pub mod fuzzing;
 pub mod gitops;
 pub mod heap;
+pub mod histogram;
 pub mod home;
 pub mod import;
 pub mod launch;

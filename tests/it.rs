@@ -51,6 +51,7 @@ mod memory_ceiling;
 mod memory_limit;
 mod metrics;
 mod net_bind;
+mod net_canary;
 mod net_http;
 mod net_inherit;
 mod net_tcp;

@@ -16,7 +16,7 @@ struct Bound {
     listen: Vec<Listen>,
     listeners: AppListeners,
     /// The backends last handed to the proxy, to skip no-op updates.
-    backends: Vec<(u64, Vec<(String, u16)>)>,
+    backends: Vec<Backend>,
 }
 
 /// Every app's sockets, and the bind errors of those that could not get theirs.
@@ -121,20 +121,16 @@ impl Listening {
     }
 
     /// Hands the proxy the instances that may take traffic now (skips no-op updates).
-    pub fn set_backends(&mut self, app: &str, mut ready: Vec<(u64, Vec<(String, u16)>)>) {
+    pub fn set_backends(&mut self, app: &str, mut ready: Vec<Backend>) {
         let Some(bound) = self.apps.get_mut(app) else {
             return;
         };
-        ready.sort();
+        ready.sort_by_key(|b| b.id);
         if bound.backends == ready {
             return;
         }
         bound.backends = ready.clone();
-        let backends = ready
-            .into_iter()
-            .map(|(id, ports)| Backend { id, ports })
-            .collect();
-        bound.listeners.set_backends(backends);
+        bound.listeners.set_backends(ready);
     }
 
     /// For an app behind the tcp/http proxy: resolves once instance `id` has no open

@@ -531,7 +531,11 @@ impl Controller {
                 .supervisor
                 .instances_of(&app)
                 .filter(|i| matches!(i.phase, Phase::Ready { .. }) && !i.ports.is_empty())
-                .map(|i| (i.id, i.ports.clone()))
+                .map(|i| crate::net::Backend {
+                    id: i.id,
+                    ports: i.ports.clone(),
+                    revision: i.revision.clone(),
+                })
                 .collect();
             self.listening.set_backends(&app, ready);
         }

@@ -10,7 +10,6 @@
 
 mod procfs;
 
-pub mod histogram;
 pub mod prometheus;
 pub mod serve;
 pub mod snapshot;

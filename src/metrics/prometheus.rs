@@ -11,8 +11,8 @@ use prometheus_client::encoding::{
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::histogram::HistogramSnapshot;
 use super::snapshot::{InstanceSample, Published, Snapshot};
+use crate::histogram::HistogramSnapshot;
 
 /// The exposition formats a scrape can get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::histogram::Histogram;
+use crate::histogram::Histogram;
 use crate::net::Counters;
 
 /// One live process or one instance slot waiting to restart.

@@ -1,9 +1,13 @@
-//! The rotation of ready backends an app's proxies pick from, with per-backend load and drain.
+//! The rotation of ready backends an app's proxies pick from, with per-backend load and drain,
+//! and the canary route that splits http requests between revisions (`route.rs`).
 //!
 //! Load is one count per backend: open tcp connections plus in-flight http requests, over all
-//! listen entries. A pick takes a [`Lease`] that holds one unit of load until dropped.
+//! listen entries. A pick takes a [`Lease`] that holds one unit of load until dropped. With a
+//! canary route, a request first gets its group (canary or stable); within the group the least
+//! loaded backend is picked as without one, and a group with no backend to offer falls back to
+//! the other.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
@@ -12,18 +16,23 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::revision_stats::{RevisionCounters, RevisionSnapshot, Revisions};
+use super::route::{CanaryRoute, Choice, Group, Route};
 use super::upstream::Pool;
 
 /// How long to wait before trying again backends whose connect just failed.
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// A ready instance: its id and its own loopback port for each tcp/http listen entry.
+/// A ready instance: its id, its own loopback port for each tcp/http listen entry, and the
+/// revision it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backend {
     /// The instance's id, unique for the app's lifetime; `drain` takes it.
     pub id: u64,
     /// `(listen name, port)`: where the instance listens for that entry (its `PORT_<NAME>`).
     pub ports: Vec<(String, u16)>,
+    /// The app revision the instance runs: its group for a canary route, its counters.
+    pub revision: String,
 }
 
 /// One backend as the proxies see it.
@@ -33,6 +42,10 @@ pub(crate) struct BackendState {
     pub(crate) id: u64,
     /// `(listen name, port)` pairs.
     ports: Vec<(String, u16)>,
+    /// The revision it runs.
+    revision_name: String,
+    /// That revision's counters, shared with its other backends.
+    pub(crate) revision: Arc<RevisionCounters>,
     /// Open connections plus in-flight requests.
     active: AtomicUsize,
     /// False once the backend left the rotation; a pick that raced with the removal backs off.
@@ -45,10 +58,12 @@ pub(crate) struct BackendState {
 
 impl BackendState {
     /// A fresh backend with no load.
-    fn new(backend: Backend) -> Self {
+    fn new(backend: Backend, revision: Arc<RevisionCounters>) -> Self {
         Self {
             id: backend.id,
             ports: backend.ports,
+            revision_name: backend.revision,
+            revision,
             active: AtomicUsize::new(0),
             in_rotation: AtomicBool::new(true),
             idle: Notify::new(),
@@ -100,17 +115,29 @@ impl Drop for Lease {
     }
 }
 
+/// What picks read: the backends in rotation and the canary route, replaced as a whole.
+#[derive(Debug, Default)]
+struct Routing {
+    /// Backends that receive new connections and requests.
+    backends: Vec<Arc<BackendState>>,
+    /// How http requests are split between revisions; `None`: over every backend.
+    canary: Option<Arc<Route>>,
+}
+
 /// The current set of ready backends of one app, replaced as a whole.
 #[derive(Debug)]
 pub(crate) struct Rotation {
-    /// Backends that receive new connections and requests.
-    current: RwLock<Arc<Vec<Arc<BackendState>>>>,
+    /// Backends in rotation and the canary route.
+    current: RwLock<Arc<Routing>>,
     /// Every backend still referenced (in rotation or holding leases), for `drain`.
     known: Mutex<HashMap<u64, Weak<BackendState>>>,
     /// Bumped on every change, so waiters for a backend wake up.
     changed: watch::Sender<u64>,
-    /// Round-robin cursor among equally loaded backends.
-    cursor: AtomicUsize,
+    /// Round-robin cursors among equally loaded backends, one per [`Group`] (else a canary
+    /// picked every 10th request would land on the same of two backends every time).
+    cursors: [AtomicUsize; 3],
+    /// Per-revision counters.
+    revisions: Revisions,
 }
 
 impl Default for Rotation {
@@ -119,7 +146,8 @@ impl Default for Rotation {
             current: RwLock::default(),
             known: Mutex::default(),
             changed: watch::Sender::new(0),
-            cursor: AtomicUsize::new(0),
+            cursors: Default::default(),
+            revisions: Revisions::default(),
         }
     }
 }
@@ -135,15 +163,21 @@ impl Rotation {
                 let state = known
                     .get(&b.id)
                     .and_then(Weak::upgrade)
-                    .filter(|s| s.ports == b.ports)
-                    .unwrap_or_else(|| Arc::new(BackendState::new(b)));
+                    .filter(|s| s.ports == b.ports && s.revision_name == b.revision)
+                    .unwrap_or_else(|| {
+                        let revision = self.revisions.get(&b.revision);
+                        Arc::new(BackendState::new(b, revision))
+                    });
                 known.insert(state.id, Arc::downgrade(&state));
                 state.in_rotation.store(true, SeqCst);
                 state
             })
             .collect();
-        let old = self.replace(next.clone());
-        for state in old.iter() {
+        let old = self.update(|routing| Routing {
+            backends: next.clone(),
+            canary: routing.canary.clone(),
+        });
+        for state in old.backends.iter() {
             if !next.iter().any(|s| Arc::ptr_eq(s, state)) {
                 state.in_rotation.store(false, SeqCst);
             }
@@ -152,20 +186,37 @@ impl Rotation {
         self.changed.send_modify(|v| *v = v.wrapping_add(1));
     }
 
-    /// Swaps the current list, returning the old one.
-    fn replace(&self, next: Vec<Arc<BackendState>>) -> Arc<Vec<Arc<BackendState>>> {
-        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        std::mem::replace(&mut *current, Arc::new(next))
+    /// Sets (`Some`) or ends (`None`) the canary route of http requests.
+    pub(crate) fn set_canary(&self, route: Option<CanaryRoute>) {
+        let route = route.map(|r| Arc::new(Route::new(&r, self.revisions.get(&r.revision))));
+        self.update(|routing| Routing {
+            backends: routing.backends.clone(),
+            canary: route,
+        });
+        self.changed.send_modify(|v| *v = v.wrapping_add(1));
     }
 
-    /// The backends in rotation now.
-    fn snapshot(&self) -> Arc<Vec<Arc<BackendState>>> {
+    /// Every revision's counters, cumulative since the rotation was made.
+    pub(crate) fn revision_stats(&self) -> BTreeMap<String, RevisionSnapshot> {
+        self.revisions.snapshot()
+    }
+
+    /// Replaces the routing with `next(current)`, returning the old one.
+    fn update(&self, next: impl FnOnce(&Routing) -> Routing) -> Arc<Routing> {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let next = Arc::new(next(&current));
+        std::mem::replace(&mut *current, next)
+    }
+
+    /// The backends in rotation and the route now.
+    fn snapshot(&self) -> Arc<Routing> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// `(id, open connections + in-flight requests)` of each backend in rotation.
     pub(crate) fn loads(&self) -> Vec<(u64, usize)> {
         self.snapshot()
+            .backends
             .iter()
             .map(|s| (s.id, s.active.load(SeqCst)))
             .collect()
@@ -176,9 +227,16 @@ impl Rotation {
         let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
         let state = known.get(&id).and_then(Weak::upgrade);
         if let Some(state) = &state {
-            let snapshot = self.snapshot();
-            if snapshot.iter().any(|s| s.id == id) {
-                self.replace(snapshot.iter().filter(|s| s.id != id).cloned().collect());
+            if self.snapshot().backends.iter().any(|s| s.id == id) {
+                self.update(|routing| Routing {
+                    backends: routing
+                        .backends
+                        .iter()
+                        .filter(|s| s.id != id)
+                        .cloned()
+                        .collect(),
+                    canary: routing.canary.clone(),
+                });
                 self.changed.send_modify(|v| *v = v.wrapping_add(1));
             }
             state.in_rotation.store(false, SeqCst);
@@ -191,36 +249,23 @@ impl Rotation {
         }
     }
 
-    /// Picks the least loaded backend serving listen entry `name`, skipping `tried`.
+    /// Picks the least loaded backend serving listen entry `name`, skipping `tried`, in the
+    /// group `choice` decides at its first pick (see `route.rs`), else in the other group.
     ///
     /// Ties go round-robin. `None` when no such backend is in rotation.
-    pub(crate) fn pick(&self, name: &str, tried: &[u64]) -> Option<Lease> {
+    pub(crate) fn pick(&self, name: &str, tried: &[u64], choice: &mut Choice<'_>) -> Option<Lease> {
         for _ in 0..16 {
-            let snapshot = self.snapshot();
-            let candidates = || {
-                snapshot
-                    .iter()
-                    .filter(|s| !tried.contains(&s.id))
-                    .filter_map(|s| s.port(name).map(|p| (s, p, s.active.load(SeqCst))))
+            let routing = self.snapshot();
+            let group = match &routing.canary {
+                None => Group::Any,
+                Some(route) => *choice
+                    .group
+                    .get_or_insert_with(|| route.group(choice.headers)),
             };
-            let (mut least, mut ties) = (usize::MAX, 0);
-            for (_, _, load) in candidates() {
-                if load < least {
-                    (least, ties) = (load, 1);
-                } else if load == least {
-                    ties += 1;
-                }
-            }
-            if ties == 0 {
-                return None;
-            }
-            let nth = self.cursor.fetch_add(1, SeqCst) % ties;
-            // Loads may have moved since the first pass: fall back to the first candidate.
-            let (state, port, _) = candidates()
-                .filter(|(_, _, load)| *load == least)
-                .nth(nth)
-                .or_else(|| candidates().next())?;
-            let lease = Lease::take(Arc::clone(state), port);
+            let lease = match self.least(&routing, name, tried, group) {
+                None if group != Group::Any => self.least(&routing, name, tried, Group::Any),
+                picked => picked,
+            }?;
             // Taken after `in_rotation` went false: drain may have seen zero load; back off.
             if lease.backend.in_rotation.load(SeqCst) {
                 return Some(lease);
@@ -229,19 +274,53 @@ impl Rotation {
         None
     }
 
+    /// A lease on the least loaded backend of `group` serving `name`, not in `tried`.
+    fn least(&self, routing: &Routing, name: &str, tried: &[u64], group: Group) -> Option<Lease> {
+        let admits = |s: &BackendState| match &routing.canary {
+            Some(route) => route.admits(group, &s.revision),
+            None => true,
+        };
+        let candidates = || {
+            routing
+                .backends
+                .iter()
+                .filter(|s| !tried.contains(&s.id) && admits(s))
+                .filter_map(|s| s.port(name).map(|p| (s, p, s.active.load(SeqCst))))
+        };
+        let (mut least, mut ties) = (usize::MAX, 0);
+        for (_, _, load) in candidates() {
+            if load < least {
+                (least, ties) = (load, 1);
+            } else if load == least {
+                ties += 1;
+            }
+        }
+        if ties == 0 {
+            return None;
+        }
+        let nth = self.cursors[group as usize].fetch_add(1, SeqCst) % ties;
+        // Loads may have moved since the first pass: fall back to the first candidate.
+        let (state, port, _) = candidates()
+            .filter(|(_, _, load)| *load == least)
+            .nth(nth)
+            .or_else(|| candidates().next())?;
+        Some(Lease::take(Arc::clone(state), port))
+    }
+
     /// Like [`Rotation::pick`], but waits until `deadline` for a backend to appear; gives up
     /// at once when `stop` fires (the app is shutting down).
     pub(crate) async fn wait_pick(
         &self,
         name: &str,
         tried: &[u64],
+        choice: &mut Choice<'_>,
         deadline: Instant,
         stop: &CancellationToken,
     ) -> Option<Lease> {
         let mut changes = self.changed.subscribe();
         let mut skip = tried;
         loop {
-            if let Some(lease) = self.pick(name, skip) {
+            if let Some(lease) = self.pick(name, skip, choice) {
                 return Some(lease);
             }
             // Nothing new to try: wait for the rotation to change, or after a short pause try
@@ -261,73 +340,5 @@ impl Rotation {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rotation(ids: &[u64]) -> Rotation {
-        let rotation = Rotation::default();
-        rotation.set(
-            ids.iter()
-                .map(|&id| Backend {
-                    id,
-                    ports: vec![("http".into(), 1000 + id as u16)],
-                })
-                .collect(),
-        );
-        rotation
-    }
-
-    #[test]
-    fn picks_the_least_loaded_and_round_robins_ties() {
-        let rotation = rotation(&[1, 2, 3]);
-        let held: Vec<Lease> = (0..3)
-            .map(|_| rotation.pick("http", &[]).expect("pick"))
-            .collect();
-        let mut ids: Vec<u64> = held.iter().map(|l| l.backend.id).collect();
-        ids.sort();
-        assert_eq!(ids, [1, 2, 3], "one each while all are equally loaded");
-        let freed = held.iter().position(|l| l.backend.id == 2).expect("2");
-        let mut held = held;
-        held.remove(freed);
-        let next = rotation.pick("http", &[]).expect("pick");
-        assert_eq!((next.backend.id, next.port), (2, 1002));
-        assert!(
-            rotation.pick("other", &[]).is_none(),
-            "no backend serves that entry"
-        );
-        assert!(rotation.pick("http", &[1, 2, 3]).is_none(), "all tried");
-    }
-
-    #[test]
-    fn set_keeps_the_load_of_backends_that_stay() {
-        let rotation = rotation(&[1, 2]);
-        let _lease = rotation.pick("http", &[2]).expect("pick 1");
-        rotation.set(vec![
-            Backend {
-                id: 1,
-                ports: vec![("http".into(), 1001)],
-            },
-            Backend {
-                id: 3,
-                ports: vec![("http".into(), 1003)],
-            },
-        ]);
-        assert_eq!(rotation.loads(), [(1, 1), (3, 0)]);
-    }
-
-    #[tokio::test]
-    async fn drain_waits_for_leases_and_takes_the_backend_out() {
-        let rotation = rotation(&[1, 2]);
-        let lease = rotation.pick("http", &[2]).expect("pick 1");
-        let drained = rotation.drain(1);
-        assert_eq!(rotation.loads(), [(2, 0)]);
-        for _ in 0..4 {
-            assert_eq!(rotation.pick("http", &[]).expect("pick").backend.id, 2);
-        }
-        tokio::pin!(drained);
-        assert!(futures::poll!(drained.as_mut()).is_pending());
-        drop(lease);
-        drained.await;
-        rotation.drain(7).await; // unknown: at once
-    }
-}
+#[path = "backends_tests.rs"]
+mod tests;

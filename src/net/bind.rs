@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::NetError;
+use super::error::NetError;
 use crate::manifest::{Listen, ListenMode};
 
 /// Pending connections the kernel queues per listening socket.

@@ -16,19 +16,14 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::backends::Lease;
+use super::body::{bad_gateway, reply, ProxyBody, ResponseBody};
 use super::headers;
 use super::leased_body::LeasedBody;
-use super::listeners::Proxy;
+use super::proxy::{Proxy, ACCEPT_BACKOFF};
+use super::route::Choice;
 use super::tasks::Tasks;
-use super::tcp::ACCEPT_BACKOFF;
 use super::upgrade;
-use super::upstream::{Conn, UpstreamError};
-
-/// Request bodies as the proxy passes them on.
-pub(crate) type ProxyBody = http_body_util::combinators::BoxBody<Bytes, hyper::Error>;
-
-/// Response bodies as the proxy passes them on (they drive a backend connection: not `Sync`).
-pub(crate) type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, hyper::Error>;
+use super::upstream::Conn;
 
 /// Request bodies up to this size are buffered so the request can be retried elsewhere.
 const MAX_REPLAY_BODY: u64 = 64 * 1024;
@@ -155,7 +150,7 @@ async fn handle(
 ) -> Response<ResponseBody> {
     let received = std::time::Instant::now();
     let http1 = request.version() <= hyper::Version::HTTP_11;
-    let mut response = forward(request, client, proxy).await;
+    let mut response = forward(request, client, proxy, received).await;
     proxy
         .counters
         .responded(response.status().as_u16(), received.elapsed());
@@ -170,7 +165,8 @@ async fn handle(
     response
 }
 
-/// Sends `request` to a ready backend and returns its response, or a 502/503 of our own.
+/// Sends `request` to a ready backend (of the group the canary route gives it) and returns its
+/// response, or a 502/503 of our own; counts each attempt for the revision it went to.
 ///
 /// A failed connect is tried on the other backends (nothing was sent, so it is safe for any
 /// method); a request that failed after it was sent, before any response byte, is retried
@@ -179,10 +175,11 @@ async fn forward(
     request: Request<Incoming>,
     client: &headers::Client,
     proxy: &Proxy,
+    received: std::time::Instant,
 ) -> Response<ResponseBody> {
     proxy.counters.request();
     if upgrade::requested(&request) {
-        return upgrade::forward(request, client, proxy).await;
+        return upgrade::forward(request, client, proxy, received).await;
     }
     let (mut head, body) = request.into_parts();
     headers::prepare_request(&mut head, client);
@@ -201,10 +198,17 @@ async fn forward(
     let mut tried = Vec::new();
     let mut resent = false;
     let mut last_error = None;
+    let mut choice = Choice::request(&head.headers);
     loop {
         let Some(lease) = proxy
             .rotation
-            .wait_pick(&proxy.name, &tried, deadline, &proxy.tasks.stop)
+            .wait_pick(
+                &proxy.name,
+                &tried,
+                &mut choice,
+                deadline,
+                &proxy.tasks.stop,
+            )
             .await
         else {
             proxy.counters.failure();
@@ -223,6 +227,8 @@ async fn forward(
                 format!("instance of app {} failed\n", proxy.app),
             );
         };
+        let revision = &lease.backend.revision;
+        revision.attempt();
         let request = headers::to_backend(head.clone(), attempt_body);
         let sent = lease
             .backend
@@ -230,9 +236,13 @@ async fn forward(
             .send(lease.port, proxy.options.connect_timeout, request)
             .await;
         let error = match sent {
-            Ok((response, conn)) => return respond(response, conn, lease),
+            Ok((response, conn)) => {
+                revision.responded(response.status().as_u16(), received.elapsed());
+                return respond(response, conn, lease);
+            }
             Err(error) => error,
         };
+        revision.failed();
         let connect_failed = error.not_sent();
         let retry = connect_failed || (idempotent && !resent);
         tracing::debug!(app = %proxy.app, backend = lease.backend.id, %error, retry, "backend request failed");
@@ -255,25 +265,4 @@ fn respond(response: Response<Incoming>, conn: Conn, lease: Lease) -> Response<R
         head,
         LeasedBody::new(body, Some(conn), lease).boxed_unsync(),
     )
-}
-
-/// The 502 for a request no backend answered.
-pub(crate) fn bad_gateway(app: &str, error: &UpstreamError) -> Response<ResponseBody> {
-    let text = format!("instance of app {app} failed: {error}\n");
-    reply(StatusCode::BAD_GATEWAY, text)
-}
-
-/// A plain-text response of the proxy's own.
-pub(crate) fn reply(status: StatusCode, text: String) -> Response<ResponseBody> {
-    let mut response = Response::new(
-        Full::new(Bytes::from(text))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/plain"),
-    );
-    response
 }

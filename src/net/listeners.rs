@@ -1,5 +1,6 @@
 //! [`AppListeners`]: the sockets of one app's `listen` entries and the proxies behind them.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -10,48 +11,14 @@ use std::time::Duration;
 use socket2::SockRef;
 
 use super::backends::{Backend, Rotation};
+use super::error::NetError;
+use super::proxy::{Options, Proxy};
+use super::revision_stats::RevisionSnapshot;
+use super::route::CanaryRoute;
 use super::stats::{Counters, Stats};
 use super::tasks::Tasks;
-use super::{bind, http, tcp, workers, NetError};
+use super::{bind, http, tcp, workers};
 use crate::manifest::{Listen, ListenMode};
-
-/// Timeouts of the proxies; [`Options::default`] is what the controller uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Options {
-    /// How long a client waits for a ready backend before it is closed (tcp) or gets 503 (http).
-    pub backend_wait: Duration,
-    /// Limit on one connect to a backend's loopback port.
-    pub connect_timeout: Duration,
-    /// How long `shutdown` lets open connections and requests finish.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            backend_wait: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
-            shutdown_grace: Duration::from_secs(2),
-        }
-    }
-}
-
-/// What a proxy task of one tcp/http listen entry shares with the rest of the app.
-#[derive(Debug)]
-pub(crate) struct Proxy {
-    /// The app, for logs.
-    pub(crate) app: String,
-    /// The listen entry's name: which port of each backend to use.
-    pub(crate) name: String,
-    /// The ready backends.
-    pub(crate) rotation: Arc<Rotation>,
-    /// The app's traffic counters.
-    pub(crate) counters: Arc<Counters>,
-    /// Owner of every task spawned for the app.
-    pub(crate) tasks: Tasks,
-    /// Timeouts.
-    pub(crate) options: Options,
-}
 
 /// One bound `listen` entry.
 #[derive(Debug)]
@@ -237,6 +204,22 @@ impl AppListeners {
     /// rotation, so leave stopping instances out.
     pub fn set_backends(&self, backends: Vec<Backend>) {
         self.rotation.set(backends);
+    }
+
+    /// Splits http requests between the canary's revision and the others (`None`: every
+    /// request over every backend, as without a canary); tcp entries are not affected.
+    ///
+    /// Exactly `weight` of every 100 consecutive requests go to the canary, evenly spread,
+    /// and a request with the route's header always does; within a group the least loaded
+    /// backend serves, and a group without a ready backend falls back to the other.
+    pub fn set_canary(&self, route: Option<CanaryRoute>) {
+        self.rotation.set_canary(route);
+    }
+
+    /// Each revision's traffic since the listeners were bound (compare two with
+    /// [`RevisionSnapshot::since`]); revisions no backend runs any more may be forgotten.
+    pub fn revision_stats(&self) -> BTreeMap<String, RevisionSnapshot> {
+        self.rotation.revision_stats()
     }
 
     /// Takes backend `id` out of rotation and resolves once it has no open connection (tcp)

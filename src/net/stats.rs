@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::metrics::histogram::Histogram;
+use crate::histogram::Histogram;
 
 /// A snapshot of an app's traffic counters since its listeners were bound.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -2,16 +2,13 @@
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::backends::Lease;
-use super::listeners::Proxy;
-
-/// Pause after a failed accept (e.g. out of fds) so the loop does not spin.
-pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+use super::proxy::{Proxy, ACCEPT_BACKOFF};
+use super::route::Choice;
 
 /// Accepts until `stop`; each connection becomes a tracked forwarding task.
 pub(crate) async fn serve(listener: TcpListener, proxy: Arc<Proxy>) {
@@ -41,7 +38,7 @@ pub(crate) async fn serve(listener: TcpListener, proxy: Arc<Proxy>) {
 
 /// Copies bytes both ways between `client` and a backend until either side closes.
 async fn forward(mut client: TcpStream, proxy: Arc<Proxy>) {
-    let Some((lease, mut backend)) = connect(&proxy).await else {
+    let Some((lease, mut backend)) = connect(&proxy, &mut Choice::any()).await else {
         proxy.counters.failure();
         tracing::warn!(app = %proxy.app, listen = %proxy.name, "no ready instance; connection closed");
         return;
@@ -54,16 +51,18 @@ async fn forward(mut client: TcpStream, proxy: Arc<Proxy>) {
     drop(lease);
 }
 
-/// Connects to the least loaded ready backend, trying each one once and waiting up to
-/// `backend_wait` for one to appear; the client has sent nothing a backend saw yet.
-pub(crate) async fn connect(proxy: &Proxy) -> Option<(Lease, TcpStream)> {
+/// Connects to the least loaded ready backend of `choice`'s group, trying each one once and
+/// waiting up to `backend_wait` for one to appear; the client has sent nothing a backend saw
+/// yet. Each attempt counts for the backend's revision.
+pub(crate) async fn connect(proxy: &Proxy, choice: &mut Choice<'_>) -> Option<(Lease, TcpStream)> {
     let deadline = Instant::now() + proxy.options.backend_wait;
     let mut tried = Vec::new();
     loop {
         let lease = proxy
             .rotation
-            .wait_pick(&proxy.name, &tried, deadline, &proxy.tasks.stop)
+            .wait_pick(&proxy.name, &tried, choice, deadline, &proxy.tasks.stop)
             .await?;
+        lease.backend.revision.attempt();
         let addr = (Ipv4Addr::LOCALHOST, lease.port);
         match tokio::time::timeout(proxy.options.connect_timeout, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => return Some((lease, stream)),
@@ -74,6 +73,7 @@ pub(crate) async fn connect(proxy: &Proxy) -> Option<(Lease, TcpStream)> {
                 tracing::debug!(app = %proxy.app, backend = lease.backend.id, "connect timed out");
             }
         }
+        lease.backend.revision.failed();
         proxy.counters.retry();
         tried.push(lease.backend.id);
     }

@@ -11,10 +11,12 @@ use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 
 use super::backends::Lease;
+use super::body::{bad_gateway, reply, ProxyBody, ResponseBody};
 use super::headers;
-use super::http::{bad_gateway, reply, ProxyBody, ResponseBody};
 use super::leased_body::LeasedBody;
-use super::listeners::Proxy;
+use super::proxy::Proxy;
+use super::route::Choice;
+use super::tcp;
 use super::upstream::UpstreamError;
 
 /// True when an HTTP/1.1 request asks to switch protocols (`Connection: upgrade` + `Upgrade`).
@@ -35,6 +37,7 @@ pub(crate) async fn forward(
     mut request: Request<Incoming>,
     client: &headers::Client,
     proxy: &Proxy,
+    received: std::time::Instant,
 ) -> Response<ResponseBody> {
     let client_side = hyper::upgrade::on(&mut request);
     let (mut head, body) = request.into_parts();
@@ -45,7 +48,8 @@ pub(crate) async fn forward(
         head.headers
             .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
-    let Some((lease, mut sender)) = connect(proxy).await else {
+    let Some((lease, mut sender)) = connect(proxy, &mut Choice::request(&head.headers)).await
+    else {
         proxy.counters.failure();
         return reply(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -56,11 +60,17 @@ pub(crate) async fn forward(
     let mut response = match sender.send_request(request).await {
         Ok(response) => response,
         Err(error) => {
+            lease.backend.revision.failed();
             proxy.counters.failure();
             return bad_gateway(&proxy.app, &UpstreamError::Sent(error));
         }
     };
-    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+    let status = response.status();
+    lease
+        .backend
+        .revision
+        .responded(status.as_u16(), received.elapsed());
+    if status != StatusCode::SWITCHING_PROTOCOLS {
         let (mut head, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut head.headers);
         let body = LeasedBody::new(body, None, lease).boxed_unsync();
@@ -93,8 +103,11 @@ pub(crate) async fn forward(
 
 /// A lease on a ready backend and a fresh connection to it, driven by a tracked task until it
 /// upgrades or closes.
-async fn connect(proxy: &Proxy) -> Option<(Lease, http1::SendRequest<ProxyBody>)> {
-    let (lease, stream) = super::tcp::connect(proxy).await?;
+async fn connect(
+    proxy: &Proxy,
+    choice: &mut Choice<'_>,
+) -> Option<(Lease, http1::SendRequest<ProxyBody>)> {
+    let (lease, stream) = tcp::connect(proxy, choice).await?;
     let _ = stream.set_nodelay(true);
     let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.ok()?;
     proxy.tasks.spawn(async move {

@@ -2,7 +2,7 @@
 //! uses them: no connection task and no cross-task wake-up per request.
 //!
 //! A connection is checked out for one request, polled by that request (and by its response
-//! body, see [`super::leased_body`]) and checked back in once the response body ended.
+//! body, see `leased_body.rs`) and checked back in once the response body ended.
 
 use std::future::{poll_fn, Future};
 use std::io;
@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::http::ProxyBody;
+use super::body::ProxyBody;
 use super::workers;
 
 /// How long a connection may sit idle in the pool (Node closes its own after 5 s).

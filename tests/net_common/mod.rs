@@ -49,11 +49,20 @@ pub async fn bind_one(mode: ListenMode, options: Options) -> (AppListeners, Sock
     (listeners, addr)
 }
 
-/// A backend with one port for the `main` entry.
+/// The revision of the backends of [`backend`].
+pub const REVISION: &str = "r1";
+
+/// A backend of revision [`REVISION`] with one port for the `main` entry.
 pub fn backend(id: u64, port: u16) -> Backend {
+    backend_of(id, port, REVISION)
+}
+
+/// A backend of `revision` with one port for the `main` entry.
+pub fn backend_of(id: u64, port: u16, revision: &str) -> Backend {
     Backend {
         id,
         ports: vec![("main".into(), port)],
+        revision: revision.into(),
     }
 }
 
@@ -170,6 +179,11 @@ pub struct HttpBackend {
 impl HttpBackend {
     /// Starts one on a free port; it echoes `X-Forwarded-For` in `x-seen-xff`.
     pub async fn start(id: u64) -> Self {
+        Self::answering(id, 200).await
+    }
+
+    /// Like [`start`](Self::start), answering every request with `status`.
+    pub async fn answering(id: u64, status: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind backend");
@@ -190,6 +204,8 @@ impl HttpBackend {
                             let len = body.map(|b| b.to_bytes().len()).unwrap_or(0);
                             let mut response =
                                 Response::new(Full::new(Bytes::from(id.to_string())));
+                            *response.status_mut() =
+                                hyper::StatusCode::from_u16(status).expect("status");
                             let headers = response.headers_mut();
                             if let Some(xff) = xff {
                                 headers.insert("x-seen-xff", xff);
@@ -291,13 +307,31 @@ impl KeepAlive {
 
     /// Sends `method /` with `body` and reads the whole response.
     pub async fn send_body(&mut self, method: &str, body: Bytes) -> Result<Answer, String> {
+        self.send_full(method, None, body).await
+    }
+
+    /// Sends `GET /` with the header `name: value` and reads the whole response.
+    pub async fn send_header(&mut self, name: &str, value: &str) -> Result<Answer, String> {
+        self.send_full("GET", Some((name, value)), Bytes::new())
+            .await
+    }
+
+    /// Sends `method /` with an optional extra header and `body`; reads the whole response.
+    async fn send_full(
+        &mut self,
+        method: &str,
+        header: Option<(&str, &str)>,
+        body: Bytes,
+    ) -> Result<Answer, String> {
         self.sender.ready().await.map_err(|e| e.to_string())?;
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(method)
             .uri("/")
-            .header("host", "app.test")
-            .body(Full::new(body))
-            .expect("request");
+            .header("host", "app.test");
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        let request = request.body(Full::new(body)).expect("request");
         let response = self
             .sender
             .send_request(request)

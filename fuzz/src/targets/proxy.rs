@@ -87,6 +87,7 @@ impl Proxy {
             listeners.set_backends(vec![Backend {
                 id: 1,
                 ports: vec![("http".into(), port)],
+                revision: "fuzz".into(),
             }]);
             (listeners.local_addrs()[0].1, listeners)
         });
