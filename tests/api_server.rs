@@ -5,7 +5,7 @@ use crate::api_common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use corral::api::{ApiError, Client, Server};
+use corral::api::{ApiError, Client, RolloutVerb, Server};
 use corral::home::Home;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -54,6 +54,24 @@ async fn every_route_answers_through_the_client() -> TestResult {
         .await
         .err()
         .ok_or("history nope succeeded")?;
+    assert_eq!(missing.status(), Some(404));
+
+    for verb in [
+        RolloutVerb::Promote { full: false },
+        RolloutVerb::Promote { full: true },
+        RolloutVerb::Pause,
+        RolloutVerb::Resume,
+        RolloutVerb::Abort,
+        RolloutVerb::Retry,
+    ] {
+        let reply = client.rollout("web", verb).await?;
+        assert_eq!(reply.message, format!("app/web {}", verb.segment()));
+    }
+    let missing = client
+        .rollout("nope", RolloutVerb::Pause)
+        .await
+        .err()
+        .ok_or("rollout pause nope succeeded")?;
     assert_eq!(missing.status(), Some(404));
 
     assert_eq!(client.resync().await?.message, "resynced");

@@ -188,6 +188,16 @@ impl Client {
             .await
     }
 
+    /// `POST /v1/apps/{name}/rollout/{verb}`: steer a progressive rollout.
+    pub async fn rollout(
+        &self,
+        name: &str,
+        verb: super::RolloutVerb,
+    ) -> Result<Reply, ClientError> {
+        let path = format!("/v1/apps/{}/rollout/{}", encode(name), verb.segment());
+        self.call(Method::POST, &path).await
+    }
+
     /// `POST /v1/resync`: make the controller re-read the manifests directory now.
     pub async fn resync(&self) -> Result<Reply, ClientError> {
         self.call(Method::POST, "/v1/resync").await

@@ -22,6 +22,52 @@ pub use events::EventSubscription;
 pub use server::{serve, ApiError, Server};
 pub use types::*;
 
+/// What `corral rollout VERB NAME` asks of a canary (and `abort` of any rollout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RolloutVerb {
+    /// End the step in force (a pause); `full`: skip every step left.
+    Promote {
+        /// Skip every step left.
+        full: bool,
+    },
+    /// Hold the steps where they are.
+    Pause,
+    /// Go on after `Pause`.
+    Resume,
+    /// Back to the stable revision at once.
+    Abort,
+    /// Start an aborted rollout again at its first step.
+    Retry,
+}
+
+impl RolloutVerb {
+    /// The verb from its URL segment (`promote`, `promote-full`, `pause`, …).
+    pub fn parse(segment: &str) -> Option<Self> {
+        Some(match segment {
+            "promote" => Self::Promote { full: false },
+            "promote-full" => Self::Promote { full: true },
+            "pause" => Self::Pause,
+            "resume" => Self::Resume,
+            "abort" => Self::Abort,
+            "retry" => Self::Retry,
+            _ => return None,
+        })
+    }
+
+    /// Its URL segment.
+    pub fn segment(self) -> &'static str {
+        match self {
+            Self::Promote { full: false } => "promote",
+            Self::Promote { full: true } => "promote-full",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Abort => "abort",
+            Self::Retry => "retry",
+        }
+    }
+}
+
 /// A request from the API server to the controller loop.
 #[derive(Debug)]
 pub enum ApiRequest {
@@ -40,6 +86,12 @@ pub enum ApiRequest {
     /// Rolling restart of an app at the same revision.
     Reload {
         name: String,
+        reply: oneshot::Sender<Result<Reply, String>>,
+    },
+    /// Steer an app's progressive rollout (`corral rollout promote|pause|resume|abort|retry`).
+    Rollout {
+        name: String,
+        verb: RolloutVerb,
         reply: oneshot::Sender<Result<Reply, String>>,
     },
     /// Re-read the manifests directory now (after `apply`/`delete`), instead of waiting for the watcher.

@@ -26,6 +26,7 @@ pub(crate) fn router(requests: mpsc::Sender<ApiRequest>) -> Router {
         .route("/v1/apps/{name}/restart", post(restart))
         .route("/v1/apps/{name}/reload", post(reload))
         .route("/v1/apps/{name}/history", get(history))
+        .route("/v1/apps/{name}/rollout/{verb}", post(rollout))
         .route("/v1/resync", post(resync))
         .route("/v1/controller", get(info))
         .route("/v1/upgrade", post(upgrade))
@@ -46,7 +47,7 @@ async fn say_version(mut response: Response) -> Response {
 }
 
 /// The routes `/v1` has, for people who asked for another.
-const ROUTES: &str = "/v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/resync, /v1/controller, /v1/upgrade, /v1/shutdown, /v1/events[?app=NAME&since=SEQ&watch=true], /metrics";
+const ROUTES: &str = "/v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/apps/NAME/rollout/promote|promote-full|pause|resume|abort|retry, /v1/resync, /v1/controller, /v1/upgrade, /v1/shutdown, /v1/events[?app=NAME&since=SEQ&watch=true], /metrics";
 
 /// 404 for a route this controller does not know, saying so to programs (`reason`) and, when
 /// the client is another corral version, to people.
@@ -180,6 +181,29 @@ async fn restart(State(tx): Requests, UrlPath(name): UrlPath<String>) -> Respons
 
 async fn reload(State(tx): Requests, UrlPath(name): UrlPath<String>) -> Response {
     command(&tx, name, |name, reply| ApiRequest::Reload { name, reply }).await
+}
+
+async fn rollout(
+    State(tx): Requests,
+    UrlPath((name, verb)): UrlPath<(String, String)>,
+) -> Response {
+    let Some(verb) = super::RolloutVerb::parse(&verb) else {
+        let message = format!(
+            "unknown rollout verb {verb:?}: use promote, promote-full, pause, resume, abort or retry"
+        );
+        return Failure(StatusCode::NOT_FOUND, message).into_response();
+    };
+    let asked = name.clone();
+    match ask(&tx, |reply| ApiRequest::Get { name: asked, reply }).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return not_found(&name).into_response(),
+        Err(f) => return f.into_response(),
+    }
+    match ask(&tx, |reply| ApiRequest::Rollout { name, verb, reply }).await {
+        Ok(Ok(reply)) => Json(reply).into_response(),
+        Ok(Err(message)) => Failure(StatusCode::CONFLICT, message).into_response(),
+        Err(f) => f.into_response(),
+    }
 }
 
 async fn history(State(tx): Requests, UrlPath(name): UrlPath<String>) -> Response {

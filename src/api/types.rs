@@ -82,6 +82,9 @@ pub struct RolloutStatus {
     pub steps: u32,
     /// The share of requests (http mode) or of instances (other modes) the canary gets, 0..=100.
     pub weight: u8,
+    /// What `weight` is a share of: `requests` (mode http) or `instances`.
+    #[serde(default)]
+    pub share_of: String,
     /// Waiting at a `pause` step (or `corral rollout pause`): `corral rollout promote` goes on.
     pub paused: bool,
     /// The revision that served before the rollout.
@@ -104,6 +107,42 @@ pub struct RevisionCount {
     pub ready: u32,
     /// Its live instances.
     pub instances: u32,
+    /// Its requests over the last analysis window (http mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
+}
+
+/// One revision's requests over a canary's last analysis window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Traffic {
+    /// Requests answered or failed.
+    pub requests: u64,
+    /// 5xx answers and failed backend attempts.
+    pub errors: u64,
+    /// The analysis' latency percentile, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// Which percentile `latency_ms` is (`analysis.latencyPercentile`).
+    pub percentile: f64,
+}
+
+impl Traffic {
+    /// `1.2% errors of 340 requests, p95 12ms`.
+    pub fn summary(&self) -> String {
+        let percent = match self.requests {
+            0 => 0.0,
+            n => self.errors as f64 * 100.0 / n as f64,
+        };
+        let latency = self
+            .latency_ms
+            .map(|ms| format!(", p{} {ms:.1}ms", self.percentile))
+            .unwrap_or_default();
+        format!(
+            "{percent:.1}% errors of {} requests{latency}",
+            self.requests
+        )
+    }
 }
 
 /// An app's file watch (`spec.watch`).

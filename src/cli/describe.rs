@@ -144,8 +144,8 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
 fn describe_rollout(out: &mut String, name: &str, r: &RolloutStatus) {
     out.push_str("Rollout:\n");
     let step = format!(
-        "{}, step {} of {}, weight {}%",
-        r.strategy, r.step, r.steps, r.weight
+        "{}, step {} of {}, weight {}% of {}",
+        r.strategy, r.step, r.steps, r.weight, r.share_of
     );
     let _ = writeln!(out, "  {:<14}{step}", "Strategy:");
     let state = match (&r.aborted, r.paused) {
@@ -157,13 +157,14 @@ fn describe_rollout(out: &mut String, name: &str, r: &RolloutStatus) {
         (None, false) => "Progressing".into(),
     };
     let _ = writeln!(out, "  {:<14}{state}", "State:");
-    let mut t = Table::new(&["ROLE", "REVISION", "READY", "INSTANCES"]);
+    let mut t = Table::new(&["ROLE", "REVISION", "READY", "INSTANCES", "LAST WINDOW"]);
     for (role, rev) in [("stable", &r.stable), ("canary", &r.canary)] {
         t.row(vec![
             role.into(),
             rev.revision.clone(),
             rev.ready.to_string(),
             rev.instances.to_string(),
+            rev.traffic.as_ref().map_or("-".into(), |t| t.summary()),
         ]);
     }
     for line in t.render().lines() {
@@ -319,16 +320,19 @@ mod tests {
                 step: 1,
                 steps: 4,
                 weight: 10,
+                share_of: "requests".into(),
                 paused: false,
                 stable: RevisionCount {
                     revision: "aaa111".into(),
                     ready: 4,
                     instances: 4,
+                    traffic: None,
                 },
                 canary: RevisionCount {
                     revision: "bbb222".into(),
                     ready: 1,
                     instances: 1,
+                    traffic: None,
                 },
                 aborted: None,
             }),
@@ -340,11 +344,11 @@ mod tests {
             "Desired/Ready:  4/5\n",
             "Up-to-date:     1\n",
             "Available:      5\n",
-            "Rollout:\n  Strategy:     Canary, step 1 of 4, weight 10%\n",
+            "Rollout:\n  Strategy:     Canary, step 1 of 4, weight 10% of requests\n",
             "  State:        Progressing\n",
-            "  ROLE     REVISION   READY   INSTANCES\n",
-            "  stable   aaa111     4       4\n",
-            "  canary   bbb222     1       1\n",
+            "  ROLE     REVISION   READY   INSTANCES   LAST WINDOW\n",
+            "  stable   aaa111     4       4           -\n",
+            "  canary   bbb222     1       1           -\n",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

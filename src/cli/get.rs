@@ -317,15 +317,18 @@ mod tests {
             step: 1,
             steps: 4,
             weight: 10,
+            share_of: "requests".into(),
             stable: RevisionCount {
                 revision: "aaa111".into(),
                 ready: 4,
                 instances: 4,
+                traffic: None,
             },
             canary: RevisionCount {
                 revision: "abc123".into(),
                 ready: 1,
                 instances: 1,
+                traffic: None,
             },
             ..RolloutStatus::default()
         });

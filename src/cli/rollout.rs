@@ -1,4 +1,5 @@
-//! `corral rollout status|history|undo NAME` (kubectl's verbs).
+//! `corral rollout status|history|undo NAME` (kubectl's verbs), and steering a canary:
+//! `promote|pause|resume|abort|retry NAME` (Argo Rollouts' verbs).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -53,11 +54,58 @@ pub enum Action {
         #[command(flatten)]
         dir: ManifestsDir,
     },
+    /// Canary: end the step in force (a pause) and go on; --full skips every step left.
+    Promote {
+        /// The app.
+        #[arg(add = super::completion::app_names())]
+        name: String,
+        /// Promote to the new revision in full now, skipping the steps left.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Canary: hold the steps where they are (traffic stays split) until `resume`.
+    Pause {
+        /// The app.
+        #[arg(add = super::completion::app_names())]
+        name: String,
+    },
+    /// Canary: go on after `pause`.
+    Resume {
+        /// The app.
+        #[arg(add = super::completion::app_names())]
+        name: String,
+    },
+    /// Send all traffic back to the stable revision and stop the new one's instances (the
+    /// manifest is not rewritten: `get` shows the app Degraded until it changes or `retry`).
+    Abort {
+        /// The app.
+        #[arg(add = super::completion::app_names())]
+        name: String,
+    },
+    /// Start an aborted rollout again at its first step.
+    Retry {
+        /// The app.
+        #[arg(add = super::completion::app_names())]
+        name: String,
+    },
+}
+
+/// Sends one steering verb to the controller and prints its answer.
+fn steer(name: &str, verb: crate::api::RolloutVerb) -> anyhow::Result<ExitCode> {
+    let reply = block_on(client().rollout(name, verb))?.map_err(cli_error)?;
+    println!("{}", reply.message);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `corral rollout`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    use crate::api::RolloutVerb;
     match args.action {
+        Action::Promote { name, full } => steer(&name, RolloutVerb::Promote { full }),
+        Action::Pause { name } => steer(&name, RolloutVerb::Pause),
+        Action::Resume { name } => steer(&name, RolloutVerb::Resume),
+        Action::Abort { name } => steer(&name, RolloutVerb::Abort),
+        Action::Retry { name } => steer(&name, RolloutVerb::Retry),
         Action::Status { name, watch } => status(&name, watch),
         Action::History { name, revision } => history(&name, revision),
         Action::Undo {
@@ -131,6 +179,12 @@ fn canary_progress(name: &str, r: &RolloutStatus) -> (String, Option<bool>) {
         r.stable.ready,
         r.stable.instances
     );
+    let mut figures = figures;
+    for (role, rev) in [("canary", &r.canary), ("stable", &r.stable)] {
+        if let Some(t) = &rev.traffic {
+            figures.push_str(&format!("; {role} {}", t.summary()));
+        }
+    }
     if let Some(why) = &r.aborted {
         let line = format!(
             "app \"{name}\" canary was aborted ({why}): traffic is back on revision {}; \
@@ -308,16 +362,19 @@ mod tests {
             step: 1,
             steps: 4,
             weight: 10,
+            share_of: "requests".into(),
             paused: false,
             stable: RevisionCount {
                 revision: "old".into(),
                 ready: 4,
                 instances: 4,
+                traffic: None,
             },
             canary: RevisionCount {
                 revision: "new".into(),
                 ready: 1,
                 instances: 1,
+                traffic: None,
             },
             aborted: None,
         });

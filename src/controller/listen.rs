@@ -17,6 +17,8 @@ struct Bound {
     listeners: AppListeners,
     /// The backends last handed to the proxy, to skip no-op updates.
     backends: Vec<Backend>,
+    /// The canary route last set (a new route restarts its count of requests: set on change only).
+    canary: Option<crate::net::CanaryRoute>,
 }
 
 /// Every app's sockets, and the bind errors of those that could not get theirs.
@@ -81,6 +83,7 @@ impl Listening {
                         listen: listen.to_vec(),
                         listeners,
                         backends: Vec::new(),
+                        canary: None,
                     },
                 );
                 Ok(())
@@ -95,6 +98,7 @@ impl Listening {
                                 listen: prev,
                                 listeners,
                                 backends: Vec::new(),
+                                canary: None,
                             },
                         );
                     }
@@ -131,6 +135,25 @@ impl Listening {
         }
         bound.backends = ready.clone();
         bound.listeners.set_backends(ready);
+    }
+
+    /// Routes a share of `app`'s requests to a canary revision (`None`: no canary).
+    pub fn set_canary(&mut self, app: &str, route: Option<crate::net::CanaryRoute>) {
+        if let Some(bound) = self.apps.get_mut(app).filter(|b| b.canary != route) {
+            bound.canary = route.clone();
+            bound.listeners.set_canary(route);
+        }
+    }
+
+    /// `app`'s traffic counters per revision since its listeners were bound (none unbound).
+    pub fn revision_stats(
+        &self,
+        app: &str,
+    ) -> std::collections::BTreeMap<String, crate::net::RevisionSnapshot> {
+        self.apps
+            .get(app)
+            .map(|bound| bound.listeners.revision_stats())
+            .unwrap_or_default()
     }
 
     /// For an app behind the tcp/http proxy: resolves once instance `id` has no open

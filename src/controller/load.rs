@@ -91,6 +91,8 @@ impl Controller {
                 );
             }
             self.created.entry(name.clone()).or_insert_with(now_ms);
+            let old = self.templates.remove(&name);
+            self.canary_on_load(&name, old.as_ref(), &template).await;
             self.templates.insert(name, template);
         }
         previous.clear();

@@ -1,6 +1,7 @@
 //! The controller: one loop that turns every event (manifest change, process exit, API call,
 //! timer) into a reconcile — plan from desired + observed state, then execute the actions.
 
+mod canary;
 mod desired;
 mod events;
 mod fdstore;
@@ -120,6 +121,8 @@ struct Controller {
     histories: BTreeMap<String, history::History>,
     /// Rollouts in flight.
     rollouts: rollout::Rollouts,
+    /// Progressive rollouts (canaries, `autoRollback`) in flight, saved in the home.
+    canaries: canary::Canaries,
     /// Listening sockets per app.
     listening: listen::Listening,
     /// Latest CPU/RSS sample per instance pid.
@@ -196,6 +199,7 @@ pub async fn run(
         cpus: desired::online_cpus(),
         histories: BTreeMap::new(),
         rollouts: rollout::Rollouts::default(),
+        canaries: canary::Canaries::load(config_home.root()).await,
         listening: listen::Listening::new(inherited),
         usage: BTreeMap::new(),
         sampled_pids: pids_tx,
@@ -353,10 +357,11 @@ impl Controller {
         let started = Instant::now();
         let mut requeue = None;
         let mut changed = false;
+        let steered = self.steer_canaries(started);
         for _ in 0..8 {
             let now = Instant::now();
             let plan = reconcile::plan(&self.desired, &self.supervisor.observed(), now);
-            requeue = plan.requeue_at;
+            requeue = [plan.requeue_at, steered].into_iter().flatten().min();
             if plan.actions.is_empty() {
                 break;
             }
@@ -379,6 +384,7 @@ impl Controller {
         if changed {
             self.save_record().await;
         }
+        self.canaries.save().await;
         self.publish_sampled();
         self.track_rollouts(Instant::now());
         self.update_backends();
@@ -433,6 +439,11 @@ impl Controller {
                     return;
                 };
                 let (app, index) = (inst.app.clone(), inst.index);
+                let what = format!(
+                    "canary instance {index} failed its liveness probe: {}",
+                    report.message
+                );
+                self.canary_instance_failed(&app, &inst.revision.clone(), what);
                 let stop = self.stop_spec(&app);
                 let msg = format!(
                     "instance {index} failed its liveness probe: {}; restarting it",
@@ -455,6 +466,14 @@ impl Controller {
     }
 
     fn on_exit(&mut self, exited: Exited) {
+        // A canary instance that exits on its own is a failed check of its rollout.
+        if let Some(inst) = self.supervisor.instance(exited.id) {
+            if inst.stop_reason.is_none_or(StopReason::is_failure) {
+                let (app, revision) = (inst.app.clone(), inst.revision.clone());
+                let what = format!("canary instance {} exited: {}", inst.index, exited.exit);
+                self.canary_instance_failed(&app, &revision, what);
+            }
+        }
         let inst = self.supervisor.instance(exited.id);
         let slot = inst.map(|i| (i.app.clone(), i.index));
         let desired = slot.as_ref().and_then(|(a, _)| self.desired.get(a));
@@ -557,6 +576,7 @@ impl Controller {
             self.created.remove(&app);
             self.reloads.remove(&app);
             self.rollouts.forget(&app);
+            self.canaries.forget(&app);
             self.histories.remove(&app);
             self.supervisor.forget_history(&app);
             self.supervisor.events.forget(&app);

@@ -49,6 +49,9 @@ impl Controller {
                 };
                 let _ = reply.send(result);
             }
+            ApiRequest::Rollout { name, verb, reply } => {
+                let _ = reply.send(self.on_rollout_verb(&name, verb));
+            }
             ApiRequest::Resync { reply } => {
                 self.reload_logged().await;
                 let _ = reply.send(Reply {

@@ -104,6 +104,18 @@ impl Rollouts {
         step
     }
 
+    /// Counts a canary's step as progress (its progress deadline restarts from `now`).
+    pub fn progressed(&mut self, app: &str, now: Instant) {
+        if let Some(p) = self.apps.get_mut(app) {
+            p.last_progress = now;
+        }
+    }
+
+    /// The revision `app` last completed a rollout at, if any.
+    pub fn settled_revision(&self, app: &str) -> Option<&str> {
+        self.settled.get(app).map(|(revision, _)| revision.as_str())
+    }
+
     /// Whether `app`'s rollout made no progress for `deadline`.
     pub fn stalled(&self, app: &str, deadline: Duration, now: Instant) -> bool {
         self.apps

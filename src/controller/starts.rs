@@ -24,9 +24,14 @@ impl Controller {
                 else {
                     return None;
                 };
-                let template = self.templates.get(app)?;
+                // The manifest's template, or the stable one a canary run keeps beside it.
+                let template = self
+                    .templates
+                    .get(app)
+                    .filter(|t| t.revision == *revision)
+                    .or_else(|| self.canaries.stable_template(app, revision))?;
                 let desired = self.desired.get(app)?;
-                (template.revision == *revision).then(|| StartRequest {
+                Some(StartRequest {
                     template,
                     index: *index,
                     backoff: desired.backoff,

@@ -101,10 +101,12 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
     let counts = Counts::of(ctl, name, &template.revision, min_ready, now);
     let suspended = located.is_some_and(|l| l.app.spec.suspend);
     let deadline = located.map(|l| l.app.spec.strategy.progress_deadline.0);
-    let stalled = deadline.is_some_and(|d| ctl.rollouts.stalled(name, d, now));
+    // A canary's steps (pauses waiting for a promotion) are no lack of progress.
+    let stalled =
+        deadline.is_some_and(|d| ctl.rollouts.stalled(name, d, now)) && !ctl.canary_holding(name);
     let rolling = ctl.rollouts.in_flight(name);
-    // Filled by the canary's state machine while one is in flight or aborted.
-    let rollout: Option<RolloutStatus> = None;
+    // A canary in flight, or a rollout aborted (by its analysis, `autoRollback`, or a person).
+    let rollout: Option<RolloutStatus> = ctl.canary_status(name);
     let status = decide(&Facts {
         deleted: desired.is_none(),
         bind_failed: ctl.listening.error(name).is_some(),
@@ -174,6 +176,18 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             ),
         },
     ];
+    if let Some(r) = rollout.as_ref().filter(|r| r.aborted.is_some()) {
+        let (stable, canary) = (&r.stable.revision, &r.canary.revision);
+        let why = r.aborted.as_deref().unwrap_or_default();
+        conditions.push(Condition {
+            kind: "Degraded".into(),
+            status: true,
+            reason: "RolloutAborted".into(),
+            message: format!(
+                "revision {stable} runs, not the manifest's {canary}: {why}; change the manifest or `corral rollout retry`"
+            ),
+        });
+    }
     conditions.extend(ctl.limits_condition(name));
     conditions.extend(ctl.synced_condition(name));
     Some(AppStatus {

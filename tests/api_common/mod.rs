@@ -118,6 +118,9 @@ pub fn spawn_fake_controller(
                         manifest: format!("apiVersion: corral/v1\nkind: App\nmetadata: {{name: {name}}}\nspec: {{command: [x]}}\n"),
                     }])));
                 }
+                ApiRequest::Rollout { name, verb, reply } => drop(reply.send(Ok(Reply {
+                    message: format!("app/{name} {}", verb.segment()),
+                }))),
                 ApiRequest::Resync { reply } => drop(reply.send(Reply {
                     message: "resynced".into(),
                 })),

@@ -129,6 +129,17 @@ pub fn get(addr: SocketAddr, path: &str) -> io::Result<Response> {
     read_response(&mut BufReader::new(stream))
 }
 
+/// One `GET path` with one extra header, on a new connection.
+pub fn get_with_header(addr: SocketAddr, path: &str, header: (&str, &str)) -> io::Result<Response> {
+    let mut stream = connect(addr)?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: corral.test\r\n{}: {}\r\nConnection: close\r\n\r\n",
+        header.0, header.1
+    )?;
+    read_response(&mut BufReader::new(stream))
+}
+
 /// What the clients of a [`Load`] saw so far.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {

@@ -4,7 +4,8 @@
 //! answers `instance=I pid=P marker=M early=E` (`E`: requests it got before it was healthy);
 //! `/healthz` is 200 once `READY_AFTER_MS` passed, 500 before and always with `UNHEALTHY=1`;
 //! `/env` shows its `LISTEN_*` variables; `/slow` is `/` answered after 1.5 s. It starts
-//! listening `LISTEN_DELAY_MS` after it started. On SIGTERM it closes its server the usual way.
+//! listening `LISTEN_DELAY_MS` after it started; with `FAIL_EVERY=N` every Nth `/` is a 500.
+//! On SIGTERM it closes its server the usual way.
 //!
 //! The clients that hammer it live in `load.rs` (re-exported here).
 
@@ -13,7 +14,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 #[allow(unused_imports)] // each test file uses some
-pub use super::load::{assert_clean, get, Load};
+pub use super::load::{assert_clean, get, get_with_header, Load};
 use super::{flow, manifest, wait_for, Controller};
 
 /// The test app.
@@ -23,6 +24,7 @@ const started = Date.now();
 const readyAfter = Number(process.env.READY_AFTER_MS || 0);
 const healthy = () => process.env.UNHEALTHY !== '1' && Date.now() - started >= readyAfter;
 let early = 0;
+let served = 0;
 const SLOW_MS = 1500;
 const server = http.createServer((req, res) => {
   let body;
@@ -36,6 +38,7 @@ const server = http.createServer((req, res) => {
       LISTEN_PID: e.LISTEN_PID, LISTEN_FDNAMES: e.LISTEN_FDNAMES, PORT: e.PORT}) + '\n';
   } else {
     if (!healthy()) early++;
+    if (process.env.FAIL_EVERY && ++served % Number(process.env.FAIL_EVERY) === 0) code = 500;
     body = `instance=${process.env.CORRAL_INSTANCE} pid=${process.pid} ` +
       `marker=${process.env.MARKER || ''} early=${early}\n`;
   }

@@ -1,0 +1,107 @@
+//! When the manifests are read: a new revision of a Canary (or `autoRollback`) app starts a run
+//! from the revision in force; the manifest going back to the stable revision, or to another
+//! strategy, ends it; a run restored from disk gets its stable template back from the history.
+
+use super::{Kind, Run};
+use crate::controller::{now_ms, Controller};
+use crate::manifest::StrategyType;
+use crate::supervisor::{About, Template};
+
+impl Controller {
+    /// Starts, keeps, restarts or ends `name`'s run now that its manifest says `new`; `old` is
+    /// the template in force until now (none at start-up).
+    pub(in crate::controller) async fn canary_on_load(
+        &mut self,
+        name: &str,
+        old: Option<&Template>,
+        new: &Template,
+    ) {
+        let Some(located) = self.store.apps.get(name) else {
+            return;
+        };
+        let strategy = &located.app.spec.strategy;
+        let kind = match strategy.kind {
+            StrategyType::Canary => Kind::Canary,
+            _ if strategy.auto_rollback => Kind::Rolling,
+            _ => {
+                if self.canaries.runs.contains_key(name) {
+                    self.canaries.end(name);
+                }
+                return;
+            }
+        };
+        match self.canaries.runs.get(name) {
+            Some(run) if run.canary == new.revision && run.kind == kind => {
+                if self.canaries.stable.contains_key(name) {
+                    return;
+                }
+                let stable = run.stable.clone();
+                match self.template_from_history(name, &stable).await {
+                    Some(t) => {
+                        self.canaries.stable.insert(name.to_owned(), t);
+                    }
+                    None => {
+                        let msg = format!("the stable revision {stable} is not in the revision history: the rollout to {} goes on as a rolling update", new.revision);
+                        self.supervisor
+                            .events
+                            .warning(name, "RolloutStateLost", msg);
+                        self.canaries.end(name);
+                    }
+                }
+            }
+            Some(run) if run.stable == new.revision => self.canaries.end(name),
+            Some(run) => {
+                let stable = run.stable.clone();
+                self.begin_run(name, kind, &stable, &new.revision);
+            }
+            None => {
+                let settled = self.rollouts.settled_revision(name);
+                let Some(old) = old.filter(|o| Some(o.revision.as_str()) == settled) else {
+                    return;
+                };
+                if old.revision == new.revision {
+                    return;
+                }
+                self.canaries.stable.insert(name.to_owned(), old.clone());
+                let stable = old.revision.clone();
+                self.begin_run(name, kind, &stable, &new.revision);
+            }
+        }
+    }
+
+    fn begin_run(&mut self, name: &str, kind: Kind, stable: &str, canary: &str) {
+        let run = Run::new(kind, stable, canary, now_ms());
+        if kind == Kind::Canary {
+            let msg = format!("canary of revision {canary} beside the stable {stable}");
+            self.supervisor
+                .events
+                .normal_about(About::App(name), "CanaryStarted", msg);
+        }
+        self.canaries.windows.remove(name);
+        self.canaries.runs.insert(name.to_owned(), run);
+        self.canaries.dirty = true;
+    }
+
+    /// `name`'s process template at `revision` (a reload count folded in as `HASH.N`), from
+    /// the manifest kept in its revision history.
+    async fn template_from_history(&self, name: &str, revision: &str) -> Option<Template> {
+        let base = revision.split('.').next().unwrap_or(revision);
+        let entry = self
+            .histories
+            .get(name)?
+            .entries
+            .iter()
+            .find(|e| e.revision == base)?;
+        let mut located = self.store.apps.get(name)?.clone();
+        located.app = entry.app.clone();
+        let (profile, trust) = (self.config.profile.clone(), self.config.rules.trust);
+        let revision = revision.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut t = Template::resolve(&located, profile.as_deref(), trust);
+            t.revision = revision;
+            t
+        })
+        .await
+        .ok()
+    }
+}
