@@ -19,8 +19,9 @@
 # Usage: bench/canary.sh [REPORT.md]   (markdown section to REPORT.md, else to stdout)
 # Knobs (environment): BENCH_CANARY_WINDOW (s of load after the change, default 60),
 # BENCH_CANARY_RUNS (only these runs, e.g. "errors:rolling good:canary");
-# BENCH_QUICK=1 (`make test`'s smoke run, under 40 s: 2 instances, 6 s windows ended 1 s after the abort,
-# analysis every 2 s over 20 requests, 1 s pauses, no rolling run in the latency round).
+# BENCH_QUICK=1 (`make test`'s smoke run, under a minute: 2 instances, a canary's 10 s window
+# ended 1 s after its abort, the rolling update's 4 s, analysis every 2 s over 20 requests, 1 s
+# pauses, no rolling run in the latency round).
 # Builds corral (cargo, release unless BENCH_PROFILE=debug); needs wrk (bench/run.sh installs
 # it), node and curl. Everything it starts is stopped on exit; 127.0.0.1 only.
 
@@ -45,7 +46,7 @@ GOOD_TAIL_MS=2000                    # and this long after it completed
 RUNS=("errors rolling" "errors canary" "latency rolling" "latency canary" "good canary")
 QUICK=""
 if [[ -n ${BENCH_QUICK:-} ]]; then
-    QUICK=1 INSTANCES=2 LEAD=1 WINDOW=${BENCH_CANARY_WINDOW:-6} CALIBRATE=1
+    QUICK=1 INSTANCES=2 LEAD=1 WINDOW=${BENCH_CANARY_WINDOW:-10} CALIBRATE=1
     PAUSE=30s INTERVAL=2s MIN_REQUESTS=20 GOOD_PAUSE=1s GOOD_MAX=25 GOOD_TAIL_MS=1000
     RUNS=("errors rolling" "errors canary" "latency canary" "good canary")
 fi
@@ -123,25 +124,25 @@ log "starting corral: ${#names[@]} apps × $INSTANCES instances (${names[*]})"
 "$CORRAL" controller --manifests "$TMP/manifests" >"$TMP/controller.log" 2>&1 &
 CORRAL_PID=$!
 
-# The state of app $1 from `corral get -o json`, as "READY DONE ABORT_MS WEIGHT\tABORT_MESSAGE":
-# READY 1 when every instance runs revision $2 (empty: any one revision) and all are ready; DONE
-# 1 when it rolled out to a revision other than $2 and no RolloutAborted came; ABORT_MS the
-# RolloutAborted event's time (0: none); WEIGHT the canary's (-1: no canary).
+# The state of app $1 from `corral get -o json`, as "READY DONE_MS ABORT_MS\tABORT_MESSAGE":
+# READY 1 when every instance runs revision $2 (empty: any one revision) and all are ready;
+# DONE_MS the time of the RolloutComplete event of a revision other than $2 since unix ms $3,
+# unless a RolloutAborted came (0: none); ABORT_MS that RolloutAborted event's time (0: none).
 state() {
     # shellcheck disable=SC2016 # the ${…} below are JavaScript's
     "$CORRAL" get "$1" -o json 2>/dev/null | node -e '
       let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
         let a; try { a = JSON.parse(s); } catch { console.log("0 0 0\t"); return; }
-        const from = process.argv[1], n = Number(process.argv[2]);
+        const from = process.argv[1], n = Number(process.argv[2]), since = Number(process.argv[3]);
         const ins = a.instances || [];
         const revs = new Set(ins.map(i => i.revision));
-        const settled = ins.length === n && ins.every(i => i.ready && i.phase === "Running") && revs.size === 1;
-        const ready = settled && (!from || revs.has(from));
-        const abort = (a.events || []).filter(e => e.reason === "RolloutAborted").pop();
-        const done = settled && !abort && from && !revs.has(from) && revs.has(a.revision);
-        const weight = a.rollout ? a.rollout.weight : -1;
-        console.log(`${ready ? 1 : 0} ${done ? 1 : 0} ${abort ? abort.atMs : 0} ${weight}\t${abort ? abort.message : ""}`);
-      });' "${2:-}" "$INSTANCES"
+        const ready = ins.length === n && ins.every(i => i.ready && i.phase === "Running") &&
+          revs.size === 1 && (!from || revs.has(from));
+        const events = (a.events || []).filter(e => e.atMs >= since);
+        const abort = events.filter(e => e.reason === "RolloutAborted").pop();
+        const done = events.find(e => e.reason === "RolloutComplete" && from && !e.message.includes(from));
+        console.log(`${ready ? 1 : 0} ${done && !abort ? done.atMs : 0} ${abort ? abort.atMs : 0}\t${abort ? abort.message : ""}`);
+      });' "${2:-}" "$INSTANCES" "${3:-0}"
 }
 # The revision app $1 runs now.
 revision() { "$CORRAL" get "$1" -o json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).revision)}catch{console.log("")}})'; }
@@ -189,13 +190,14 @@ calibrate() {
 # to $RESULTS.
 run() {
     local round=$1 strategy=$2 name=$1-$2 marker=bad env=() seconds from change t
-    local ready said at w weight="" weights="" done_ms=0 abort_ms=0 message="" error="" stop_at=0
+    local ready said at done_ms=0 abort_ms=0 message="" error="" stop_at=0
     case $round in
         errors) env=('FAIL_PERCENT: "20"') ;;
         latency) env=("DELAY_MS: \"$DELAY_MS\"") ;;
         good) marker=v2 ;;
     esac
     seconds=$((LEAD + WINDOW))
+    [[ -n $QUICK && $strategy == rolling ]] && seconds=$((LEAD + 4))
     [[ $round == good ]] && seconds=$GOOD_MAX
     manifest "$name" "$strategy" "$marker" "${env[@]}" >"$TMP/next/$name.yaml"
     from=$(revision "$name")
@@ -206,14 +208,9 @@ run() {
     "$CORRAL" apply -f "$TMP/next/$name.yaml" >>"$TMP/apply.log" 2>&1 ||
         error="corral apply failed (see apply.log)"
     while kill -0 "$WRK_PID" 2>/dev/null; do
-        IFS=$'\t' read -r ready said <<<"$(state "$name" "$from")"
-        read -r _ t at w <<<"$ready"
-        ((done_ms == 0 && t == 1)) && done_ms=$(now_ms)
-        # The canary's weights as they change: "10@1.2 50@7.0 …" (s after the change).
-        if [[ -n $w && $w != -1 && $w != "$weight" ]]; then
-            weight=$w
-            weights+="${weights:+ }$w@$(awk -v a="$change" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')"
-        fi
+        IFS=$'\t' read -r ready said <<<"$(state "$name" "$from" "$change")"
+        read -r _ t at <<<"$ready"
+        ((done_ms == 0 && t > 0)) && done_ms=$t
         # The first RolloutAborted seen is kept: `get` shows a bounded list of recent events.
         ((abort_ms == 0 && at > 0)) && abort_ms=$at message=$said
         # The good revision's load ends GOOD_TAIL_MS after it completed (or aborted); in the quick run
@@ -230,12 +227,19 @@ run() {
     [[ $round == good && $done_ms == 0 && $abort_ms == 0 ]] &&
         error="${error:+$error; }not promoted within $GOOD_MAX s: $("$CORRAL" get "$name" 2>&1 | tail -1)"
     "$CORRAL" events "$name" -o json >"$TMP/$name.events" 2>&1
-    log "$name: $(sed -n 's/^RESULT //p' "$TMP/$name.wrk"), weights ${weights:-none}, aborted at ${abort_ms:-0}${error:+; $error}"
-    node -e 'const [round, strategy, wrk, change, done, abort, message, error, weights] = process.argv.slice(1);
+    log "$name: $(sed -n 's/^RESULT //p' "$TMP/$name.wrk"), aborted at ${abort_ms:-0}${error:+; $error}"
+    # The rollout's own events since the change (the whole list: `get`'s is bounded).
+    node -e 'const fs = require("fs");
+      const [round, strategy, wrk, change, done, abort, message, error, events] = process.argv.slice(1);
+      const steps = fs.readFileSync(events, "utf8").split("\n").filter(l => l.startsWith("{"))
+        .map(l => JSON.parse(l)).filter(e => e.atMs >= +change && /^(Canary|Rollout)/.test(e.reason))
+        .map(e => ({reason: e.reason, atMs: e.atMs, message: e.message}));
+      const aborted = steps.find(e => e.reason === "RolloutAborted");
       console.log(JSON.stringify({round, strategy, wrk: wrk ? JSON.parse(wrk) : null, changeMs: +change,
-        doneMs: +done, abortMs: +abort, abortMessage: message, error, weights}))' \
+        doneMs: +done, abortMs: aborted ? aborted.atMs : +abort,
+        abortMessage: aborted ? aborted.message : message, error, steps}))' \
         "$round" "$strategy" "$WRK_RESULT" "$change" "$done_ms" "${abort_ms:-0}" "$message" "$error" \
-        "$weights" >>"$RESULTS"
+        "$TMP/$name.events" >>"$RESULTS"
     # Its instances stop now: idle, they would still take memory and probes from the next runs.
     "$CORRAL" delete "$name" >>"$TMP/apply.log" 2>&1 || log "$name: corral delete failed"
 }

@@ -43,7 +43,7 @@ function caught(r) {
   if (!first) return { cell: `aborted ${secs(r.abortMs - r.changeMs)} after the change, before any bad answer`, s: 0 };
   const s = (r.abortMs - first) / 1000;
   const last = lastBad(r);
-  const tail = last ? `; last bad answer ${secs(last - r.abortMs)} after it` : "";
+  const tail = !last ? "" : last >= r.abortMs ? `; last bad answer ${secs(last - r.abortMs)} after it` : `; last bad answer ${secs(r.abortMs - last)} before it`;
   return { cell: `${s.toFixed(1)} s${tail}`, s };
 }
 
@@ -77,9 +77,21 @@ function verdict(round) {
   return `${line}.`;
 }
 
-/** The canary's weights as polled, with when (s after the change). */
-const weights = (r) =>
-  r.weights ? ` (weight ${r.weights.split(" ").map((x) => x.replace("@", "% at ") + " s").join(", ")})` : "";
+/** The canary's course from its events: "10% at 0.4 s, 50% at 5.5 s, promoted at 10.6 s". */
+function weights(r) {
+  const at = (e) => `${((e.atMs - r.changeMs) / 1000).toFixed(1)} s`;
+  const course = (r.steps || [])
+    .map((e) => {
+      const w = /weight (\d+)%/.exec(e.message);
+      if (e.reason === "CanaryWeight" && w) return `${w[1]}% at ${at(e)}`;
+      if (e.reason === "CanaryPromoted") return `promoted at ${at(e)}`;
+      if (e.reason === "RolloutAborted") return `aborted at ${at(e)}`;
+      if (e.reason === "RolloutComplete") return `complete at ${at(e)}`;
+      return null;
+    })
+    .filter(Boolean);
+  return course.length ? ` (after the change: ${course.join(", ")})` : "";
+}
 
 const bad = runs.filter((r) => r.round !== "good");
 const good = find("good", "canary");
@@ -98,7 +110,7 @@ const goodRow = (() => {
 
 const pauses = `setWeight 10, pause ${meta.pause}, setWeight 50, pause ${meta.pause}, setWeight 100`;
 const window = meta.quick
-  ? `${meta.window} s of load after the change (a canary's load ends 1 s after its abort)`
+  ? `up to ${meta.window} s of load after the change (a canary's ends 1 s after its abort, the rolling update's after 4 s)`
   : `${meta.window} s of load after the change, alike for every run`;
 console.log(`## Canary vs rolling update: a bad revision under load
 
