@@ -23,7 +23,7 @@
 # ended 1 s after its abort, the rolling update's 4 s, analysis every 2 s over 20 requests, 1 s
 # pauses, no rolling run in the latency round).
 # Builds corral (cargo, release unless BENCH_PROFILE=debug); needs wrk (bench/run.sh installs
-# it), node and curl. Everything it starts is stopped on exit; 127.0.0.1 only.
+# it) and node. Everything it starts is stopped on exit; 127.0.0.1 only.
 
 set -uo pipefail
 
