@@ -123,7 +123,9 @@ out to a bad revision ${meta.lead} s into the load, ${window}:
   requests, maxErrorRate 1 (the default), maxLatencyRatio 2.
 
 The slow revision waits ${meta.delayMs} ms before answering: 2 × the stable revision's p95 under
-the same load, measured first (p50 ${(meta.baseP50Us / 1000).toFixed(1)} ms, p95 ${(meta.baseP95Us / 1000).toFixed(1)} ms).
+the same load as clients see it, measured first (p50 ${(meta.baseP50Us / 1000).toFixed(1)} ms, p95 ${(meta.baseP95Us / 1000).toFixed(1)} ms; most
+of it is queueing in wrk and the proxy on a shared machine: the analysis compares the apps' own
+answer times, as the abort messages below show).
 Failed = wrk's socket errors + non-2xx answers. The bad revision's answers are counted by the
 revision web.js writes in the body; the first bad answer is the first 500 (in the latency round
 the slow revision's first answer); the rollback is the \`RolloutAborted\` event. Target: the
