@@ -75,9 +75,10 @@ clean:
 	$(CARGO) clean
 
 .PHONY: bench
-## corral vs PM2 on the same Node apps (~15 min; installs wrk, nginx, haproxy and a private PM2; not part of `test`):
+## corral vs PM2 on the same Node apps (~20 min; installs wrk, nginx, haproxy and a private PM2; not part of `test`):
 ## throughput and reloads, memory-limit reaction, watch reloads under load, log throughput, the
-## controller's CPU with 1 000 instances scraped every second.
+## controller's CPU with 1 000 instances scraped every second, a bad revision rolled out by a
+## rolling update and by a canary.
 ## Writes docs/benchmarks.md; see bench/run.sh.
 bench:
 	bench/run.sh
