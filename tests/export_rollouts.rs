@@ -209,3 +209,27 @@ fn every_step_shape_maps_one_to_one_and_the_schema_check_can_fail() {
         assert!(!validator.is_valid(&broken), "{pointer} accepted");
     }
 }
+
+#[test]
+fn auto_rollback_on_a_rolling_app_is_a_warning_with_or_without_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: corral/v1\nkind: App\nmetadata: {name: web}\nspec:\n  command: [sleep, '9']\n  strategy: {autoRollback: true}\n",
+    )
+    .unwrap();
+    for flag in [None, Some("--rollouts")] {
+        let mut args = vec!["-f", file.to_str().unwrap(), "--image", IMAGE];
+        args.extend(flag);
+        let out = export(&args);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(out.status.success(), "{stderr}");
+        let docs = documents(&String::from_utf8(out.stdout).unwrap());
+        assert_eq!(docs[0].1["kind"], "Deployment");
+        assert!(
+            stderr.contains("app/web: autoRollback is not exported"),
+            "{stderr}"
+        );
+    }
+}

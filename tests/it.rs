@@ -48,6 +48,7 @@ mod logs_spam;
 mod manifest_bad;
 mod manifest_cli;
 mod manifest_schema;
+mod manifest_strategy;
 mod memory_ceiling;
 mod memory_limit;
 mod metrics;

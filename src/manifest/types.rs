@@ -569,8 +569,8 @@ pub struct Analysis {
     #[serde(default = "default_min_requests")]
     #[schemars(range(min = 1))]
     pub min_requests: u32,
-    /// Percentage points the canary's error rate (5xx responses and failed connections) may
-    /// exceed stable's; default 1, 0 to 100.
+    /// `mode: http` only: percentage points the canary's error rate (5xx responses and failed
+    /// connections) may exceed stable's; default 1, 0 to 100.
     #[serde(default = "default_max_error_rate")]
     #[schemars(range(min = 0, max = 100))]
     pub max_error_rate: f64,

@@ -110,6 +110,11 @@ fn check_http_only(app: &App, doc: &serde_yaml::Value) -> Option<Problem> {
             at(&[Key("analysis"), Key("maxLatencyRatio")]),
             "latency analysis",
         )
+    } else if written(doc, "maxErrorRate") {
+        (
+            at(&[Key("analysis"), Key("maxErrorRate")]),
+            "judging error rates",
+        )
     } else if written(doc, "minRequests") {
         (
             at(&[Key("analysis"), Key("minRequests")]),

@@ -96,12 +96,13 @@ fn rolling_update_takes_auto_rollback() {
 
 #[test]
 fn a_canary_without_http_counts_instances_and_keeps_the_default_analysis() {
-    // tcp, inherit or no listen: a share of instances; maxErrorRate and failureLimit still mean
-    // something (what the modes can see), the request-level fields do not.
+    // tcp, inherit or no listen: a share of instances, judged by what those modes can see
+    // (exits, readiness, liveness): interval and failureLimit mean something, the request-level
+    // fields do not.
     for listen in ["", TCP, "  listen: [{port: 8080}]\n"] {
         let s = parse(
             listen,
-            "    type: Canary\n    steps: [{setWeight: 25}, {pause: {duration: 1m}}, {setWeight: 100}]\n    analysis: {maxErrorRate: 5, failureLimit: 1}\n",
+            "    type: Canary\n    steps: [{setWeight: 25}, {pause: {duration: 1m}}, {setWeight: 100}]\n    analysis: {interval: 30s, failureLimit: 1}\n",
         );
         assert!(s.is_ok(), "{listen}: {s:?}");
     }
@@ -231,6 +232,10 @@ fn request_level_fields_need_every_listen_entry_in_http_mode() {
             "canaryHeader: header routing",
         ),
         (
+            "    analysis: {maxErrorRate: 1}\n",
+            "analysis.maxErrorRate: judging error rates",
+        ),
+        (
             "    analysis: {minRequests: 100}\n",
             "analysis.minRequests: counting requests",
         ),
@@ -272,4 +277,72 @@ fn a_canary_serializes_back_to_what_parses() {
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["steps"][0], serde_json::json!({"setWeight": 10}));
     assert_eq!(serde_json::from_value::<Strategy>(json).unwrap(), s);
+}
+
+mod fuzz {
+    use super::{parse, HTTP, TCP};
+    use proptest::prelude::*;
+
+    /// A step as written: a weight (some out of range), a timed pause, or a pause for a person.
+    #[derive(Debug, Clone)]
+    enum Written {
+        Weight(i32),
+        Timed(u32),
+        Wait,
+    }
+
+    fn written() -> impl Strategy<Value = Written> {
+        prop_oneof![
+            3 => prop_oneof![Just(100), Just(0), -5i32..=130].prop_map(Written::Weight),
+            1 => (0u32..5000).prop_map(Written::Timed),
+            1 => Just(Written::Wait),
+        ]
+    }
+
+    proptest! {
+        /// Any step list, flow or block style, on any listen mode: accepted exactly when every
+        /// weight is 0 to 100 and the list ends in `setWeight: 100` or `pause: {}`; refused
+        /// otherwise with a line and column inside the steps and the fix, never a panic.
+        #[test]
+        fn a_step_list_is_accepted_exactly_when_it_ends_in_a_promotion(
+            steps in prop::collection::vec(written(), 0..7),
+            block in any::<bool>(),
+            listen in prop_oneof![Just(""), Just(HTTP), Just(TCP)],
+        ) {
+            let items: Vec<String> = steps
+                .iter()
+                .map(|s| match s {
+                    Written::Weight(w) => format!("{{setWeight: {w}}}"),
+                    Written::Timed(ms) => format!("{{pause: {{duration: {ms}ms}}}}"),
+                    Written::Wait => "{pause: {}}".to_owned(),
+                })
+                .collect();
+            let list = if block {
+                items.iter().map(|i| format!("\n      - {i}")).collect::<String>()
+            } else {
+                format!(" [{}]", items.join(", "))
+            };
+            let parsed = parse(listen, &format!("    type: Canary\n    steps:{list}\n"));
+            let in_range = steps
+                .iter()
+                .all(|s| !matches!(s, Written::Weight(w) if !(0..=100).contains(w)));
+            let promotes = matches!(steps.last(), Some(Written::Weight(100) | Written::Wait));
+            match parsed {
+                Ok(s) => {
+                    prop_assert!(in_range && promotes, "accepted {steps:?}");
+                    prop_assert_eq!(s.steps.len(), steps.len());
+                }
+                Err(e) => {
+                    prop_assert!(!(in_range && promotes), "refused {:?}: {}", steps, e);
+                    let line: usize = e.split(':').nth(1).unwrap().parse().unwrap();
+                    let first = if listen.is_empty() { 8 } else { 9 };
+                    prop_assert!(line >= first, "{e}");
+                    let fix = e.contains("add `- setWeight: 100`")
+                        || e.contains("a weight from 0 to 100")
+                        || e.contains("a Canary needs steps");
+                    prop_assert!(fix, "{e}");
+                }
+            }
+        }
+    }
 }

@@ -58,6 +58,18 @@ pub struct CanaryHold {
     pub instances: u32,
 }
 
+impl CanaryHold {
+    /// Canary instances for `weight` percent of `replicas`: rounded up, at least one (so header
+    /// routing and the analysis have a canary to reach, as Argo Rollouts' basic canary), at most
+    /// `replicas`; none when `replicas` is 0. In `tcp` and `inherit` mode, where the balancer
+    /// spreads over every instance, `instances` of them beside `replicas` stable ones take
+    /// `instances / (replicas + instances)` of the connections.
+    pub fn instances_for(weight: u8, replicas: u32) -> u32 {
+        let wanted = (u64::from(weight.min(100)) * u64::from(replicas)).div_ceil(100);
+        (wanted as u32).max(1).min(replicas)
+    }
+}
+
 /// `maxSurge`/`maxUnavailable` as counts, and `minReadySeconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RolloutLimits {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::*;
 
 mod canary;
+mod canary_props;
 mod memory;
 mod proptests;
 mod rollout;

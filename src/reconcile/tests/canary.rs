@@ -238,3 +238,32 @@ fn a_stable_instance_over_its_memory_limit_is_replaced_by_a_stable_one() {
     assert_eq!(live(&sim), held(2, 1));
     assert!(sim.live().iter().all(|i| i.id != id));
 }
+
+#[test]
+fn instances_for_a_weight_round_up_at_least_one_at_most_all() {
+    let cases = [
+        (0, 4, 1),
+        (1, 4, 1),
+        (10, 4, 1),
+        (25, 4, 1),
+        (26, 4, 2),
+        (50, 4, 2),
+        (51, 4, 3),
+        (100, 4, 4),
+        (10, 1, 1),
+        (50, 0, 0),
+        (100, 0, 0),
+        (33, 3, 1),
+        (34, 3, 2),
+        (200, 3, 3),
+        (1, u32::MAX, 42_949_673),
+        (100, u32::MAX, u32::MAX),
+    ];
+    for (weight, replicas, want) in cases {
+        assert_eq!(
+            CanaryHold::instances_for(weight, replicas),
+            want,
+            "{weight}% of {replicas}"
+        );
+    }
+}

@@ -12,11 +12,11 @@ use proptest::prelude::*;
 use super::sim::{Sim, Step};
 use super::*;
 
-const REVISIONS: [&str; 3] = ["a", "b", "c"];
+pub(super) const REVISIONS: [&str; 3] = ["a", "b", "c"];
 
 /// One thing that happens to the app between two plans.
 #[derive(Debug, Clone)]
-enum Event {
+pub(super) enum Event {
     /// The instance picked (modulo the live count) exits on its own.
     Crash { pick: usize, success: bool },
     /// The readiness probe of the picked `Starting` instance passes.
@@ -35,7 +35,7 @@ enum Event {
     Memory { pick: usize },
 }
 
-fn event() -> impl Strategy<Value = Event> {
+pub(super) fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
         3 => (any::<usize>(), any::<bool>())
             .prop_map(|(pick, success)| Event::Crash { pick, success }),
@@ -51,7 +51,7 @@ fn event() -> impl Strategy<Value = Event> {
 }
 
 /// The limits the planner applies: never both zero (validation forbids it; the planner surges 1).
-fn limits(surge: u32, unavailable: u32, min_ready: Duration) -> RolloutLimits {
+pub(super) fn limits(surge: u32, unavailable: u32, min_ready: Duration) -> RolloutLimits {
     RolloutLimits {
         max_surge: if surge == 0 && unavailable == 0 {
             1
@@ -64,7 +64,7 @@ fn limits(surge: u32, unavailable: u32, min_ready: Duration) -> RolloutLimits {
 }
 
 /// A starting manifest: 0..=6 replicas, probe or default readiness, some `minReadySeconds`.
-fn manifest() -> impl Strategy<Value = (DesiredApp, Duration)> {
+pub(super) fn manifest() -> impl Strategy<Value = (DesiredApp, Duration)> {
     (
         0u32..=6,
         0usize..3,
@@ -82,14 +82,14 @@ fn manifest() -> impl Strategy<Value = (DesiredApp, Duration)> {
 }
 
 /// Non-`Stopping` instances.
-fn live(obs: &ObservedApp) -> impl Iterator<Item = &ObservedInstance> {
+pub(super) fn live(obs: &ObservedApp) -> impl Iterator<Item = &ObservedInstance> {
     obs.instances.iter().filter(|i| i.phase != Phase::Stopping)
 }
 
 /// Indices in `0..replicas` with an instance ready for `minReadySeconds` at `now`, as observed.
 /// Counted per index: an old instance and its surged replacement serve as one. An instance over
 /// its memory limit again right after starting is a failed run, like a crash: not counted.
-fn available(app: &DesiredApp, obs: &ObservedApp, now: Instant) -> u32 {
+pub(super) fn available(app: &DesiredApp, obs: &ObservedApp, now: Instant) -> u32 {
     let ready = |i: &&ObservedInstance| match i.phase {
         Phase::Ready { since } => since + app.rollout.min_ready <= now,
         _ => false,
@@ -112,17 +112,17 @@ fn restarts(app: &DesiredApp, success: bool) -> bool {
 }
 
 /// What the step checks remember between steps.
-struct Invariants {
+pub(super) struct Invariants {
     /// The manifest in force at the last step.
-    desired: DesiredApp,
+    pub(super) desired: DesiredApp,
     /// Whether `committed` (see [`Invariants::never_exceeds`]) has been within
     /// `replicas + maxSurge` since `desired` took effect.
-    within: bool,
+    pub(super) within: bool,
 }
 
 impl Invariants {
     /// Checks one plan execution.
-    fn check(&mut self, sim: &Sim, step: &Step) {
+    pub(super) fn check(&mut self, sim: &Sim, step: &Step) {
         let app = &sim.desired;
         if *app != self.desired {
             self.desired = app.clone();
@@ -138,7 +138,7 @@ impl Invariants {
 
     /// **No duplicates**: never two non-`Stopping` instances of one revision at one index
     /// (one over its memory limit and its replacement are an old and a new one).
-    fn no_duplicates(&self, step: &Step) {
+    pub(super) fn no_duplicates(&self, step: &Step) {
         let mut seen = BTreeMap::new();
         for i in live(&step.after) {
             let within = i.memory == MemoryState::Within;
@@ -153,7 +153,7 @@ impl Invariants {
 
     /// **Back-off respected**: no `Start` at an index before its `retry_at` after an unplanned
     /// exit (whether the slot is empty or still has an instance of an old revision).
-    fn back_off_respected(&self, app: &DesiredApp, step: &Step) {
+    pub(super) fn back_off_respected(&self, app: &DesiredApp, step: &Step) {
         for (index, _) in starts(&step.plan) {
             let retry = step
                 .before
@@ -171,7 +171,7 @@ impl Invariants {
 
     /// **Restart policy respected**: an index left empty by an unplanned exit is started again
     /// only if the policy says so (`Always`; `OnFailure` after a failure; never with `Never`).
-    fn restart_policy_respected(&self, app: &DesiredApp, step: &Step) {
+    pub(super) fn restart_policy_respected(&self, app: &DesiredApp, step: &Step) {
         for (index, _) in starts(&step.plan) {
             if step.before.instances.iter().any(|i| i.index == index) {
                 continue; // a rollout's surge, not a restart
@@ -189,7 +189,7 @@ impl Invariants {
 
     /// **Stopping blocks its index**: no `Start` at an index whose only process is still
     /// `Stopping` (it may still hold what the index owns); the start waits for the exit.
-    fn stopping_blocks_its_index(&self, step: &Step) {
+    pub(super) fn stopping_blocks_its_index(&self, step: &Step) {
         for (index, _) in starts(&step.plan) {
             let at: Vec<_> = step
                 .before
@@ -274,7 +274,7 @@ impl Invariants {
 }
 
 /// Applies one event, then lets the controller plan.
-fn apply(sim: &mut Sim, event: &Event) {
+pub(super) fn apply(sim: &mut Sim, event: &Event) {
     match *event {
         Event::Crash { pick, success } => {
             if !sim.obs.instances.is_empty() {
@@ -316,7 +316,7 @@ fn apply(sim: &mut Sim, event: &Event) {
 }
 
 /// Runs `events` on a sim of `app` with every invariant checked at every step.
-fn run(app: DesiredApp, stop_delay: Duration, events: &[Event]) -> Sim {
+pub(super) fn run(app: DesiredApp, stop_delay: Duration, events: &[Event]) -> Sim {
     let t = Instant::now();
     let mut sim = Sim::new(app.clone(), t);
     sim.stop_delay = stop_delay;
