@@ -152,6 +152,9 @@ fn a_good_canary_gets_its_share_and_the_header_then_is_promoted_without_a_failur
         - before.markers.get("v2").copied().unwrap_or(0);
     let all = after.ok - before.ok;
     let share = v2 as f64 / all as f64;
+    if !(0.18..0.32).contains(&share) {
+        eprintln!("{}\n{:?}", ctl.corral_ok(&["describe", "good"]), after);
+    }
     assert!(
         (0.18..0.32).contains(&share),
         "canary share {share:.2} ({v2} of {all})"

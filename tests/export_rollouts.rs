@@ -35,7 +35,9 @@ fn rollout_schema() -> jsonschema::Validator {
         .join("tests/fixtures/argo-rollouts/rollout.schema.json");
     let mut schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     strict(&mut schema);
-    jsonschema::validator_for(&schema).unwrap()
+    // Kubernetes' structural schemas are OpenAPI v3, a JSON Schema draft 4 dialect (and draft 4
+    // builds here in a tenth of the time 2020-12 takes).
+    jsonschema::draft4::new(&schema).unwrap()
 }
 
 /// The documents of an export, with the comment lines above each.

@@ -15,6 +15,7 @@ mod revision;
 pub mod scalars;
 mod schema;
 pub mod starter;
+pub mod strategy;
 pub mod types;
 mod validate;
 mod validate_strategy;

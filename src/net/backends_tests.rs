@@ -228,3 +228,79 @@ fn a_lease_reaches_the_counters_of_its_backend_s_revision() {
     lease.backend.revision.failed();
     assert_eq!(rotation.revision_stats()["canary"].failed_attempts, 1);
 }
+
+/// The cost of routing, per pick: run with `--ignored --nocapture` (in `--release` for figures
+/// worth quoting). Single thread, then two threads picking at once (the shared counters).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn pick_cost() {
+    use std::time::Instant;
+    const N: u32 = 2_000_000;
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("host", "app.test"),
+        ("user-agent", "wrk"),
+        ("accept", "*/*"),
+        ("x-forwarded-for", "127.0.0.1"),
+        ("x-forwarded-proto", "http"),
+        ("forwarded", "for=127.0.0.1;proto=http"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    let time = |rotation: &Rotation, headers: &HeaderMap, threads: u32| -> f64 {
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    for _ in 0..N {
+                        let lease = rotation.pick("http", &[], &mut Choice::request(headers));
+                        std::hint::black_box(lease);
+                    }
+                });
+            }
+        });
+        started.elapsed().as_nanos() as f64 / f64::from(N)
+    };
+    let counters = RevisionCounters::default();
+    let counting = |threads: u32| -> f64 {
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    for _ in 0..N {
+                        let received = Instant::now();
+                        counters.attempt();
+                        counters.responded(200, received.elapsed());
+                    }
+                });
+            }
+        });
+        let per_thread = started.elapsed().as_nanos() as f64 / f64::from(N);
+        // `Instant::now()` stands in for the `received` stamp the proxy takes anyway.
+        per_thread - clock_cost()
+    };
+    for threads in [1, 2] {
+        let plain = canary_rotation(10);
+        plain.set_canary(None);
+        let canary = canary_rotation(10);
+        let mut tester = headers.clone();
+        tester.insert("x-corral-canary", HeaderValue::from_static("always"));
+        // Warm up, then the figures.
+        let _ = time(&plain, &headers, threads);
+        println!(
+            "{threads} thread(s), 5 backends: no route {:.1} ns/pick; canary weight 10 {:.1}; \
+             canary header {:.1}; revision counters per request {:.1}",
+            time(&plain, &headers, threads),
+            time(&canary, &headers, threads),
+            time(&canary, &tester, threads),
+            counting(threads),
+        );
+    }
+    fn clock_cost() -> f64 {
+        let started = Instant::now();
+        for _ in 0..N {
+            std::hint::black_box(Instant::now());
+        }
+        started.elapsed().as_nanos() as f64 / f64::from(N)
+    }
+}

@@ -87,7 +87,7 @@ impl Run {
     pub fn hold(&self, replicas: u32) -> Option<CanaryHold> {
         self.holding().then(|| CanaryHold {
             stable: self.stable.clone(),
-            instances: instances_for(self.weight, replicas),
+            instances: CanaryHold::instances_for(self.weight, replicas),
         })
     }
 
@@ -113,7 +113,7 @@ impl Run {
                         self.weight = *w;
                         notes.push(Note::Weight(*w));
                     }
-                    if canary_ready < instances_for(*w, replicas) {
+                    if canary_ready < CanaryHold::instances_for(*w, replicas) {
                         break;
                     }
                     self.next(now_ms);
@@ -166,12 +166,6 @@ impl Run {
     }
 }
 
-/// Canary instances for `weight` percent of `replicas`: rounded up, at least one.
-pub fn instances_for(weight: u8, replicas: u32) -> u32 {
-    let share = (u64::from(replicas) * u64::from(weight.min(100))).div_ceil(100);
-    (share as u32).max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,17 +181,6 @@ mod tests {
             CanaryStep::SetWeight(50),
             CanaryStep::Pause { duration: None },
         ]
-    }
-
-    #[test]
-    fn instances_follow_the_weight_rounded_up_with_at_least_one() {
-        assert_eq!(instances_for(0, 4), 1);
-        assert_eq!(instances_for(10, 4), 1);
-        assert_eq!(instances_for(25, 4), 1);
-        assert_eq!(instances_for(26, 4), 2);
-        assert_eq!(instances_for(50, 4), 2);
-        assert_eq!(instances_for(100, 4), 4);
-        assert_eq!(instances_for(10, 0), 1);
     }
 
     #[test]

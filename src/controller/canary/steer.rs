@@ -60,9 +60,16 @@ impl Controller {
         if run_kind(self, name) == Some(Kind::Rolling) {
             self.roll_back_when_stalled(name, &strategy, now);
         }
-        if self.canaries.runs.get(name).is_some_and(|r| r.holding()) && http {
-            let check = self.analyse(name, &stable, &canary, &strategy, now);
-            wake = [wake, check].into_iter().flatten().min();
+        let wanted = self.canaries.runs.get(name).and_then(|r| r.hold(replicas));
+        match wanted {
+            // Judged once every canary instance of the step is ready, from a fresh window.
+            Some(hold) if http && canary_ready >= hold.instances => {
+                let check = self.analyse(name, &stable, &canary, &strategy, now);
+                wake = [wake, check].into_iter().flatten().min();
+            }
+            _ => {
+                self.canaries.windows.remove(name);
+            }
         }
         let run = self.canaries.runs.get(name)?;
         let (revision, hold, holding) =
@@ -103,9 +110,18 @@ impl Controller {
             .or_insert_with(|| Window {
                 since: now,
                 start: stats.clone(),
+                grace: true,
             });
         if now < window.since + interval {
             return Some(window.since + interval);
+        }
+        if window.grace {
+            *window = Window {
+                since: now,
+                start: stats,
+                grace: false,
+            };
+            return Some(now + interval);
         }
         let figures = |rev: &str| -> Figures {
             let (Some(end), start) = (stats.get(rev), window.start.get(rev)) else {
@@ -148,6 +164,7 @@ impl Controller {
             Window {
                 since: now,
                 start: stats,
+                grace: false,
             },
         );
         Some(now + interval)
@@ -219,7 +236,7 @@ impl Controller {
         let events = &mut self.supervisor.events;
         match note {
             Note::Weight(w) => {
-                let n = super::run::instances_for(w, replicas);
+                let n = crate::reconcile::CanaryHold::instances_for(w, replicas);
                 let msg = format!("canary weight {w}% ({n} canary instance(s))");
                 events.normal(name, "CanaryWeight", msg);
             }
