@@ -235,3 +235,27 @@ fn auto_rollback_on_a_rolling_app_is_a_warning_with_or_without_the_flag() {
         );
     }
 }
+
+#[test]
+fn a_blue_green_app_is_a_deployment_and_a_warning_with_or_without_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: corral/v1\nkind: App\nmetadata: {name: web}\nspec:\n  command: [sleep, '9']\n  listen: [{port: 8080, mode: http}]\n  strategy: {type: BlueGreen, previewPort: 8081}\n",
+    )
+    .unwrap();
+    for flag in [None, Some("--rollouts")] {
+        let mut args = vec!["-f", file.to_str().unwrap(), "--image", IMAGE];
+        args.extend(flag);
+        let out = export(&args);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(out.status.success(), "{stderr}");
+        let docs = documents(&String::from_utf8(out.stdout).unwrap());
+        assert!(docs.iter().any(|d| d.1["kind"] == "Deployment"), "{docs:?}");
+        assert!(
+            stderr.contains("app/web: strategy BlueGreen became a rolling Deployment"),
+            "{stderr}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ mod balance_bind_error;
 mod balance_inherit;
 mod balance_readiness;
 mod balance_slow_start;
+mod blue_green;
 mod canary;
 mod cgroup_limits;
 mod cli_apply;

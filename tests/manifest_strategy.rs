@@ -84,7 +84,7 @@ fn the_controller_reports_a_bad_strategy_where_it_is_and_keeps_the_app_running()
     assert!(
         problem
             .message
-            .contains("spec.strategy.type: BlueGreen is not supported yet: use Canary"),
+            .contains("spec.strategy.type: a BlueGreen needs `previewPort: N`"),
         "{problem:?}"
     );
     ctl.assert_stays(

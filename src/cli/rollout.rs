@@ -180,6 +180,10 @@ fn canary_progress(name: &str, r: &RolloutStatus) -> (String, Option<bool>) {
         r.stable.instances
     );
     let mut figures = figures;
+    let kind = match r.strategy.as_str() {
+        "BlueGreen" => "blue-green rollout",
+        _ => "canary",
+    };
     for (role, rev) in [("canary", &r.canary), ("stable", &r.stable)] {
         if let Some(t) = &rev.traffic {
             figures.push_str(&format!("; {role} {}", t.summary()));
@@ -187,7 +191,7 @@ fn canary_progress(name: &str, r: &RolloutStatus) -> (String, Option<bool>) {
     }
     if let Some(why) = &r.aborted {
         let line = format!(
-            "app \"{name}\" canary was aborted ({why}): traffic is back on revision {}; \
+            "app \"{name}\" {kind} was aborted ({why}): traffic is back on revision {}; \
              corral rollout retry {name} tries again",
             r.stable.revision
         );
@@ -195,12 +199,12 @@ fn canary_progress(name: &str, r: &RolloutStatus) -> (String, Option<bool>) {
     }
     if r.paused {
         let line = format!(
-            "app \"{name}\" canary is paused at {figures}: corral rollout promote {name} goes on"
+            "app \"{name}\" {kind} is paused at {figures}: corral rollout promote {name} goes on"
         );
         return (line, None);
     }
     (
-        format!("Waiting for app \"{name}\" canary to finish: {figures}..."),
+        format!("Waiting for app \"{name}\" {kind} to finish: {figures}..."),
         None,
     )
 }

@@ -12,6 +12,7 @@ mod listen;
 mod load;
 mod memory;
 mod metrics_snapshot;
+mod preview;
 mod record;
 mod requests;
 mod rollout;
@@ -125,6 +126,8 @@ struct Controller {
     canaries: canary::Canaries,
     /// Listening sockets per app.
     listening: listen::Listening,
+    /// The preview ports of BlueGreen rollouts.
+    previews: preview::Previews,
     /// Latest CPU/RSS sample per instance pid.
     usage: BTreeMap<u32, Usage>,
     /// The trees the metrics sampler should measure.
@@ -201,6 +204,7 @@ pub async fn run(
         rollouts: rollout::Rollouts::default(),
         canaries: canary::Canaries::load(config_home.root()).await,
         listening: listen::Listening::new(inherited),
+        previews: preview::Previews::default(),
         usage: BTreeMap::new(),
         sampled_pids: pids_tx,
         watches: crate::watch::Watches::new(config_home.root(), watch_tx),
@@ -558,6 +562,7 @@ impl Controller {
                 .collect();
             self.listening.set_backends(&app, ready);
         }
+        self.update_previews();
     }
 
     /// Forgets deleted apps once their last process is gone, closing their sockets.
@@ -577,6 +582,7 @@ impl Controller {
             self.reloads.remove(&app);
             self.rollouts.forget(&app);
             self.canaries.forget(&app);
+            self.previews.remove(&app);
             self.histories.remove(&app);
             self.supervisor.forget_history(&app);
             self.supervisor.events.forget(&app);

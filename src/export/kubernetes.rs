@@ -153,6 +153,9 @@ pub fn export(located: &Located, opts: &Options) -> Result<Exported, ExportError
         ..DeploymentSpec::default()
     };
     let canary = s.kind == StrategyType::Canary;
+    if s.kind == StrategyType::BlueGreen {
+        warn("strategy BlueGreen became a rolling Deployment: an Argo Rollouts blueGreen needs an active and a preview Service, which this export does not write yet".into());
+    }
     if s.auto_rollback {
         warn("autoRollback is not exported: a Deployment past progressDeadlineSeconds is only reported, never rolled back".into());
     }

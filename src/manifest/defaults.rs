@@ -96,6 +96,9 @@ impl Default for Strategy {
             steps: Vec::new(),
             analysis: None,
             canary_header: None,
+            preview_port: None,
+            auto_promotion_seconds: None,
+            scale_down_delay: None,
         }
     }
 }

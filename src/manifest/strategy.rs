@@ -16,7 +16,8 @@ use super::quantity::{DurationSpec, IntOrPercent};
 pub struct Strategy {
     /// `RollingUpdate` (default): instances are replaced a few at a time. `Canary`: the new
     /// revision gets a share of the traffic by `steps` while the old one keeps running, and is
-    /// promoted or rolled back. `BlueGreen` is not supported yet.
+    /// promoted or rolled back. `BlueGreen`: the new revision comes up in full behind
+    /// `previewPort`, then the public port switches to it at once.
     #[serde(rename = "type", default)]
     pub kind: StrategyType,
     /// Instances allowed above `instances` during a rollout (and a canary's promotion): a count
@@ -61,6 +62,19 @@ pub struct Strategy {
     /// it before any user does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary_header: Option<CanaryHeader>,
+    /// `BlueGreen` only, required there: the port where the new revision answers (for the
+    /// first listen entry, on its host) while the public port still serves the old one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_port: Option<u16>,
+    /// `BlueGreen` only: switch the public port this many seconds after every new instance is
+    /// ready (and, when `analysis` is written, after a check of the preview traffic passed);
+    /// absent, wait for `corral rollout promote`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_promotion_seconds: Option<u32>,
+    /// `BlueGreen` only: how long the old revision keeps running after the switch, so that
+    /// `corral rollout abort` sends the traffic back at once; default `30s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_delay: Option<DurationSpec>,
 }
 
 impl Strategy {
@@ -79,7 +93,8 @@ pub enum StrategyType {
     /// Send a share of the traffic to the new revision by `steps`, judge it by `analysis`,
     /// then promote it (a rolling replacement) or roll it back.
     Canary,
-    /// Not supported yet: use `Canary`.
+    /// Bring the new revision up in full behind `previewPort`, switch the public port to it at
+    /// promotion, keep the old one for `scaleDownDelay`.
     BlueGreen,
 }
 

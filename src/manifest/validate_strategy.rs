@@ -22,13 +22,11 @@ fn at(keys: &[Seg<'static>]) -> Vec<Seg<'static>> {
 pub fn check(app: &App, doc: &serde_yaml::Value) -> Option<Problem> {
     let s = &app.spec.strategy;
     match s.kind {
-        StrategyType::BlueGreen => Some(Problem::at(
-            at(&[Key("type")]),
-            "BlueGreen is not supported yet: use Canary (steps of setWeight and pause, then a \
-             promotion), or RollingUpdate",
-        )),
-        StrategyType::RollingUpdate => canary_only(s),
-        StrategyType::Canary => check_canary(app, doc),
+        StrategyType::BlueGreen => check_blue_green(app, doc),
+        StrategyType::RollingUpdate => {
+            canary_only(s).or_else(|| blue_green_only(s, "a RollingUpdate"))
+        }
+        StrategyType::Canary => blue_green_only(s, "a Canary").or_else(|| check_canary(app, doc)),
     }
 }
 
@@ -48,6 +46,71 @@ fn canary_only(s: &Strategy) -> Option<Problem> {
              or remove {key}"
         ),
     ))
+}
+
+/// A field that only a BlueGreen reads, set on another strategy type.
+fn blue_green_only(s: &Strategy, kind: &str) -> Option<Problem> {
+    let key = [
+        ("previewPort", s.preview_port.is_some()),
+        ("autoPromotionSeconds", s.auto_promotion_seconds.is_some()),
+        ("scaleDownDelay", s.scale_down_delay.is_some()),
+    ]
+    .into_iter()
+    .find_map(|(key, set)| set.then_some(key))?;
+    Some(Problem::at(
+        at(&[Key(key)]),
+        format!("is only for type: BlueGreen (this strategy is {kind}); remove {key}"),
+    ))
+}
+
+/// Everything a BlueGreen's fields must satisfy: a preview port of its own, listen entries a
+/// proxy serves (an inherited socket is balanced by the kernel over every instance), no steps.
+fn check_blue_green(app: &App, doc: &serde_yaml::Value) -> Option<Problem> {
+    let s = &app.spec.strategy;
+    let misplaced = [
+        ("steps", !s.steps.is_empty(), "a BlueGreen switches at once; remove steps (or use type: Canary)"),
+        ("autoRollback", s.auto_rollback, "a BlueGreen rolls back when its analysis fails or on `corral rollout abort`; remove autoRollback"),
+    ];
+    if let Some((key, _, why)) = misplaced.into_iter().find(|(_, set, _)| *set) {
+        return Some(Problem::at(at(&[Key(key)]), why));
+    }
+    let Some(port) = s.preview_port else {
+        return Some(Problem::at(
+            at(&[Key("type")]),
+            "a BlueGreen needs `previewPort: N`, where the new revision answers before the \
+             switch; add it",
+        ));
+    };
+    let listen = &app.spec.listen;
+    if listen.is_empty() {
+        return Some(Problem::at(
+            at(&[Key("previewPort")]),
+            "a BlueGreen switches a listen port, and the app has none; add \
+             `listen: [{port: 8080, mode: http}]`",
+        ));
+    }
+    if let Some(i) = listen.iter().position(|l| l.mode == ListenMode::Inherit) {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("listen"), Index(i), Key("mode")],
+            "a BlueGreen needs mode: http or tcp on every listen entry (with mode: inherit the \
+             kernel spreads connections over every instance, so there is nothing to switch)",
+        ));
+    }
+    if port == 0 {
+        return Some(Problem::at(
+            at(&[Key("previewPort")]),
+            "must be a port, 1 to 65535",
+        ));
+    }
+    if let Some(i) = listen.iter().position(|l| l.port == port) {
+        return Some(Problem::at(
+            at(&[Key("previewPort")]),
+            format!("{port} is also listen[{i}]'s port; pick a port of its own for the preview"),
+        ));
+    }
+    check_http_only(app, doc)
+        .or_else(|| check_header(s))
+        .or_else(|| check_analysis(s, doc))
 }
 
 /// Everything a canary's fields must satisfy.

@@ -22,20 +22,22 @@ impl Controller {
         let strategy = &located.app.spec.strategy;
         let kind = match strategy.kind {
             StrategyType::Canary => Kind::Canary,
+            StrategyType::BlueGreen => Kind::BlueGreen,
             _ if strategy.auto_rollback => Kind::Rolling,
             _ => {
                 if self.canaries.runs.contains_key(name) {
-                    self.canaries.end(name);
+                    self.end_run(name);
                 }
                 return;
             }
         };
         match self.canaries.runs.get(name) {
             Some(run) if run.canary == new.revision && run.kind == kind => {
+                let stable = run.stable.clone();
+                self.ensure_preview(name).await;
                 if self.canaries.stable.contains_key(name) {
                     return;
                 }
-                let stable = run.stable.clone();
                 match self.template_from_history(name, &stable).await {
                     Some(t) => {
                         self.canaries.stable.insert(name.to_owned(), t);
@@ -45,14 +47,15 @@ impl Controller {
                         self.supervisor
                             .events
                             .warning(name, "RolloutStateLost", msg);
-                        self.canaries.end(name);
+                        self.end_run(name);
                     }
                 }
             }
-            Some(run) if run.stable == new.revision => self.canaries.end(name),
+            Some(run) if run.stable == new.revision => self.end_run(name),
             Some(run) => {
                 let stable = run.stable.clone();
                 self.begin_run(name, kind, &stable, &new.revision);
+                self.ensure_preview(name).await;
             }
             None => {
                 let settled = self.rollouts.settled_revision(name);
@@ -65,21 +68,62 @@ impl Controller {
                 self.canaries.stable.insert(name.to_owned(), old.clone());
                 let stable = old.revision.clone();
                 self.begin_run(name, kind, &stable, &new.revision);
+                self.ensure_preview(name).await;
             }
         }
     }
 
     fn begin_run(&mut self, name: &str, kind: Kind, stable: &str, canary: &str) {
         let run = Run::new(kind, stable, canary, now_ms());
-        if kind == Kind::Canary {
-            let msg = format!("canary of revision {canary} beside the stable {stable}");
+        let (reason, msg) = match kind {
+            Kind::Canary => (
+                "CanaryStarted",
+                format!("canary of revision {canary} beside the stable {stable}"),
+            ),
+            Kind::BlueGreen => (
+                "PreviewStarted",
+                format!(
+                    "revision {canary} comes up in full behind the preview port, beside {stable}"
+                ),
+            ),
+            Kind::Rolling => ("", String::new()),
+        };
+        if !reason.is_empty() {
             self.supervisor
                 .events
-                .normal_about(About::App(name), "CanaryStarted", msg);
+                .normal_about(About::App(name), reason, msg);
         }
         self.canaries.windows.remove(name);
         self.canaries.runs.insert(name.to_owned(), run);
         self.canaries.dirty = true;
+    }
+
+    /// A BlueGreen run's preview port, bound if it is not (a failure aborts the run: the
+    /// new revision could not be tried).
+    async fn ensure_preview(&mut self, name: &str) {
+        let holding = self
+            .canaries
+            .runs
+            .get(name)
+            .filter(|r| r.kind == Kind::BlueGreen && r.holding());
+        let Some(located) = self.store.apps.get(name).filter(|_| holding.is_some()) else {
+            return;
+        };
+        let spec = &located.app.spec;
+        let Some(port) = spec.strategy.preview_port else {
+            return;
+        };
+        let listen = spec.listen.clone();
+        if let Err(why) = self.previews.ensure(name, &listen, port).await {
+            self.abort_run(name, why);
+        }
+    }
+
+    /// Ends `name`'s run (completed, or no longer wanted): no route, no preview.
+    pub(in crate::controller) fn end_run(&mut self, name: &str) {
+        self.canaries.end(name);
+        self.listening.set_canary(name, None);
+        self.previews.remove(name);
     }
 
     /// `name`'s process template at `revision` (a reload count folded in as `HASH.N`), from

@@ -132,17 +132,35 @@ impl crate::controller::Controller {
                     .cloned(),
             }
         };
-        let waiting = matches!(
-            steps.get(run.step),
-            Some(CanaryStep::Pause { duration: None })
-        );
+        let bg = self.store.apps.get(name).map(|l| &l.app.spec.strategy);
+        let waiting = match run.kind {
+            // Ready in full behind the preview, no autoPromotionSeconds: waiting for promote.
+            Kind::BlueGreen => {
+                run.switched_ms.is_none()
+                    && run.ready_since_ms.is_some()
+                    && bg.is_some_and(|s| s.auto_promotion_seconds.is_none())
+            }
+            _ => matches!(
+                steps.get(run.step),
+                Some(CanaryStep::Pause { duration: None })
+            ),
+        };
+        // A BlueGreen's two steps: the preview, then the switch.
+        let (step, steps_len) = match run.kind {
+            Kind::BlueGreen => (1 + u32::from(run.switched_ms.is_some()), 2),
+            _ => (
+                (run.step as u32 + 1).min(steps.len() as u32),
+                steps.len() as u32,
+            ),
+        };
         Some(RolloutStatus {
             strategy: match run.kind {
                 Kind::Canary => "Canary".into(),
                 Kind::Rolling => "RollingUpdate".into(),
+                Kind::BlueGreen => "BlueGreen".into(),
             },
-            step: (run.step as u32 + 1).min(steps.len() as u32),
-            steps: steps.len() as u32,
+            step,
+            steps: steps_len,
             weight: if run.holding() { run.weight } else { 0 },
             share_of: if self.canaries.by_request.contains(name) {
                 "requests"

@@ -4,14 +4,41 @@
 use std::time::{Duration, Instant};
 
 use super::analysis::{judge, Figures, Verdict};
-use super::run::Note;
+use super::run::{BlueGreenTimes, Note};
 use super::{Kind, Window};
 use crate::controller::{now_ms, Controller};
 use crate::manifest::{Analysis, ListenMode, Strategy};
 use crate::net::CanaryRoute;
 use crate::reconcile::Phase;
 
+/// How long a BlueGreen keeps the old revision after the switch, unless `scaleDownDelay` says.
+const DEFAULT_SCALE_DOWN_DELAY: Duration = Duration::from_secs(30);
+
 impl Controller {
+    /// Hands each BlueGreen preview the new revision's ready instances.
+    pub(in crate::controller) fn update_previews(&mut self) {
+        let runs: Vec<(String, String)> = self
+            .canaries
+            .runs
+            .iter()
+            .filter(|(name, _)| self.previews.has(name))
+            .map(|(name, r)| (name.clone(), r.canary.clone()))
+            .collect();
+        for (name, canary) in runs {
+            let ready = self
+                .supervisor
+                .instances_of(&name)
+                .filter(|i| i.revision == canary && matches!(i.phase, Phase::Ready { .. }))
+                .map(|i| crate::net::Backend {
+                    id: i.id,
+                    ports: i.ports.clone(),
+                    revision: i.revision.clone(),
+                })
+                .collect();
+            self.previews.set_backends(&name, ready);
+        }
+    }
+
     /// Steers every run; returns when one wants looking at again (a pause ends, a check is due).
     pub(in crate::controller) fn steer_canaries(&mut self, now: Instant) -> Option<Instant> {
         let names: Vec<String> = self.canaries.runs.keys().cloned().collect();
@@ -43,12 +70,25 @@ impl Controller {
         let run = self.canaries.runs.get_mut(name)?;
         // A promoted run ends once the new revision runs alone and in full.
         if run.aborted.is_none() && run.promoted && others == 0 && canary_ready >= replicas {
-            self.canaries.end(name);
-            self.listening.set_canary(name, None);
+            self.end_run(name);
             return None;
         }
         let now_ms = now_ms();
-        let (notes, pause_end) = run.advance(&strategy.steps, replicas, canary_ready, now_ms);
+        let (notes, pause_end) = match run.kind {
+            Kind::BlueGreen => {
+                let times = BlueGreenTimes {
+                    auto_promotion: strategy
+                        .auto_promotion_seconds
+                        .map(|s| Duration::from_secs(s.into())),
+                    scale_down_delay: strategy
+                        .scale_down_delay
+                        .map_or(DEFAULT_SCALE_DOWN_DELAY, |d| d.0),
+                    needs_analysis: strategy.analysis.is_some() && http,
+                };
+                run.advance_blue_green(&times, replicas, canary_ready, now_ms)
+            }
+            _ => run.advance(&strategy.steps, replicas, canary_ready, now_ms),
+        };
         if !notes.is_empty() {
             self.canaries.dirty = true;
             self.rollouts.progressed(name, now);
@@ -60,10 +100,16 @@ impl Controller {
         if run_kind(self, name) == Some(Kind::Rolling) {
             self.roll_back_when_stalled(name, &strategy, now);
         }
+        // A BlueGreen is judged on its preview traffic before the switch, when analysis is
+        // written; a canary always.
+        let judged = self.canaries.runs.get(name).is_some_and(|r| match r.kind {
+            Kind::BlueGreen => r.switched_ms.is_none() && strategy.analysis.is_some(),
+            _ => true,
+        });
         let wanted = self.canaries.runs.get(name).and_then(|r| r.hold(replicas));
         match wanted {
             // Judged once every canary instance of the step is ready, from a fresh window.
-            Some(hold) if http && canary_ready >= hold.instances => {
+            Some(hold) if http && judged && canary_ready >= hold.instances => {
                 let check = self.analyse(name, &stable, &canary, &strategy, now);
                 wake = [wake, check].into_iter().flatten().min();
             }
@@ -102,7 +148,11 @@ impl Controller {
     ) -> Option<Instant> {
         let analysis = strategy.analysis.clone().unwrap_or_default();
         let interval = analysis.interval.0;
-        let stats = self.listening.revision_stats(name);
+        let mut stats = self.listening.revision_stats(name);
+        // A BlueGreen's new revision takes its requests on the preview port.
+        if let Some(preview) = self.previews.revision_stats(name).remove(canary) {
+            stats.insert(canary.to_owned(), preview);
+        }
         let window = self
             .canaries
             .windows
@@ -156,7 +206,11 @@ impl Controller {
                 window.since = now;
                 return Some(now + interval);
             }
-            Verdict::Pass => {}
+            Verdict::Pass => {
+                if let Some(run) = self.canaries.runs.get_mut(name) {
+                    run.passed_checks += 1;
+                }
+            }
             Verdict::Fail(why) => self.canary_failed(name, &analysis, why),
         }
         self.canaries.windows.insert(
@@ -207,6 +261,7 @@ impl Controller {
         self.canaries.dirty = true;
         self.canaries.windows.remove(name);
         self.listening.set_canary(name, None);
+        self.previews.remove(name);
         self.supervisor.events.warning(name, "RolloutAborted", msg);
     }
 
@@ -244,6 +299,12 @@ impl Controller {
                 name,
                 "CanaryPaused",
                 "waiting for `corral rollout promote`".into(),
+            ),
+            Note::Switched => events.normal(
+                name,
+                "Switched",
+                "the public port serves the new revision; the old one stays for scaleDownDelay"
+                    .into(),
             ),
             Note::Promoted => events.normal(
                 name,

@@ -15,11 +15,14 @@ impl Controller {
             return Err(format!("app {name:?} not found"));
         };
         let strategy = located.app.spec.strategy.clone();
-        let canary = strategy.kind == StrategyType::Canary;
+        let canary = matches!(
+            strategy.kind,
+            StrategyType::Canary | StrategyType::BlueGreen
+        );
         let which = verb.segment();
         if !canary && verb != RolloutVerb::Abort {
             return Err(format!(
-                "app/{name} uses strategy {:?}: `rollout {which}` steers a Canary (use `rollout undo` to go back)",
+                "app/{name} uses strategy {:?}: `rollout {which}` steers a Canary or a BlueGreen (use `rollout undo` to go back)",
                 strategy.kind
             ));
         }
