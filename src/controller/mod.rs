@@ -515,7 +515,10 @@ impl Controller {
             }
         }
         for (app, step, ready_new) in steps {
-            self.note_rollout(&app, step, ready_new);
+            // A canary's or a preview's steps are told by its own events (CanaryWeight…).
+            if !self.canary_holding(&app) {
+                self.note_rollout(&app, step, ready_new);
+            }
         }
     }
 
