@@ -54,6 +54,7 @@ impl Controller {
                 let stable = run.stable.clone();
                 self.begin_run(name, kind, &stable, &new.revision);
             }
+            None if old.is_none() => self.canary_after_restart(name, kind, new).await,
             None => {
                 let settled = self.rollouts.settled_revision(name);
                 let Some(old) = old.filter(|o| Some(o.revision.as_str()) == settled) else {
@@ -66,6 +67,28 @@ impl Controller {
                 let stable = old.revision.clone();
                 self.begin_run(name, kind, &stable, &new.revision);
             }
+        }
+    }
+
+    /// At start-up with no run saved: when every adopted instance runs one other revision (the
+    /// manifest changed while no controller ran, or before this one saved its run), that
+    /// revision is the stable one and the canary starts beside it, as if the change came now.
+    async fn canary_after_restart(&mut self, name: &str, kind: Kind, new: &Template) {
+        let revisions: std::collections::BTreeSet<String> = self
+            .supervisor
+            .instances_of(name)
+            .filter(|i| i.phase != crate::reconcile::Phase::Stopping)
+            .map(|i| i.revision.clone())
+            .collect();
+        let Some(stable) = revisions.first().filter(|_| revisions.len() == 1).cloned() else {
+            return;
+        };
+        if stable == new.revision {
+            return;
+        }
+        if let Some(t) = self.template_from_history(name, &stable).await {
+            self.canaries.stable.insert(name.to_owned(), t);
+            self.begin_run(name, kind, &stable, &new.revision);
         }
     }
 
