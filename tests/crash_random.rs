@@ -50,7 +50,7 @@ fn check(
     (canary_app, model): (&WebApp, &canary::Rollout),
 ) -> Result<(), String> {
     let list = ctl.get();
-    let mut expected_procs = canary::check(ctl, canary_app, model)?;
+    let mut expected_procs = canary::check(ctl, &list, canary_app, model)?;
     for app in apps {
         let status = list
             .apps

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use crate::common;
 
-use common::procs::{env_map, marked, pgid};
+use common::procs::{alive, env_map, pgid};
 use common::web::{addr, get, get_with_header, WebApp};
 use common::Controller;
+use corral::api::AppList;
 
 /// The canary's weight (of 3 instances: ceil(3 × 34 / 100) = 2 canary instances).
 pub const WEIGHT: u32 = 34;
@@ -54,8 +55,17 @@ pub fn canary_count(instances: u32) -> u32 {
 }
 
 /// Checks the canary app against `model`; returns how many processes it runs.
-pub fn check(ctl: &Controller, app: &WebApp, model: &Rollout) -> Result<usize, String> {
-    let status = ctl.app(&app.name).ok_or("canary is not listed")?;
+pub fn check(
+    ctl: &Controller,
+    list: &AppList,
+    app: &WebApp,
+    model: &Rollout,
+) -> Result<usize, String> {
+    let status = list
+        .apps
+        .iter()
+        .find(|a| a.name == app.name)
+        .ok_or("canary is not listed")?;
     let procs = ctl.instances(&app.name);
     // marker → (revision, indexes)
     let mut by_marker: BTreeMap<String, (String, Vec<u32>)> = BTreeMap::new();
@@ -220,12 +230,28 @@ impl Drop for Sampler {
     }
 }
 
-/// The live instance processes of `app` (process-group leaders) by `CORRAL_REVISION`.
+/// The live instance processes of `app` (process-group leaders whose argv holds the token) by
+/// `CORRAL_REVISION`. Reads the environment of those only, so that a scan of the host's
+/// processes stays well under the 50 ms period.
 fn revisions(token: &str, app: &str) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
-    for pid in marked(token, &[]) {
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let argv = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if !argv.split(|b| *b == 0).any(|a| a == token.as_bytes())
+            || pgid(pid) != Some(pid)
+            || !alive(pid)
+        {
+            continue;
+        }
         let env = env_map(pid);
-        if env.get("CORRAL_APP").map(String::as_str) != Some(app) || pgid(pid) != Some(pid) {
+        if env.get("CORRAL_APP").map(String::as_str) != Some(app) {
             continue;
         }
         let revision = env.get("CORRAL_REVISION").cloned().unwrap_or_default();
