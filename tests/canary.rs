@@ -254,6 +254,29 @@ fn a_manifest_changed_while_the_controller_was_down_starts_a_canary_not_a_rollou
 }
 
 #[test]
+fn a_reloaded_app_restarted_after_a_crash_starts_no_canary() {
+    let ctl = Controller::new();
+    let app = canary_app("again", "[{setWeight: 50}, {pause: {}}]", "{interval: 1h}");
+    app.write(&ctl);
+    ctl.start();
+    ctl.wait_rolled_out("again", 2, &[]);
+    // A reload is a revision `HASH.1`; its canary is promoted.
+    ctl.corral_ok(&["reload", "again"]);
+    wait_split(&ctl, "again", 2, 1);
+    ctl.corral_ok(&["rollout", "promote", "again"]);
+    ctl.wait_until(ROLLOUT, "the reload rolled out", || {
+        ctl.app("again")
+            .is_some_and(|a| a.rollout.is_none() && a.status == "Running" && a.ready == 2)
+    });
+    ctl.crash();
+    ctl.start();
+    // The reload count is not kept across a crash: the same manifest is no new revision.
+    ctl.assert_stays(Duration::from_secs(3), "no canary run", || {
+        ctl.app("again").is_some_and(|a| a.rollout.is_none())
+    });
+}
+
+#[test]
 fn without_the_http_proxy_a_canary_is_a_share_of_instances_judged_by_its_exits() {
     let ctl = Controller::new();
     // A worker that crashes after a second in its second revision.

@@ -83,7 +83,10 @@ impl Controller {
         let Some(stable) = revisions.first().filter(|_| revisions.len() == 1).cloned() else {
             return;
         };
-        if stable == new.revision {
+        // The same manifest at another reload count (`HASH.N`: reloads are not kept across a
+        // crash) is no new revision.
+        let base = |r: &str| r.split('.').next().unwrap_or_default().to_owned();
+        if base(&stable) == base(&new.revision) {
             return;
         }
         if let Some(t) = self.template_from_history(name, &stable).await {
