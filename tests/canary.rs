@@ -223,6 +223,63 @@ fn a_controller_killed_mid_canary_comes_back_to_the_same_step() {
 }
 
 #[test]
+fn a_manifest_changed_while_the_controller_was_down_starts_a_canary_not_a_rollout() {
+    let ctl = Controller::new();
+    let mut app = canary_app("late", "[{setWeight: 34}, {pause: {}}]", "{interval: 1h}");
+    app.instances = 3;
+    app.write(&ctl);
+    ctl.start();
+    ctl.wait_rolled_out("late", 3, &[]);
+    let pids = ctl.pids("late");
+    ctl.crash();
+    app.set_env("MARKER", "v2");
+    app.write(&ctl);
+    ctl.start();
+    // The three adopted instances are the stable revision; ceil(3 × 34%) = 2 canaries beside.
+    wait_split(&ctl, "late", 3, 2);
+    let run = ctl
+        .app("late")
+        .and_then(|a| a.rollout)
+        .expect("a canary run");
+    assert_eq!((run.step, run.weight, run.paused), (2, 34, true), "{run:?}");
+    ctl.assert_stays(Duration::from_secs(1), "3 stable + 2 canary", || {
+        revisions(&ctl, "late").len() == 5
+    });
+    let mut now: Vec<u32> = ctl
+        .pids("late")
+        .into_iter()
+        .filter(|p| pids.contains(p))
+        .collect();
+    now.sort_unstable();
+    let mut was = pids;
+    was.sort_unstable();
+    assert_eq!(now, was, "the stable instances were adopted, not replaced");
+}
+
+#[test]
+fn a_reloaded_app_restarted_after_a_crash_starts_no_canary() {
+    let ctl = Controller::new();
+    let app = canary_app("again", "[{setWeight: 50}, {pause: {}}]", "{interval: 1h}");
+    app.write(&ctl);
+    ctl.start();
+    ctl.wait_rolled_out("again", 2, &[]);
+    // A reload is a revision `HASH.1`; its canary is promoted.
+    ctl.corral_ok(&["reload", "again"]);
+    wait_split(&ctl, "again", 2, 1);
+    ctl.corral_ok(&["rollout", "promote", "again"]);
+    ctl.wait_until(ROLLOUT, "the reload rolled out", || {
+        ctl.app("again")
+            .is_some_and(|a| a.rollout.is_none() && a.status == "Running" && a.ready == 2)
+    });
+    ctl.crash();
+    ctl.start();
+    // The reload count is not kept across a crash: the same manifest is no new revision.
+    ctl.assert_stays(Duration::from_secs(3), "no canary run", || {
+        ctl.app("again").is_some_and(|a| a.rollout.is_none())
+    });
+}
+
+#[test]
 fn without_the_http_proxy_a_canary_is_a_share_of_instances_judged_by_its_exits() {
     let ctl = Controller::new();
     // A worker that crashes after a second in its second revision.

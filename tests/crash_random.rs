@@ -3,9 +3,17 @@
 //! exactly the desired instances, on the newest revision, each index once, no orphan process,
 //! the listen ports answering. `CORRAL_KILLS` sets the count (`make soak` runs many),
 //! `CORRAL_SEED` replays a run.
+//!
+//! A third app runs a Canary strategy (`canary.rs`): its rounds start a canary, promote it in
+//! full, abort it, retry it or scale the app; after each restart the run is at the same step
+//! with the same weight, and a sampler watching its processes the whole time sees never both
+//! revisions at full size and never none.
+
+mod canary;
 
 use crate::common;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::web::{addr, get, WebApp};
@@ -36,9 +44,13 @@ fn env_number(key: &str) -> Option<u64> {
 }
 
 /// The invariants, or what breaks them.
-fn check(ctl: &Controller, apps: &[&WebApp]) -> Result<(), String> {
+fn check(
+    ctl: &Controller,
+    apps: &[&WebApp],
+    (canary_app, model): (&WebApp, &canary::Rollout),
+) -> Result<(), String> {
     let list = ctl.get();
-    let mut expected_procs = 0;
+    let mut expected_procs = canary::check(ctl, &list, canary_app, model)?;
     for app in apps {
         let status = list
             .apps
@@ -94,6 +106,64 @@ fn check(ctl: &Controller, apps: &[&WebApp]) -> Result<(), String> {
     Ok(())
 }
 
+/// One round of the canary app: an action its state allows, done (the manifest written or the
+/// CLI run); returns what it was. `model` becomes the state it converges to.
+fn canary_round(
+    ctl: &Controller,
+    rng: &mut Rng,
+    app: &mut WebApp,
+    model: &mut canary::Rollout,
+    round: u32,
+) -> String {
+    use canary::Rollout::{Aborted, Holding, Settled};
+    let verb = |verb: &str| {
+        ctl.corral_ok(&["rollout", verb, "canary"]);
+    };
+    let marker = format!("r{round}");
+    let choice = rng.below(4);
+    let what = match (model.clone(), choice) {
+        (_, 0) => {
+            app.instances = 2 + rng.below(3) as u32;
+            app.write(ctl);
+            return format!("scale canary to {}", app.instances);
+        }
+        (Settled(stable) | Holding { stable, .. } | Aborted { stable, .. }, 1) => {
+            app.set_env("MARKER", &marker);
+            app.write(ctl);
+            *model = Holding {
+                stable,
+                canary: marker,
+            };
+            "a new revision of canary"
+        }
+        (Settled(stable), _) => {
+            app.set_env("MARKER", &marker);
+            app.write(ctl);
+            *model = Holding {
+                stable,
+                canary: marker,
+            };
+            "a new revision of canary"
+        }
+        (Holding { canary, .. }, 2) => {
+            ctl.corral_ok(&["rollout", "promote", "--full", "canary"]);
+            *model = Settled(canary);
+            "rollout promote --full canary"
+        }
+        (Holding { stable, canary }, _) => {
+            verb("abort");
+            *model = Aborted { stable, canary };
+            "rollout abort canary"
+        }
+        (Aborted { stable, canary }, _) => {
+            verb("retry");
+            *model = Holding { stable, canary };
+            "rollout retry canary"
+        }
+    };
+    what.into()
+}
+
 #[test]
 fn sigkill_at_random_moments_leaves_exactly_the_desired_instances() {
     let kills = env_number("CORRAL_KILLS").unwrap_or(u64::from(KILLS));
@@ -107,6 +177,9 @@ fn sigkill_at_random_moments_leaves_exactly_the_desired_instances() {
         app.extra = vec!["stop: {timeout: 2s}".into()];
         app.write(&ctl);
     }
+    let mut cat = canary::app();
+    cat.write(&ctl);
+    let mut model = canary::Rollout::Settled("v1".into());
     let leaker = flow(&["python3", "-c", LEAKER, &ctl.token]);
     ctl.write_manifest(
         "leak.yaml",
@@ -120,32 +193,12 @@ fn sigkill_at_random_moments_leaves_exactly_the_desired_instances() {
         ),
     );
     ctl.start();
-    for round in 0..kills {
-        let app = if rng.below(2) == 0 {
-            &mut web
-        } else {
-            &mut api
-        };
-        let what = match rng.below(3) {
-            0 => {
-                app.instances = 1 + rng.below(3) as u32;
-                format!("scale {} to {}", app.name, app.instances)
-            }
-            _ => {
-                app.set_env("MARKER", &format!("r{round}"));
-                format!("roll {} out", app.name)
-            }
-        };
-        app.write(&ctl);
-        let delay = Duration::from_millis(rng.below(800));
-        std::thread::sleep(delay); // the random moment of the kill, not a wait for a condition
-        ctl.crash();
-        ctl.start();
+    let converge = |web: &WebApp, api: &WebApp, cat: &WebApp, model: &canary::Rollout| {
         let mut last = String::new();
-        let apps = [&web, &api];
+        let apps = [web, api];
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             wait_for(CONVERGE, "the invariants hold", || {
-                match check(&ctl, &apps) {
+                match check(&ctl, &apps, (cat, model)) {
                     Ok(()) => Some(()),
                     Err(e) => {
                         last = e;
@@ -154,12 +207,64 @@ fn sigkill_at_random_moments_leaves_exactly_the_desired_instances() {
                 }
             })
         }));
-        if outcome.is_err() {
+        outcome.map_err(|_| last)
+    };
+    if let Err(e) = converge(&web, &api, &cat, &model) {
+        panic!("seed {seed}: the first start did not converge: {e}");
+    }
+    let sampler = canary::Sampler::start(&ctl.token, &cat.name, cat.instances);
+    for round in 0..kills as u32 {
+        sampler.round.store(round, Ordering::Relaxed);
+        let what = match rng.below(4) {
+            0 | 1 => {
+                let before = cat.instances;
+                let what = canary_round(&ctl, &mut rng, &mut cat, &mut model, round);
+                sampler
+                    .full
+                    .store(before.max(cat.instances), Ordering::Relaxed);
+                what
+            }
+            pick => {
+                let app = if pick == 2 { &mut web } else { &mut api };
+                let what = match rng.below(3) {
+                    0 => {
+                        app.instances = 1 + rng.below(3) as u32;
+                        format!("scale {} to {}", app.name, app.instances)
+                    }
+                    _ => {
+                        app.set_env("MARKER", &format!("r{round}"));
+                        format!("roll {} out", app.name)
+                    }
+                };
+                app.write(&ctl);
+                what
+            }
+        };
+        // A third of the kills come within 30 ms: the windows right after a write or a reply.
+        let delay = match rng.below(3) {
+            0 => Duration::from_millis(rng.below(30)),
+            _ => Duration::from_millis(rng.below(800)),
+        };
+        eprintln!("crash_random: round {round}: {what}, kill after {delay:?}");
+        std::thread::sleep(delay); // the random moment of the kill, not a wait for a condition
+        ctl.crash();
+        ctl.start();
+        let converged = converge(&web, &api, &cat, &model);
+        sampler.full.store(cat.instances, Ordering::Relaxed);
+        let seen = sampler.violations();
+        if let Err(last) = converged {
             panic!(
                 "seed {seed}, round {round} ({what}, killed after {delay:?}): {last}\n\
-                 replay with CORRAL_SEED={seed} CORRAL_KILLS={kills}"
+                 the sampler saw: {seen:?}\nreplay with CORRAL_SEED={seed} CORRAL_KILLS={kills}"
             );
         }
+        assert!(
+            seen.is_empty(),
+            "seed {seed}, round {round} ({what}, killed after {delay:?}): the canary app ran \
+             both revisions in full or none: {seen:?}\n\
+             replay with CORRAL_SEED={seed} CORRAL_KILLS={kills}"
+        );
     }
-    eprintln!("crash_random: {kills} kills survived (seed {seed})");
+    let samples = sampler.finish();
+    eprintln!("crash_random: {kills} kills survived (seed {seed}), {samples} samples of canary");
 }

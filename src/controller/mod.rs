@@ -362,6 +362,8 @@ impl Controller {
         let mut requeue = None;
         let mut changed = false;
         let steered = self.steer_canaries(started);
+        // Saved before any instance starts: a controller killed mid-plan finds its run again.
+        self.canaries.save().await;
         for _ in 0..8 {
             let now = Instant::now();
             let plan = reconcile::plan(&self.desired, &self.supervisor.observed(), now);

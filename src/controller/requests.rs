@@ -50,7 +50,10 @@ impl Controller {
                 let _ = reply.send(result);
             }
             ApiRequest::Rollout { name, verb, reply } => {
-                let _ = reply.send(self.on_rollout_verb(&name, verb));
+                let result = self.on_rollout_verb(&name, verb);
+                // Saved before the answer: an acknowledged promote or abort survives a crash.
+                self.canaries.save().await;
+                let _ = reply.send(result);
             }
             ApiRequest::Resync { reply } => {
                 self.reload_logged().await;

@@ -57,6 +57,7 @@ impl Controller {
                 self.begin_run(name, kind, &stable, &new.revision);
                 self.ensure_preview(name).await;
             }
+            None if old.is_none() => self.canary_after_restart(name, kind, new).await,
             None => {
                 let settled = self.rollouts.settled_revision(name);
                 let Some(old) = old.filter(|o| Some(o.revision.as_str()) == settled) else {
@@ -70,6 +71,31 @@ impl Controller {
                 self.begin_run(name, kind, &stable, &new.revision);
                 self.ensure_preview(name).await;
             }
+        }
+    }
+
+    /// At start-up with no run saved: when every adopted instance runs one other revision (the
+    /// manifest changed while no controller ran, or before this one saved its run), that
+    /// revision is the stable one and the canary starts beside it, as if the change came now.
+    async fn canary_after_restart(&mut self, name: &str, kind: Kind, new: &Template) {
+        let revisions: std::collections::BTreeSet<String> = self
+            .supervisor
+            .instances_of(name)
+            .filter(|i| i.phase != crate::reconcile::Phase::Stopping)
+            .map(|i| i.revision.clone())
+            .collect();
+        let Some(stable) = revisions.first().filter(|_| revisions.len() == 1).cloned() else {
+            return;
+        };
+        // The same manifest at another reload count (`HASH.N`: reloads are not kept across a
+        // crash) is no new revision.
+        let base = |r: &str| r.split('.').next().unwrap_or_default().to_owned();
+        if base(&stable) == base(&new.revision) {
+            return;
+        }
+        if let Some(t) = self.template_from_history(name, &stable).await {
+            self.canaries.stable.insert(name.to_owned(), t);
+            self.begin_run(name, kind, &stable, &new.revision);
         }
     }
 
