@@ -96,6 +96,7 @@ impl Controller {
         if let Some(t) = self.template_from_history(name, &stable).await {
             self.canaries.stable.insert(name.to_owned(), t);
             self.begin_run(name, kind, &stable, &new.revision);
+            self.ensure_preview(name).await;
         }
     }
 
