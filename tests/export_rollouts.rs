@@ -237,25 +237,45 @@ fn auto_rollback_on_a_rolling_app_is_a_warning_with_or_without_the_flag() {
 }
 
 #[test]
-fn a_blue_green_app_is_a_deployment_and_a_warning_with_or_without_the_flag() {
+fn a_blue_green_becomes_a_rollout_with_its_preview_service_and_without_the_flag_a_deployment() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("web.yaml");
     std::fs::write(
         &file,
-        "apiVersion: corral/v1\nkind: App\nmetadata: {name: web}\nspec:\n  command: [sleep, '9']\n  listen: [{port: 8080, mode: http}]\n  strategy: {type: BlueGreen, previewPort: 8081}\n",
+        "apiVersion: corral/v1\nkind: App\nmetadata: {name: web}\nspec:\n  command: [sleep, '9']\n  \
+         listen: [{port: 8080, mode: http}]\n  \
+         strategy: {type: BlueGreen, previewPort: 8081, scaleDownDelay: 5m}\n",
     )
     .unwrap();
-    for flag in [None, Some("--rollouts")] {
-        let mut args = vec!["-f", file.to_str().unwrap(), "--image", IMAGE];
-        args.extend(flag);
-        let out = export(&args);
-        let stderr = String::from_utf8(out.stderr).unwrap();
-        assert!(out.status.success(), "{stderr}");
-        let docs = documents(&String::from_utf8(out.stdout).unwrap());
-        assert!(docs.iter().any(|d| d.1["kind"] == "Deployment"), "{docs:?}");
-        assert!(
-            stderr.contains("app/web: strategy BlueGreen became a rolling Deployment"),
-            "{stderr}"
-        );
-    }
+    let path = file.to_str().unwrap();
+    let out = export(&["-f", path, "--image", IMAGE, "--rollouts"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    let docs = documents(&String::from_utf8(out.stdout).unwrap());
+    let kinds: Vec<&str> = docs
+        .iter()
+        .map(|(_, d)| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["Rollout", "Service", "Service"]);
+    let rollout = &docs[0].1;
+    assert_valid_rollout(&rollout_schema(), rollout);
+    assert_eq!(
+        rollout["spec"]["strategy"],
+        json!({"blueGreen": {"activeService": "web", "previewService": "web-preview",
+            "autoPromotionEnabled": false, "scaleDownDelaySeconds": 300}})
+    );
+    let preview = &docs[2].1;
+    strictly::<Service>(preview, "Service");
+    assert_eq!(preview["metadata"]["name"], "web-preview");
+    assert_eq!(preview["spec"]["ports"][0]["port"], 8081);
+    assert_eq!(preview["spec"]["ports"][0]["targetPort"], 8080);
+
+    let out = export(&["-f", path, "--image", IMAGE]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let docs = documents(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(docs[0].1["kind"], "Deployment");
+    assert!(
+        stderr.contains("app/web: strategy BlueGreen became a rolling Deployment"),
+        "{stderr}"
+    );
 }

@@ -153,16 +153,47 @@ pub fn export(located: &Located, opts: &Options) -> Result<Exported, ExportError
         ..DeploymentSpec::default()
     };
     let canary = s.kind == StrategyType::Canary;
-    if s.kind == StrategyType::BlueGreen {
-        warn("strategy BlueGreen became a rolling Deployment: an Argo Rollouts blueGreen needs an active and a preview Service, which this export does not write yet".into());
+    let blue_green = s.kind == StrategyType::BlueGreen;
+    // The Service of the first listen entry (named as the loop below names it).
+    let active_service = match (spec.listen.len(), spec.listen.first()) {
+        (1, _) | (_, None) => name.clone(),
+        (_, Some(l)) => format!("{name}-{}", l.name),
+    };
+    if blue_green && !opts.rollouts {
+        warn("strategy BlueGreen became a rolling Deployment (no preview, no switch); pass --rollouts for an Argo Rollouts Rollout".into());
     }
     if s.auto_rollback {
         warn("autoRollback is not exported: a Deployment past progressDeadlineSeconds is only reported, never rolled back".into());
     }
-    let workload = if canary && opts.rollouts {
+    let workload = if (canary || blue_green) && opts.rollouts {
         for w in rollout::warnings(spec) {
             warn(w);
         }
+        let strategy = if blue_green {
+            RolloutStrategy {
+                canary: None,
+                blue_green: Some(rollout::BlueGreen {
+                    active_service: active_service.clone(),
+                    preview_service: format!("{active_service}-preview"),
+                    auto_promotion_enabled: s.auto_promotion_seconds.is_some(),
+                    auto_promotion_seconds: s
+                        .auto_promotion_seconds
+                        .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+                    scale_down_delay_seconds: s
+                        .scale_down_delay
+                        .map_or(30, |d| i32::try_from(d.0.as_secs()).unwrap_or(i32::MAX)),
+                }),
+            }
+        } else {
+            RolloutStrategy {
+                canary: Some(rollout::Canary {
+                    max_surge: int_or_percent(s.max_surge),
+                    max_unavailable: int_or_percent(s.max_unavailable),
+                    steps: rollout::steps(&s.steps),
+                }),
+                blue_green: None,
+            }
+        };
         let rollout = Rollout {
             api_version: "argoproj.io/v1alpha1",
             kind: "Rollout",
@@ -173,13 +204,7 @@ pub fn export(located: &Located, opts: &Options) -> Result<Exported, ExportError
                 template: deployment_spec.template,
                 min_ready_seconds: deployment_spec.min_ready_seconds,
                 progress_deadline_seconds: deployment_spec.progress_deadline_seconds,
-                strategy: RolloutStrategy {
-                    canary: rollout::Canary {
-                        max_surge: int_or_percent(s.max_surge),
-                        max_unavailable: int_or_percent(s.max_unavailable),
-                        steps: rollout::steps(&s.steps),
-                    },
-                },
+                strategy,
             },
         };
         object(&name, "Rollout", &rollout, rollout::comments(spec))?
@@ -211,22 +236,7 @@ pub fn export(located: &Located, opts: &Options) -> Result<Exported, ExportError
         } else {
             name.clone()
         };
-        let service = Service {
-            metadata: meta(service_name.clone()),
-            spec: Some(ServiceSpec {
-                type_: Some("ClusterIP".into()),
-                selector: Some(selector.clone()),
-                ports: Some(vec![ServicePort {
-                    name: Some(l.name.clone()),
-                    port: i32::from(l.port),
-                    target_port: Some(IntOrString::Int(i32::from(l.port))),
-                    protocol: Some("TCP".into()),
-                    ..ServicePort::default()
-                }]),
-                ..ServiceSpec::default()
-            }),
-            ..Service::default()
-        };
+        let service = cluster_ip(meta(service_name.clone()), &selector, l, l.port);
         let mut comments = vec![format!(
             "listen {} (mode: {}) on port {}: a ClusterIP Service; the pod gets PORT={}",
             l.name,
@@ -243,7 +253,51 @@ pub fn export(located: &Located, opts: &Options) -> Result<Exported, ExportError
         out.objects
             .push(object(&name, "Service", &service, comments)?);
     }
+    // A blue-green Rollout's preview Service, at `previewPort`, for the first listen entry.
+    if let (true, true, Some(port), Some(l)) = (
+        blue_green,
+        opts.rollouts,
+        s.preview_port,
+        spec.listen.first(),
+    ) {
+        let service = cluster_ip(
+            meta(format!("{active_service}-preview")),
+            &selector,
+            l,
+            port,
+        );
+        let comments = vec![format!(
+            "the preview of a blue-green rollout (previewPort {port}): Argo Rollouts points it at the new revision's pods"
+        )];
+        out.objects
+            .push(object(&name, "Service", &service, comments)?);
+    }
     Ok(out)
+}
+
+/// A ClusterIP Service at `port` for listen entry `l` of the pods `selector` picks.
+fn cluster_ip(
+    metadata: ObjectMeta,
+    selector: &BTreeMap<String, String>,
+    l: &crate::manifest::Listen,
+    port: u16,
+) -> Service {
+    Service {
+        metadata,
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            selector: Some(selector.clone()),
+            ports: Some(vec![ServicePort {
+                name: Some(l.name.clone()),
+                port: i32::from(port),
+                target_port: Some(IntOrString::Int(i32::from(l.port))),
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }
 }
 
 /// `inherit`, `tcp` or `http`.

@@ -44,11 +44,33 @@ pub struct RolloutSpec {
     pub strategy: RolloutStrategy,
 }
 
-/// `Rollout.spec.strategy`.
+/// `Rollout.spec.strategy`: exactly one of the two.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RolloutStrategy {
     /// The canary steps and surge limits.
-    pub canary: Canary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
+    /// The active and preview Services and the promotion's timing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blue_green: Option<BlueGreen>,
+}
+
+/// `Rollout.spec.strategy.blueGreen`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueGreen {
+    /// The Service of the first listen entry: the public port.
+    pub active_service: String,
+    /// The Service `NAME-preview` written beside it: `previewPort`.
+    pub preview_service: String,
+    /// False without `autoPromotionSeconds` (corral waits for `rollout promote`).
+    pub auto_promotion_enabled: bool,
+    /// `autoPromotionSeconds`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_promotion_seconds: Option<i32>,
+    /// `scaleDownDelay` in seconds (corral's default 30, Argo's too).
+    pub scale_down_delay_seconds: i32,
 }
 
 /// `Rollout.spec.strategy.canary`.
@@ -111,6 +133,9 @@ fn all_http(spec: &AppSpec) -> bool {
 /// The comment lines above the Rollout: what corral does that the Rollout as written does not.
 pub fn comments(spec: &AppSpec) -> Vec<String> {
     let s = &spec.strategy;
+    if s.kind == crate::manifest::StrategyType::BlueGreen {
+        return blue_green_comments(spec);
+    }
     let a = s.analysis_or_default();
     let mut out = vec![
         "an Argo Rollouts Rollout: needs the Argo Rollouts controller in the cluster; promote a \
@@ -158,8 +183,43 @@ pub fn comments(spec: &AppSpec) -> Vec<String> {
     out
 }
 
+/// The comment lines above a blue-green Rollout.
+fn blue_green_comments(spec: &AppSpec) -> Vec<String> {
+    let s = &spec.strategy;
+    let mut out = vec![
+        "an Argo Rollouts Rollout: needs the Argo Rollouts controller in the cluster; switch \
+         with `kubectl argo rollouts promote NAME` unless autoPromotionEnabled"
+            .to_owned(),
+        format!(
+            "corral's previewPort {} is the preview Service's port; Argo Rollouts points the \
+             active and preview Services at the old and new pods by itself",
+            s.preview_port.unwrap_or_default()
+        ),
+    ];
+    if s.analysis.is_some() {
+        out.push(
+            "corral judges the preview's traffic before an automatic switch: Argo Rollouts \
+             does it with an AnalysisTemplate under spec.strategy.blueGreen.prePromotionAnalysis"
+                .to_owned(),
+        );
+    }
+    out
+}
+
 /// The warnings of a Rollout export (the comments say more).
 pub fn warnings(spec: &AppSpec) -> Vec<String> {
+    let s = &spec.strategy;
+    if s.kind == crate::manifest::StrategyType::BlueGreen {
+        return s
+            .analysis
+            .iter()
+            .map(|_| {
+                "the preview's analysis is not exported: Argo Rollouts needs an \
+                 AnalysisTemplate (see the comment above the Rollout)"
+                    .to_owned()
+            })
+            .collect();
+    }
     let mut out = vec![
         "the canary's analysis is not exported: Argo Rollouts needs an AnalysisTemplate (see \
          the comment above the Rollout)"
