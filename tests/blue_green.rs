@@ -72,16 +72,15 @@ fn the_preview_serves_the_new_revision_until_promote_switches_the_public_port() 
         4,
         "the old revision is kept for scaleDownDelay"
     );
-    // Switched at once: every later public request is v2, while v1 still runs.
+    // Switched: after the requests in flight at the switch, every public request is v2 while
+    // v1 still runs (the route changes before `promote` answers).
+    load.wait_ok(load.tally().ok + 50);
     let switched = load.tally();
     load.wait_ok(switched.ok + 200);
     let after = load.tally();
     let v1 = after.markers.get("v1").copied().unwrap_or(0)
         - switched.markers.get("v1").copied().unwrap_or(0);
-    assert!(
-        v1 <= 4,
-        "at most the requests in flight at the switch went to v1: {v1}"
-    );
+    assert_eq!(v1, 0, "v1 answered {v1} public requests after the switch");
     // After the delay the old revision goes, and nothing failed.
     ctl.wait_until(ROLLOUT, "the new revision alone", || {
         let revs = revisions(&ctl, "bg");
@@ -116,15 +115,15 @@ fn an_abort_after_the_switch_sends_traffic_back_at_once() {
     let load = Load::keep_alive(addr(app.port), 2);
     load.wait_ok(50);
     ctl.corral_ok(&["rollout", "abort", "undo"]);
+    // Back on v1 at once: after the requests in flight, no public request reaches v2, which
+    // still runs until it is drained and stopped.
+    load.wait_ok(load.tally().ok + 50);
     let aborted = load.tally();
     load.wait_ok(aborted.ok + 200);
     let after = load.tally();
     let v2 = after.markers.get("v2").copied().unwrap_or(0)
         - aborted.markers.get("v2").copied().unwrap_or(0);
-    assert!(
-        v2 <= 4,
-        "back on v1 at once: {v2} answers of v2 after the abort"
-    );
+    assert_eq!(v2, 0, "v2 answered {v2} public requests after the abort");
     ctl.wait_until(ROLLOUT, "the old revision alone", || {
         let revs = revisions(&ctl, "undo");
         revs.len() == 2
@@ -134,4 +133,31 @@ fn an_abort_after_the_switch_sends_traffic_back_at_once() {
     });
     assert_eq!(ctl.app("undo").unwrap().status, "Degraded");
     assert_eq!(load.finish().failed, 0);
+}
+
+#[test]
+fn a_preview_port_taken_by_another_process_is_said_and_the_rollout_goes_on() {
+    let ctl = Controller::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let preview = taken.local_addr().expect("addr").port();
+    let mut app = blue_green("busy", preview, "");
+    app.write(&ctl);
+    ctl.start();
+    ctl.wait_rolled_out("busy", 2, &[]);
+    app.set_env("MARKER", "v2");
+    app.write(&ctl);
+    wait_for(ROLLOUT, "PreviewBindFailed", || {
+        ctl.corral_ok(&["events", "busy"])
+            .contains("PreviewBindFailed")
+            .then_some(())
+    });
+    ctl.wait_until(ROLLOUT, "2 old + 2 new ready", || {
+        let revs = revisions(&ctl, "busy");
+        revs.len() == 4 && revs.iter().all(|(_, ok)| *ok)
+    });
+    ctl.corral_ok(&["rollout", "promote", "busy", "--full"]);
+    wait_for(ROLLOUT, "the public port answers v2", || {
+        (marker(app.port).as_deref() == Some("v2")).then_some(())
+    });
+    drop(taken);
 }

@@ -20,6 +20,8 @@ struct Preview {
 #[derive(Default)]
 pub struct Previews {
     apps: BTreeMap<String, Preview>,
+    /// Why each app's preview port could not be bound, last time it was tried.
+    failing: BTreeMap<String, String>,
 }
 
 impl Previews {
@@ -36,7 +38,9 @@ impl Previews {
         if self.apps.get(app).is_some_and(|p| p.entry == entry) {
             return Ok(());
         }
-        self.remove(app);
+        if let Some(p) = self.apps.remove(app) {
+            tokio::spawn(p.listeners.shutdown());
+        }
         let listeners = AppListeners::bind(app, std::slice::from_ref(&entry))
             .await
             .map_err(|e| format!("cannot listen on the preview port {port}: {e}"))?;
@@ -69,6 +73,18 @@ impl Previews {
             .unwrap_or_default()
     }
 
+    /// Records how binding `app`'s preview went (`None`: it is bound); true when `why` is news.
+    pub fn failed(&mut self, app: &str, why: Option<&str>) -> bool {
+        match why {
+            None => self.failing.remove(app).is_some(),
+            Some(why) if self.failing.get(app).map(String::as_str) == Some(why) => false,
+            Some(why) => {
+                self.failing.insert(app.to_owned(), why.to_owned());
+                true
+            }
+        }
+    }
+
     /// Whether `app` has a preview listener.
     pub fn has(&self, app: &str) -> bool {
         self.apps.contains_key(app)
@@ -76,6 +92,7 @@ impl Previews {
 
     /// Closes `app`'s preview: its clients' requests in flight finish in the background.
     pub fn remove(&mut self, app: &str) {
+        self.failing.remove(app);
         if let Some(p) = self.apps.remove(app) {
             tokio::spawn(p.listeners.shutdown());
         }

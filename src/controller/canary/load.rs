@@ -125,8 +125,9 @@ impl Controller {
         self.canaries.dirty = true;
     }
 
-    /// A BlueGreen run's preview port, bound if it is not (a failure aborts the run: the
-    /// new revision could not be tried).
+    /// A BlueGreen run's preview port, bound if it is not. A port that cannot be had (another
+    /// process, or the previous controller during `corral upgrade`) is said once and tried
+    /// again at each reload; the run goes on meanwhile.
     async fn ensure_preview(&mut self, name: &str) {
         let holding = self
             .canaries
@@ -141,8 +142,18 @@ impl Controller {
             return;
         };
         let listen = spec.listen.clone();
-        if let Err(why) = self.previews.ensure(name, &listen, port).await {
-            self.abort_run(name, why);
+        match self.previews.ensure(name, &listen, port).await {
+            Ok(()) => {
+                self.previews.failed(name, None);
+            }
+            Err(why) => {
+                if self.previews.failed(name, Some(&why)) {
+                    let msg = format!("{why}; tried again at each reload of the manifests");
+                    self.supervisor
+                        .events
+                        .warning(name, "PreviewBindFailed", msg);
+                }
+            }
         }
     }
 

@@ -50,7 +50,7 @@ impl Controller {
         wake
     }
 
-    fn steer(&mut self, name: &str, now: Instant) -> Option<Instant> {
+    pub(in crate::controller) fn steer(&mut self, name: &str, now: Instant) -> Option<Instant> {
         let spec = &self.store.apps.get(name)?.app.spec;
         let strategy = spec.strategy.clone();
         // What the proxy's counters can judge: every listen entry behind the http proxy.

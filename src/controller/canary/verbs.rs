@@ -88,6 +88,8 @@ impl Controller {
         };
         self.canaries.dirty = true;
         self.rollouts.progressed(name, std::time::Instant::now());
+        // The route follows before the answer: a switch or an abort is in force once said.
+        self.steer(name, std::time::Instant::now());
         Ok(Reply { message })
     }
 }
