@@ -97,6 +97,31 @@ pub struct RolloutStatus {
     pub aborted: Option<String>,
 }
 
+#[cfg(test)]
+impl RolloutStatus {
+    /// For rendering tests: a canary at step 1 of 4, 10% of requests, with 4 ready stable
+    /// instances at `stable` and 1 ready canary instance at `canary`.
+    pub fn canary_at_10_percent(stable: &str, canary: &str) -> Self {
+        let count = |revision: &str, n| RevisionCount {
+            revision: revision.into(),
+            ready: n,
+            instances: n,
+            traffic: None,
+        };
+        Self {
+            strategy: "Canary".into(),
+            step: 1,
+            steps: 4,
+            weight: 10,
+            share_of: "requests".into(),
+            paused: false,
+            stable: count(stable, 4),
+            canary: count(canary, 1),
+            aborted: None,
+        }
+    }
+}
+
 /// One revision's instances in a canary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

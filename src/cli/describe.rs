@@ -306,7 +306,6 @@ mod tests {
 
     #[test]
     fn shows_the_counts_and_a_canary_with_both_revisions() {
-        use crate::api::RevisionCount;
         let mut app = AppStatus {
             name: "web".into(),
             revision: "bbb222".into(),
@@ -315,27 +314,7 @@ mod tests {
             updated: 1,
             available: 5,
             status: "Progressing".into(),
-            rollout: Some(RolloutStatus {
-                strategy: "Canary".into(),
-                step: 1,
-                steps: 4,
-                weight: 10,
-                share_of: "requests".into(),
-                paused: false,
-                stable: RevisionCount {
-                    revision: "aaa111".into(),
-                    ready: 4,
-                    instances: 4,
-                    traffic: None,
-                },
-                canary: RevisionCount {
-                    revision: "bbb222".into(),
-                    ready: 1,
-                    instances: 1,
-                    traffic: None,
-                },
-                aborted: None,
-            }),
+            rollout: Some(RolloutStatus::canary_at_10_percent("aaa111", "bbb222")),
             ..AppStatus::default()
         };
         let text = describe(&app, 10_000);

@@ -306,32 +306,13 @@ mod tests {
 
     #[test]
     fn a_canary_shows_its_weight_pause_or_abort() {
-        use crate::api::{RevisionCount, RolloutStatus};
+        use crate::api::RolloutStatus;
         let mut a = app("web");
         a.desired = 4;
         a.ready = 5;
         a.updated = 1;
         a.available = 5;
-        a.rollout = Some(RolloutStatus {
-            strategy: "Canary".into(),
-            step: 1,
-            steps: 4,
-            weight: 10,
-            share_of: "requests".into(),
-            stable: RevisionCount {
-                revision: "aaa111".into(),
-                ready: 4,
-                instances: 4,
-                traffic: None,
-            },
-            canary: RevisionCount {
-                revision: "abc123".into(),
-                ready: 1,
-                instances: 1,
-                traffic: None,
-            },
-            ..RolloutStatus::default()
-        });
+        a.rollout = Some(RolloutStatus::canary_at_10_percent("aaa111", "abc123"));
         let row = |a: &AppStatus| {
             let text = table(std::slice::from_ref(a), false, 6_000).render();
             text.lines().nth(1).unwrap_or_default().to_owned()

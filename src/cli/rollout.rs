@@ -288,7 +288,7 @@ fn undo(name: &str, to: Option<u64>, dir: &ManifestsDir) -> anyhow::Result<ExitC
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{InstanceStatus, RevisionCount};
+    use crate::api::InstanceStatus;
 
     fn instance(index: u32, revision: &str, ready: bool) -> InstanceStatus {
         InstanceStatus {
@@ -361,27 +361,7 @@ mod tests {
     #[test]
     fn a_canary_shows_its_step_weight_and_both_revisions() {
         let mut a = app("Progressing", 1, 5, Vec::new());
-        a.rollout = Some(RolloutStatus {
-            strategy: "Canary".into(),
-            step: 1,
-            steps: 4,
-            weight: 10,
-            share_of: "requests".into(),
-            paused: false,
-            stable: RevisionCount {
-                revision: "old".into(),
-                ready: 4,
-                instances: 4,
-                traffic: None,
-            },
-            canary: RevisionCount {
-                revision: "new".into(),
-                ready: 1,
-                instances: 1,
-                traffic: None,
-            },
-            aborted: None,
-        });
+        a.rollout = Some(RolloutStatus::canary_at_10_percent("old", "new"));
         assert_eq!(
             progress(&a),
             (
