@@ -21,16 +21,26 @@ fn separator_has_content(line: &str) -> bool {
     }
 }
 
+/// The UTF-8 byte-order mark some editors (Notepad, Visual Studio) write at the start of a file.
+const BOM: char = '\u{feff}';
+
 /// Splits a file's text into its YAML documents (separated by `---` lines).
 ///
 /// Documents holding only comments and blank lines are left out. A `---` line that carries
-/// content is kept as the first line of its document, so that content is not lost.
+/// content is kept as the first line of its document, so that content is not lost. A byte-order
+/// mark at the start of the text is left out of every document: YAML allows one at the start of
+/// a stream, and an editor does not count it as a column.
 pub fn documents(text: &str) -> Vec<DocumentText> {
     let mut docs = Vec::new();
-    let mut start = 0;
+    let bom = if text.starts_with(BOM) {
+        BOM.len_utf8()
+    } else {
+        0
+    };
+    let mut start = bom;
     let mut start_line = 1;
-    let mut offset = 0;
-    for (i, raw) in text.split_inclusive('\n').enumerate() {
+    let mut offset = bom;
+    for (i, raw) in text[bom..].split_inclusive('\n').enumerate() {
         let line = raw.trim_end_matches(['\n', '\r']);
         if is_separator(line) {
             push_doc(&mut docs, text, start..offset, start_line);

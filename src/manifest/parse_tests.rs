@@ -219,6 +219,17 @@ fn syntax_errors_are_located_in_the_file() {
 }
 
 #[test]
+fn a_byte_order_mark_is_not_a_column_of_the_first_line() {
+    let text = format!("\u{feff}{}  bogus: 1\n", app("web"));
+    let e = parse(&text).unwrap_err();
+    assert_eq!((e.line, e.column), (7, 3), "{e}");
+    assert!(e.message.contains("unknown field `bogus`"), "{e}");
+    let apps = parse(&format!("\u{feff}{}", app("web"))).unwrap();
+    assert_eq!(apps[0].app.metadata.name.as_str(), "web");
+    assert_eq!(apps[0].line, 1);
+}
+
+#[test]
 fn manifest_paths_exclude_hidden_and_temp_files() {
     use std::path::Path;
     assert!(is_manifest_path(Path::new("dir/web.yaml")));
@@ -289,6 +300,38 @@ mod fuzz {
                 prop_assert!(d.start_line >= 1);
                 end = d.range.end;
             }
+        }
+
+        #[test]
+        fn a_byte_order_mark_changes_nothing(text in yamlish()) {
+            let marked = format!("\u{feff}{text}");
+            prop_assert_eq!(parse(&marked), parse(&text));
+            let shifted: Vec<_> = documents(&text)
+                .into_iter()
+                .map(|d| (d.range.start + 3, d.range.end + 3, d.start_line))
+                .collect();
+            let marked_docs: Vec<_> = documents(&marked)
+                .into_iter()
+                .map(|d| (d.range.start, d.range.end, d.start_line))
+                .collect();
+            prop_assert_eq!(marked_docs, shifted);
+        }
+
+        #[test]
+        fn manifests_with_a_byte_order_mark_parse_as_without(
+            names in proptest::collection::btree_set("[a-z][a-z0-9]{0,6}", 1..5),
+            comment in proptest::bool::ANY,
+            instances in 0u32..4,
+        ) {
+            let docs: Vec<String> = names
+                .iter()
+                .map(|n| format!("{}  instances: {instances}\n", app(n)))
+                .collect();
+            let lead = if comment { "# yaml-language-server: $schema=x\n" } else { "" };
+            let text = format!("{lead}{}", docs.join("---\n"));
+            let plain = parse(&text).map_err(|e| e.to_string());
+            prop_assert!(plain.is_ok(), "{:?}", plain);
+            prop_assert_eq!(parse(&format!("\u{feff}{text}")).map_err(|e| e.to_string()), plain);
         }
 
         #[test]
