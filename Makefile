@@ -42,8 +42,10 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
+## The whole workspace in one resolution: the fuzz harness then shares every dependency built
+## for the tests (built alone, without the tests' dev-dependencies, it rebuilt ~100 crates).
 unit:
-	$(CARGO) test --locked --all-targets
+	$(CARGO) test --locked --workspace --all-targets
 
 ## The cgroup v2 scenarios in a throwaway QEMU VM with a real kernel (tests/vm_cgroup.rs), alone
 ## and with the VM's console shown; fails instead of skipping when QEMU or apt are missing.
@@ -53,10 +55,12 @@ VM_SCENARIOS ?=
 test-vm:
 	CORRAL_VM_REQUIRED=1 CORRAL_VM_SCENARIOS=$(VM_SCENARIOS) $(CARGO) test --locked --test vm_cgroup -- --nocapture
 
-## A short fuzz run: each target FUZZ_SMOKE_SECONDS (10) with the random harness (fuzz/README.md).
+## A short fuzz run: each target FUZZ_SMOKE_SECONDS (10) with the random harness (fuzz/README.md),
+## built as `unit` builds it (nothing to do after `unit`).
 FUZZ_SMOKE_SECONDS ?= 10
 fuzz-smoke:
-	$(CARGO) run --locked -p corral-fuzz --bin random -- all --seconds $(FUZZ_SMOKE_SECONDS)
+	$(CARGO) build --locked --workspace --all-targets
+	$(TARGET_DIR)/debug/random all --seconds $(FUZZ_SMOKE_SECONDS)
 
 ## Long fuzzing with AFL++ (installs cargo-afl if missing): FUZZ_SECONDS per target (3600).
 fuzz:

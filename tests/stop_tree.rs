@@ -42,7 +42,7 @@ def daemonize():
                 s = socket.socket()
                 s.bind(("127.0.0.1", port))
                 s.listen()
-            tmp = pidfile + ".tmp"
+            tmp = "%s.%d.tmp" % (pidfile, os.getpid())  # instances' daemons race for one name
             with open(tmp, "w") as f:
                 f.write(str(os.getpid()))
             os.rename(tmp, pidfile)

@@ -30,28 +30,42 @@ impl Tree {
     /// Watches `dir` alone (the folder of a watched file).
     pub fn add_one(&mut self, dir: &Path) -> notify::Result<()> {
         if self.watched.insert(dir.to_path_buf()) {
-            self.watcher.watch(dir, RecursiveMode::NonRecursive)?;
+            if let Err(e) = self.watcher.watch(dir, RecursiveMode::NonRecursive) {
+                self.watched.remove(dir);
+                return Err(e);
+            }
         }
         Ok(())
     }
 
     /// Watches `dir` and its subdirectories that `filter` does not ignore. With `burst`, the
     /// files found count as changes (a directory that just appeared brings them).
+    ///
+    /// Each directory is watched before it is listed: what appears in it after the watch comes
+    /// as an event, what was there before is listed, and nothing falls between the two (a
+    /// directory made between a listing and a later watch would never be seen).
     pub fn add(
         &mut self,
         dir: &Path,
         filter: &Mutex<Filter>,
         burst: Option<&Mutex<Burst>>,
     ) -> notify::Result<()> {
-        let (dirs, files) = walk(dir, filter);
-        if let Some(b) = burst {
-            let mut b = b.lock().unwrap_or_else(|p| p.into_inner());
-            for f in &files {
-                b.add(f);
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            match self.add_one(&d) {
+                Ok(()) => {}
+                // Gone again before it could be watched: nothing in it to see.
+                Err(e) if vanished(&e) => continue,
+                Err(e) => return Err(e),
             }
-        }
-        for d in dirs {
-            self.add_one(&d)?;
+            let (dirs, files) = list(&d, filter);
+            if let Some(b) = burst {
+                let mut b = b.lock().unwrap_or_else(|p| p.into_inner());
+                for f in &files {
+                    b.add(f);
+                }
+            }
+            stack.extend(dirs);
         }
         Ok(())
     }
@@ -96,34 +110,39 @@ impl Tree {
     }
 }
 
-/// `dir` and its subdirectories not ignored by `filter` (symlinks not followed), and the
-/// files in them that are not ignored.
-fn walk(dir: &Path, filter: &Mutex<Filter>) -> (Vec<PathBuf>, Vec<PathBuf>) {
+/// Whether a watch failed because its directory no longer exists.
+fn vanished(e: &notify::Error) -> bool {
+    match &e.kind {
+        notify::ErrorKind::PathNotFound => true,
+        notify::ErrorKind::Io(io) => io.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
+}
+
+/// The subdirectories of `dir` and the files in it that `filter` does not ignore (symlinks
+/// not followed).
+fn list(dir: &Path, filter: &Mutex<Filter>) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let (mut dirs, mut files) = (Vec::new(), Vec::new());
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (dirs, files);
+    };
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else {
             continue;
         };
-        for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            let path = entry.path();
-            if filter
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .ignores(&path)
-            {
-                continue;
-            }
-            if kind.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
+        let path = entry.path();
+        if filter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .ignores(&path)
+        {
+            continue;
         }
-        dirs.push(d);
+        if kind.is_dir() {
+            dirs.push(path);
+        } else {
+            files.push(path);
+        }
     }
     (dirs, files)
 }
