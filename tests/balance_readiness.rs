@@ -36,9 +36,11 @@ fn no_request_before_ready(mode: &str) {
 
     // A client asks at once, and keeps asking: the proxy holds (or 503s) requests while no
     // instance is ready; the app counts requests that reach it before it is healthy (`early`).
+    let tcp = mode == "tcp";
     let client = std::thread::spawn(move || {
         let mut answers = Vec::new();
         for _ in 0..400 {
+            let asked = std::time::Instant::now();
             match get(public, "/") {
                 Ok(r) if r.status == 200 => {
                     answers.push(r);
@@ -47,7 +49,10 @@ fn no_request_before_ready(mode: &str) {
                     }
                 }
                 Ok(r) => assert_eq!(r.status, 503, "{r:?}"),
-                Err(e) => panic!("request failed: {e}"),
+                // tcp has no 503: a connection held for the proxy's whole wait for a ready
+                // instance (5 s; a loaded machine can take longer to warm up) is closed.
+                Err(_) if tcp && asked.elapsed() >= Duration::from_secs(4) => {}
+                Err(e) => panic!("request failed after {:?}: {e}", asked.elapsed()),
             }
             std::thread::sleep(Duration::from_millis(20));
         }

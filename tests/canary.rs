@@ -17,6 +17,10 @@ const WARM: u64 = 200;
 fn canary_app(name: &str, steps: &str, analysis: &str) -> WebApp {
     let mut app = WebApp::new(name, "http");
     app.instances = 2;
+    // Ready when it answers: the 1 s rule can call a Node app ready before it listens on a
+    // loaded machine, and the proxy then sends a tester's header request to stable instead.
+    app.extra
+        .push("readiness: {http: {path: /healthz}, periodSeconds: 1}".into());
     app.extra.push(format!(
         "strategy: {{type: Canary, steps: {steps}, analysis: {analysis}, canaryHeader: {{name: X-Corral-Canary, value: always}}}}"
     ));

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::FileTypeExt;
 use std::time::{Duration, Instant};
 
+use common::web::{addr, get, WebApp};
 use common::{manifest, Controller, SOON};
 use nix::sys::signal::Signal;
 
@@ -290,4 +291,42 @@ fn an_instance_adopted_while_stopping_still_gets_its_sigkill() {
     ctl.wait_until(SOON, "no process of the test is left", || {
         ctl.processes().is_empty()
     });
+}
+
+#[test]
+fn instances_of_a_revision_changed_while_no_controller_ran_are_probed_and_serve() {
+    // Adopted instances of the revision the manifest no longer names are probed with their own
+    // revision's template (from the history): before, they were never probed, stayed unready
+    // and the app had no backend until the new revision's first instance was ready.
+    let ctl = Controller::new();
+    let mut app = WebApp::new("web", "http");
+    app.instances = 2;
+    app.extra
+        .push("readiness: {http: {path: /healthz}, periodSeconds: 1}".into());
+    app.write(&ctl);
+    ctl.start();
+    let old = ctl.wait_instances("web", 2);
+    ctl.wait_status("web", "Running");
+    ctl.crash();
+    // The new revision takes long to turn ready: the old one must serve meanwhile.
+    app.set_env("READY_AFTER_MS", "60000");
+    app.write(&ctl);
+    ctl.start();
+    // One of them at least: the rolling update may replace the other before its first probe.
+    ctl.wait_until(SOON, "an adopted instance is ready again", || {
+        let Some(app) = ctl.app("web") else {
+            return false;
+        };
+        let ready: BTreeSet<u32> = app
+            .instances
+            .iter()
+            .filter(|i| i.ready)
+            .filter_map(|i| i.pid)
+            .collect();
+        old.values().any(|p| ready.contains(p))
+    });
+    let r = get(addr(app.port), "/").expect("served by an adopted instance");
+    assert_eq!(r.status, 200, "{r:?}");
+    let pid: u32 = r.field("pid").and_then(|p| p.parse().ok()).expect("pid");
+    assert!(old.values().any(|p| *p == pid), "{r:?} from {old:?}");
 }

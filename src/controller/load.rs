@@ -96,10 +96,37 @@ impl Controller {
             self.templates.insert(name, template);
         }
         previous.clear();
-        self.supervisor.probe_adopted(&self.templates);
+        self.probe_adopted().await;
         self.apply_limits();
         self.sync_watches();
         Ok(())
+    }
+
+    /// Starts the probes of adopted instances, each with its own revision's template: the
+    /// manifest's, a canary's stable one, or (a rollout the previous controller left halfway,
+    /// a manifest changed while none ran) the one in the revision history; an instance of a
+    /// revision probed with none of them could never turn ready again.
+    async fn probe_adopted(&mut self) {
+        let mut older = std::collections::BTreeMap::new();
+        for (app, revision) in self.supervisor.unprobed_revisions() {
+            let known = self
+                .templates
+                .get(&app)
+                .is_some_and(|t| t.revision == revision)
+                || self.canaries.stable_template(&app, &revision).is_some();
+            if known {
+                continue;
+            }
+            if let Some(t) = self.template_from_history(&app, &revision).await {
+                older.insert((app, revision), t);
+            }
+        }
+        let canaries = &self.canaries;
+        self.supervisor.probe_adopted(&self.templates, |app, rev| {
+            canaries
+                .stable_template(app, rev)
+                .or_else(|| older.get(&(app.to_owned(), rev.to_owned())))
+        });
     }
 
     /// Adds `revision` to `app`'s history (read from disk the first time) and saves it.

@@ -22,7 +22,7 @@ mod start_request;
 pub mod template;
 mod tree;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
@@ -266,10 +266,15 @@ impl Supervisor {
         }
     }
 
-    /// Starts the probers of adopted instances whose app's template is now known; an adopted
-    /// instance that was stopping gets its SIGKILL timer again (its app's `stop.timeout`, the
-    /// default if the app is gone), so one that ignores its stop signal cannot linger.
-    pub fn probe_adopted(&mut self, templates: &BTreeMap<String, Template>) {
+    /// Starts the probers of adopted instances whose revision's template is now known (the
+    /// app's, or `other(app, revision)`: a canary's stable one); an adopted instance that was
+    /// stopping gets its SIGKILL timer again (its app's `stop.timeout`, the default if the app
+    /// is gone), so one that ignores its stop signal cannot linger.
+    pub fn probe_adopted<'t>(
+        &mut self,
+        templates: &'t BTreeMap<String, Template>,
+        other: impl Fn(&str, &str) -> Option<&'t Template>,
+    ) {
         for inst in self.instances.values_mut() {
             if inst.probed || inst.phase != Phase::Stopping {
                 continue;
@@ -290,10 +295,20 @@ impl Supervisor {
             if let Some(t) = templates
                 .get(&inst.app)
                 .filter(|t| t.revision == inst.revision)
+                .or_else(|| other(&inst.app, &inst.revision))
             {
                 spawn::probe_adopted(&self.shared, t, inst);
             }
         }
+    }
+
+    /// The (app, revision) of every adopted instance whose probes are not started yet.
+    pub fn unprobed_revisions(&self) -> BTreeSet<(String, String)> {
+        self.instances
+            .values()
+            .filter(|i| !i.probed && i.phase != Phase::Stopping)
+            .map(|i| (i.app.clone(), i.revision.clone()))
+            .collect()
     }
 
     /// Marks an instance ready.

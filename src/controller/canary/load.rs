@@ -166,7 +166,11 @@ impl Controller {
 
     /// `name`'s process template at `revision` (a reload count folded in as `HASH.N`), from
     /// the manifest kept in its revision history.
-    async fn template_from_history(&self, name: &str, revision: &str) -> Option<Template> {
+    pub(in crate::controller) async fn template_from_history(
+        &self,
+        name: &str,
+        revision: &str,
+    ) -> Option<Template> {
         let base = revision.split('.').next().unwrap_or(revision);
         let entry = self
             .histories
