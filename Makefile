@@ -42,10 +42,15 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
-## The whole workspace in one resolution: the fuzz harness then shares every dependency built
-## for the tests (built alone, without the tests' dev-dependencies, it rebuilt ~100 crates).
+## Unit, property and integration tests with cargo-nextest (on every machine of this kind;
+## installed when missing): every test binary's tests in one pool, four at a time (most wait on
+## real processes; .config/nextest.toml), each test's time in the log. The whole workspace in one
+## resolution, so the fuzz harness shares every dependency built for the tests (built alone,
+## without the tests' dev-dependencies, it rebuilt ~100 crates). `--tests`: targets with tests
+## only (no test harness for the binary, the example or the fuzz crate).
 unit:
-	$(CARGO) test --locked --workspace --all-targets
+	command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
+	$(CARGO) nextest run --locked --workspace --tests
 
 ## The cgroup v2 scenarios in a throwaway QEMU VM with a real kernel (tests/vm_cgroup.rs), alone
 ## and with the VM's console shown; fails instead of skipping when QEMU or apt are missing.
@@ -59,7 +64,7 @@ test-vm:
 ## built as `unit` builds it (nothing to do after `unit`).
 FUZZ_SMOKE_SECONDS ?= 10
 fuzz-smoke:
-	$(CARGO) build --locked --workspace --all-targets
+	$(CARGO) build --locked --workspace --bins --tests
 	$(TARGET_DIR)/debug/random all --seconds $(FUZZ_SMOKE_SECONDS)
 
 ## Long fuzzing with AFL++ (installs cargo-afl if missing): FUZZ_SECONDS per target (3600).
