@@ -139,7 +139,7 @@ fn log_pipes(
 #[derive(Debug)]
 pub struct Prepared {
     /// The app's environment, without the per-instance variables.
-    env: Vec<(String, String)>,
+    pub(super) env: Vec<(String, String)>,
     /// The program as found in that environment's `PATH` (None: left to `execvp`).
     program: Option<PathBuf>,
     /// The user and limits of its instances, set in each child before exec.
@@ -187,9 +187,9 @@ pub fn spawn(
     inherit: Option<Vec<(OwnedFd, String)>>,
     cgroups: Option<&Cgroups>,
 ) -> io::Result<Instance> {
-    let Some(program) = template.argv.first() else {
+    if template.argv.is_empty() {
         return Err(io::Error::other("the command is empty"));
-    };
+    }
     let run_dir = shared.home.run_dir();
     let ([(out_end, out_inode), (err_end, err_inode)], log_files) =
         log_pipes(shared, template, index)?;
@@ -219,47 +219,20 @@ pub fn spawn(
     child_env.push((orphans::MARKER.into(), orphans::owner(&shared.home)));
     child_env.push((orphans::INSTANCE_MARK.into(), mark.clone()));
     let cgroup = cgroup::for_instance(cgroups, (&template.app, index, id), &template.limits)?;
-    let cgroup_dir = cgroup.as_ref().map(|c| c.path.as_path());
-    let started = if crate::children::spawner::enabled() {
-        let program = start_request::Program {
-            found: prepared.program.as_deref(),
-            argv: &template.argv,
-            shim: inherit.is_some(),
-        };
-        start_request::build(
-            program,
-            (&child_env, &template.cwd),
-            prepared.confine.steps(),
-            (out_end.into(), err_end.into()),
-            inherit.unwrap_or_default(),
-            cgroup_dir,
-        )
-        .and_then(|(req, fds)| crate::children::spawner::start(&req, fds))
-        .map(|owned| (Waiter::Spawned(owned.pid()), owned))
-    } else {
-        fork(
-            template,
-            prepared,
-            &child_env,
-            (out_end, err_end),
-            inherit,
-            cgroup.as_ref(),
-        )
-        .map(|(child, owned)| (Waiter::Forked(child), owned))
-    };
-    let (waiter, owned) = match started {
+    let launched = launch(
+        (template, prepared),
+        &child_env,
+        (out_end, err_end),
+        inherit,
+        cgroup.as_ref(),
+    );
+    let (waiter, owned) = match launched {
         Ok(started) => started,
         Err(e) => {
             if let Some(cgroup) = &cgroup {
                 cgroup::remove(&cgroup.path);
             }
-            // A failed step of the user switch has its own sentence; the rest say what is
-            // wrong with the program.
-            let e = prepared.confine.explain(e, program);
-            return Err(match e.raw_os_error() {
-                Some(_) => start_error::explain(&e, template, &env),
-                None => e,
-            });
+            return Err(explain(e, (template, prepared), &env));
         }
     };
     let pid = owned.pid();
@@ -296,6 +269,52 @@ pub fn spawn(
         tracing::warn!(app = %template.app, "instance {index}: {e}");
     }
     Ok(inst)
+}
+
+/// Starts the process of `template` with `env` and its stdout and stderr on `out` and `err`:
+/// through the spawner when it runs, else by forking the controller. Blocking.
+pub(super) fn launch(
+    (template, prepared): (&Template, &Prepared),
+    env: &[(String, String)],
+    (out, err): (File, File),
+    inherit: Option<Vec<(OwnedFd, String)>>,
+    cgroup: Option<&InstanceCgroup>,
+) -> io::Result<(Waiter, crate::children::Owned)> {
+    if crate::children::spawner::enabled() {
+        let program = start_request::Program {
+            found: prepared.program.as_deref(),
+            argv: &template.argv,
+            shim: inherit.is_some(),
+        };
+        start_request::build(
+            program,
+            (env, &template.cwd),
+            prepared.confine.steps(),
+            (out.into(), err.into()),
+            inherit.unwrap_or_default(),
+            cgroup.map(|c| c.path.as_path()),
+        )
+        .and_then(|(req, fds)| crate::children::spawner::start(&req, fds))
+        .map(|owned| (Waiter::Spawned(owned.pid()), owned))
+    } else {
+        fork(template, prepared, env, (out, err), inherit, cgroup)
+            .map(|(child, owned)| (Waiter::Forked(child), owned))
+    }
+}
+
+/// A failed [`launch`] in the app's words: a failed step of the user switch has its own
+/// sentence; the rest say what is wrong with the program. `env` is the process's environment.
+pub(super) fn explain(
+    e: io::Error,
+    (template, prepared): (&Template, &Prepared),
+    env: &[(String, String)],
+) -> io::Error {
+    let program = template.argv.first().map_or("", String::as_str);
+    let e = prepared.confine.explain(e, program);
+    match e.raw_os_error() {
+        Some(_) => start_error::explain(&e, template, env),
+        None => e,
+    }
 }
 
 /// Starts an instance by forking the controller (when the spawner process is not running):
@@ -350,7 +369,7 @@ fn fork(
 }
 
 /// How an instance's exit status is collected.
-enum Waiter {
+pub(super) enum Waiter {
     /// Forked by tokio's `Command`.
     Forked(tokio::process::Child),
     /// Started by the spawner: our child all the same, waited for by pid.
@@ -359,7 +378,7 @@ enum Waiter {
 
 impl Waiter {
     /// Waits for the process to exit and collects its status.
-    async fn wait(self) -> Exit {
+    pub(super) async fn wait(self) -> Exit {
         match self {
             Waiter::Forked(mut child) => match child.wait().await {
                 Ok(status) => Exit::from_status(status),
