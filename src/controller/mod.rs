@@ -234,6 +234,7 @@ pub async fn run(
         .adopt_orphans(record_trouble, Instant::now())
         .await;
     ctl.save_record().await; // the orphans in, a damaged record replaced
+    ctl.supervisor.end_orphaned_hooks().await; // interrupted: they run again from the start
     ctl.reload().await?;
     ctl.take_over(predecessor).await;
     tracing::info!(manifests = %ctl.config.manifests.display(), "controller running");
@@ -329,14 +330,12 @@ pub async fn run(
         }
     }
 
-    // A hook still running is killed: the next controller runs it again (its record says
-    // it was interrupted), never two at once.
+    // A hook still running is killed and its end not recorded: its record still says
+    // `Running`, so the next controller runs it again, never beside it.
     ctl.hooks.stop_all();
     while ctl.hooks.running_count() > 0 {
         match hooks_rx.recv().await {
-            Some(done) => {
-                ctl.on_hook_done(done).await;
-            }
+            Some(done) => ctl.hooks.interrupted(&done),
             None => break,
         }
     }

@@ -145,7 +145,13 @@ fn launch(shared: &Shared, hook: &Template, kind: HookKind, id: u64) -> io::Resu
     env.push(("CORRAL_HOOK".into(), kind.name().into()));
     let mark = tree::new_mark(id);
     let mut child_env = env.clone();
-    // Its mark finds what it leaves behind; no owner marker: never adopted as an instance.
+    // The owner's marker and its mark find what it leaves behind; without `CORRAL_INSTANCE`
+    // it is never adopted as an instance, and `CORRAL_HOOK` lets the next controller end it
+    // after a crash ([`end_orphaned`]).
+    child_env.push((
+        super::orphans::MARKER.into(),
+        super::orphans::owner(&shared.home),
+    ));
     child_env.push((super::orphans::INSTANCE_MARK.into(), mark.clone()));
     let opts = CaptureOptions {
         timestamps: hook.logs.timestamps,
@@ -263,4 +269,50 @@ async fn finish(
         }),
     };
     (result, tail)
+}
+
+/// Kills the hooks a crashed controller of this home left running (marked with `owner` and
+/// `CORRAL_HOOK`), with their process groups, and waits a little for them to go: the next run
+/// of the hook must not run beside them. Returns how many there were. Blocking (reads /proc).
+pub fn end_orphaned(owner: &str) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let hooks: Vec<u32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| is_orphaned_hook(*pid, owner))
+        .collect();
+    for pid in &hooks {
+        tracing::warn!(pid, "ending a hook a previous controller left running");
+        let _ = super::process::signal_group(*pid, nix::sys::signal::Signal::SIGKILL);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while hooks.iter().any(|p| is_orphaned_hook(*p, owner)) && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    hooks.len()
+}
+
+/// Whether `pid` is a live hook process of `owner` leading its group.
+fn is_orphaned_hook(pid: u32, owner: &str) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    let (mut ours, mut hook) = (false, false);
+    for kv in environ.split(|b| *b == 0) {
+        match std::str::from_utf8(kv).ok().and_then(|s| s.split_once('=')) {
+            Some((k, v)) if k == super::orphans::MARKER => ours = v == owner,
+            Some(("CORRAL_HOOK", _)) => hook = true,
+            _ => {}
+        }
+    }
+    let leads = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .and_then(|close| stat[close + 1..].split_whitespace().nth(2))
+            .and_then(|f| f.parse::<u32>().ok())
+            == Some(pid)
+    });
+    ours && hook && leads
 }

@@ -496,6 +496,13 @@ impl Supervisor {
             .await
     }
 
+    /// Kills the hooks a crashed controller of this home left running (see
+    /// [`hook::end_orphaned`]); call before the first hook runs.
+    pub async fn end_orphaned_hooks(&self) {
+        let owner = orphans::owner(&self.shared.home);
+        let _ = tokio::task::spawn_blocking(move || hook::end_orphaned(&owner)).await;
+    }
+
     /// Runs `run` (an app's hook) with `template` in a task of its own; its end goes to `done`,
     /// and cancelling `stop` kills it.
     pub fn run_hook(

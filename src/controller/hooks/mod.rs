@@ -90,6 +90,13 @@ impl Hooks {
         self.stop.cancel();
     }
 
+    /// A hook killed because the controller is leaving: no longer running, its record left
+    /// as `Running` (interrupted) for the next controller.
+    pub(super) fn interrupted(&mut self, done: &HookDone) {
+        self.running.remove(&(done.app.clone(), done.kind));
+        tracing::info!(app = %done.app, "{} interrupted: it runs again at the next start", done.kind.name());
+    }
+
     /// How many hooks are running.
     pub(super) fn running_count(&self) -> usize {
         self.running.len()
