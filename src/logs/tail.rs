@@ -16,6 +16,7 @@ const MOST: u64 = 64 * 1024;
 pub fn last_lines(files: &[(PathBuf, u64, Stream)], n: usize) -> Vec<String> {
     let mut entries = Vec::new();
     for (rank, (path, start, stream)) in files.iter().enumerate() {
+        // Each file's lines are in order; the sort below is stable.
         let Ok(bytes) = read_from(path, *start) else {
             continue;
         };
@@ -27,13 +28,32 @@ pub fn last_lines(files: &[(PathBuf, u64, Stream)], n: usize) -> Vec<String> {
                 Stream::Out => text.to_owned(),
                 Stream::Err => format!("! {text}"),
             };
-            entries.push((entry.key, rank, text));
+            entries.push((entry.key, *stream == Stream::Err, text));
         }
     }
+    // Each stream is read by a task of its own, so their times do not order lines across
+    // streams exactly: stderr (where the error usually is) keeps at least half the room.
+    let errs = entries.iter().filter(|(_, e, _)| *e).count();
+    let outs = entries.len() - errs;
+    let err_room = errs.min((n / 2).max(n.saturating_sub(outs)));
+    let out_room = outs.min(n - err_room);
+    let (mut seen_err, mut seen_out) = (0, 0);
+    let mut kept: Vec<_> = entries
+        .into_iter()
+        .rev()
+        .filter(|(_, is_err, _)| {
+            let (seen, room) = match is_err {
+                true => (&mut seen_err, err_room),
+                false => (&mut seen_out, out_room),
+            };
+            *seen += 1;
+            *seen <= room
+        })
+        .collect();
+    kept.reverse();
     // Stable: equal times keep each file's order.
-    entries.sort_by_key(|(key, _, _)| *key);
-    let skip = entries.len().saturating_sub(n);
-    entries.into_iter().skip(skip).map(|(_, _, t)| t).collect()
+    kept.sort_by_key(|(key, _, _)| *key);
+    kept.into_iter().map(|(_, _, t)| t).collect()
 }
 
 /// The bytes of `path` from `start` (from 0 if it is shorter now), at most the last [`MOST`],
@@ -73,6 +93,16 @@ mod tests {
         let files = [(out.clone(), start, Stream::Out), (err, 0, Stream::Err)];
         assert_eq!(last_lines(&files, 20), ["one", "! two", "three"]);
         assert_eq!(last_lines(&files, 2), ["! two", "three"]);
+        // stderr keeps half the room however early its lines were read.
+        let many: String = (10..30)
+            .map(|i| format!("2026-01-01T00:00:{i}.000Z o{i}\n"))
+            .collect();
+        let (o2, e2) = (dir.path().join("o2"), dir.path().join("e2"));
+        std::fs::write(&o2, many).expect("write");
+        std::fs::write(&e2, "2026-01-01T00:00:00.000Z boom\n").expect("write");
+        let both = [(o2, 0, Stream::Out), (e2, 0, Stream::Err)];
+        let tail = last_lines(&both, 4);
+        assert_eq!(tail, ["! boom", "o27", "o28", "o29"]);
         // Rotated meanwhile (shorter than at the start): read from its beginning.
         std::fs::write(&out, "four\n").expect("write");
         assert_eq!(last_lines(&files[..1], 5), ["four"]);
