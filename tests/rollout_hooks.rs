@@ -244,8 +244,7 @@ fn a_hook_is_killed_at_its_timeout_and_an_interrupted_one_runs_again() {
     ctl.start();
     let second = wait_for(SOON, "the hook runs again, alone", || {
         let hooks = hook_processes(&ctl);
-        (hooks.len() == 1 && hooks[0].0 != first && hooks[0].1 == "preRollout")
-            .then(|| hooks[0].0)
+        (hooks.len() == 1 && hooks[0].0 != first && hooks[0].1 == "preRollout").then(|| hooks[0].0)
     });
 
     // Past its 4 s it is killed, with its whole tree.
