@@ -262,3 +262,61 @@ fn a_hook_is_killed_at_its_timeout_and_an_interrupted_one_runs_again() {
     assert!(!ctl.processes().contains(&second));
     let _ = &mut ctl;
 }
+
+#[test]
+fn a_canary_waits_for_its_pre_rollout_before_any_canary_instance() {
+    let ctl = Controller::new();
+    let mut app = WebApp::new("shop", "http");
+    app.extra.push(
+        "strategy: {type: Canary, steps: [{setWeight: 50}, {pause: {}}], analysis: {interval: 1h}}"
+            .into(),
+    );
+    app.write(&ctl);
+    ctl.start();
+    let old = ctl.wait_rolled_out("shop", 2, &[]);
+    let stable = ctl.app("shop").expect("listed").revision;
+    let go = ctl.scratch().join("go");
+    let hook = ctl.sh(&format!(
+        "while [ ! -e {} ]; do sleep 0.1; done; echo migrated",
+        go.display()
+    ));
+    app.set_env("MARKER", "v2");
+    app.extra
+        .push(format!("hooks: {{preRollout: {{command: {hook}}}}}"));
+    app.write(&ctl);
+    ctl.wait_status("shop", "HookRunning");
+    ctl.assert_stays(
+        Duration::from_secs(2),
+        "no canary while the hook runs",
+        || {
+            let a = ctl.app("shop").expect("listed");
+            a.rollout.is_none()
+                && a.revision == stable
+                && a.instances.len() == 2
+                && a.instances.iter().all(|i| i.revision == stable)
+        },
+    );
+    std::fs::write(&go, "").expect("write go");
+    wait_for(ROLLOUT, "1 canary beside 2 stable", || {
+        let a = ctl.app("shop")?;
+        let canaries = a
+            .instances
+            .iter()
+            .filter(|i| i.ready && i.revision != stable);
+        (a.revision != stable && canaries.count() == 1 && a.instances.len() == 3).then_some(())
+    });
+    let reasons: Vec<String> = ctl
+        .app("shop")
+        .expect("listed")
+        .events
+        .into_iter()
+        .map(|e| e.reason)
+        .filter(|r| r.starts_with("Hook") || r == "CanaryStarted")
+        .collect();
+    assert_eq!(reasons, ["HookStarted", "HookSucceeded", "CanaryStarted"]);
+    let pids: Vec<u32> = ctl.pids("shop");
+    assert!(
+        old.values().all(|p| pids.contains(p)),
+        "the stable instances run on"
+    );
+}
