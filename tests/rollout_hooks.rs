@@ -320,3 +320,53 @@ fn a_canary_waits_for_its_pre_rollout_before_any_canary_instance() {
         "the stable instances run on"
     );
 }
+
+#[test]
+fn an_upgrade_during_a_hook_runs_it_again_under_the_new_controller_never_twice_at_once() {
+    let mut ctl = Controller::new();
+    let go = ctl.scratch().join("go");
+    let runs = ctl.scratch().join("runs.log");
+    let hook = ctl.sh(&format!(
+        "echo start >> {runs}; while [ ! -e {go} ]; do sleep 0.1; done; echo done >> {runs}",
+        runs = runs.display(),
+        go = go.display()
+    ));
+    let text = manifest(
+        "queue",
+        &[
+            &format!("command: {}", ctl.sleeper()),
+            &format!("hooks: {{preRollout: {{command: {hook}, timeout: 1m}}}}"),
+        ],
+    );
+    ctl.write_manifest("queue.yaml", &text);
+    ctl.start();
+    ctl.wait_status("queue", "HookRunning");
+    let first = wait_for(SOON, "the hook runs", || {
+        hook_processes(&ctl).first().map(|(p, _)| *p)
+    });
+    let run = ctl.corral(&["upgrade"]);
+    assert!(run.status.success(), "corral upgrade failed: {run:?}");
+    let new = run
+        .stdout
+        .split("pid ")
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .expect("the new controller's pid");
+    ctl.took_over(new);
+    let second = wait_for(SOON, "the hook runs again, alone", || {
+        let hooks = hook_processes(&ctl);
+        (hooks.len() == 1 && hooks[0].0 != first).then(|| hooks[0].0)
+    });
+    assert!(!ctl.processes().contains(&first));
+    std::fs::write(&go, "").expect("write go");
+    ctl.wait_instances("queue", 1);
+    ctl.wait_status("queue", "Running");
+    let log = std::fs::read_to_string(&runs).expect("runs.log");
+    assert_eq!(
+        log, "start\nstart\ndone\n",
+        "interrupted once, then run to its end"
+    );
+    assert!(!ctl.processes().contains(&second));
+    let _ = &mut ctl;
+}

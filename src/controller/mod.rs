@@ -334,9 +334,13 @@ pub async fn run(
     // `Running`, so the next controller runs it again, never beside it.
     ctl.hooks.stop_all();
     while ctl.hooks.running_count() > 0 {
-        match hooks_rx.recv().await {
-            Some(done) => ctl.hooks.interrupted(&done),
-            None => break,
+        tokio::select! {
+            Some(done) = hooks_rx.recv() => ctl.hooks.interrupted(&done),
+            Some(req) = api.recv() => match handed {
+                Some(_) => ctl.answer_while_upgrading(req).await,
+                None => ctl.on_api(req).await,
+            },
+            else => break,
         }
     }
     if ctl
