@@ -370,3 +370,40 @@ fn an_upgrade_during_a_hook_runs_it_again_under_the_new_controller_never_twice_a
     assert!(!ctl.processes().contains(&second));
     let _ = &mut ctl;
 }
+
+#[test]
+fn validate_warns_of_a_hook_program_missing_here_and_refuses_a_zero_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a.yaml");
+    let text = |timeout: &str| {
+        manifest(
+            "a",
+            &[
+                "command: [sleep, '100']",
+                &format!(
+                    "hooks: {{preRollout: {{command: [./migrate.sh, up], timeout: {timeout}}}}}"
+                ),
+            ],
+        )
+    };
+    std::fs::write(&file, text("1m")).expect("write");
+    let path = file.to_str().expect("utf-8");
+    let run = common::corral_in(&dir.path().join("home"), &["validate", path]);
+    assert!(run.status.success(), "{run:?}");
+    assert!(
+        run.stderr.contains("a.yaml:7:")
+            && run.stderr.contains("spec.hooks.preRollout.command")
+            && run.stderr.contains("migrate.sh does not exist"),
+        "{run:?}"
+    );
+    std::fs::write(&file, text("0s")).expect("write");
+    let run = common::corral_in(&dir.path().join("home"), &["validate", path]);
+    assert!(!run.status.success(), "{run:?}");
+    assert!(
+        run.stderr.contains("a.yaml:7:")
+            && run
+                .stderr
+                .contains("spec.hooks.preRollout.timeout: 0 would kill the hook"),
+        "{run:?}"
+    );
+}

@@ -107,6 +107,10 @@ impl Controller {
             self.templates.insert(name, template);
         }
         previous.clear();
+        // A held revision whose app left the directory is forgotten with it.
+        let known =
+            |app: &str| self.store.apps.contains_key(app) || self.templates.contains_key(app);
+        self.hooks.retain_apps(known);
         self.supervisor.probe_adopted(&self.templates);
         self.apply_limits();
         self.sync_watches();

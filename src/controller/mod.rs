@@ -416,6 +416,7 @@ impl Controller {
             self.save_record().await;
         }
         self.canaries.save().await;
+        self.hooks.save().await; // a hook started is recorded as running before it ends
         self.publish_sampled();
         self.track_rollouts(Instant::now());
         self.update_backends();

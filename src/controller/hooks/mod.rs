@@ -114,6 +114,18 @@ impl Hooks {
         self.rolling.remove(app);
     }
 
+    /// Forgets what is held for apps `known` no longer knows: their held revision, and their
+    /// records unless a hook of theirs still runs (its end is recorded, then forgotten here).
+    pub(super) fn retain_apps(&mut self, known: impl Fn(&str) -> bool) {
+        self.pending.retain(|app, _| known(app));
+        self.rolling.retain(|app, _| known(app));
+        let running: Vec<String> = self.running.keys().map(|(a, _)| a.clone()).collect();
+        let before = self.records.len();
+        self.records
+            .retain(|app, _| known(app) || running.contains(app));
+        self.dirty |= self.records.len() != before;
+    }
+
     /// Writes the records if they changed (a failure is logged; written again next time).
     pub(super) async fn save(&mut self) {
         if !std::mem::take(&mut self.dirty) {
