@@ -330,19 +330,8 @@ pub async fn run(
         }
     }
 
-    // A hook still running is killed and its end not recorded: its record still says
-    // `Running`, so the next controller runs it again, never beside it.
-    ctl.hooks.stop_all();
-    while ctl.hooks.running_count() > 0 {
-        tokio::select! {
-            Some(done) = hooks_rx.recv() => ctl.hooks.interrupted(&done),
-            Some(req) = api.recv() => match handed {
-                Some(_) => ctl.answer_while_upgrading(req).await,
-                None => ctl.on_api(req).await,
-            },
-            else => break,
-        }
-    }
+    ctl.end_hooks(&mut hooks_rx, &mut api, handed.is_some())
+        .await;
     if ctl
         .leave_apps_running(&mut api, handed.is_some(), shutdown_asked)
         .await

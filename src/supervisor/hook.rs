@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::launch::{self, Waiter};
 use super::reports::Exit;
 use super::shared::Shared;
-use super::spawn::{self, Waiter};
+use super::spawn;
 use super::template::Template;
 use super::tree::{self, Tree};
 use crate::logs::{self, AnonymousPipe, CaptureOptions, Rotation, Stream};
@@ -187,8 +188,8 @@ fn launch(shared: &Shared, hook: &Template, kind: HookKind, id: u64) -> io::Resu
     let (Some(err), Some(out)) = (ends.pop(), ends.pop()) else {
         return Err(io::Error::other("no log pipes"));
     };
-    let (waiter, owned) = spawn::launch((hook, &prepared), &child_env, (out, err), None, None)
-        .map_err(|e| spawn::explain(e, (hook, &prepared), &env))?;
+    let (waiter, owned) = launch::launch((hook, &prepared), &child_env, (out, err), None, None)
+        .map_err(|e| launch::explain(e, (hook, &prepared), &env))?;
     let pid = owned.pid();
     let parts = tree::Parts {
         mark: Some(mark),

@@ -8,6 +8,7 @@ mod events;
 pub mod feed;
 mod hook;
 mod instance;
+mod launch;
 mod memory;
 mod orphans;
 mod probe_notes;

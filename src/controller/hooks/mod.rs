@@ -326,6 +326,28 @@ impl Controller {
         self.start_hook(name, &template, HookKind::PostRollout, (&hook, command));
     }
 
+    /// The controller is leaving: kills the hooks still running and waits for them, answering
+    /// the API meanwhile. Their ends are not recorded: their records still say `Running`, so
+    /// the next controller runs them again, never beside them.
+    pub(super) async fn end_hooks(
+        &mut self,
+        done: &mut mpsc::Receiver<HookDone>,
+        api: &mut mpsc::Receiver<crate::api::ApiRequest>,
+        handed: bool,
+    ) {
+        self.hooks.stop_all();
+        while self.hooks.running_count() > 0 {
+            tokio::select! {
+                Some(ended) = done.recv() => self.hooks.interrupted(&ended),
+                Some(req) = api.recv() => match handed {
+                    true => self.answer_while_upgrading(req).await,
+                    false => self.on_api(req).await,
+                },
+                else => break,
+            }
+        }
+    }
+
     /// `corral rollout retry NAME` on an app whose `preRollout` failed: runs it again.
     /// `None` when no hook of the app failed (the verb is a canary's, then).
     pub(super) async fn retry_hook(&mut self, name: &str) -> Option<crate::api::Reply> {
