@@ -68,6 +68,7 @@ mod probe_tcp;
 mod reaper;
 mod record_recovery;
 mod rollout_history;
+mod rollout_hooks;
 mod rollout_in_flight;
 mod rollout_keep_alive;
 mod rollout_new_connections;

@@ -68,6 +68,40 @@ pub struct AppStatus {
     /// A canary in flight or aborted (`strategy.type: Canary`): its step and both revisions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutStatus>,
+    /// The last run of each of the app's hooks (`spec.hooks`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookStatus>,
+}
+
+/// The last run of one hook of an app, for `describe`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookStatus {
+    /// `preRollout` or `postRollout`.
+    pub hook: String,
+    /// The revision it ran for.
+    pub revision: String,
+    /// `Running`, `Succeeded` or `Failed`.
+    pub state: String,
+    /// The argv it ran.
+    pub command: Vec<String>,
+    /// Its exit code, when it exited with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Why it failed, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Its last lines of output (stderr's prefixed with `! `).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tail: Vec<String>,
+    /// When it started (unix ms).
+    pub started_ms: u64,
+    /// When it ended (unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_ms: Option<u64>,
+    /// A revision held back waiting for this hook (`preRollout`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holding: Option<String>,
 }
 
 /// Where a canary stands (Argo Rollouts' view): the step, the weight, both revisions.

@@ -120,6 +120,9 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
     if let Some(w) = &app.watch {
         describe_watch(&mut out, w, now);
     }
+    if !app.hooks.is_empty() {
+        describe_hooks(&mut out, &app.hooks, now);
+    }
 
     out.push_str("Spec:\n");
     for line in app.spec_yaml.lines() {
@@ -138,6 +141,47 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
     }
     indented(&mut out, &t);
     out
+}
+
+/// The `Hooks:` section: the last run of each hook, its result and last lines.
+fn describe_hooks(out: &mut String, hooks: &[crate::api::HookStatus], now: u64) {
+    out.push_str("Hooks:\n");
+    for h in hooks {
+        let result = match (h.state.as_str(), h.exit_code, &h.reason) {
+            ("Failed", Some(code), _) => format!("Failed, exit code {code}"),
+            ("Failed", None, Some(why)) => format!("Failed: {why}"),
+            (state, _, _) => state.to_owned(),
+        };
+        let took = h
+            .finished_ms
+            .map(|f| {
+                format!(
+                    ", took {:.1}s",
+                    f.saturating_sub(h.started_ms) as f64 / 1000.0
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}: {result} (revision {}, {} ago{took})",
+            h.hook,
+            h.revision,
+            age(h.started_ms, now)
+        );
+        let _ = writeln!(out, "    Command:  {}", h.command.join(" "));
+        if let Some(held) = &h.holding {
+            let _ = writeln!(
+                out,
+                "    Holding:  revision {held} starts once this hook succeeds"
+            );
+        }
+        if !h.tail.is_empty() {
+            let _ = writeln!(out, "    Last lines:");
+            for line in &h.tail {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
+    }
 }
 
 /// The `Rollout:` section of a canary: its step and weight, its state, both revisions.

@@ -128,6 +128,20 @@ pub fn progress(app: &AppStatus) -> (String, Option<bool>) {
             Some(false),
         );
     }
+    // A revision held back for its preRollout hook: the one in force is not the news.
+    match app.status.as_str() {
+        "HookFailed" => {
+            let line = format!(
+                "app \"{name}\" rollout held: its preRollout hook failed (corral describe {name} shows its exit and last lines; corral rollout retry {name} runs it again)"
+            );
+            return (line, Some(false));
+        }
+        "HookRunning" => {
+            let line = format!("Waiting for app \"{name}\" preRollout hook to finish...");
+            return (line, None);
+        }
+        _ => {}
+    }
     if let Some(r) = &app.rollout {
         return canary_progress(name, r);
     }
@@ -353,9 +367,12 @@ mod tests {
             )
         );
         assert_eq!(
-            progress(&app("ProgressDeadlineExceeded", 4, 2, news)).1,
+            progress(&app("ProgressDeadlineExceeded", 4, 2, news.clone())).1,
             Some(false)
         );
+        // Every instance at the revision in force, the new one held back for its hook.
+        assert_eq!(progress(&app("HookRunning", 4, 4, news.clone())).1, None);
+        assert_eq!(progress(&app("HookFailed", 4, 4, news)).1, Some(false));
     }
 
     #[test]

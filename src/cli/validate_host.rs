@@ -94,6 +94,28 @@ fn warn_start(app: &Located, base: &Path) {
             eprintln!("{}: warning: {problem}", place(app, &path));
         }
     }
+    for (hook, key) in [
+        (&spec.hooks.pre_rollout, "preRollout"),
+        (&spec.hooks.post_rollout, "postRollout"),
+    ] {
+        let Some(Command::Argv(argv)) = hook.as_ref().map(|h| &h.command) else {
+            continue;
+        };
+        let Some(first) = argv.first().filter(|p| p.contains('/')) else {
+            continue;
+        };
+        let field = format!("spec.hooks.{key}.command");
+        if let Some(problem) = Program::find(first, &cwd, None, &field).problem() {
+            let path = [
+                Seg::Key("spec"),
+                Seg::Key("hooks"),
+                Seg::Key(key),
+                Seg::Key("command"),
+                Seg::Index(0),
+            ];
+            eprintln!("{}: warning: {problem}", place(app, &path));
+        }
+    }
     if let Some(problem) = spec
         .logs
         .dir

@@ -77,6 +77,17 @@ impl Controller {
                 }
                 continue;
             }
+            if self.hold_for_hook(&name, &template).await {
+                // The revision in force keeps running as it is until the hook succeeds.
+                match previous.remove(&name) {
+                    Some(d) => {
+                        self.desired.insert(name.clone(), d);
+                    }
+                    None => self.hold_adopted(&name).await,
+                }
+                self.created.entry(name).or_insert_with(now_ms);
+                continue;
+            }
             if let Some(located) = self.store.apps.get(&name) {
                 self.record_history(&name, &template.revision, &located.app.clone())
                     .await;
@@ -96,6 +107,10 @@ impl Controller {
             self.templates.insert(name, template);
         }
         previous.clear();
+        // A held revision whose app left the directory is forgotten with it.
+        let known =
+            |app: &str| self.store.apps.contains_key(app) || self.templates.contains_key(app);
+        self.hooks.retain_apps(known);
         self.probe_adopted().await;
         self.apply_limits();
         self.sync_watches();
@@ -127,6 +142,39 @@ impl Controller {
                 .stable_template(app, rev)
                 .or_else(|| older.get(&(app.to_owned(), rev.to_owned())))
         });
+    }
+
+    /// At start-up, with a new revision held back for its hook: the instances adopted keep
+    /// running at their revision (its template and count from the revision history).
+    async fn hold_adopted(&mut self, name: &str) {
+        if self.templates.contains_key(name) {
+            return;
+        }
+        let revisions: std::collections::BTreeSet<String> = self
+            .supervisor
+            .instances_of(name)
+            .filter(|i| i.phase != crate::reconcile::Phase::Stopping)
+            .map(|i| i.revision.clone())
+            .collect();
+        let Some(revision) = revisions.first().filter(|_| revisions.len() == 1).cloned() else {
+            return;
+        };
+        if !self.histories.contains_key(name) {
+            let path = history::path(self.config.home.root(), name);
+            let loaded = history::load(&path).await;
+            self.histories.insert(name.to_owned(), loaded);
+        }
+        let (Some(template), Some(located)) = (
+            self.template_from_history(name, &revision).await,
+            self.located_from_history(name, &revision),
+        ) else {
+            return;
+        };
+        self.desired.insert(
+            name.to_owned(),
+            desired::desired_app(&located, &revision, self.cpus),
+        );
+        self.templates.insert(name.to_owned(), template);
     }
 
     /// Adds `revision` to `app`'s history (read from disk the first time) and saves it.

@@ -7,6 +7,7 @@ mod events;
 mod fdstore;
 mod gitops;
 mod history;
+mod hooks;
 mod limits;
 mod listen;
 mod load;
@@ -125,6 +126,8 @@ struct Controller {
     rollouts: rollout::Rollouts,
     /// Progressive rollouts (canaries, `autoRollback`) in flight, saved in the home.
     canaries: canary::Canaries,
+    /// `spec.hooks`: revisions held back for their `preRollout`, hook runs and their records.
+    hooks: hooks::Hooks,
     /// Listening sockets per app.
     listening: listen::Listening,
     /// The preview ports of BlueGreen rollouts.
@@ -175,6 +178,7 @@ pub async fn run(
     let (pids_tx, pids_rx) = watch::channel(Vec::new());
     let (usage_tx, mut usage_rx) = mpsc::channel(1);
     let (watch_tx, mut watch_rx) = mpsc::channel(crate::watch::CHANNEL);
+    let (hooks_tx, mut hooks_rx) = mpsc::channel(hooks::CHANNEL);
     let sampler_stop = CancellationToken::new();
     let sampler = tokio::spawn(metrics::run(
         pids_rx,
@@ -204,6 +208,7 @@ pub async fn run(
         histories: BTreeMap::new(),
         rollouts: rollout::Rollouts::default(),
         canaries: canary::Canaries::load(config_home.root()).await,
+        hooks: hooks::Hooks::load(config_home.root(), hooks_tx).await,
         listening: listen::Listening::new(inherited),
         previews: preview::Previews::default(),
         usage: BTreeMap::new(),
@@ -229,6 +234,7 @@ pub async fn run(
         .adopt_orphans(record_trouble, Instant::now())
         .await;
     ctl.save_record().await; // the orphans in, a damaged record replaced
+    ctl.supervisor.end_orphaned_hooks().await; // interrupted: they run again from the start
     ctl.reload().await?;
     ctl.take_over(predecessor).await;
     tracing::info!(manifests = %ctl.config.manifests.display(), "controller running");
@@ -291,6 +297,11 @@ pub async fn run(
             }
             Some(usage) = usage_rx.recv() => ctl.on_usage(usage),
             Some(msg) = watch_rx.recv() => ctl.on_watch(msg).await,
+            Some(done) = hooks_rx.recv() => {
+                if ctl.on_hook_done(done).await {
+                    ctl.reload_logged().await;
+                }
+            }
             Some(loss) = log_losses.recv() => {
                 ctl.metrics.count_log_loss(&loss);
                 ctl.supervisor.on_log_loss(loss);
@@ -319,6 +330,8 @@ pub async fn run(
         }
     }
 
+    ctl.end_hooks(&mut hooks_rx, &mut api, handed.is_some())
+        .await;
     if ctl
         .leave_apps_running(&mut api, handed.is_some(), shutdown_asked)
         .await
@@ -392,6 +405,7 @@ impl Controller {
             self.save_record().await;
         }
         self.canaries.save().await;
+        self.hooks.save().await; // a hook started is recorded as running before it ends
         self.publish_sampled();
         self.track_rollouts(Instant::now());
         self.update_backends();
@@ -426,6 +440,7 @@ impl Controller {
     /// Updates rollout progress from the instances observed now.
     fn track_rollouts(&mut self, now: Instant) {
         let mut steps = Vec::new();
+        let mut hook_steps = Vec::new();
         for (name, d) in &self.desired {
             let mut ready_new = 0;
             let mut others = 0;
@@ -441,6 +456,9 @@ impl Controller {
                 }
             }
             let complete = others == 0 && ready_new == d.replicas;
+            if complete {
+                hook_steps.push((name.clone(), d.revision.clone(), true));
+            }
             if let Some(step) =
                 self.rollouts
                     .observe(name, (&d.revision, d.replicas), ready_new, complete, now)
@@ -448,11 +466,22 @@ impl Controller {
                 steps.push((name.clone(), step, ready_new));
             }
         }
+        for (app, step, _) in &steps {
+            // Started before completed: a first start is both within one reconcile.
+            if *step == rollout::Step::Started {
+                if let Some(d) = self.desired.get(app) {
+                    hook_steps.insert(0, (app.clone(), d.revision.clone(), false));
+                }
+            }
+        }
         for (app, step, ready_new) in steps {
             // A canary's or a preview's steps are told by its own events (CanaryWeight…).
             if !self.canary_holding(&app) {
                 self.note_rollout(&app, step, ready_new);
             }
+        }
+        for (app, revision, complete) in hook_steps {
+            self.hooks_after_step(&app, &revision, complete);
         }
     }
 
@@ -519,6 +548,7 @@ impl Controller {
             self.reloads.remove(&app);
             self.rollouts.forget(&app);
             self.canaries.forget(&app);
+            self.hooks.forget(&app);
             self.previews.remove(&app);
             self.histories.remove(&app);
             self.supervisor.forget_history(&app);

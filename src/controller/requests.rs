@@ -50,7 +50,14 @@ impl Controller {
                 let _ = reply.send(result);
             }
             ApiRequest::Rollout { name, verb, reply } => {
-                let result = self.on_rollout_verb(&name, verb);
+                let hook = match verb {
+                    crate::api::RolloutVerb::Retry => self.retry_hook(&name).await,
+                    _ => None,
+                };
+                let result = match hook {
+                    Some(reply) => Ok(reply),
+                    None => self.on_rollout_verb(&name, verb),
+                };
                 // Saved before the answer: an acknowledged promote or abort survives a crash.
                 self.canaries.save().await;
                 let _ = reply.send(result);

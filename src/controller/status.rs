@@ -10,9 +10,14 @@ use crate::supervisor::unix_ms;
 
 /// Every app, sorted by name, with the manifest problems.
 pub(super) fn app_list(ctl: &Controller, now: Instant) -> AppList {
-    let apps = ctl
+    // An app whose first revision waits for its preRollout hook has no template in force yet.
+    let names: std::collections::BTreeSet<&String> = ctl
         .templates
         .keys()
+        .chain(ctl.hooks.pending_apps())
+        .collect();
+    let apps = names
+        .into_iter()
         .filter_map(|name| app_status(ctl, name, now))
         .collect();
     AppList {
@@ -23,7 +28,10 @@ pub(super) fn app_list(ctl: &Controller, now: Instant) -> AppList {
 
 /// One app, if the controller knows it.
 pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<AppStatus> {
-    let template = ctl.templates.get(name)?;
+    let template = ctl
+        .templates
+        .get(name)
+        .or_else(|| ctl.hooks.pending(name))?;
     let located = ctl.store.apps.get(name);
     let desired = ctl.desired.get(name);
     let wall_now = SystemTime::now();
@@ -119,6 +127,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         replicas,
         counts,
     });
+    let status = ctl.hook_status_word(name).unwrap_or(status);
     let problem = ctl.store.problem_for(name);
     let bind_error = ctl.listening.error(name);
     let max_unavailable = desired.map_or(0, |d| d.rollout.max_unavailable);
@@ -188,6 +197,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             ),
         });
     }
+    conditions.extend(ctl.hook_condition(name));
     conditions.extend(ctl.limits_condition(name));
     conditions.extend(ctl.synced_condition(name));
     Some(AppStatus {
@@ -226,6 +236,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
                 .map_or_else(|| "?".into(), |u| format!("{u} (cannot be had here)")),
         }),
         rollout,
+        hooks: ctl.hook_statuses(name),
     })
 }
 

@@ -165,6 +165,24 @@ pub fn export(located: &Located, opts: &Options) -> Result<Exported, ExportError
     if s.auto_rollback {
         warn("autoRollback is not exported: a Deployment past progressDeadlineSeconds is only reported, never rolled back".into());
     }
+    for (hook, set, (when, helm, argo)) in [
+        (
+            "preRollout",
+            spec.hooks.pre_rollout.is_some(),
+            ("before", "pre-install,pre-upgrade", "PreSync"),
+        ),
+        (
+            "postRollout",
+            spec.hooks.post_rollout.is_some(),
+            ("after", "post-install,post-upgrade", "PostSync"),
+        ),
+    ] {
+        if set {
+            warn(format!(
+                "hooks.{hook} is not exported: Kubernetes has no hook of its own; run it as a Job {when} the rollout (a Helm `helm.sh/hook: {helm}` Job, or an Argo CD {argo} hook)"
+            ));
+        }
+    }
     let workload = if (canary || blue_green) && opts.rollouts {
         for w in rollout::warnings(spec) {
             warn(w);

@@ -67,7 +67,7 @@ fn follow_inner(
                     tracked.push(Tracked::new(source, None));
                 }
             }
-            tracked.sort_by_key(|t| (t.source.index, t.source.stream));
+            tracked.sort_by_key(|t| t.source.order());
         }
         let sources: Vec<Source> = tracked.iter().map(|t| t.source.clone()).collect();
         printer.fit(&sources);

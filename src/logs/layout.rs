@@ -30,6 +30,19 @@ pub fn stream_file(
     }
 }
 
+/// The log file of one stream of `app`'s hook (`preRollout`, `postRollout`):
+/// `DIR/preRollout.out.log`, whether or not the instances' files are merged.
+pub fn hook_file(
+    home: &Home,
+    app: &str,
+    dir: Option<&Path>,
+    hook: &str,
+    stream: Stream,
+) -> PathBuf {
+    let dir = dir.map_or_else(|| home.app_logs(app), Path::to_path_buf);
+    dir.join(format!("{hook}.{}.log", stream.suffix()))
+}
+
 /// Prepares the app's log directory. With `logs.dir`: creates it (0750), claims it for `app`
 /// (refusing one another app claimed) and points `$CORRAL_HOME/logs/APP` at it; logs that were
 /// in a real directory there move to `$CORRAL_HOME/logs/.APP.TIME` (kept, not read). Without:

@@ -14,6 +14,7 @@ mod loss;
 mod pipe;
 mod read;
 mod rotate;
+mod tail;
 
 use std::fmt;
 use std::io;
@@ -25,12 +26,13 @@ use crate::home::Home;
 pub use capture::{spawn_capture, spawn_capture_from, Capture, CaptureOptions, CapturePause};
 pub use follow::follow;
 pub use group::share_with;
-pub use layout::{prepare_dir, stream_file};
+pub use layout::{hook_file, prepare_dir, stream_file};
 pub use line::MAX_LINE;
 pub use loss::{LogLoss, LossReporter};
 pub use pipe::{AnonymousPipe, LogPipe};
-pub use read::{show, Query};
+pub use read::{show, Query, HOOK_LOGS};
 pub use rotate::{rotated_path, Rotation};
+pub use tail::last_lines;
 
 /// One of an instance's two output streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -34,8 +34,11 @@ pub struct Query {
 /// One log file: a stream of one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Source {
-    /// The instance index (from the file name); `None` for a merged file of all instances.
+    /// The instance index (from the file name); `None` for a merged file of all instances
+    /// or a hook's file.
     pub(crate) index: Option<u32>,
+    /// The hook whose output the file holds (`preRollout.out.log`), if it is a hook's.
+    pub(crate) hook: Option<&'static str>,
     /// Which stream the file holds.
     pub(crate) stream: Stream,
     /// The file.
@@ -104,7 +107,8 @@ pub(crate) fn list_sources(dir: &Path, query: &Query) -> Result<Vec<Source>, Log
     let mut sources = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|err| LogsError::read(dir, err))?;
-        let Some((index, stream)) = entry.file_name().to_str().and_then(parse_name) else {
+        let Some((index, hook, stream)) = entry.file_name().to_str().and_then(parse_any_name)
+        else {
             continue;
         };
         if query.instance.is_some_and(|i| Some(i) != index)
@@ -112,19 +116,42 @@ pub(crate) fn list_sources(dir: &Path, query: &Query) -> Result<Vec<Source>, Log
         {
             continue;
         }
-        let name = match index {
-            Some(index) => format!("{index}.{}.log", stream.suffix()),
-            None => format!("{}.log", stream.suffix()),
+        let name = match (index, hook) {
+            (_, Some(hook)) => format!("{hook}.{}.log", stream.suffix()),
+            (Some(index), None) => format!("{index}.{}.log", stream.suffix()),
+            (None, None) => format!("{}.log", stream.suffix()),
         };
         sources.push(Source {
             index,
+            hook,
             stream,
             path: dir.join(name),
         });
     }
-    sources.sort_by_key(|s| (s.index, s.stream));
+    sources.sort_by_key(Source::order);
     sources.dedup();
     Ok(sources)
+}
+
+impl Source {
+    /// Where the source stands in a listing: hooks first, then by instance, then by stream.
+    pub(crate) fn order(&self) -> (Option<&'static str>, Option<u32>, Stream) {
+        (self.hook, self.index, self.stream)
+    }
+}
+
+/// The names of the hooks whose output has files of its own (`HOOK.out.log`).
+pub const HOOK_LOGS: [&str; 2] = ["preRollout", "postRollout"];
+
+/// [`parse_name`], and the hooks' `preRollout.out.log` (with their rotated files).
+fn parse_any_name(name: &str) -> Option<(Option<u32>, Option<&'static str>, Stream)> {
+    for hook in HOOK_LOGS {
+        if let Some(rest) = name.strip_prefix(hook).and_then(|r| r.strip_prefix('.')) {
+            let (index, stream) = parse_name(rest)?;
+            return index.is_none().then_some((None, Some(hook), stream));
+        }
+    }
+    parse_name(name).map(|(index, stream)| (index, None, stream))
 }
 
 /// Reads `INDEX.out.log` / `INDEX.err.log`, merged `out.log` / `err.log` (no index), and their
@@ -192,11 +219,13 @@ impl<'a, W: Write> Printer<'a, W> {
         writeln!(self.out, "{name:<w$} {marker} {text}", w = self.width).map_err(LogsError::Output)
     }
 
-    /// The name column of a source: `web-0`, or `web` for a merged file.
+    /// The name column of a source: `web-0`, `web-preRollout` for a hook's, or `web` for a
+    /// merged file.
     fn name(&self, source: &Source) -> String {
-        match source.index {
-            Some(i) => format!("{}-{i}", self.app),
-            None => self.app.clone(),
+        match (source.hook, source.index) {
+            (Some(hook), _) => format!("{}-{hook}", self.app),
+            (None, Some(i)) => format!("{}-{i}", self.app),
+            (None, None) => self.app.clone(),
         }
     }
 

@@ -42,6 +42,17 @@ fn names() {
     assert_eq!(parse_name("err.log.3"), Some((None, Stream::Err)));
     assert_eq!(parse_name("all.log"), None);
     assert_eq!(parse_name(".corral-app"), None);
+    let hook = |name| parse_any_name(name);
+    assert_eq!(
+        hook("preRollout.err.log.2"),
+        Some((None, Some("preRollout"), Stream::Err))
+    );
+    assert_eq!(
+        hook("postRollout.out.log"),
+        Some((None, Some("postRollout"), Stream::Out))
+    );
+    assert_eq!(hook("preRollout.1.out.log"), None);
+    assert_eq!(hook("3.out.log"), Some((Some(3), None, Stream::Out)));
 }
 
 #[test]
@@ -124,11 +135,13 @@ fn printer_prefixes_and_aligns() {
     let sources = [
         Source {
             index: Some(0),
+            hook: None,
             stream: Stream::Out,
             path: PathBuf::new(),
         },
         Source {
             index: Some(10),
+            hook: None,
             stream: Stream::Err,
             path: PathBuf::new(),
         },

@@ -8,6 +8,7 @@ pub mod cpu;
 mod defaults;
 pub mod exec_limits;
 pub mod fields;
+mod hooks;
 pub mod locate;
 mod parse;
 pub mod quantity;

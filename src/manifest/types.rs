@@ -13,6 +13,7 @@ use super::confine::{self, IdRef, Ulimits, Umask};
 pub use super::cpu::CpuQuantity;
 use super::defaults::*;
 use super::fields;
+pub use super::hooks::{Hook, Hooks, DEFAULT_HOOK_TIMEOUT};
 use super::quantity::{ByteSize, DurationSpec};
 pub use super::strategy::{Analysis, CanaryHeader, CanaryStep, Strategy, StrategyType};
 
@@ -170,6 +171,9 @@ pub struct AppSpec {
     /// Log capture settings.
     #[serde(default)]
     pub logs: Logs,
+    /// Commands run around a rollout: `preRollout` (migrations) and `postRollout`.
+    #[serde(default, skip_serializing_if = "Hooks::is_empty")]
+    pub hooks: Hooks,
 }
 
 /// The program to run.

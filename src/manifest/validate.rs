@@ -143,6 +143,9 @@ pub fn check(app: &App) -> Option<Problem> {
     if let Some(problem) = check_watch(app) {
         return Some(problem);
     }
+    if let Some(problem) = super::hooks::check(spec) {
+        return Some(problem);
+    }
     let deadline = s.progress_deadline.0;
     if deadline <= std::time::Duration::from_secs(s.min_ready_seconds.into()) {
         return Some(Problem::at(

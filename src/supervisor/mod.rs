@@ -6,7 +6,9 @@ mod census;
 mod cgroups;
 mod events;
 pub mod feed;
+mod hook;
 mod instance;
+mod launch;
 mod memory;
 mod orphans;
 mod probe_notes;
@@ -39,6 +41,7 @@ use shared::Shared;
 
 pub use batch::StartRequest;
 pub use events::{unix_ms, About, EventLog};
+pub use hook::{HookDone, HookFailure, HookKind, HookRun, TAIL_LINES};
 pub use instance::{Drain, Instance};
 pub use reports::{Exit, Exited, LeftBehind};
 pub use template::Template;
@@ -507,6 +510,26 @@ impl Supervisor {
         std::sync::Arc::clone(&self.shared.captures_pause)
             .write_owned()
             .await
+    }
+
+    /// Kills the hooks a crashed controller of this home left running (see
+    /// [`hook::end_orphaned`]); call before the first hook runs.
+    pub async fn end_orphaned_hooks(&self) {
+        let owner = orphans::owner(&self.shared.home);
+        let _ = tokio::task::spawn_blocking(move || hook::end_orphaned(&owner)).await;
+    }
+
+    /// Runs `run` (an app's hook) with `template` in a task of its own; its end goes to `done`,
+    /// and cancelling `stop` kills it.
+    pub fn run_hook(
+        &mut self,
+        template: &Template,
+        run: HookRun,
+        (done, stop): (mpsc::Sender<HookDone>, CancellationToken),
+    ) {
+        let id = self.next_id;
+        self.next_id += 1;
+        hook::start(&self.shared, template, run, id, (done, stop));
     }
 
     /// Ends log capture and waits for every task (call once all instances have exited).

@@ -5,13 +5,13 @@ use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
 use super::instance::Instance;
+use super::launch::{explain, launch};
 use super::orphans;
 use super::probes::{self, Target};
 use super::process::{self, PidFd};
@@ -20,7 +20,6 @@ use super::record::RecordEntry;
 use super::reports::{Exit, Exited};
 use super::shared::Shared;
 use super::start_error;
-use super::start_request;
 use super::template::Template;
 use super::tree::{self, Tree};
 use crate::cgroup::{self, Cgroups, InstanceCgroup};
@@ -139,11 +138,11 @@ fn log_pipes(
 #[derive(Debug)]
 pub struct Prepared {
     /// The app's environment, without the per-instance variables.
-    env: Vec<(String, String)>,
+    pub(super) env: Vec<(String, String)>,
     /// The program as found in that environment's `PATH` (None: left to `execvp`).
-    program: Option<PathBuf>,
+    pub(super) program: Option<PathBuf>,
     /// The user and limits of its instances, set in each child before exec.
-    confine: Arc<Confinement>,
+    pub(super) confine: Arc<Confinement>,
 }
 
 /// What every start of `template` needs first, done once for many instances: the template is
@@ -187,9 +186,9 @@ pub fn spawn(
     inherit: Option<Vec<(OwnedFd, String)>>,
     cgroups: Option<&Cgroups>,
 ) -> io::Result<Instance> {
-    let Some(program) = template.argv.first() else {
+    if template.argv.is_empty() {
         return Err(io::Error::other("the command is empty"));
-    };
+    }
     let run_dir = shared.home.run_dir();
     let ([(out_end, out_inode), (err_end, err_inode)], log_files) =
         log_pipes(shared, template, index)?;
@@ -219,47 +218,20 @@ pub fn spawn(
     child_env.push((orphans::MARKER.into(), orphans::owner(&shared.home)));
     child_env.push((orphans::INSTANCE_MARK.into(), mark.clone()));
     let cgroup = cgroup::for_instance(cgroups, (&template.app, index, id), &template.limits)?;
-    let cgroup_dir = cgroup.as_ref().map(|c| c.path.as_path());
-    let started = if crate::children::spawner::enabled() {
-        let program = start_request::Program {
-            found: prepared.program.as_deref(),
-            argv: &template.argv,
-            shim: inherit.is_some(),
-        };
-        start_request::build(
-            program,
-            (&child_env, &template.cwd),
-            prepared.confine.steps(),
-            (out_end.into(), err_end.into()),
-            inherit.unwrap_or_default(),
-            cgroup_dir,
-        )
-        .and_then(|(req, fds)| crate::children::spawner::start(&req, fds))
-        .map(|owned| (Waiter::Spawned(owned.pid()), owned))
-    } else {
-        fork(
-            template,
-            prepared,
-            &child_env,
-            (out_end, err_end),
-            inherit,
-            cgroup.as_ref(),
-        )
-        .map(|(child, owned)| (Waiter::Forked(child), owned))
-    };
-    let (waiter, owned) = match started {
+    let launched = launch(
+        (template, prepared),
+        &child_env,
+        (out_end, err_end),
+        inherit,
+        cgroup.as_ref(),
+    );
+    let (waiter, owned) = match launched {
         Ok(started) => started,
         Err(e) => {
             if let Some(cgroup) = &cgroup {
                 cgroup::remove(&cgroup.path);
             }
-            // A failed step of the user switch has its own sentence; the rest say what is
-            // wrong with the program.
-            let e = prepared.confine.explain(e, program);
-            return Err(match e.raw_os_error() {
-                Some(_) => start_error::explain(&e, template, &env),
-                None => e,
-            });
+            return Err(explain(e, (template, prepared), &env));
         }
     };
     let pid = owned.pid();
@@ -296,85 +268,6 @@ pub fn spawn(
         tracing::warn!(app = %template.app, "instance {index}: {e}");
     }
     Ok(inst)
-}
-
-/// Starts an instance by forking the controller (when the spawner process is not running):
-/// the `Command` with its `pre_exec` steps, through the reaper's gate.
-fn fork(
-    template: &Template,
-    prepared: &Prepared,
-    env: &[(String, String)],
-    (out, err): (File, File),
-    inherit: Option<Vec<(OwnedFd, String)>>,
-    cgroup: Option<&InstanceCgroup>,
-) -> io::Result<(tokio::process::Child, crate::children::Owned)> {
-    let Some((program, args)) = template.argv.split_first() else {
-        return Err(io::Error::other("the command is empty"));
-    };
-    let mut cmd = match &inherit {
-        Some(_) => net::shim_command(&template.argv)?,
-        None => {
-            let mut cmd = tokio::process::Command::new(
-                prepared.program.as_deref().unwrap_or(program.as_ref()),
-            );
-            cmd.arg0(program).args(args);
-            cmd
-        }
-    };
-    cmd.current_dir(&template.cwd)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .process_group(0)
-        .kill_on_drop(false);
-    if let Some(fds) = inherit {
-        net::pass_fds(&mut cmd, fds);
-    }
-    if let Some(cgroup) = cgroup {
-        let procs = cgroup.procs.clone();
-        // SAFETY: the closure only calls the async-signal-safe `enter_from_child`.
-        unsafe {
-            cmd.pre_exec(move || InstanceCgroup::enter_from_child(&procs));
-        }
-    }
-    // Last of the pre_exec hooks (after the cgroup's and the fds'): it gives up root.
-    let confine = Arc::clone(&prepared.confine);
-    // SAFETY: `apply_in_child` only makes async-signal-safe syscalls and does not allocate.
-    unsafe {
-        cmd.pre_exec(move || confine.apply_in_child());
-    }
-    crate::children::spawn(&mut cmd)
-    // `cmd` drops here with our copies of the child's pipe ends: only the child holds them.
-}
-
-/// How an instance's exit status is collected.
-enum Waiter {
-    /// Forked by tokio's `Command`.
-    Forked(tokio::process::Child),
-    /// Started by the spawner: our child all the same, waited for by pid.
-    Spawned(u32),
-}
-
-impl Waiter {
-    /// Waits for the process to exit and collects its status.
-    async fn wait(self) -> Exit {
-        match self {
-            Waiter::Forked(mut child) => match child.wait().await {
-                Ok(status) => Exit::from_status(status),
-                Err(_) => Exit::Unknown,
-            },
-            Waiter::Spawned(pid) => {
-                // Readable at its exit; without one, the blocking wait below does it all.
-                if let Ok(fd) = PidFd::open(pid) {
-                    fd.exited().await;
-                }
-                let waited = tokio::task::spawn_blocking(move || process::wait_child(pid)).await;
-                waited.unwrap_or(Exit::Unknown)
-            }
-        }
-    }
 }
 
 /// Adopts the process of a record entry if it is still the same process; `None` if it is gone.

@@ -164,13 +164,13 @@ impl Controller {
         self.previews.remove(name);
     }
 
-    /// `name`'s process template at `revision` (a reload count folded in as `HASH.N`), from
-    /// the manifest kept in its revision history.
-    pub(in crate::controller) async fn template_from_history(
+    /// `name`'s manifest at `revision` (a reload count folded in as `HASH.N`), from its
+    /// revision history, located where the manifest in force is.
+    pub(in crate::controller) fn located_from_history(
         &self,
         name: &str,
         revision: &str,
-    ) -> Option<Template> {
+    ) -> Option<crate::manifest::Located> {
         let base = revision.split('.').next().unwrap_or(revision);
         let entry = self
             .histories
@@ -180,6 +180,17 @@ impl Controller {
             .find(|e| e.revision == base)?;
         let mut located = self.store.apps.get(name)?.clone();
         located.app = entry.app.clone();
+        Some(located)
+    }
+
+    /// `name`'s process template at `revision` (a reload count folded in as `HASH.N`), from
+    /// the manifest kept in its revision history.
+    pub(in crate::controller) async fn template_from_history(
+        &self,
+        name: &str,
+        revision: &str,
+    ) -> Option<Template> {
+        let located = self.located_from_history(name, revision)?;
         let (profile, trust) = (self.config.profile.clone(), self.config.rules.trust);
         let revision = revision.to_owned();
         tokio::task::spawn_blocking(move || {
