@@ -15,6 +15,10 @@ pub struct Incoming {
     pub app: App,
     /// Its document text, as written.
     pub text: String,
+    /// The file it was read from (`<stdin>` for `-`).
+    pub file: PathBuf,
+    /// The 1-based line of that file where `text` starts.
+    pub first_line: usize,
 }
 
 /// What applying one app does.
@@ -185,8 +189,10 @@ pub fn read_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<Incoming>> {
                 );
             }
             out.push(Incoming {
+                first_line: text[..doc.range.start].matches('\n').count() + 1,
                 text: text[doc.range].to_string(),
                 app: doc.app,
+                file: path.clone(),
             });
         }
     }

@@ -1,6 +1,7 @@
 //! The command line: kubectl's shape, PM2's words. One file per command.
 
 mod apply;
+mod apply_depends;
 mod apply_plan;
 mod atomic_write;
 mod client;

@@ -80,6 +80,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         failed = true;
         report(&e);
     }
+    for e in dependency_errors(&paths, &files, &apps) {
+        failed = true;
+        report(&e);
+    }
     warn_limits(&apps);
     super::validate_host::warn(&files, &apps);
     Ok(if failed {
@@ -206,6 +210,44 @@ fn warn_limits(apps: &[Located]) {
                 .unwrap_or((app.line, 1));
             eprintln!("{}:{line}:{column}: warning: {why}", app.file.display());
         }
+    }
+}
+
+/// `spec.dependsOn` across the files: unknown names and cycles. A file given alone is checked
+/// against the other manifests of its folder too (where its dependencies usually are).
+fn dependency_errors(paths: &[PathBuf], files: &[PathBuf], apps: &[Located]) -> Vec<ManifestError> {
+    if apps.iter().all(|l| l.app.spec.depends_on.is_empty()) {
+        return Vec::new();
+    }
+    let mut siblings: Vec<Located> = Vec::new();
+    for path in paths.iter().filter(|p| p.is_file()) {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for sibling in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            let known = files.iter().any(|f| same_file(f, &sibling));
+            if !known && sibling.is_file() && is_manifest_path(&sibling) {
+                siblings.extend(parse_file(&sibling).unwrap_or_default());
+            }
+        }
+    }
+    let also: std::collections::BTreeSet<&str> = siblings
+        .iter()
+        .map(|l| l.app.metadata.name.as_str())
+        .collect();
+    let checked: Vec<&Located> = apps.iter().collect();
+    crate::manifest::depends::set_errors(&checked, &also)
+}
+
+/// Whether two paths name one file.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 

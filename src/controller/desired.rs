@@ -36,6 +36,7 @@ pub fn desired_app(located: &Located, revision: &str, cpus: u32) -> DesiredApp {
         ready_after: spec.readiness.is_none().then_some(DEFAULT_READY_AFTER),
         // The controller's canary state machine sets the hold.
         canary: None,
+        depends_on: spec.depends_on.clone(),
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod confine;
 pub mod cpu;
 mod defaults;
+pub mod depends;
 pub mod exec_limits;
 pub mod fields;
 pub mod locate;

@@ -212,7 +212,7 @@ fn did_you_mean(message: &str) -> Option<&str> {
 }
 
 /// Levenshtein distance, ASCII-case-insensitive, for typo suggestions.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(super) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.to_ascii_lowercase().chars().collect();
     let b: Vec<char> = b.to_ascii_lowercase().chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::confine::{self, IdRef, Ulimits, Umask};
 pub use super::cpu::CpuQuantity;
+pub use super::depends::DependsOn;
 use super::defaults::*;
 use super::fields;
 use super::quantity::{ByteSize, DurationSpec};
@@ -79,6 +80,12 @@ pub struct AppSpec {
     /// `true` runs no instances while keeping `instances` (what `corral stop` sets).
     #[serde(default, skip_serializing_if = "is_false")]
     pub suspend: bool,
+    /// Apps to wait for before starting (docker compose's `depends_on`): each
+    /// `{app: NAME, condition: Started|Ready|Completed, restart: false}`. The app stays
+    /// `Waiting` while none of its instances runs and a dependency is not met; apps without
+    /// one start together. Shutdown stops dependents first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<DependsOn>,
     /// Environment variables for every instance; these win over `envFiles`.
     #[serde(
         default,
