@@ -31,6 +31,7 @@ mod controller_socket;
 mod controller_upgrade;
 mod crash_random;
 mod deb;
+mod depends;
 mod docs_honest;
 mod events;
 mod events_api;

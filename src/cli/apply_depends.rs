@@ -42,8 +42,15 @@ pub fn refuse_new_problems(incoming: &[Incoming], existing: &Directory) -> anyho
 }
 
 /// The problem at its entry: in the input when the app comes from it, else in the directory.
-fn locate(p: &SetProblem, incoming: &[Incoming], existing: &Directory) -> crate::manifest::ManifestError {
-    if let Some(item) = incoming.iter().find(|i| i.app.metadata.name.as_str() == p.app) {
+fn locate(
+    p: &SetProblem,
+    incoming: &[Incoming],
+    existing: &Directory,
+) -> crate::manifest::ManifestError {
+    if let Some(item) = incoming
+        .iter()
+        .find(|i| i.app.metadata.name.as_str() == p.app)
+    {
         let mut e = p.in_file(&item.file, Some(&item.text), 0, 1);
         e.line += item.first_line - 1;
         return e;

@@ -74,4 +74,31 @@ impl Controller {
         };
         self.supervisor.events.normal(app, reason, msg);
     }
+
+    /// `Waiting` when an app starts being held back by its dependencies (and when the reason
+    /// changes), `DependenciesMet` when it is released; keeps the reasons for `get`/`describe`.
+    pub(super) fn note_waiting(&mut self, waiting: std::collections::BTreeMap<String, String>) {
+        for (app, reason) in &waiting {
+            if self.waiting.get(app) != Some(reason) {
+                let about = About::App(app);
+                self.supervisor
+                    .events
+                    .normal_about(about, "Waiting", reason.clone());
+            }
+        }
+        let released: Vec<String> = self
+            .waiting
+            .keys()
+            .filter(|a| !waiting.contains_key(*a))
+            .filter(|a| self.desired.get(*a).is_some_and(|d| d.replicas > 0))
+            .cloned()
+            .collect();
+        for app in released {
+            let msg = "every dependency is met: starting".to_owned();
+            self.supervisor
+                .events
+                .normal_about(About::App(&app), "DependenciesMet", msg);
+        }
+        self.waiting = waiting;
+    }
 }

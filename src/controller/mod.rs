@@ -149,6 +149,8 @@ struct Controller {
     paused_captures: Option<tokio::sync::OwnedRwLockWriteGuard<()>>,
     /// The listening sockets in the service manager's fd store, by name, with their inode.
     stored_fds: BTreeMap<String, u64>,
+    /// Apps held back by `spec.dependsOn` at the last plan, with the reason.
+    waiting: BTreeMap<String, String>,
 }
 
 /// Runs the controller until `shutdown` is cancelled, then stops every app gracefully; or
@@ -215,6 +217,7 @@ pub async fn run(
         record_failing: false,
         paused_captures: None,
         stored_fds: BTreeMap::new(),
+        waiting: BTreeMap::new(),
     };
     if let Some(state) = handed_state {
         ctl.import_state(state);
@@ -336,7 +339,7 @@ pub async fn run(
     ctl.watches.shutdown().await;
     ctl.desired.clear();
     while !ctl.supervisor.is_empty() {
-        ctl.stop_all();
+        ctl.stop_in_order();
         tokio::select! {
             Some(exited) = exits.recv() => ctl.on_exit(exited),
             Some(left) = left_behind.recv() => ctl.supervisor.on_left_behind(left),
@@ -369,6 +372,7 @@ impl Controller {
             let now = Instant::now();
             let plan = reconcile::plan(&self.desired, &self.supervisor.observed(), now);
             requeue = [plan.requeue_at, steered].into_iter().flatten().min();
+            self.note_waiting(plan.waiting);
             if plan.actions.is_empty() {
                 break;
             }
@@ -456,11 +460,32 @@ impl Controller {
         }
     }
 
-    /// Sends every live instance its stop signal (controller shutdown).
-    fn stop_all(&mut self) {
+    /// Sends its stop signal to every live instance of the apps no running app depends on
+    /// (controller shutdown, in reverse dependency order: called again after each exit).
+    fn stop_in_order(&mut self) {
+        let deps: BTreeMap<String, Vec<String>> = self
+            .store
+            .apps
+            .iter()
+            .map(|(name, l)| {
+                let on = l.app.spec.depends_on.iter();
+                (
+                    name.clone(),
+                    on.map(|d| d.app.as_str().to_owned()).collect(),
+                )
+            })
+            .collect();
+        let mut running: Vec<&str> = self.supervisor.all().map(|i| i.app.as_str()).collect();
+        running.sort_unstable();
+        running.dedup();
+        let now: Vec<String> = reconcile::depends::stoppable(&running, &deps)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let ids: Vec<(u64, String)> = self
             .supervisor
             .all()
+            .filter(|i| now.contains(&i.app))
             .map(|i| (i.id, i.app.clone()))
             .collect();
         for (id, app) in ids {

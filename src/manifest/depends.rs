@@ -132,17 +132,27 @@ impl SetProblem {
 
 /// The graph's problems among `apps` (names in `also_known` count as existing), each as an
 /// error at its `dependsOn` entry; each app's file is read to find the line.
-pub fn set_errors(apps: &[&super::Located], also_known: &BTreeSet<&str>) -> Vec<super::ManifestError> {
+pub fn set_errors(
+    apps: &[&super::Located],
+    also_known: &BTreeSet<&str>,
+) -> Vec<super::ManifestError> {
     let graph: BTreeMap<&str, &[DependsOn]> = apps
         .iter()
-        .map(|l| (l.app.metadata.name.as_str(), l.app.spec.depends_on.as_slice()))
+        .map(|l| {
+            (
+                l.app.metadata.name.as_str(),
+                l.app.spec.depends_on.as_slice(),
+            )
+        })
         .collect();
     let mut known: BTreeSet<&str> = graph.keys().copied().collect();
     known.extend(also_known);
     check_set(&graph, &known)
         .into_iter()
         .filter_map(|p| {
-            let at = apps.iter().find(|l| l.app.metadata.name.as_str() == p.app)?;
+            let at = apps
+                .iter()
+                .find(|l| l.app.metadata.name.as_str() == p.app)?;
             let text = std::fs::read_to_string(&at.file).ok();
             Some(p.in_file(&at.file, text.as_deref(), at.doc_index, at.line))
         })

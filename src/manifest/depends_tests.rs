@@ -32,9 +32,17 @@ fn an_unknown_name_is_refused_with_the_closest_known_one() {
     assert_eq!(p[0].app, "api");
     assert_eq!(p[0].entry, 0);
     assert!(p[0].message.contains("no app \"dbb\""), "{}", p[0].message);
-    assert!(p[0].message.contains("did you mean `db`?"), "{}", p[0].message);
+    assert!(
+        p[0].message.contains("did you mean `db`?"),
+        "{}",
+        p[0].message
+    );
     let far = problems(&[("api", &["postgres"]), ("db", &[])]);
-    assert!(!far[0].message.contains("did you mean"), "{}", far[0].message);
+    assert!(
+        !far[0].message.contains("did you mean"),
+        "{}",
+        far[0].message
+    );
 }
 
 #[test]
@@ -42,9 +50,17 @@ fn a_cycle_is_named_once_from_its_first_app() {
     let p = problems(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"]), ("d", &["a"])]);
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(p[0].app, "a");
-    assert!(p[0].message.contains("cycle a -> b -> c -> a"), "{}", p[0].message);
+    assert!(
+        p[0].message.contains("cycle a -> b -> c -> a"),
+        "{}",
+        p[0].message
+    );
     let two = problems(&[("web", &["db"]), ("db", &["web"])]);
-    assert!(two[0].message.contains("db -> web -> db"), "{}", two[0].message);
+    assert!(
+        two[0].message.contains("db -> web -> db"),
+        "{}",
+        two[0].message
+    );
     // The entry blamed is the one leading into the cycle.
     let p = problems(&[("a", &["x", "b"]), ("b", &["a"]), ("x", &[])]);
     assert_eq!((p[0].app.as_str(), p[0].entry), ("a", 1), "{p:?}");

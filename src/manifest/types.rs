@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::confine::{self, IdRef, Ulimits, Umask};
 pub use super::cpu::CpuQuantity;
-pub use super::depends::DependsOn;
 use super::defaults::*;
+pub use super::depends::DependsOn;
 use super::fields;
 use super::quantity::{ByteSize, DurationSpec};
 pub use super::strategy::{Analysis, CanaryHeader, CanaryStep, Strategy, StrategyType};

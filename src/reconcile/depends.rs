@@ -128,10 +128,7 @@ pub(super) fn plan_held(hold: &Hold, obs: &ObservedApp, out: &mut Plan) {
 /// The order to stop apps in at shutdown: the apps that may be stopped now are those no
 /// running app depends on (dependents first, each level once the one above has exited).
 /// `deps` maps each app to the apps it depends on; `running` lists apps with live instances.
-pub fn stoppable<'a>(
-    running: &[&'a str],
-    deps: &BTreeMap<String, Vec<String>>,
-) -> Vec<&'a str> {
+pub fn stoppable<'a>(running: &[&'a str], deps: &BTreeMap<String, Vec<String>>) -> Vec<&'a str> {
     let free: Vec<&str> = running
         .iter()
         .copied()

@@ -143,8 +143,16 @@ fn a_cycle_is_named_in_the_reason() {
     ]);
     let p = plan(&apps, &BTreeMap::new(), t);
     assert_eq!(started(&p), ["c"]);
-    assert!(p.waiting["a"].contains("dependency cycle a -> b -> a"), "{:?}", p.waiting);
-    assert!(p.waiting["b"].contains("dependency cycle a -> b -> a"), "{:?}", p.waiting);
+    assert!(
+        p.waiting["a"].contains("dependency cycle a -> b -> a"),
+        "{:?}",
+        p.waiting
+    );
+    assert!(
+        p.waiting["b"].contains("dependency cycle a -> b -> a"),
+        "{:?}",
+        p.waiting
+    );
 }
 
 #[test]
@@ -153,7 +161,10 @@ fn shutdown_stops_dependents_first_and_unrelated_apps_together() {
         ("api".to_string(), vec!["db".to_string()]),
         ("web".to_string(), vec!["api".to_string()]),
     ]);
-    assert_eq!(stoppable(&["api", "db", "other", "web"], &deps), ["other", "web"]);
+    assert_eq!(
+        stoppable(&["api", "db", "other", "web"], &deps),
+        ["other", "web"]
+    );
     assert_eq!(stoppable(&["api", "db"], &deps), ["api"]);
     assert_eq!(stoppable(&["db"], &deps), ["db"]);
     // A cycle (edited past validation) is stopped at once rather than never.
