@@ -81,9 +81,10 @@ impl Controller {
         for (app, reason) in &waiting {
             if self.waiting.get(app) != Some(reason) {
                 let about = About::App(app);
+                let message = self.waiting_reason(app, reason);
                 self.supervisor
                     .events
-                    .normal_about(about, "Waiting", reason.clone());
+                    .normal_about(about, "Waiting", message);
             }
         }
         let released: Vec<String> = self
@@ -100,5 +101,15 @@ impl Controller {
                 .normal_about(About::App(&app), "DependenciesMet", msg);
         }
         self.waiting = waiting;
+    }
+
+    /// Why `app` waits: `reason`, and the dependency cycle it is in, if any.
+    pub(super) fn waiting_reason(&self, app: &str, reason: &str) -> String {
+        match self.cycles.get(app) {
+            Some(cycle) => format!(
+                "{reason} (dependency cycle {cycle}: none of them can start; fix the manifests, `corral validate` names it)"
+            ),
+            None => reason.to_owned(),
+        }
     }
 }

@@ -96,6 +96,7 @@ impl Controller {
             self.templates.insert(name, template);
         }
         previous.clear();
+        self.cycles = crate::reconcile::depends::cycles(&self.desired);
         self.supervisor.probe_adopted(&self.templates);
         self.apply_limits();
         self.sync_watches();

@@ -151,6 +151,8 @@ struct Controller {
     stored_fds: BTreeMap<String, u64>,
     /// Apps held back by `spec.dependsOn` at the last plan, with the reason.
     waiting: BTreeMap<String, String>,
+    /// The dependency cycle each app is in (`a -> b -> a`), worked out at each load.
+    cycles: BTreeMap<String, String>,
 }
 
 /// Runs the controller until `shutdown` is cancelled, then stops every app gracefully; or
@@ -218,6 +220,7 @@ pub async fn run(
         paused_captures: None,
         stored_fds: BTreeMap::new(),
         waiting: BTreeMap::new(),
+        cycles: BTreeMap::new(),
     };
     if let Some(state) = handed_state {
         ctl.import_state(state);

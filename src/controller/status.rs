@@ -107,7 +107,9 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
     let rolling = ctl.rollouts.in_flight(name);
     // A canary in flight, or a rollout aborted (by its analysis, `autoRollback`, or a person).
     let rollout: Option<RolloutStatus> = ctl.canary_status(name);
-    let waiting = ctl.waiting.get(name).filter(|_| desired.is_some());
+    let waiting = (ctl.waiting.get(name))
+        .filter(|_| desired.is_some())
+        .map(|reason| ctl.waiting_reason(name, reason));
     let status = decide(&Facts {
         deleted: desired.is_none(),
         waiting: waiting.is_some(),
@@ -196,7 +198,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
             status: waiting.is_none(),
             reason: if waiting.is_some() { "Waiting" } else { "Met" }.into(),
             message: waiting
-                .cloned()
+                .clone()
                 .unwrap_or_else(|| "every dependency was met when it started (or it runs)".into()),
         });
     }

@@ -6,7 +6,8 @@
 //! it is started. Once one runs, its restarts, scaling and rollouts go on whatever happens to
 //! its dependencies, unless an entry says `restart: true`: then every instance is stopped
 //! (`DependencyLost`) when that dependency stops meeting its condition, and the app waits
-//! again. Apps without dependencies are never held.
+//! again. Apps without dependencies are never held. A held app's reason names its first unmet
+//! dependency; [`cycles`] names the cycles, if any.
 
 use std::collections::BTreeMap;
 
@@ -51,9 +52,6 @@ pub fn holds(
             );
         }
     }
-    if !out.is_empty() {
-        name_cycles(&mut out, desired);
-    }
     out
 }
 
@@ -91,25 +89,23 @@ fn unmet(
     ))
 }
 
-/// Adds to each hold's reason the dependency cycle its app is in, if any (only a manifests
-/// directory edited past `corral validate` can hold one).
-fn name_cycles(holds: &mut BTreeMap<String, Hold>, desired: &BTreeMap<String, DesiredApp>) {
+/// The dependency cycle each app is in, as `a -> b -> a`, for the apps in one (only a
+/// manifests directory edited past `corral validate` can hold one). Not part of [`holds`]:
+/// the graph changes only when the manifests do, so the controller works this out then, not at
+/// every plan.
+pub fn cycles(desired: &BTreeMap<String, DesiredApp>) -> BTreeMap<String, String> {
     let graph: BTreeMap<&str, &[DependsOn]> = desired
         .iter()
         .map(|(n, a)| (n.as_str(), a.depends_on.as_slice()))
         .collect();
+    let mut out = BTreeMap::new();
     for cycle in crate::manifest::depends::cycles(&graph) {
         for app in &cycle {
-            if let Some(hold) = holds.get_mut(*app) {
-                if !hold.reason.contains("dependency cycle") {
-                    hold.reason.push_str(&format!(
-                        " (dependency cycle {}: none of them can start; fix the manifests, `corral validate` names it)",
-                        cycle.join(" -> ")
-                    ));
-                }
-            }
+            out.entry((*app).to_owned())
+                .or_insert_with(|| cycle.join(" -> "));
         }
     }
+    out
 }
 
 /// Plans a held app: nothing starts; with `stop_running`, every live instance is stopped.
