@@ -272,7 +272,7 @@ fn a_missing_dependency_waits_and_restart_true_follows_it() {
 }
 
 #[test]
-fn validate_and_apply_refuse_unknown_names_cycles_and_completed() {
+fn validate_and_apply_refuse_unknown_names_cycles_and_completed_on_an_app() {
     let dir = tempfile::tempdir().expect("tempdir");
     let write = |file: &str, text: String| {
         let path = dir.path().join(file);
@@ -319,7 +319,7 @@ fn validate_and_apply_refuse_unknown_names_cycles_and_completed() {
         run.stderr
     );
 
-    // `Completed` waits for a Job, which corral does not have yet.
+    // `Completed` waits for a Job, not an App.
     let job = write(
         "job.yaml",
         manifest(
@@ -329,9 +329,9 @@ fn validate_and_apply_refuse_unknown_names_cycles_and_completed() {
     );
     let run = crate::common::corral_in(&home, &["validate", &job.display().to_string()]);
     assert!(
-        run.stderr
-            .contains("spec.dependsOn[0].condition: `Completed`")
-            && run.stderr.contains("not supported yet"),
+        run.stderr.contains(
+            "spec.dependsOn[0].condition: \"db\" is an App: `Completed` waits for a Job to finish"
+        ),
         "{}",
         run.stderr
     );
@@ -473,4 +473,68 @@ fn waits_until_the_port_opens(line: &str, port: u16) {
         child.try_wait().expect("try_wait")
     });
     assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_dependent_waits_for_a_job_to_complete() {
+    let ctl = Controller::new();
+    // The migration fails once, then succeeds after a second.
+    let marker = ctl.scratch().join("tried");
+    let script = format!(
+        "if [ -e {m} ]; then sleep 1; exit 0; else touch {m}; exit 3; fi",
+        m = marker.display()
+    );
+    ctl.write_manifest(
+        "migrate.yaml",
+        &format!(
+            "apiVersion: corral/v1\nkind: Job\nmetadata:\n  name: migrate\nspec:\n  backoffLimit: 3\n  template:\n    command: {}\n    backoff: {{initial: 100ms}}\n",
+            ctl.sh(&script)
+        ),
+    );
+    let cmd = ctl.sleeper();
+    ctl.write_manifest(
+        "api.yaml",
+        &manifest(
+            "api",
+            &[
+                &format!("command: {cmd}"),
+                "dependsOn: [{app: migrate, condition: Completed}]",
+            ],
+        ),
+    );
+    ctl.start();
+    let api = ctl.wait_status("api", "Waiting");
+    assert!(
+        api.conditions
+            .iter()
+            .any(|c| c.message.starts_with("waiting for migrate to be Completed")),
+        "{:?}",
+        api.conditions
+    );
+    ctl.wait_status("api", "Running");
+    let all = events(&ctl);
+    let done = first(&all, "migrate", "JobCompleted").expect("the Job's JobCompleted event");
+    let started = first(&all, "api", "Started").expect("api's Started event");
+    assert!(started.seq > done.seq, "{started:?} after {done:?}");
+
+    // validate: `Completed` waits for a Job, and a Job only for `Completed`.
+    let dir = ctl.scratch().join("check");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::copy(ctl.manifests.join("migrate.yaml"), dir.join("migrate.yaml")).expect("copy");
+    let ready = manifest(
+        "web",
+        &[
+            &format!("command: {cmd}"),
+            "dependsOn: [{app: migrate, condition: Ready}]",
+        ],
+    );
+    std::fs::write(dir.join("web.yaml"), ready).expect("write");
+    let run = ctl.corral(&["validate", &dir.display().to_string()]);
+    assert!(
+        run.stderr.contains(
+            "\"migrate\" is a Job, which never is Ready: wait for it with `condition: Completed`"
+        ),
+        "{}",
+        run.stderr
+    );
 }

@@ -23,9 +23,21 @@ pub fn refuse_new_problems(incoming: &[Incoming], existing: &Directory) -> anyho
     for item in incoming {
         after.insert(item.app.metadata.name.as_str(), &item.app.spec.depends_on);
     }
+    // The directory's Jobs (what `condition: Completed` waits for); `parse_documents` reads Apps.
+    let job_names: Vec<String> = existing
+        .files
+        .iter()
+        .filter_map(|f| crate::manifest::parse_all(&f.path, &f.text).ok())
+        .flat_map(|p| {
+            p.jobs
+                .into_iter()
+                .map(|j| j.job.metadata.name.as_str().to_owned())
+        })
+        .collect();
+    let jobs: BTreeSet<&str> = job_names.iter().map(String::as_str).collect();
     let problems = |graph: &BTreeMap<&str, &[DependsOn]>| {
         let known: BTreeSet<&str> = graph.keys().copied().collect();
-        check_set(graph, &known)
+        check_set(graph, &known, &jobs)
     };
     let old: BTreeSet<(String, String)> = problems(&before)
         .into_iter()

@@ -7,6 +7,7 @@ mod events;
 mod fdstore;
 mod gitops;
 mod history;
+mod jobs;
 mod limits;
 mod listen;
 mod load;
@@ -153,6 +154,8 @@ struct Controller {
     waiting: BTreeMap<String, String>,
     /// The dependency cycle each app is in (`a -> b -> a`), worked out at each load.
     cycles: BTreeMap<String, String>,
+    /// Jobs and their runs.
+    jobs: jobs::Jobs,
 }
 
 /// Runs the controller until `shutdown` is cancelled, then stops every app gracefully; or
@@ -221,6 +224,7 @@ pub async fn run(
         stored_fds: BTreeMap::new(),
         waiting: BTreeMap::new(),
         cycles: BTreeMap::new(),
+        jobs: jobs::Jobs::load(config_home.root()).await,
     };
     if let Some(state) = handed_state {
         ctl.import_state(state);
@@ -373,7 +377,10 @@ impl Controller {
         self.canaries.save().await;
         for _ in 0..8 {
             let now = Instant::now();
-            let plan = reconcile::plan(&self.desired, &self.supervisor.observed(), now);
+            let mut observed = self.supervisor.observed();
+            observed.retain(|name, _| !self.jobs.owns(name));
+            self.fill_job_states();
+            let plan = reconcile::plan(&self.desired, &observed, now);
             requeue = [plan.requeue_at, steered].into_iter().flatten().min();
             self.note_waiting(plan.waiting);
             if plan.actions.is_empty() {
@@ -395,7 +402,9 @@ impl Controller {
             }
             self.start_all(starts, now).await;
         }
-        if changed {
+        let (jobs_wake, jobs_changed) = self.step_jobs().await;
+        requeue = [requeue, jobs_wake].into_iter().flatten().min();
+        if changed || jobs_changed {
             self.save_record().await;
         }
         self.canaries.save().await;
@@ -508,6 +517,7 @@ impl Controller {
         self.templates
             .get(app)
             .map(|t| t.stop.clone())
+            .or_else(|| self.jobs.stop_spec(app))
             .unwrap_or_default()
     }
 

@@ -63,8 +63,7 @@ pub fn entry_path(i: usize, field: Option<&'static str>) -> Vec<Seg<'static>> {
     path
 }
 
-/// The checks one document can make on its own: no dependency on itself, no app twice,
-/// no `Completed` (Jobs are not supported yet).
+/// The checks one document can make on its own: no dependency on itself, no app twice.
 pub(super) fn check_own(name: &str, deps: &[DependsOn]) -> Option<Problem> {
     let mut seen = BTreeSet::new();
     for (i, dep) in deps.iter().enumerate() {
@@ -79,13 +78,6 @@ pub(super) fn check_own(name: &str, deps: &[DependsOn]) -> Option<Problem> {
             return Some(Problem::at(
                 entry_path(i, Some("app")),
                 format!("{target:?} is listed twice; keep one entry per app"),
-            ));
-        }
-        if dep.condition == Condition::Completed {
-            return Some(Problem::at(
-                entry_path(i, Some("condition")),
-                "`Completed` (a Job finished successfully) is not supported yet: there is no kind \
-                 Job to wait for; use `Started` or `Ready`",
             ));
         }
     }
@@ -135,6 +127,7 @@ impl SetProblem {
 pub fn set_errors(
     apps: &[&super::Located],
     also_known: &BTreeSet<&str>,
+    jobs: &BTreeSet<&str>,
 ) -> Vec<super::ManifestError> {
     let graph: BTreeMap<&str, &[DependsOn]> = apps
         .iter()
@@ -147,7 +140,7 @@ pub fn set_errors(
         .collect();
     let mut known: BTreeSet<&str> = graph.keys().copied().collect();
     known.extend(also_known);
-    check_set(&graph, &known)
+    check_set(&graph, &known, jobs)
         .into_iter()
         .filter_map(|p| {
             let at = apps
@@ -162,16 +155,44 @@ pub fn set_errors(
 /// The graph's problems: each entry naming something not in `known` (with the closest known
 /// name), then each cycle once, blamed on the entry of its alphabetically first app that leads
 /// into it (`a -> b -> c -> a`). `graph` maps every app to its `dependsOn`.
-pub fn check_set(graph: &BTreeMap<&str, &[DependsOn]>, known: &BTreeSet<&str>) -> Vec<SetProblem> {
+///
+/// `jobs` names the Jobs: only `condition: Completed` waits for one, and only for one.
+pub fn check_set(
+    graph: &BTreeMap<&str, &[DependsOn]>,
+    known: &BTreeSet<&str>,
+    jobs: &BTreeSet<&str>,
+) -> Vec<SetProblem> {
     let mut out = Vec::new();
     for (&app, deps) in graph {
         for (i, dep) in deps.iter().enumerate() {
             let target = dep.app.as_str();
-            if known.contains(target) {
-                continue;
+            let completed = dep.condition == Condition::Completed;
+            let wrong = match (jobs.contains(target), known.contains(target)) {
+                (true, _) if !completed => Some(format!(
+                    "spec.dependsOn[{i}].condition: {target:?} is a Job, which never is {}: wait for it with `condition: Completed`",
+                    dep.condition
+                )),
+                (false, true) if completed => Some(format!(
+                    "spec.dependsOn[{i}].condition: {target:?} is an App: `Completed` waits for a Job to finish; use `Started` or `Ready`"
+                )),
+                (true, _) | (false, true) => None,
+                (false, false) => Some(String::new()),
+            };
+            match wrong {
+                None => continue,
+                Some(message) if !message.is_empty() => {
+                    out.push(SetProblem {
+                        app: app.to_owned(),
+                        entry: i,
+                        message,
+                    });
+                    continue;
+                }
+                Some(_) => {}
             }
             let guess = known
                 .iter()
+                .chain(jobs.iter())
                 .map(|k| (super::parse::edit_distance(target, k), *k))
                 .filter(|&(d, _)| d <= 2)
                 .min()
@@ -180,8 +201,9 @@ pub fn check_set(graph: &BTreeMap<&str, &[DependsOn]>, known: &BTreeSet<&str>) -
                 app: app.to_owned(),
                 entry: i,
                 message: format!(
-                    "spec.dependsOn[{i}].app: there is no app {target:?} in the manifests directory; \
-                     {guess}Add its manifest or fix the name"
+                    "spec.dependsOn[{i}].app: there is no {} {target:?} in the manifests directory; \
+                     {guess}Add its manifest or fix the name",
+                    if completed { "Job" } else { "app" }
                 ),
             });
         }

@@ -22,7 +22,7 @@ fn problems(edges: &[(&'static str, &[&str])]) -> Vec<SetProblem> {
     let owned = graph(edges);
     let g: BTreeMap<&str, &[DependsOn]> = owned.iter().map(|(k, v)| (*k, v.as_slice())).collect();
     let known: BTreeSet<&str> = g.keys().copied().collect();
-    check_set(&g, &known)
+    check_set(&g, &known, &BTreeSet::new())
 }
 
 #[test]
@@ -82,21 +82,47 @@ fn two_cycles_are_two_problems() {
 }
 
 #[test]
-fn one_document_refuses_itself_a_repeat_and_completed() {
+fn one_document_refuses_itself_and_a_repeat() {
     let p = check_own("api", &[dep("api")]).unwrap();
     assert!(p.message.contains("api -> api"), "{}", p.message);
     let p = check_own("api", &[dep("db"), dep("db")]).unwrap();
     assert!(p.message.contains("listed twice"), "{}", p.message);
-    let mut done = dep("migrate");
-    done.condition = Condition::Completed;
-    let p = check_own("api", &[done]).unwrap();
-    assert!(p.message.contains("not supported yet"), "{}", p.message);
-    assert_eq!(dotted(&p.path), "spec.dependsOn[0].condition");
     assert!(check_own("api", &[dep("db"), dep("cache")]).is_none());
 }
 
-fn dotted(path: &[Seg<'_>]) -> String {
-    super::super::validate::dotted(path)
+#[test]
+fn completed_waits_for_a_job_and_only_completed_does() {
+    let mut done = dep("migrate");
+    done.condition = Condition::Completed;
+    let mut on_app = dep("db");
+    on_app.condition = Condition::Completed;
+    let ready_job = dep("migrate");
+    let deps = [done];
+    let wrong = [on_app, ready_job];
+    let g: BTreeMap<&str, &[DependsOn]> =
+        BTreeMap::from([("api", &deps[..]), ("web", &wrong[..]), ("db", &[][..])]);
+    let known = BTreeSet::from(["api", "web", "db"]);
+    let jobs = BTreeSet::from(["migrate"]);
+    let p = check_set(&g, &known, &jobs);
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(
+        p[0].message.contains("\"db\" is an App"),
+        "{}",
+        p[0].message
+    );
+    assert!(
+        p[1].message.contains("\"migrate\" is a Job"),
+        "{}",
+        p[1].message
+    );
+    let missing = check_set(&g, &known, &BTreeSet::from(["migrat"]));
+    assert!(
+        missing
+            .iter()
+            .any(|p| p.message.contains("no Job \"migrate\"")
+                && p.message.contains("did you mean `migrat`?")),
+        "{missing:?}"
+    );
 }
 
 proptest::proptest! {

@@ -41,7 +41,7 @@ pub fn holds(
             .depends_on
             .iter()
             .filter(|d| !running || d.restart)
-            .find_map(|d| unmet(d, desired, observed).map(|why| (d, why)));
+            .find_map(|d| unmet(d, app, desired, observed).map(|why| (d, why)));
         if let Some((_, reason)) = unmet {
             out.insert(
                 name.clone(),
@@ -58,10 +58,22 @@ pub fn holds(
 /// Why `dep` is not met, or `None` when it is.
 fn unmet(
     dep: &DependsOn,
+    app: &DesiredApp,
     desired: &BTreeMap<String, DesiredApp>,
     observed: &BTreeMap<String, ObservedApp>,
 ) -> Option<String> {
     let name = dep.app.as_str();
+    if dep.condition == Condition::Completed {
+        return match app.jobs.get(name).map(String::as_str) {
+            Some("Complete") => None,
+            Some(status) => Some(format!(
+                "waiting for {name} to be Completed (the Job is {status})"
+            )),
+            None => Some(format!(
+                "waiting for {name} to be Completed: there is no Job {name:?} in the manifests directory"
+            )),
+        };
+    }
     let Some(target) = desired.get(name) else {
         return Some(format!(
             "waiting for {name} to be {}: there is no app {name:?} in the manifests directory",
@@ -72,8 +84,7 @@ fn unmet(
     let met = match dep.condition {
         Condition::Started => live.iter().any(|i| i.phase != Phase::Stopping),
         Condition::Ready => live.iter().any(|i| matches!(i.phase, Phase::Ready { .. })),
-        // Refused at validation until Jobs exist: never met.
-        Condition::Completed => false,
+        Condition::Completed => false, // answered above
     };
     if met {
         return None;

@@ -44,6 +44,10 @@ pub struct DesiredApp {
     pub canary: Option<CanaryHold>,
     /// `spec.dependsOn`: the apps this one waits for (see [`depends`]).
     pub depends_on: Vec<crate::manifest::DependsOn>,
+    /// The Jobs its `Completed` dependencies name that exist, with their status word
+    /// (`Complete` meets the condition): the controller fills it from the Job runtime before
+    /// each plan, so the planner reads no state of its own.
+    pub jobs: BTreeMap<String, String>,
 }
 
 /// A canary held beside the stable revision (Argo Rollouts' canary without traffic routing,
@@ -159,6 +163,9 @@ pub enum StopReason {
     /// A dependency it needs with `restart: true` stopped meeting its condition: it waits for
     /// it again (see [`depends`]).
     DependencyLost,
+    /// A Job's run no longer wanted: the Job failed (deadline, back-off limit), completed,
+    /// was suspended, changed or deleted. Not a failed run.
+    JobEnded,
 }
 
 impl StopReason {

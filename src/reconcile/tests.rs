@@ -39,6 +39,7 @@ fn app(replicas: u32, revision: &str) -> DesiredApp {
         ready_after: Some(Duration::from_secs(1)),
         canary: None,
         depends_on: Vec::new(),
+        jobs: BTreeMap::new(),
     }
 }
 

@@ -227,6 +227,7 @@ impl Supervisor {
             StopReason::MemoryLimit => "over its memory limit",
             StopReason::MemoryLimitBackOff => "over its memory limit again right after starting",
             StopReason::DependencyLost => "a dependency with `restart: true` is no longer met",
+            StopReason::JobEnded => "its Job no longer wants it",
         };
         let msg = format!("stopping instance {} (pid {}): {why}", inst.index, inst.pid);
         let about = About::Instance(&inst.app, inst.index);
