@@ -62,6 +62,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
+    super::apply_depends::refuse_new_problems(
+        &incoming,
+        &super::manifests_dir::Directory::scan(&dir)?,
+    )?;
     let plan = apply_plan::plan(&incoming, &dir)?;
     if !args.dry_run {
         if plan.writes.iter().any(|w| w.old.is_none()) {

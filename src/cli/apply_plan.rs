@@ -15,6 +15,10 @@ pub struct Incoming {
     pub app: App,
     /// Its document text, as written.
     pub text: String,
+    /// The file it was read from (`<stdin>` for `-`).
+    pub file: PathBuf,
+    /// The 1-based line of that file where `text` starts.
+    pub first_line: usize,
 }
 
 /// What applying one app does.
@@ -171,6 +175,16 @@ pub fn read_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<Incoming>> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for (path, text) in texts {
+        let parsed = manifest::parse_all(&path, &text)?;
+        if let Some((name, kind)) = parsed.names().find(|(_, k)| *k != manifest::Kind::App) {
+            bail!(
+                "{}: {} {name:?}: `corral apply` takes Apps only for now; copy a {} manifest \
+                 into the manifests directory instead (the controller reads it there)",
+                path.display(),
+                kind.as_str(),
+                kind.as_str()
+            );
+        }
         let documents = parse_documents(&path, &text)?;
         if documents.is_empty() {
             bail!("{} holds no App document", path.display());
@@ -185,8 +199,10 @@ pub fn read_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<Incoming>> {
                 );
             }
             out.push(Incoming {
+                first_line: text[..doc.range.start].matches('\n').count() + 1,
                 text: text[doc.range].to_string(),
                 app: doc.app,
+                file: path.clone(),
             });
         }
     }

@@ -83,6 +83,13 @@ fn kubernetes(args: KubernetesArgs) -> anyhow::Result<ExitCode> {
         profile: args.profile,
         rollouts: args.rollouts,
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        services: apps
+            .iter()
+            .map(|l| {
+                let name = l.app.metadata.name.as_str().to_owned();
+                (name, crate::export::kubernetes::first_service(&l.app))
+            })
+            .collect(),
     };
     let mut out = std::io::stdout().lock();
     let mut warnings = Vec::new();

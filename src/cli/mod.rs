@@ -1,6 +1,7 @@
 //! The command line: kubectl's shape, PM2's words. One file per command.
 
 mod apply;
+mod apply_depends;
 mod apply_plan;
 mod atomic_write;
 mod client;
@@ -16,6 +17,7 @@ mod export;
 mod get;
 mod import;
 mod init;
+mod jobs_view;
 mod logs;
 mod man;
 mod manifests_dir;

@@ -36,10 +36,43 @@ pub fn desired_app(located: &Located, revision: &str, cpus: u32) -> DesiredApp {
         ready_after: spec.readiness.is_none().then_some(DEFAULT_READY_AFTER),
         // The controller's canary state machine sets the hold.
         canary: None,
+        depends_on: spec.depends_on.clone(),
+        // Filled before each plan from the Job runtime (`Controller::fill_job_states`).
+        jobs: Default::default(),
     }
 }
 
 /// Online CPUs, for `instances: max`.
 pub fn online_cpus() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}
+
+impl super::Controller {
+    /// Gives each app waiting for a Job (`condition: Completed`) the Job's status now, for the
+    /// planner (which reads no state of its own).
+    pub(super) fn fill_job_states(&mut self) {
+        let wanted: Vec<(String, String)> = self
+            .desired
+            .iter()
+            .flat_map(|(app, d)| {
+                d.depends_on
+                    .iter()
+                    .filter(|dep| dep.condition == crate::manifest::depends::Condition::Completed)
+                    .map(move |dep| (app.clone(), dep.app.as_str().to_owned()))
+            })
+            .collect();
+        for (app, job) in wanted {
+            let status = self.job_state(&job).map(|s| s.status.clone());
+            if let Some(d) = self.desired.get_mut(&app) {
+                match status {
+                    Some(status) => {
+                        d.jobs.insert(job, status);
+                    }
+                    None => {
+                        d.jobs.remove(&job);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -74,4 +74,42 @@ impl Controller {
         };
         self.supervisor.events.normal(app, reason, msg);
     }
+
+    /// `Waiting` when an app starts being held back by its dependencies (and when the reason
+    /// changes), `DependenciesMet` when it is released; keeps the reasons for `get`/`describe`.
+    pub(super) fn note_waiting(&mut self, waiting: std::collections::BTreeMap<String, String>) {
+        for (app, reason) in &waiting {
+            if self.waiting.get(app) != Some(reason) {
+                let about = About::App(app);
+                let message = self.waiting_reason(app, reason);
+                self.supervisor
+                    .events
+                    .normal_about(about, "Waiting", message);
+            }
+        }
+        let released: Vec<String> = self
+            .waiting
+            .keys()
+            .filter(|a| !waiting.contains_key(*a))
+            .filter(|a| self.desired.get(*a).is_some_and(|d| d.replicas > 0))
+            .cloned()
+            .collect();
+        for app in released {
+            let msg = "every dependency is met: starting".to_owned();
+            self.supervisor
+                .events
+                .normal_about(About::App(&app), "DependenciesMet", msg);
+        }
+        self.waiting = waiting;
+    }
+
+    /// Why `app` waits: `reason`, and the dependency cycle it is in, if any.
+    pub(super) fn waiting_reason(&self, app: &str, reason: &str) -> String {
+        match self.cycles.get(app) {
+            Some(cycle) => format!(
+                "{reason} (dependency cycle {cycle}: none of them can start; fix the manifests, `corral validate` names it)"
+            ),
+            None => reason.to_owned(),
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod fdstore;
 mod gitops;
 mod history;
 mod hooks;
+mod jobs;
 mod limits;
 mod listen;
 mod load;
@@ -152,6 +153,12 @@ struct Controller {
     paused_captures: Option<tokio::sync::OwnedRwLockWriteGuard<()>>,
     /// The listening sockets in the service manager's fd store, by name, with their inode.
     stored_fds: BTreeMap<String, u64>,
+    /// Apps held back by `spec.dependsOn` at the last plan, with the reason.
+    waiting: BTreeMap<String, String>,
+    /// The dependency cycle each app is in (`a -> b -> a`), worked out at each load.
+    cycles: BTreeMap<String, String>,
+    /// Jobs and their runs.
+    jobs: jobs::Jobs,
 }
 
 /// Runs the controller until `shutdown` is cancelled, then stops every app gracefully; or
@@ -220,6 +227,9 @@ pub async fn run(
         record_failing: false,
         paused_captures: None,
         stored_fds: BTreeMap::new(),
+        waiting: BTreeMap::new(),
+        cycles: BTreeMap::new(),
+        jobs: jobs::Jobs::load(config_home.root()).await,
     };
     if let Some(state) = handed_state {
         ctl.import_state(state);
@@ -349,7 +359,7 @@ pub async fn run(
     ctl.watches.shutdown().await;
     ctl.desired.clear();
     while !ctl.supervisor.is_empty() {
-        ctl.stop_all();
+        ctl.stop_in_order();
         tokio::select! {
             Some(exited) = exits.recv() => ctl.on_exit(exited),
             Some(left) = left_behind.recv() => ctl.supervisor.on_left_behind(left),
@@ -380,8 +390,12 @@ impl Controller {
         self.canaries.save().await;
         for _ in 0..8 {
             let now = Instant::now();
-            let plan = reconcile::plan(&self.desired, &self.supervisor.observed(), now);
+            let mut observed = self.supervisor.observed();
+            observed.retain(|name, _| !self.jobs.owns(name));
+            self.fill_job_states();
+            let plan = reconcile::plan(&self.desired, &observed, now);
             requeue = [plan.requeue_at, steered].into_iter().flatten().min();
+            self.note_waiting(plan.waiting);
             if plan.actions.is_empty() {
                 break;
             }
@@ -401,7 +415,9 @@ impl Controller {
             }
             self.start_all(starts, now).await;
         }
-        if changed {
+        let (jobs_wake, jobs_changed) = self.step_jobs().await;
+        requeue = [requeue, jobs_wake].into_iter().flatten().min();
+        if changed || jobs_changed {
             self.save_record().await;
         }
         self.canaries.save().await;
@@ -485,11 +501,32 @@ impl Controller {
         }
     }
 
-    /// Sends every live instance its stop signal (controller shutdown).
-    fn stop_all(&mut self) {
+    /// Sends its stop signal to every live instance of the apps no running app depends on
+    /// (controller shutdown, in reverse dependency order: called again after each exit).
+    fn stop_in_order(&mut self) {
+        let deps: BTreeMap<String, Vec<String>> = self
+            .store
+            .apps
+            .iter()
+            .map(|(name, l)| {
+                let on = l.app.spec.depends_on.iter();
+                (
+                    name.clone(),
+                    on.map(|d| d.app.as_str().to_owned()).collect(),
+                )
+            })
+            .collect();
+        let mut running: Vec<&str> = self.supervisor.all().map(|i| i.app.as_str()).collect();
+        running.sort_unstable();
+        running.dedup();
+        let now: Vec<String> = reconcile::depends::stoppable(&running, &deps)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let ids: Vec<(u64, String)> = self
             .supervisor
             .all()
+            .filter(|i| now.contains(&i.app))
             .map(|i| (i.id, i.app.clone()))
             .collect();
         for (id, app) in ids {
@@ -509,6 +546,7 @@ impl Controller {
         self.templates
             .get(app)
             .map(|t| t.stop.clone())
+            .or_else(|| self.jobs.stop_spec(app))
             .unwrap_or_default()
     }
 

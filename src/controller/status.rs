@@ -21,6 +21,7 @@ pub(super) fn app_list(ctl: &Controller, now: Instant) -> AppList {
         .filter_map(|name| app_status(ctl, name, now))
         .collect();
     AppList {
+        jobs: ctl.jobs.statuses(),
         apps,
         errors: ctl.store.problems.clone(),
     }
@@ -115,8 +116,12 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
     let rolling = ctl.rollouts.in_flight(name);
     // A canary in flight, or a rollout aborted (by its analysis, `autoRollback`, or a person).
     let rollout: Option<RolloutStatus> = ctl.canary_status(name);
+    let waiting = (ctl.waiting.get(name))
+        .filter(|_| desired.is_some())
+        .map(|reason| ctl.waiting_reason(name, reason));
     let status = decide(&Facts {
         deleted: desired.is_none(),
+        waiting: waiting.is_some(),
         bind_failed: ctl.listening.error(name).is_some(),
         backing_off,
         completed,
@@ -198,6 +203,16 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         });
     }
     conditions.extend(ctl.hook_condition(name));
+    if located.is_some_and(|l| !l.app.spec.depends_on.is_empty()) {
+        conditions.push(Condition {
+            kind: "DependenciesMet".into(),
+            status: waiting.is_none(),
+            reason: if waiting.is_some() { "Waiting" } else { "Met" }.into(),
+            message: waiting
+                .clone()
+                .unwrap_or_else(|| "every dependency was met when it started (or it runs)".into()),
+        });
+    }
     conditions.extend(ctl.limits_condition(name));
     conditions.extend(ctl.synced_condition(name));
     Some(AppStatus {
@@ -283,6 +298,8 @@ struct Facts<'a> {
     deleted: bool,
     /// Its ports could not be bound.
     bind_failed: bool,
+    /// Held back by `spec.dependsOn` (no instance runs).
+    waiting: bool,
     /// A wanted slot waits out a crash back-off.
     backing_off: bool,
     /// A wanted slot's process ended for good (the restart policy says so).
@@ -313,6 +330,8 @@ fn decide(f: &Facts) -> &'static str {
         } else {
             "Stopped"
         }
+    } else if f.waiting {
+        "Waiting"
     } else if f.backing_off {
         "CrashLoopBackOff"
     } else if f.suspended && c.live == 0 {
@@ -404,6 +423,10 @@ mod tests {
         assert_eq!(decide(&f), "Stopped");
         f.bind_failed = true;
         assert_eq!(decide(&f), "Failed");
+        let mut f = steady(0, 0);
+        f.backing_off = true;
+        f.waiting = true;
+        assert_eq!(decide(&f), "Waiting", "held back, not crash-looping");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `envFiles` a ConfigMap (README "To Kubernetes"), built from the k8s-openapi types so that every
 //! object is valid by construction. What has no counterpart is a warning, never dropped silently.
 
+mod depends;
 mod pod;
 mod rollout;
 mod security;
@@ -35,6 +36,23 @@ pub struct Options {
     pub cpus: u32,
     /// A `Canary` app becomes an Argo Rollouts `Rollout` instead of a Deployment (`--rollouts`).
     pub rollouts: bool,
+    /// Every exported app's first Service and its port (none without `listen`), for the init
+    /// containers of `dependsOn` (see [`first_service`]).
+    pub services: BTreeMap<String, Option<(String, u16)>>,
+}
+
+/// The Service of an app's first listen entry and its port, as [`export`] names it: the app's
+/// name, or `NAME-LISTEN` when it has several entries.
+pub fn first_service(app: &crate::manifest::App) -> Option<(String, u16)> {
+    let name = app.metadata.name.as_str();
+    let listen = &app.spec.listen;
+    let first = listen.first()?;
+    let service = if listen.len() > 1 {
+        format!("{name}-{}", first.name)
+    } else {
+        name.to_owned()
+    };
+    Some((service, first.port))
 }
 
 /// One exported object, with the comment lines to print above it.
@@ -148,7 +166,10 @@ pub fn export(located: &Located, opts: &Options) -> Result<Exported, ExportError
                 labels: Some(labels.clone()),
                 ..ObjectMeta::default()
             }),
-            spec: Some(pod::pod_spec(spec, container, &mut warn)),
+            spec: Some(k8s_openapi::api::core::v1::PodSpec {
+                init_containers: depends::init_containers(spec, &opts.services, &mut warn),
+                ..pod::pod_spec(spec, container, &mut warn)
+            }),
         },
         ..DeploymentSpec::default()
     };

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::confine::{self, IdRef, Ulimits, Umask};
 pub use super::cpu::CpuQuantity;
 use super::defaults::*;
+pub use super::depends::DependsOn;
 use super::fields;
 pub use super::hooks::{Hook, Hooks, DEFAULT_HOOK_TIMEOUT};
 use super::quantity::{ByteSize, DurationSpec};
@@ -25,6 +26,7 @@ pub struct App {
     /// Always `corral/v1`.
     pub api_version: ApiVersion,
     /// Always `App`.
+    #[schemars(extend("const" = "App"))]
     pub kind: Kind,
     /// The app's name and labels.
     pub metadata: Metadata,
@@ -40,11 +42,26 @@ pub enum ApiVersion {
     V1,
 }
 
-/// The manifest kind; only `App` exists.
+/// The manifest kind: what a document describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum Kind {
     /// A long-running program with one or more instances.
     App,
+    /// A program run to completion (`src/manifest/job.rs`).
+    Job,
+    /// Jobs created on a schedule (`src/manifest/cronjob.rs`).
+    CronJob,
+}
+
+impl Kind {
+    /// The kind as written in a manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::App => "App",
+            Kind::Job => "Job",
+            Kind::CronJob => "CronJob",
+        }
+    }
 }
 
 /// Identity of an app.
@@ -80,6 +97,12 @@ pub struct AppSpec {
     /// `true` runs no instances while keeping `instances` (what `corral stop` sets).
     #[serde(default, skip_serializing_if = "is_false")]
     pub suspend: bool,
+    /// Apps to wait for before starting (docker compose's `depends_on`): each
+    /// `{app: NAME, condition: Started|Ready|Completed, restart: false}`. The app stays
+    /// `Waiting` while none of its instances runs and a dependency is not met; apps without
+    /// one start together. Shutdown stops dependents first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<DependsOn>,
     /// Environment variables for every instance; these win over `envFiles`.
     #[serde(
         default,

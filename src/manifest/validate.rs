@@ -69,6 +69,9 @@ pub fn nul_at(value: &serde_yaml::Value) -> Option<Vec<Seg<'_>>> {
 /// The first cross-field problem of an app, if any.
 pub fn check(app: &App) -> Option<Problem> {
     let spec = &app.spec;
+    if let Some(problem) = super::depends::check_own(app.metadata.name.as_str(), &spec.depends_on) {
+        return Some(problem);
+    }
     for (probe, field) in [(&spec.readiness, "readiness"), (&spec.liveness, "liveness")] {
         if let Some(problem) = probe
             .as_ref()

@@ -6,6 +6,7 @@
 
 pub mod backoff;
 mod canary;
+pub mod depends;
 mod rollout;
 #[cfg(test)]
 mod tests;
@@ -41,6 +42,12 @@ pub struct DesiredApp {
     /// index (see [`CanaryHold`]). `None`: a rolling update to `revision` (which is how a held
     /// canary is promoted; setting `revision` back to the stable one aborts it).
     pub canary: Option<CanaryHold>,
+    /// `spec.dependsOn`: the apps this one waits for (see [`depends`]).
+    pub depends_on: Vec<crate::manifest::DependsOn>,
+    /// The Jobs its `Completed` dependencies name that exist, with their status word
+    /// (`Complete` meets the condition): the controller fills it from the Job runtime before
+    /// each plan, so the planner reads no state of its own.
+    pub jobs: BTreeMap<String, String>,
 }
 
 /// A canary held beside the stable revision (Argo Rollouts' canary without traffic routing,
@@ -153,6 +160,12 @@ pub enum StopReason {
     /// Over `memory.limit` again right after starting: stopped, and its index restarts after
     /// the back-off delay (the failure was counted when the sample saw it).
     MemoryLimitBackOff,
+    /// A dependency it needs with `restart: true` stopped meeting its condition: it waits for
+    /// it again (see [`depends`]).
+    DependencyLost,
+    /// A Job's run no longer wanted: the Job failed (deadline, back-off limit), completed,
+    /// was suspended, changed or deleted. Not a failed run.
+    JobEnded,
 }
 
 impl StopReason {
@@ -195,6 +208,8 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// Plan again at this time even if nothing happens (a back-off ends, a readiness timer…).
     pub requeue_at: Option<Instant>,
+    /// Apps held back by their dependencies, with the reason (`Waiting` in `corral get`).
+    pub waiting: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -212,9 +227,15 @@ pub fn plan(
 ) -> Plan {
     let mut out = Plan::default();
     let empty = ObservedApp::default();
+    let holds = depends::holds(desired, observed);
     for (name, app) in desired {
-        plan_app(app, observed.get(name).unwrap_or(&empty), now, &mut out);
+        let obs = observed.get(name).unwrap_or(&empty);
+        match holds.get(name) {
+            Some(hold) => depends::plan_held(hold, obs, &mut out),
+            None => plan_app(app, obs, now, &mut out),
+        }
     }
+    out.waiting = holds.into_iter().map(|(n, h)| (n, h.reason)).collect();
     for (name, obs) in observed {
         if !desired.contains_key(name) {
             for inst in obs.instances.iter().filter(|i| i.phase != Phase::Stopping) {

@@ -9,6 +9,7 @@ use super::*;
 
 mod canary;
 mod canary_props;
+mod depends;
 mod memory;
 mod proptests;
 mod rollout;
@@ -37,6 +38,8 @@ fn app(replicas: u32, revision: &str) -> DesiredApp {
         },
         ready_after: Some(Duration::from_secs(1)),
         canary: None,
+        depends_on: Vec::new(),
+        jobs: BTreeMap::new(),
     }
 }
 
@@ -225,7 +228,8 @@ fn a_crash_restarts_only_after_the_back_off() {
         plan,
         Plan {
             actions: vec![],
-            requeue_at: Some(retry)
+            requeue_at: Some(retry),
+            ..Plan::default()
         }
     );
     sim.now = retry - MS;
@@ -337,7 +341,8 @@ fn default_readiness_marks_ready_after_the_delay() {
         sim.step(),
         Plan {
             actions: vec![],
-            requeue_at: Some(t + SEC)
+            requeue_at: Some(t + SEC),
+            ..Plan::default()
         }
     );
     sim.now = t + SEC;

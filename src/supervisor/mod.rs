@@ -229,6 +229,8 @@ impl Supervisor {
             StopReason::Shutdown => "the controller is shutting down",
             StopReason::MemoryLimit => "over its memory limit",
             StopReason::MemoryLimitBackOff => "over its memory limit again right after starting",
+            StopReason::DependencyLost => "a dependency with `restart: true` is no longer met",
+            StopReason::JobEnded => "its Job no longer wants it",
         };
         let msg = format!("stopping instance {} (pid {}): {why}", inst.index, inst.pid);
         let about = About::Instance(&inst.app, inst.index);
@@ -360,7 +362,10 @@ impl Supervisor {
         }
         match inst.stop_reason.filter(|r| !r.is_failure()) {
             Some(reason) => {
-                if matches!(reason, StopReason::ScaledDown | StopReason::Deleted) {
+                if matches!(
+                    reason,
+                    StopReason::ScaledDown | StopReason::Deleted | StopReason::DependencyLost
+                ) {
                     slots.remove(&inst.index);
                 }
                 let msg = format!(

@@ -46,7 +46,8 @@ fn one_replica_starts_the_new_one_beside_the_old_and_waits_for_it() {
         sim.step(),
         Plan {
             actions: vec![],
-            requeue_at: Some(t0 + SEC)
+            requeue_at: Some(t0 + SEC),
+            ..Plan::default()
         }
     );
     // Ready, but minReadySeconds has not passed: the old one still stays.
@@ -57,7 +58,8 @@ fn one_replica_starts_the_new_one_beside_the_old_and_waits_for_it() {
         plan,
         Plan {
             actions: vec![],
-            requeue_at: Some(t0 + 6 * SEC)
+            requeue_at: Some(t0 + 6 * SEC),
+            ..Plan::default()
         }
     );
     sim.now = t0 + 6 * SEC - MS;
