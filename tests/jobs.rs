@@ -249,3 +249,55 @@ fn job_refusals_point_at_file_line_and_column() {
         run.stderr
     );
 }
+
+#[test]
+fn export_kubernetes_writes_a_batch_v1_job() {
+    let c = Controller::new();
+    let text = job(
+        "migrate",
+        &[
+            "completions: 2",
+            "parallelism: 2",
+            "backoffLimit: 4",
+            "activeDeadlineSeconds: 60",
+            "ttlSecondsAfterFinished: 30",
+        ],
+        "[node, migrate.js]",
+        &[],
+    );
+    c.write_manifest("migrate.yaml", &text);
+    let dir = c.manifests.to_str().unwrap_or_default();
+    let out = crate::export_kubernetes::export(&["--image", crate::export_kubernetes::IMAGE, dir]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let doc: serde_json::Value = serde_yaml::from_str(&stdout).unwrap();
+    crate::export_kubernetes::strictly::<k8s_openapi::api::batch::v1::Job>(&doc, "job/migrate");
+    assert_eq!(doc["apiVersion"], "batch/v1");
+    assert_eq!(doc["kind"], "Job");
+    let spec = &doc["spec"];
+    assert_eq!(
+        (
+            &spec["completions"],
+            &spec["parallelism"],
+            &spec["backoffLimit"]
+        ),
+        (&2.into(), &2.into(), &4.into())
+    );
+    assert_eq!(spec["activeDeadlineSeconds"], 60);
+    assert_eq!(spec["ttlSecondsAfterFinished"], 30);
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(
+        pod["containers"][0]["command"],
+        serde_json::json!(["node", "migrate.js"])
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("job/migrate: template.backoff is not exported"),
+        "{stderr}"
+    );
+}
