@@ -301,3 +301,26 @@ fn export_kubernetes_writes_a_batch_v1_job() {
         "{stderr}"
     );
 }
+
+#[test]
+fn delete_job_name_removes_its_document_and_the_job_is_forgotten() {
+    let c = Controller::new();
+    let app = common::manifest("web", &[&format!("command: {}", c.sleeper())]);
+    let text = format!("{app}---\n{}", job("once", &[], &c.sh("exit 0"), &[]));
+    c.write_manifest("both.yaml", &text);
+    c.start();
+    wait_job(&c, "once", "Complete");
+    let dir = c.manifests.to_str().unwrap_or_default();
+    let out = c.corral(&["delete", "job/once", "--manifests", dir]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout.trim(), "job/once deleted");
+    let left = fs::read_to_string(c.manifests.join("both.yaml")).unwrap_or_default();
+    assert!(
+        left.contains("name: web") && !left.contains("kind: Job"),
+        "{left}"
+    );
+    common::wait_for(WITHIN, "the Job forgotten", || {
+        job_status(&c, "once").is_none().then_some(())
+    });
+    assert!(c.app("web").is_some());
+}
