@@ -324,3 +324,36 @@ fn delete_job_name_removes_its_document_and_the_job_is_forgotten() {
     });
     assert!(c.app("web").is_some());
 }
+
+#[test]
+fn a_suspended_job_starts_no_run_until_resumed_and_a_ttl_forgets_it() {
+    let c = Controller::new();
+    let counter = c.scratch().join("runs");
+    let spec = ["suspend: true", "ttlSecondsAfterFinished: 1"];
+    c.write_manifest(
+        "later.yaml",
+        &job("later", &spec, &counting(&c, &counter, 1), &[]),
+    );
+    c.start();
+    wait_job(&c, "later", "Suspended");
+    c.assert_stays(Duration::from_millis(600), "no run while suspended", || {
+        runs_counted(&counter) == 0
+    });
+    let resumed = ["suspend: false", "ttlSecondsAfterFinished: 1"];
+    c.write_manifest(
+        "later.yaml",
+        &job("later", &resumed, &counting(&c, &counter, 1), &[]),
+    );
+    wait_job(&c, "later", "Complete");
+    assert!(c.home.join("logs/later").is_dir());
+    // A second after it finished: no longer listed, its logs gone, and it does not run again.
+    common::wait_for(WITHIN, "the Job forgotten after its TTL", || {
+        job_status(&c, "later").is_none().then_some(())
+    });
+    common::wait_for(WITHIN, "its logs removed", || {
+        (!c.home.join("logs/later").exists()).then_some(())
+    });
+    c.assert_stays(Duration::from_millis(600), "no second run", || {
+        runs_counted(&counter) == 1
+    });
+}
