@@ -93,6 +93,9 @@ fn a_job_that_fails_twice_then_succeeds_completes_and_is_not_run_again_until_cha
         .collect();
     assert_eq!(row[..3], ["migrate", "Complete", "1/1"], "{}", table.stdout);
 
+    let bare = c.corral(&["get", "migrate"]);
+    assert!(bare.stdout.contains("Complete"), "{bare:?}");
+
     let described = c.corral(&["describe", "job/migrate"]);
     assert!(described.status.success(), "{described:?}");
     let runs: Vec<&str> = described
