@@ -141,7 +141,7 @@ report() {
       out.push(`| ${took} ms | ≤ ${budget} ms | ${took <= budget ? "met" : "missed"} | ${fromLaunch} ms | ${avg(overhead)} ms, ${Math.max(...overhead)} ms | ${avg(r.released)} ms, ${Math.max(...r.released)} ms | ${avg(r.spawned)} ms, ${Math.max(...r.spawned)} ms |`);
       out.push("");
       out.push("*Released*: from the last Ready event of a level to the first `DependenciesMet` of the next (the");
-      out.push("gate itself); *its starts*: from there to the last `Started` event of that level (${width} processes spawned).");
+      out.push(`gate itself); *its starts*: from there to the last \`Started\` event of that level (${width} processes spawned).`);
       out.push("");
       out.push("Each level, from the last Ready of the level before (the first level: from the first start) to");
       out.push(`its own last Ready: ${steps.map(s => s + " ms").join(", ")}.`);

@@ -32,6 +32,7 @@ mod controller_upgrade;
 mod crash_random;
 mod deb;
 mod depends;
+mod depends_export;
 mod docs_honest;
 mod events;
 mod events_api;

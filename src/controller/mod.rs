@@ -19,6 +19,7 @@ mod record;
 mod reports;
 mod requests;
 mod rollout;
+mod shutdown;
 mod starts;
 mod status;
 mod takeover;
@@ -39,7 +40,7 @@ use crate::api::ApiRequest;
 use crate::home::Home;
 use crate::metrics::{self, Usage};
 use crate::probe::ProbeReport;
-use crate::reconcile::{self, Action, DesiredApp, Phase, StopReason};
+use crate::reconcile::{self, Action, DesiredApp, Phase};
 use crate::store::{self, Store};
 use crate::supervisor::{record::Record, Exited, Supervisor, Template};
 
@@ -498,46 +499,6 @@ impl Controller {
         }
         for (app, revision, complete) in hook_steps {
             self.hooks_after_step(&app, &revision, complete);
-        }
-    }
-
-    /// Sends its stop signal to every live instance of the apps no running app depends on
-    /// (controller shutdown, in reverse dependency order: called again after each exit).
-    fn stop_in_order(&mut self) {
-        let deps: BTreeMap<String, Vec<String>> = self
-            .store
-            .apps
-            .iter()
-            .map(|(name, l)| {
-                let on = l.app.spec.depends_on.iter();
-                (
-                    name.clone(),
-                    on.map(|d| d.app.as_str().to_owned()).collect(),
-                )
-            })
-            .collect();
-        let mut running: Vec<&str> = self.supervisor.all().map(|i| i.app.as_str()).collect();
-        running.sort_unstable();
-        running.dedup();
-        let now: Vec<String> = reconcile::depends::stoppable(&running, &deps)
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        let ids: Vec<(u64, String)> = self
-            .supervisor
-            .all()
-            .filter(|i| now.contains(&i.app))
-            .map(|i| (i.id, i.app.clone()))
-            .collect();
-        for (id, app) in ids {
-            let stop = self.stop_spec(&app);
-            self.supervisor.stop(
-                id,
-                StopReason::Shutdown,
-                stop.signal.0,
-                stop.timeout.0,
-                None,
-            );
         }
     }
 
