@@ -68,6 +68,25 @@ pub struct AppStatus {
     /// A canary in flight or aborted (`strategy.type: Canary`): its step and both revisions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutStatus>,
+    /// `spec.restartSchedule`: when the next scheduled rolling reload is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_schedule: Option<RestartScheduleStatus>,
+}
+
+/// An app's scheduled rolling reloads (`spec.restartSchedule`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestartScheduleStatus {
+    /// The cron expression.
+    pub schedule: String,
+    /// The IANA zone it is read in.
+    pub time_zone: String,
+    /// The next one, in that zone (RFC 3339 with the zone), if the schedule fires again.
+    pub next: Option<String>,
+    /// The next one (unix ms).
+    pub next_ms: Option<u64>,
+    /// The last one this controller did (unix ms).
+    pub last_ms: Option<u64>,
 }
 
 /// Where a canary stands (Argo Rollouts' view): the step, the weight, both revisions.

@@ -99,6 +99,7 @@ impl Controller {
         self.supervisor.probe_adopted(&self.templates);
         self.apply_limits();
         self.sync_watches();
+        self.sync_restart_schedules();
         Ok(())
     }
 

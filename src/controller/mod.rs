@@ -16,6 +16,7 @@ mod preview;
 mod record;
 mod reports;
 mod requests;
+mod restart_schedule;
 mod rollout;
 mod starts;
 mod status;
@@ -135,6 +136,8 @@ struct Controller {
     sampled_pids: watch::Sender<Vec<metrics::Root>>,
     /// `spec.watch`: file watches per app.
     watches: crate::watch::Watches,
+    /// `spec.restartSchedule`: the next scheduled rolling reload per app.
+    restart_schedules: restart_schedule::RestartSchedules,
     /// The manifests directory's watch, through the symlinks that lead to it.
     manifests_watch: store::watch::DirWatch,
     /// The commit the manifests directory was last read at (inside a git work tree).
@@ -209,6 +212,7 @@ pub async fn run(
         usage: BTreeMap::new(),
         sampled_pids: pids_tx,
         watches: crate::watch::Watches::new(config_home.root(), watch_tx),
+        restart_schedules: restart_schedule::RestartSchedules::default(),
         manifests_watch,
         commit: None,
         synced: BTreeMap::new(),
@@ -255,11 +259,17 @@ pub async fn run(
             notifier.ready();
         }
         let requeue = requeue.map(|t| t + REQUEUE_SLACK);
-        let next = [requeue, reload_at, Some(resync_at), ctl.metrics.due()]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(resync_at);
+        let next = [
+            requeue,
+            reload_at,
+            Some(resync_at),
+            ctl.metrics.due(),
+            ctl.restart_schedules.due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(resync_at);
         tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(()) = wake.recv() => reload_at = Some(Instant::now() + DEBOUNCE),
@@ -306,6 +316,7 @@ pub async fn run(
             }
             _ = tick(&mut watchdog) => notifier.watchdog(),
             _ = sleep_until(next.into()) => {
+                ctl.fire_restart_schedules().await;
                 let now = Instant::now();
                 if reload_at.is_some_and(|t| t <= now) || resync_at <= now {
                                         reload_at = None;

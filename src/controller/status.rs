@@ -226,6 +226,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
                 .map_or_else(|| "?".into(), |u| format!("{u} (cannot be had here)")),
         }),
         rollout,
+        restart_schedule: ctl.restart_schedules.status(name),
     })
 }
 

@@ -5,6 +5,7 @@
 
 pub mod confine;
 pub mod cpu;
+mod cron;
 mod defaults;
 pub mod exec_limits;
 pub mod fields;

@@ -266,7 +266,7 @@ proptest! {
     /// Any out-of-range value is refused naming its field, never a panic.
     #[test]
     fn out_of_range_values_name_their_field(field in 0usize..5, value in 60u16..1000) {
-        let mut fields = vec!["*"; 5];
+        let mut fields = ["*"; 5];
         let v = value.to_string();
         fields[field] = &v;
         let e = CronExpr::parse(&fields.join(" ")).unwrap_err().to_string();
@@ -315,4 +315,13 @@ proptest! {
             Decision::Suspended => prop_assert!(false),
         }
     }
+}
+
+#[test]
+fn a_repeated_hour_runs_once() {
+    // 02:30 happens twice in Paris on 2026-10-25 (CEST, then CET).
+    let s = sched("30 2 * * *", "Europe/Paris");
+    let first = s.next_after(ts("2026-10-24T23:00:00Z")).unwrap();
+    assert_eq!(first, ts("2026-10-25T00:30:00Z"));
+    assert_eq!(s.next_after(first), Some(ts("2026-10-26T01:30:00Z")));
 }

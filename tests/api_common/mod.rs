@@ -71,6 +71,7 @@ pub fn web() -> AppStatus {
         commit: None,
         user: Some("www-data (33:33)".into()),
         rollout: None,
+        restart_schedule: None,
     }
 }
 
