@@ -297,9 +297,10 @@ fn the_import_scanner_reads_grouped_and_nested_paths() {
     assert_eq!(found, expected);
 }
 
-/// Every field path of the App schema, the way docs/manifest.md names them: probe fields once
-/// under `spec.readiness` (liveness takes the same), each ulimit by its resource name, and a
-/// map's keys as `NAME`.
+/// Every field path of the manifest schema (every kind), the way docs/manifest.md names them:
+/// probe fields once under `spec.readiness` (liveness takes the same), each ulimit by its
+/// resource name, a map's keys as `NAME`; a Job's `spec.template` (an App's spec) and a
+/// CronJob's `spec.jobTemplate.spec` (a Job's spec) are one row each, not walked again.
 fn schema_paths() -> BTreeSet<String> {
     let schema: serde_json::Value =
         serde_json::from_str(&corral::manifest::schema_json()).expect("schema JSON");
@@ -338,6 +339,13 @@ fn walk(
         {
             walk(root, sub, path, out, depth + 1);
         }
+    }
+    // Each kind's schema, chosen by `kind` (`if`/`then`).
+    if let Some(sub) = node.get("then") {
+        walk(root, sub, path, out, depth + 1);
+    }
+    if path == "spec.template" || path == "spec.jobTemplate.spec" {
+        return;
     }
     if let Some(props) = node.get("properties").and_then(|v| v.as_object()) {
         for (name, sub) in props {

@@ -143,3 +143,40 @@ fn the_schema_rejects_what_the_parser_rejects() {
     let bad_name = serde_json::json!({"apiVersion": "corral/v1", "kind": "App", "metadata": {"name": "Web"}, "spec": {"command": ["x"]}});
     assert!(!validator.is_valid(&bad_name));
 }
+
+#[test]
+fn the_schema_checks_each_kind_by_its_kind() {
+    let schema: serde_json::Value = serde_json::from_str(&schema_json()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let doc = |kind: &str, spec: serde_json::Value| serde_json::json!({"apiVersion": "corral/v1", "kind": kind, "metadata": {"name": "migrate"}, "spec": spec});
+    let template =
+        serde_json::json!({"command": ["node", "migrate.js"], "backoff": {"initial": "100ms"}});
+    let job = serde_json::json!({"completions": 3, "parallelism": 2, "backoffLimit": 3, "activeDeadlineSeconds": 60, "ttlSecondsAfterFinished": 10, "template": template});
+    assert!(validator.is_valid(&doc("Job", job.clone())));
+    let cron = serde_json::json!({"schedule": "0 3 * * *", "jobTemplate": {"spec": job}});
+    assert!(validator.is_valid(&doc("CronJob", cron)));
+    for bad in [
+        serde_json::json!({"template": {"command": ["x"], "listen": [{"port": 8080}]}}),
+        serde_json::json!({"template": {"command": ["x"], "instances": 2}}),
+        serde_json::json!({"template": {"command": ["x"], "restartPolicy": "Never"}}),
+        serde_json::json!({"completions": 0, "template": {"command": ["x"]}}),
+        serde_json::json!({"parallelism": 0, "template": {"command": ["x"]}}),
+        serde_json::json!({"activeDeadlineSeconds": 0, "template": {"command": ["x"]}}),
+        serde_json::json!({"backoffLimit": -1, "template": {"command": ["x"]}}),
+        serde_json::json!({"paralelism": 2, "template": {"command": ["x"]}}),
+        serde_json::json!({"template": {"command": []}}),
+        serde_json::json!({"command": ["x"]}),
+    ] {
+        assert!(
+            !validator.is_valid(&doc("Job", bad.clone())),
+            "schema accepts Job {bad}"
+        );
+    }
+    // An App's spec is not a Job's, nor the other way round; an unknown kind is refused.
+    assert!(!validator.is_valid(&doc(
+        "App",
+        serde_json::json!({"template": {"command": ["x"]}})
+    )));
+    assert!(!validator.is_valid(&doc("Job", serde_json::json!({"command": ["x"]}))));
+    assert!(!validator.is_valid(&doc("Deployment", serde_json::json!({"command": ["x"]}))));
+}

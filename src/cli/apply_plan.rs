@@ -171,6 +171,16 @@ pub fn read_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<Incoming>> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for (path, text) in texts {
+        let parsed = manifest::parse_all(&path, &text)?;
+        if let Some((name, kind)) = parsed.names().find(|(_, k)| *k != manifest::Kind::App) {
+            bail!(
+                "{}: {} {name:?}: `corral apply` takes Apps only for now; copy a {} manifest \
+                 into the manifests directory instead (the controller reads it there)",
+                path.display(),
+                kind.as_str(),
+                kind.as_str()
+            );
+        }
         let documents = parse_documents(&path, &text)?;
         if documents.is_empty() {
             bail!("{} holds no App document", path.display());

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use crate::cgroup::{Field, Limits};
 use crate::manifest::locate::Seg;
-use crate::manifest::{is_manifest_path, locate_in_file, parse_file, Located, ManifestError};
+use crate::manifest::{
+    is_manifest_path, locate_in_file, parse_file_all, Kind, Located, ManifestError,
+};
 use crate::store::caps::{self, Caps};
 
 /// Arguments of `corral validate`.
@@ -35,15 +37,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut failed = false;
     let mut apps: Vec<Located> = Vec::new();
+    // Every name with its kind and place, for names defined in two files.
+    let mut names: Vec<Named> = Vec::new();
+    // The Jobs' templates, checked against the host as apps are.
+    let mut job_apps: Vec<Located> = Vec::new();
     let files = manifest_files(&paths, &mut failed);
     for file in &files {
         let ids = crate::confine::host::controller_ids(&crate::home::Home::from_env().socket());
         let refused = |found: &[Located]| {
             crate::confine::host::refuse(found, ids, || std::fs::read_to_string(file).ok())
         };
-        match parse_file(file) {
-            Ok(found) => {
-                match refused(&found) {
+        match parse_file_all(file) {
+            Ok(parsed) => {
+                let templates = parsed.job_apps();
+                match refused(&parsed.apps).and_then(|()| refused(&templates)) {
                     Err(e) if !args.other_host => {
                         failed = true;
                         report(&e);
@@ -58,13 +65,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     ),
                     Ok(()) => {}
                 }
-                let n = found.len();
-                println!(
-                    "{}: ok ({n} app{})",
-                    file.display(),
-                    if n == 1 { "" } else { "s" }
-                );
-                apps.extend(found);
+                println!("{}: ok ({})", file.display(), counts(&parsed));
+                names.extend(named(&parsed));
+                apps.extend(parsed.apps);
+                job_apps.extend(templates);
             }
             Err(e) => {
                 failed = true;
@@ -76,11 +80,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         failed = true;
         report(&e);
     }
-    for e in conflicts(&apps) {
+    for e in conflicts(&names) {
         failed = true;
         report(&e);
     }
     warn_limits(&apps);
+    warn_limits(&job_apps);
     super::validate_host::warn(&files, &apps);
     Ok(if failed {
         ExitCode::FAILURE
@@ -152,24 +157,98 @@ fn over_caps(apps: &[Located], caps: Caps) -> Vec<ManifestError> {
     out
 }
 
-/// One error for each app defined again in another file, pointing at its `metadata.name`.
-fn conflicts(apps: &[Located]) -> Vec<ManifestError> {
-    let mut first: BTreeMap<&str, &Located> = BTreeMap::new();
+/// A name defined in a file, of some kind, and where.
+struct Named {
+    name: String,
+    kind: Kind,
+    file: PathBuf,
+    doc_index: usize,
+    line: usize,
+}
+
+/// `1 app`, `2 apps, 1 Job`, `1 Job`: what a good file defines (`0 apps` when nothing).
+fn counts(parsed: &crate::manifest::Parsed) -> String {
+    let kinds = [
+        (parsed.apps.len(), "app"),
+        (parsed.jobs.len(), "Job"),
+        (parsed.cronjobs.len(), "CronJob"),
+    ];
+    let said: Vec<String> = kinds
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, word)| format!("{n} {word}{}", if *n == 1 { "" } else { "s" }))
+        .collect();
+    if said.is_empty() {
+        "0 apps".into()
+    } else {
+        said.join(", ")
+    }
+}
+
+/// Every name `parsed` defines, with its kind and place.
+fn named(parsed: &crate::manifest::Parsed) -> Vec<Named> {
+    let one = |name: &str, kind, file: &PathBuf, doc_index, line| Named {
+        name: name.to_owned(),
+        kind,
+        file: file.clone(),
+        doc_index,
+        line,
+    };
+    let apps = (parsed.apps.iter()).map(|l| {
+        one(
+            l.app.metadata.name.as_str(),
+            Kind::App,
+            &l.file,
+            l.doc_index,
+            l.line,
+        )
+    });
+    let jobs = (parsed.jobs.iter()).map(|l| {
+        one(
+            l.job.metadata.name.as_str(),
+            Kind::Job,
+            &l.file,
+            l.doc_index,
+            l.line,
+        )
+    });
+    let crons = parsed.cronjobs.iter().map(|l| {
+        let name = l.cronjob.metadata.name.as_str();
+        one(name, Kind::CronJob, &l.file, l.doc_index, l.line)
+    });
+    apps.chain(jobs).chain(crons).collect()
+}
+
+/// One error for each name defined again in another file (of any kind: names are unique
+/// across Apps, Jobs and CronJobs), pointing at its `metadata.name`.
+fn conflicts(names: &[Named]) -> Vec<ManifestError> {
+    let mut first: BTreeMap<&str, &Named> = BTreeMap::new();
     let mut out = Vec::new();
-    for app in apps {
-        let name = app.app.metadata.name.as_str();
+    for named in names {
+        let name = named.name.as_str();
         match first.get(name) {
             None => {
-                first.insert(name, app);
+                first.insert(name, named);
             }
             Some(prev) => {
-                let (line, column) = name_location(app);
+                let (line, column) = name_location(&named.file, named.doc_index, named.line);
+                let word = |kind: Kind| match kind {
+                    Kind::App => "app",
+                    other => other.as_str(),
+                };
+                let also = if prev.kind == named.kind {
+                    String::new()
+                } else {
+                    let article = if prev.kind == Kind::App { "an" } else { "a" };
+                    format!(" as {article} {}", prev.kind.as_str())
+                };
                 out.push(ManifestError {
-                    file: app.file.clone(),
+                    file: named.file.clone(),
                     line,
                     column,
                     message: format!(
-                        "metadata.name: app {name:?} is also defined in {}:{}; app names must be unique across the directory, rename or remove one",
+                        "metadata.name: {} {name:?} is also defined{also} in {}:{}; names must be unique across the directory (Apps, Jobs and CronJobs alike), rename or remove one",
+                        word(named.kind),
                         prev.file.display(),
                         prev.line
                     ),
@@ -209,16 +288,12 @@ fn warn_limits(apps: &[Located]) {
     }
 }
 
-/// Where an app's `metadata.name` is written, or its document's first line.
-fn name_location(app: &Located) -> (usize, usize) {
-    std::fs::read_to_string(&app.file)
+/// Where a document's `metadata.name` is written, or its first line.
+fn name_location(file: &std::path::Path, doc_index: usize, line: usize) -> (usize, usize) {
+    std::fs::read_to_string(file)
         .ok()
         .and_then(|text| {
-            locate_in_file(
-                &text,
-                app.doc_index,
-                &[Seg::Key("metadata"), Seg::Key("name")],
-            )
+            locate_in_file(&text, doc_index, &[Seg::Key("metadata"), Seg::Key("name")])
         })
-        .unwrap_or((app.line, 1))
+        .unwrap_or((line, 1))
 }

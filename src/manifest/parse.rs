@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::cronjob::CronJob;
+use super::job::{refused_template_field, Job};
 use super::locate::{locate, Seg};
-use super::types::App;
+use super::types::{ApiVersion, App, AppSpec, Kind, Metadata};
 use super::{validate, validate_strategy};
-use super::{DocumentText, Located, ManifestError};
+use super::{DocumentText, Located, LocatedCronJob, LocatedJob, ManifestError, Parsed};
 
 /// Whether a line separates documents (`---`, optionally followed by content or a comment).
 fn is_separator(line: &str) -> bool {
@@ -71,19 +73,29 @@ fn push_doc(
     }
 }
 
-/// Parses and validates every document of one file; one bad document fails the whole file.
+/// Parses and validates every document of one file and returns its Apps; its Jobs and
+/// CronJobs are checked too but left out ([`parse_all`] returns every kind).
 pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Located>, ManifestError> {
+    parse_all(file, text).map(|parsed| parsed.apps)
+}
+
+/// Parses and validates every document of one file, of every kind; one bad document fails the
+/// whole file, and a name is used once in a file across all kinds.
+pub fn parse_all(file: &Path, text: &str) -> Result<Parsed, ManifestError> {
     let err = |line: usize, column: usize, message: String| ManifestError {
         file: file.to_path_buf(),
         line,
         column,
         message,
     };
-    let mut out: Vec<Located> = Vec::new();
-    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out = Parsed::default();
+    let mut names: BTreeMap<String, (usize, Kind)> = BTreeMap::new();
     for (doc_index, doc) in documents(text).into_iter().enumerate() {
         let body = &text[doc.range.clone()];
         let base = doc.start_line - 1;
+        let at = |path: &[Seg<'_>]| {
+            locate(body, path).map_or((doc.start_line, 1), |(l, c)| (l + base, c))
+        };
         let located = |e: &serde_yaml::Error| {
             e.location()
                 .map_or((doc.start_line, 1), |l| (l.line() + base, l.column()))
@@ -101,8 +113,7 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Located>, ManifestError>
             }
         };
         if let Some(path) = validate::nul_at(&value) {
-            let (line, column) =
-                locate(body, &path).map_or((doc.start_line, 1), |(l, c)| (l + base, c));
+            let (line, column) = at(&path);
             let message = format!(
                 "{}: holds a NUL character (\\0), which no command, argument, path or environment \
                  value can carry; remove it",
@@ -110,50 +121,165 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Vec<Located>, ManifestError>
             );
             return Err(err(line, column, message));
         }
-        let app: App = serde_yaml::from_str(body).map_err(|e| {
-            let message = yaml_message(&e, base);
-            let (line, column) = match missing_field_parent(&message) {
-                Some(parent) => {
-                    let path: Vec<Seg<'_>> = parent.split('.').map(Seg::Key).collect();
-                    locate(body, &path).map_or((doc.start_line, 1), |(l, c)| (l + base, c))
-                }
-                None if message.starts_with("missing field") => (doc.start_line, 1),
-                None => located(&e),
-            };
-            err(line, column, message)
-        })?;
-        let at = |path: &[Seg<'_>]| {
-            locate(body, path).map_or((doc.start_line, 1), |(l, c)| (l + base, c))
+        let typed = |what| {
+            typed_document(body, what, base).map_err(|(e, message)| {
+                let (line, column) = match missing_field_parent(&message) {
+                    Some(parent) => {
+                        let path: Vec<Seg<'_>> = parent.split('.').map(Seg::Key).collect();
+                        at(&path)
+                    }
+                    None if message.starts_with("missing field") => (doc.start_line, 1),
+                    None => located(&e),
+                };
+                err(line, column, message)
+            })
         };
-        if let Some(problem) =
-            validate::check(&app).or_else(|| validate_strategy::check(&app, &value))
-        {
-            let (line, column) = at(&problem.path);
-            return Err(err(line, column, problem.message));
-        }
-        if let Some((path, message)) = super::exec_limits::oversized(&app) {
+        let kind = match value.get("kind").and_then(serde_yaml::Value::as_str) {
+            Some("Job") => Kind::Job,
+            Some("CronJob") => Kind::CronJob,
+            // Anything else reads as an App, whose `kind` says what it must be.
+            _ => Kind::App,
+        };
+        // A refused template field first: as an unknown field it would be named less well.
+        let spec = value.get("spec");
+        let refused = match kind {
+            Kind::App => None,
+            Kind::Job => spec.and_then(|spec| refused_template_field(spec, &[Seg::Key("spec")])),
+            Kind::CronJob => spec
+                .and_then(|s| s.get("jobTemplate"))
+                .and_then(|t| t.get("spec"))
+                .and_then(|spec| refused_template_field(spec, &CRON_JOB_SPEC)),
+        };
+        if let Some((path, message)) = refused {
             let (line, column) = at(&path);
             return Err(err(line, column, message));
         }
-        let name = app.metadata.name.as_str().to_owned();
-        if let Some(first_line) = names.insert(name.clone(), doc.start_line) {
+        let (name, problem) = match typed(kind)? {
+            Typed::App(app) => {
+                let problem = match validate::check(&app)
+                    .or_else(|| validate_strategy::check(&app, &value))
+                {
+                    Some(p) => Some((at(&p.path), p.message)),
+                    None => super::exec_limits::oversized(&app).map(|(path, m)| (at(&path), m)),
+                };
+                let name = app.metadata.name.as_str().to_owned();
+                out.apps.push(Located {
+                    app,
+                    file: file.to_path_buf(),
+                    doc_index,
+                    line: doc.start_line,
+                });
+                (name, problem)
+            }
+            Typed::Job(job) => {
+                let problem = check_template(&job.metadata, &job.spec.template, &at);
+                let name = job.metadata.name.as_str().to_owned();
+                out.jobs.push(LocatedJob {
+                    job,
+                    file: file.to_path_buf(),
+                    doc_index,
+                    line: doc.start_line,
+                });
+                (name, problem)
+            }
+            Typed::CronJob(cronjob) => {
+                let message = "kind: CronJob is not supported yet by this corral; run the Job \
+                               from a system cron entry meanwhile";
+                let problem = Some((at(&[Seg::Key("kind")]), message.to_owned()));
+                let name = cronjob.metadata.name.as_str().to_owned();
+                out.cronjobs.push(LocatedCronJob {
+                    cronjob,
+                    file: file.to_path_buf(),
+                    doc_index,
+                    line: doc.start_line,
+                });
+                (name, problem)
+            }
+        };
+        if let Some(((line, column), message)) = problem {
+            return Err(err(line, column, message));
+        }
+        if let Some((first_line, first_kind)) = names.insert(name.clone(), (doc.start_line, kind)) {
             let (line, column) = at(&[Seg::Key("metadata"), Seg::Key("name")]);
+            let first = match first_kind {
+                Kind::App => String::new(),
+                other => format!(" (as a {})", other.as_str()),
+            };
             return Err(err(
                 line,
                 column,
                 format!(
-                    "metadata.name: app {name:?} is already defined in this file at line {first_line}; rename one of them"
+                    "metadata.name: {} {name:?} is already defined in this file at line {first_line}{first}; \
+                     names are unique across Apps, Jobs and CronJobs: rename one of them",
+                    kind_word(kind)
                 ),
             ));
         }
-        out.push(Located {
-            app,
-            file: file.to_path_buf(),
-            doc_index,
-            line: doc.start_line,
-        });
     }
     Ok(out)
+}
+
+/// Where a CronJob's Job spec is.
+const CRON_JOB_SPEC: [Seg<'static>; 3] =
+    [Seg::Key("spec"), Seg::Key("jobTemplate"), Seg::Key("spec")];
+
+/// A document deserialized as its kind.
+enum Typed {
+    App(App),
+    Job(Job),
+    CronJob(CronJob),
+}
+
+/// Deserializes `body` as `kind`; on error, the error and its message for people.
+fn typed_document(
+    body: &str,
+    kind: Kind,
+    base: usize,
+) -> Result<Typed, (serde_yaml::Error, String)> {
+    let result = match kind {
+        Kind::App => serde_yaml::from_str(body).map(Typed::App),
+        Kind::Job => serde_yaml::from_str(body).map(Typed::Job),
+        Kind::CronJob => serde_yaml::from_str(body).map(Typed::CronJob),
+    };
+    result.map_err(|e| {
+        let message = yaml_message(&e, base);
+        (e, message)
+    })
+}
+
+/// How an error names a kind: `app` as it always did, `Job` and `CronJob` as written.
+fn kind_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::App => "app",
+        other => other.as_str(),
+    }
+}
+
+/// The App checks of a Job's template, pointing under `spec.template`.
+fn check_template(
+    metadata: &Metadata,
+    template: &AppSpec,
+    at: &dyn Fn(&[Seg<'_>]) -> (usize, usize),
+) -> Option<((usize, usize), String)> {
+    let app = App {
+        api_version: ApiVersion::V1,
+        kind: Kind::App,
+        metadata: metadata.clone(),
+        spec: template.clone(),
+    };
+    let under = |path: &[Seg<'_>], message: String| {
+        let mut full = vec![Seg::Key("spec"), Seg::Key("template")];
+        full.extend(path.iter().skip(1).copied());
+        let message = match message.strip_prefix("spec.") {
+            Some(rest) => format!("spec.template.{rest}"),
+            None => message,
+        };
+        (at(&full), message)
+    };
+    if let Some(p) = validate::check(&app) {
+        return Some(under(&p.path, p.message));
+    }
+    super::exec_limits::oversized(&app).map(|(path, message)| under(&path, message))
 }
 
 /// The dotted parent path of a "missing field" error (`spec` in `spec: missing field ...`).
@@ -249,15 +375,20 @@ pub fn locate_in_file(text: &str, doc_index: usize, path: &[Seg<'_>]) -> Option<
     locate(&text[doc.range], path).map(|(l, c)| (l + doc.start_line - 1, c))
 }
 
-/// Reads and parses one manifest file.
+/// Reads and parses one manifest file; its Apps (see [`parse_str`]).
 pub fn parse_file(path: &Path) -> Result<Vec<Located>, ManifestError> {
+    parse_file_all(path).map(|parsed| parsed.apps)
+}
+
+/// Reads and parses one manifest file, every kind.
+pub fn parse_file_all(path: &Path) -> Result<Parsed, ManifestError> {
     let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
         file: path.to_path_buf(),
         line: 0,
         column: 0,
         message: format!("cannot read the file: {e}"),
     })?;
-    parse_str(path, &text)
+    parse_all(path, &text)
 }
 
 /// Whether a path names a manifest: `*.yaml`/`*.yml`, not hidden, not an editor temp file.

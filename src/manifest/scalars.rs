@@ -273,7 +273,17 @@ macro_rules! only_value {
     };
 }
 only_value!(ApiVersion, ApiVersion::V1, "corral/v1", "apiVersion");
-only_value!(Kind, Kind::App, "App", "kind");
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        str_with(d, "App, Job or CronJob", |s| match s {
+            "App" => Ok(Kind::App),
+            "Job" => Ok(Kind::Job),
+            "CronJob" => Ok(Kind::CronJob),
+            _ => Err(format!("kind must be App, Job or CronJob, got {s:?}")),
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -335,7 +345,12 @@ mod tests {
         let e = serde_yaml::from_str::<Kind>("Deployment")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("kind must be App"), "{e}");
-        assert!(serde_yaml::from_str::<Kind>("App").is_ok());
+        assert!(e.starts_with("kind must be App, Job or CronJob"), "{e}");
+        assert_eq!(serde_yaml::from_str::<Kind>("App").ok(), Some(Kind::App));
+        assert_eq!(serde_yaml::from_str::<Kind>("Job").ok(), Some(Kind::Job));
+        assert_eq!(
+            serde_yaml::from_str::<Kind>("CronJob").ok(),
+            Some(Kind::CronJob)
+        );
     }
 }

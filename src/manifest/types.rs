@@ -25,6 +25,7 @@ pub struct App {
     /// Always `corral/v1`.
     pub api_version: ApiVersion,
     /// Always `App`.
+    #[schemars(extend("const" = "App"))]
     pub kind: Kind,
     /// The app's name and labels.
     pub metadata: Metadata,
@@ -40,11 +41,26 @@ pub enum ApiVersion {
     V1,
 }
 
-/// The manifest kind; only `App` exists.
+/// The manifest kind: what a document describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 pub enum Kind {
     /// A long-running program with one or more instances.
     App,
+    /// A program run to completion (`src/manifest/job.rs`).
+    Job,
+    /// Jobs created on a schedule (`src/manifest/cronjob.rs`).
+    CronJob,
+}
+
+impl Kind {
+    /// The kind as written in a manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::App => "App",
+            Kind::Job => "Job",
+            Kind::CronJob => "CronJob",
+        }
+    }
 }
 
 /// Identity of an app.

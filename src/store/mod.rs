@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::api::ManifestProblem;
 use crate::confine;
-use crate::manifest::{self, Located, ManifestError};
+use crate::manifest::{self, Located, LocatedCronJob, LocatedJob, ManifestError, Parsed};
 use crate::trust::{self, Role, Trust, TrustError};
 
 /// What a load refuses: untrusted paths, apps over the instance caps.
@@ -23,11 +23,16 @@ pub struct Rules {
     pub caps: caps::Caps,
 }
 
-/// The apps in force and the problems seen at the last load.
+/// The apps, Jobs and CronJobs in force and the problems seen at the last load. A name is in
+/// one of the three maps at most (names are unique across kinds).
 #[derive(Debug, Clone, Default)]
 pub struct Store {
     /// App name → its definition in force (the last good one).
     pub apps: BTreeMap<String, Located>,
+    /// Job name → its definition in force (the last good one).
+    pub jobs: BTreeMap<String, LocatedJob>,
+    /// CronJob name → its definition in force (the last good one).
+    pub cronjobs: BTreeMap<String, LocatedCronJob>,
     /// Files and conflicts that could not be used.
     pub problems: Vec<ManifestProblem>,
 }
@@ -71,14 +76,16 @@ impl Store {
         if let Err(e) = trust::check(dir, Role::ManifestsDir, trust) {
             return Ok(self.untrusted(dir, &e));
         }
-        let parsed: Vec<(PathBuf, Result<Vec<Located>, ManifestError>)> = files
+        let parsed: Vec<(PathBuf, Result<Parsed, ManifestError>)> = files
             .into_iter()
             .map(|f| {
                 let parsed = match trust::check_manifest(&f, trust) {
-                    Ok(()) => manifest::parse_file(&f).and_then(|apps| {
+                    Ok(()) => manifest::parse_file_all(&f).and_then(|parsed| {
                         let ids = (nix::unistd::Uid::effective(), nix::unistd::Gid::effective());
-                        confine::host::refuse(&apps, ids, || std::fs::read_to_string(&f).ok())?;
-                        Ok(apps)
+                        let read = || std::fs::read_to_string(&f).ok();
+                        confine::host::refuse(&parsed.apps, ids, read)?;
+                        confine::host::refuse(&parsed.job_apps(), ids, read)?;
+                        Ok(parsed)
                     }),
                     Err(e) => Err(ManifestError {
                         file: f.clone(),
@@ -96,22 +103,22 @@ impl Store {
     }
 
     /// The pure part of [`Store::reload`]: combine freshly parsed files with the last good state.
-    pub fn merge(&self, parsed: Vec<(PathBuf, Result<Vec<Located>, ManifestError>)>) -> Store {
+    pub fn merge(&self, parsed: Vec<(PathBuf, Result<Parsed, ManifestError>)>) -> Store {
         let mut next = Store::default();
-        let mut defined: BTreeMap<String, Vec<Located>> = BTreeMap::new();
+        let mut defined: BTreeMap<String, Vec<Def>> = BTreeMap::new();
         let mut broken: BTreeSet<PathBuf> = BTreeSet::new();
         for (file, result) in parsed {
             match result {
-                Ok(apps) => {
-                    for located in apps {
-                        defined
-                            .entry(located.app.metadata.name.as_str().to_owned())
-                            .or_default()
-                            .push(located);
+                Ok(found) => {
+                    let defs = (found.apps.into_iter().map(Def::App))
+                        .chain(found.jobs.into_iter().map(Def::Job))
+                        .chain(found.cronjobs.into_iter().map(Def::CronJob));
+                    for def in defs {
+                        defined.entry(def.name().to_owned()).or_default().push(def);
                     }
                 }
                 Err(e) => {
-                    let apps = self.apps_from(&file);
+                    let apps = self.names_from(&file);
                     next.problems.push(problem(&e, apps));
                     broken.insert(file);
                 }
@@ -119,34 +126,71 @@ impl Store {
         }
         for (name, mut defs) in defined {
             if defs.len() == 1 {
-                next.apps.insert(name, defs.remove(0));
+                next.insert(defs.remove(0));
                 continue;
             }
             let files: Vec<String> = defs
                 .iter()
-                .map(|d| format!("{}:{}", d.file.display(), d.line))
+                .map(|d| format!("{}:{}", d.file().display(), d.line()))
                 .collect();
             next.problems.push(ManifestProblem {
-                file: defs[0].file.display().to_string(),
-                line: defs[0].line,
+                file: defs[0].file().display().to_string(),
+                line: defs[0].line(),
                 column: 1,
                 message: format!(
-                    "app \"{name}\" is defined in more than one file ({}): keep one definition and rename or remove the others",
+                    "{} \"{name}\" is defined in more than one file ({}): keep one definition and rename or remove the others (names are unique across Apps, Jobs and CronJobs)",
+                    defs[0].word(),
                     files.join(", ")
                 ),
                 apps: vec![name.clone()],
             });
-            if let Some(last) = self.apps.get(&name) {
-                next.apps.insert(name, last.clone());
+            if let Some(last) = self.last_good(&name) {
+                next.insert(last);
             }
         }
-        // Apps of broken files keep their last good definition, unless defined anew elsewhere.
-        for (name, last) in &self.apps {
-            if broken.contains(&last.file) && !next.apps.contains_key(name) {
-                next.apps.insert(name.clone(), last.clone());
+        // Definitions of broken files keep their last good version, unless defined anew elsewhere.
+        for name in self.names() {
+            let Some(last) = self.last_good(&name) else {
+                continue;
+            };
+            if broken.contains(last.file()) && !next.defines(&name) {
+                next.insert(last);
             }
         }
         next
+    }
+
+    /// Every name in force, of every kind.
+    fn names(&self) -> Vec<String> {
+        (self.apps.keys())
+            .chain(self.jobs.keys())
+            .chain(self.cronjobs.keys())
+            .cloned()
+            .collect()
+    }
+
+    /// Whether `name` is in force, of any kind.
+    pub fn defines(&self, name: &str) -> bool {
+        self.apps.contains_key(name)
+            || self.jobs.contains_key(name)
+            || self.cronjobs.contains_key(name)
+    }
+
+    /// The definition of `name` in force, of whichever kind.
+    fn last_good(&self, name: &str) -> Option<Def> {
+        (self.apps.get(name).cloned().map(Def::App))
+            .or_else(|| self.jobs.get(name).cloned().map(Def::Job))
+            .or_else(|| self.cronjobs.get(name).cloned().map(Def::CronJob))
+    }
+
+    /// Puts a definition in its kind's map.
+    fn insert(&mut self, def: Def) {
+        let name = def.name().to_owned();
+        match def {
+            Def::App(l) => self.apps.insert(name, l).map(drop),
+            Def::Job(l) => self.jobs.insert(name, l).map(drop),
+            Def::CronJob(l) => self.cronjobs.insert(name, l).map(drop),
+        };
     }
 
     /// `self` unchanged but for one problem, on every app: the directory is not trusted.
@@ -156,20 +200,19 @@ impl Store {
             line: 0,
             column: 0,
             message: e.to_string(),
-            apps: self.apps.keys().cloned().collect(),
+            apps: self.names(),
         };
         Store {
-            apps: self.apps.clone(),
             problems: vec![problem],
+            ..self.clone()
         }
     }
 
-    /// Names of the apps whose definition in force comes from `file`.
-    fn apps_from(&self, file: &Path) -> Vec<String> {
-        self.apps
-            .iter()
-            .filter(|(_, l)| l.file == file)
-            .map(|(n, _)| n.clone())
+    /// Names (of every kind) whose definition in force comes from `file`.
+    fn names_from(&self, file: &Path) -> Vec<String> {
+        self.names()
+            .into_iter()
+            .filter(|n| self.last_good(n).is_some_and(|d| d.file() == file))
             .collect()
     }
 
@@ -178,6 +221,48 @@ impl Store {
         self.problems
             .iter()
             .find(|p| p.apps.iter().any(|a| a == app))
+    }
+}
+
+/// One definition of a name, of any kind.
+enum Def {
+    App(Located),
+    Job(LocatedJob),
+    CronJob(LocatedCronJob),
+}
+
+impl Def {
+    fn name(&self) -> &str {
+        match self {
+            Def::App(l) => l.app.metadata.name.as_str(),
+            Def::Job(l) => l.job.metadata.name.as_str(),
+            Def::CronJob(l) => l.cronjob.metadata.name.as_str(),
+        }
+    }
+
+    fn file(&self) -> &Path {
+        match self {
+            Def::App(l) => &l.file,
+            Def::Job(l) => &l.file,
+            Def::CronJob(l) => &l.file,
+        }
+    }
+
+    fn line(&self) -> usize {
+        match self {
+            Def::App(l) => l.line,
+            Def::Job(l) => l.line,
+            Def::CronJob(l) => l.line,
+        }
+    }
+
+    /// How a message names the kind (`app` as it always did).
+    fn word(&self) -> &'static str {
+        match self {
+            Def::App(_) => "app",
+            Def::Job(_) => "Job",
+            Def::CronJob(_) => "CronJob",
+        }
     }
 }
 

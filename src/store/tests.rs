@@ -139,3 +139,34 @@ fn an_untrusted_directory_changes_nothing_and_puts_its_problem_on_every_app() {
     let p = next.problem_for("a").expect("problem");
     assert!(p.message.contains("chmod g-w"), "{}", p.message);
 }
+
+fn job(name: &str, cmd: &str) -> String {
+    format!("apiVersion: corral/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  template:\n    command: [\"{cmd}\"]\n")
+}
+
+#[test]
+fn jobs_load_beside_apps_and_a_name_is_one_across_kinds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("a.yaml"), manifest("web", "v1")).expect("write");
+    fs::write(dir.path().join("b.yaml"), job("migrate", "m1")).expect("write");
+    let good = Store::default().reload(dir.path(), strict()).expect("load");
+    assert_eq!(good.apps.keys().collect::<Vec<_>>(), ["web"]);
+    assert_eq!(good.jobs.keys().collect::<Vec<_>>(), ["migrate"]);
+    // A Job named as the app: a conflict; each keeps its last good definition.
+    fs::write(dir.path().join("c.yaml"), job("web", "j")).expect("write");
+    let next = good.reload(dir.path(), strict()).expect("load");
+    assert_eq!(command_of(&next, "web"), "v1");
+    assert!(!next.jobs.contains_key("web"));
+    let p = next.problem_for("web").expect("a problem");
+    assert!(
+        p.message.contains("defined in more than one file"),
+        "{}",
+        p.message
+    );
+    // A broken Job file keeps the Job's last good definition.
+    fs::remove_file(dir.path().join("c.yaml")).expect("rm");
+    fs::write(dir.path().join("b.yaml"), "kind: Job\nspec: [").expect("write");
+    let broken = next.reload(dir.path(), strict()).expect("load");
+    assert!(broken.jobs.contains_key("migrate"));
+    assert_eq!(broken.problem_for("migrate").map(|p| p.apps.len()), Some(1));
+}
