@@ -24,7 +24,8 @@ pub use zone::{local_zone, zone, ZoneError};
 #[derive(Clone)]
 pub struct CronExpr {
     text: String,
-    cron: croner::Cron,
+    /// Boxed: a `Cron` is 400-odd bytes, and manifests hold one per schedule.
+    cron: Box<croner::Cron>,
     seconds: bool,
 }
 
@@ -90,7 +91,7 @@ impl CronExpr {
                 .map_err(|e| ExprError(format!("`{trimmed}`: {e}")))?;
             return Ok(Self {
                 text: trimmed.to_owned(),
-                cron,
+                cron: Box::new(cron),
                 seconds: false,
             });
         }
@@ -105,7 +106,7 @@ impl CronExpr {
         match parser().parse(trimmed) {
             Ok(cron) => Ok(Self {
                 text: trimmed.to_owned(),
-                cron,
+                cron: Box::new(cron),
                 seconds: fields.len() == 6,
             }),
             Err(e) => Err(ExprError(blame(&fields, &e.to_string()))),
