@@ -14,6 +14,7 @@ pub mod heap;
 pub mod histogram;
 pub mod home;
 pub mod import;
+pub mod jobs;
 pub mod launch;
 pub mod lifecycle;
 pub mod logs;

@@ -40,6 +40,7 @@ mod gitops;
 mod home_formats;
 mod import_pm2;
 mod input_limits;
+mod jobs;
 mod logs_capture;
 mod logs_cli;
 mod logs_dir;

@@ -197,6 +197,7 @@ fn a_newer_controller_works_and_names_itself_where_it_cannot() {
         ..AppStatus::default()
     };
     let mut apps = serde_json::to_value(AppList {
+        jobs: Vec::new(),
         apps: vec![app],
         errors: Vec::new(),
     })

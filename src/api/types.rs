@@ -9,6 +9,63 @@ pub struct AppList {
     pub apps: Vec<AppStatus>,
     /// Manifest files that failed to parse or validate, and name conflicts.
     pub errors: Vec<ManifestProblem>,
+    /// Jobs sorted by name (none from a controller older than Jobs).
+    #[serde(default)]
+    pub jobs: Vec<JobStatus>,
+}
+
+/// One Job as the controller sees it (also what `$CORRAL_HOME/jobs.json` keeps of it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStatus {
+    /// `metadata.name`.
+    pub name: String,
+    /// Manifest file that defines it (or the CronJob that made it).
+    pub file: String,
+    /// The Job's revision (its template and run counts).
+    pub revision: String,
+    /// `Running`, `Complete`, `Failed` or `Suspended`.
+    pub status: String,
+    /// Why it failed: `BackoffLimitExceeded` or `DeadlineExceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Successful runs needed (`spec.completions`).
+    pub completions: u32,
+    /// Runs that exited 0.
+    pub succeeded: u32,
+    /// Runs that failed (non-zero exit, signal, failure to start).
+    pub failed: u32,
+    /// When the first run started (unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<u64>,
+    /// When it became `Complete` or `Failed` (unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_ms: Option<u64>,
+    /// Its runs, oldest first.
+    #[serde(default)]
+    pub runs: Vec<JobRun>,
+}
+
+/// One run of a Job: one process.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRun {
+    /// 0-based run number (`CORRAL_INSTANCE`; its log files are `INDEX.out.log`/`INDEX.err.log`).
+    pub index: u32,
+    /// Its pid, while known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// When it started (unix ms).
+    pub start_ms: u64,
+    /// When it ended (unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<u64>,
+    /// How it ended: `exit code 0`, `signal SIGKILL`, `failed to start: ...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<String>,
+    /// Whether it succeeded (exit 0); `None` while running or when stopped by the Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded: Option<bool>,
 }
 
 /// One app as the controller sees it.

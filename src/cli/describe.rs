@@ -18,7 +18,31 @@ pub struct Args {
 
 /// Runs `corral describe`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let app = block_on(client().get(&args.name))?.map_err(cli_error)?;
+    use super::jobs_view;
+    let (kind, name) = jobs_view::split_kind(&args.name);
+    if kind == Some("job") {
+        let list = block_on(client().list())?.map_err(cli_error)?;
+        print!(
+            "{}",
+            jobs_view::describe(jobs_view::find(&list, name)?, now_ms())
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let app = match block_on(client().get(name))? {
+        Ok(app) => app,
+        // A bare NAME may be a Job's (names are unique across kinds).
+        Err(e) if kind.is_none() => {
+            let list = block_on(client().list())?.map_err(cli_error)?;
+            match list.jobs.iter().find(|j| j.name == name) {
+                Some(job) => {
+                    print!("{}", jobs_view::describe(job, now_ms()));
+                    return Ok(ExitCode::SUCCESS);
+                }
+                None => return Err(cli_error(e)),
+            }
+        }
+        Err(e) => return Err(cli_error(e)),
+    };
     print!("{}", describe(&app, now_ms()));
     Ok(ExitCode::SUCCESS)
 }

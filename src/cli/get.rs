@@ -38,10 +38,44 @@ pub enum Output {
     Yaml,
 }
 
-/// Runs `corral get`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// Runs `corral get`: the apps (then the Jobs, if any); `get jobs` or `get job/NAME` the Jobs.
+pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let selector = parse_selector(&args.selector)?;
-    block_on(run_async(args, selector))?
+    let jobs = match args.name.as_deref().map(super::jobs_view::split_kind) {
+        _ if matches!(args.name.as_deref(), Some("jobs" | "job")) => Some(None),
+        Some((Some("job"), name)) => Some(Some(name.to_owned())),
+        Some((Some("app"), name)) => {
+            args.name = Some(name.to_owned());
+            None
+        }
+        _ => None,
+    };
+    match jobs {
+        Some(name) => block_on(get_jobs(args, name))?,
+        None => block_on(run_async(args, selector))?,
+    }
+}
+
+/// `corral get jobs` / `corral get job/NAME`.
+async fn get_jobs(args: Args, name: Option<String>) -> anyhow::Result<ExitCode> {
+    let list = client().list().await.map_err(cli_error)?;
+    let jobs = match &name {
+        Some(name) => vec![super::jobs_view::find(&list, name)?.clone()],
+        None => list.jobs,
+    };
+    let text = match args.output {
+        Some(Output::Json) if name.is_some() => json(&jobs[0])?,
+        Some(Output::Json) => json(&jobs)?,
+        Some(Output::Yaml) if name.is_some() => yaml(&jobs[0])?,
+        Some(Output::Yaml) => yaml(&jobs)?,
+        _ if jobs.is_empty() => {
+            eprintln!("No Jobs found.");
+            String::new()
+        }
+        _ => super::jobs_view::table(&jobs, now_ms()),
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_async(args: Args, selector: Vec<(String, String)>) -> anyhow::Result<ExitCode> {
@@ -57,7 +91,8 @@ async fn run_async(args: Args, selector: Vec<(String, String)>) -> anyhow::Resul
                 println!();
             }
             print!("{text}");
-            if list.apps.is_empty() && args.output.is_none_or(|o| o == Output::Wide) {
+            let nothing = list.apps.is_empty() && list.jobs.is_empty();
+            if nothing && args.output.is_none_or(|o| o == Output::Wide) {
                 eprintln!("No apps found.");
             }
             shown = Some(text);
@@ -91,6 +126,7 @@ async fn fetch(
                 Err(_) => Vec::new(),
             };
             AppList {
+                jobs: Vec::new(),
                 apps: vec![app],
                 errors,
             }
@@ -143,6 +179,12 @@ fn render(list: &AppList, name: Option<&str>, output: Option<Output>) -> anyhow:
             let mut out = String::new();
             if !list.apps.is_empty() {
                 out = table(&list.apps, wide == Some(Output::Wide), now_ms()).render();
+            }
+            if name.is_none() && !list.jobs.is_empty() {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&super::jobs_view::table(&list.jobs, now_ms()));
             }
             out.push_str(&problems(&list.errors));
             out

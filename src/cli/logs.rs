@@ -75,13 +75,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         timestamps: args.timestamps,
     };
     let home = Home::from_env();
+    // kubectl's `job/NAME` and `app/NAME`: one namespace, one log folder per name.
+    let name = super::jobs_view::split_kind(&args.name).1;
     let mut out = io::stdout().lock();
     if args.follow {
         // SIGINT/SIGTERM: `-f` ends cleanly at its next poll.
         signals::catch_stop()?;
-        logs::follow(&home, &args.name, &query, &mut out, &signals::STOPPED, POLL)?;
+        logs::follow(&home, name, &query, &mut out, &signals::STOPPED, POLL)?;
     } else {
-        logs::show(&home, &args.name, &query, &mut out)?;
+        logs::show(&home, name, &query, &mut out)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -16,6 +16,7 @@ mod export;
 mod get;
 mod import;
 mod init;
+mod jobs_view;
 mod logs;
 mod man;
 mod manifests_dir;

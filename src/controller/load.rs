@@ -2,6 +2,7 @@
 //! listening sockets and revision history.
 
 use super::{desired, history, now_ms, Controller, ControllerError};
+use crate::manifest::JobSpec;
 use crate::store;
 use crate::supervisor::About;
 use crate::supervisor::Template;
@@ -25,12 +26,19 @@ impl Controller {
                 .values()
                 .map(|l| Template::resolve(l, profile.as_deref(), rules.trust))
                 .collect();
-            Ok::<_, store::DirError>((store, templates, commit))
+            let jobs: Vec<(String, JobSpec, Template, String)> = (store.jobs.iter())
+                .map(|(name, l)| {
+                    let template = Template::resolve(&l.template_app(), None, rules.trust);
+                    let file = l.file.display().to_string();
+                    (name.clone(), l.job.spec.clone(), template, file)
+                })
+                .collect();
+            Ok::<_, store::DirError>((store, (templates, jobs), commit))
         })
         .await;
         // A swapped symlink on the way changes what to watch; a vanished directory too.
         self.manifests_watch.follow(&self.config.manifests);
-        let (store, templates, commit) = match joined {
+        let (store, (templates, jobs), commit) = match joined {
             Ok(result) => result?,
             Err(e) => {
                 tracing::error!("manifest loading task failed: {e}");
@@ -58,6 +66,7 @@ impl Controller {
             tracing::info!("the manifests directory can be read again");
         }
         self.store = store;
+        self.sync_jobs(jobs);
         self.note_commit(commit);
         let mut previous = std::mem::take(&mut self.desired);
         for mut template in templates {

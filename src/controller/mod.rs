@@ -7,6 +7,7 @@ mod events;
 mod fdstore;
 mod gitops;
 mod history;
+mod jobs;
 mod limits;
 mod listen;
 mod load;
@@ -152,6 +153,8 @@ struct Controller {
     paused_captures: Option<tokio::sync::OwnedRwLockWriteGuard<()>>,
     /// The listening sockets in the service manager's fd store, by name, with their inode.
     stored_fds: BTreeMap<String, u64>,
+    /// Jobs and their runs.
+    jobs: jobs::Jobs,
 }
 
 /// Runs the controller until `shutdown` is cancelled, then stops every app gracefully; or
@@ -219,6 +222,7 @@ pub async fn run(
         record_failing: false,
         paused_captures: None,
         stored_fds: BTreeMap::new(),
+        jobs: jobs::Jobs::load(config_home.root()).await,
     };
     if let Some(state) = handed_state {
         ctl.import_state(state);
@@ -378,7 +382,9 @@ impl Controller {
         self.canaries.save().await;
         for _ in 0..8 {
             let now = Instant::now();
-            let plan = reconcile::plan(&self.desired, &self.supervisor.observed(), now);
+            let mut observed = self.supervisor.observed();
+            observed.retain(|name, _| !self.jobs.owns(name));
+            let plan = reconcile::plan(&self.desired, &observed, now);
             requeue = [plan.requeue_at, steered].into_iter().flatten().min();
             if plan.actions.is_empty() {
                 break;
@@ -399,7 +405,9 @@ impl Controller {
             }
             self.start_all(starts, now).await;
         }
-        if changed {
+        let (jobs_wake, jobs_changed) = self.step_jobs().await;
+        requeue = [requeue, jobs_wake].into_iter().flatten().min();
+        if changed || jobs_changed {
             self.save_record().await;
         }
         self.canaries.save().await;
@@ -491,6 +499,7 @@ impl Controller {
         self.templates
             .get(app)
             .map(|t| t.stop.clone())
+            .or_else(|| self.jobs.stop_spec(app))
             .unwrap_or_default()
     }
 

@@ -59,6 +59,9 @@ impl Controller {
     }
 
     pub(super) fn on_exit(&mut self, exited: Exited) {
+        if self.job_exit(&exited) {
+            return;
+        }
         // A canary instance that exits on its own is a failed check of its rollout.
         if let Some(inst) = self.supervisor.instance(exited.id) {
             if inst.stop_reason.is_none_or(StopReason::is_failure) {

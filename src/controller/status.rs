@@ -16,6 +16,7 @@ pub(super) fn app_list(ctl: &Controller, now: Instant) -> AppList {
         .filter_map(|name| app_status(ctl, name, now))
         .collect();
     AppList {
+        jobs: ctl.jobs.statuses(),
         apps,
         errors: ctl.store.problems.clone(),
     }

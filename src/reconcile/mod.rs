@@ -153,6 +153,9 @@ pub enum StopReason {
     /// Over `memory.limit` again right after starting: stopped, and its index restarts after
     /// the back-off delay (the failure was counted when the sample saw it).
     MemoryLimitBackOff,
+    /// A Job's run no longer wanted: the Job failed (deadline, back-off limit), completed,
+    /// was suspended, changed or deleted. Not a failed run.
+    JobEnded,
 }
 
 impl StopReason {

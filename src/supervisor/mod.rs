@@ -226,6 +226,7 @@ impl Supervisor {
             StopReason::Shutdown => "the controller is shutting down",
             StopReason::MemoryLimit => "over its memory limit",
             StopReason::MemoryLimitBackOff => "over its memory limit again right after starting",
+            StopReason::JobEnded => "its Job no longer wants it",
         };
         let msg = format!("stopping instance {} (pid {}): {why}", inst.index, inst.pid);
         let about = About::Instance(&inst.app, inst.index);

@@ -78,6 +78,7 @@ pub fn web() -> AppStatus {
 /// What `GET /v1/apps` answers.
 pub fn list() -> AppList {
     AppList {
+        jobs: Vec::new(),
         apps: vec![web()],
         errors: vec![ManifestProblem {
             file: "/m/api.yaml".into(),
