@@ -12,6 +12,37 @@ pub struct AppList {
     /// Jobs sorted by name (none from a controller older than Jobs).
     #[serde(default)]
     pub jobs: Vec<JobStatus>,
+    /// CronJobs sorted by name (none from a controller older than CronJobs).
+    #[serde(default)]
+    pub cronjobs: Vec<CronJobStatus>,
+}
+
+/// One CronJob as the controller sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CronJobStatus {
+    /// `metadata.name`.
+    pub name: String,
+    /// Manifest file that defines it.
+    pub file: String,
+    /// The cron expression.
+    pub schedule: String,
+    /// The IANA zone it is read in.
+    pub time_zone: String,
+    /// `spec.suspend`.
+    pub suspend: bool,
+    /// `Allow`, `Forbid` or `Replace`.
+    pub concurrency_policy: String,
+    /// Its Jobs still running.
+    pub active: Vec<String>,
+    /// Every Job of it still kept, oldest first.
+    pub jobs: Vec<String>,
+    /// The fire time of its last run (unix ms).
+    pub last_schedule_ms: Option<u64>,
+    /// Its next fire time (unix ms); none when suspended.
+    pub next_ms: Option<u64>,
+    /// When this controller (or an earlier one) first saw it (unix ms).
+    pub created_ms: u64,
 }
 
 /// One Job as the controller sees it (also what `$CORRAL_HOME/jobs.json` keeps of it).

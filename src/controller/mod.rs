@@ -2,6 +2,7 @@
 //! timer) into a reconcile — plan from desired + observed state, then execute the actions.
 
 mod canary;
+mod cronjobs;
 mod desired;
 mod events;
 mod fdstore;
@@ -155,6 +156,8 @@ struct Controller {
     stored_fds: BTreeMap<String, u64>,
     /// Jobs and their runs.
     jobs: jobs::Jobs,
+    /// CronJobs: their schedules, memories and Jobs.
+    cronjobs: cronjobs::CronJobs,
 }
 
 /// Runs the controller until `shutdown` is cancelled, then stops every app gracefully; or
@@ -223,6 +226,7 @@ pub async fn run(
         paused_captures: None,
         stored_fds: BTreeMap::new(),
         jobs: jobs::Jobs::load(config_home.root()).await,
+        cronjobs: cronjobs::CronJobs::load(config_home.root()).await,
     };
     if let Some(state) = handed_state {
         ctl.import_state(state);
@@ -405,8 +409,9 @@ impl Controller {
             }
             self.start_all(starts, now).await;
         }
+        let cron_wake = self.step_cronjobs().await;
         let (jobs_wake, jobs_changed) = self.step_jobs().await;
-        requeue = [requeue, jobs_wake].into_iter().flatten().min();
+        requeue = [requeue, jobs_wake, cron_wake].into_iter().flatten().min();
         if changed || jobs_changed {
             self.save_record().await;
         }

@@ -17,6 +17,7 @@ pub(super) fn app_list(ctl: &Controller, now: Instant) -> AppList {
         .collect();
     AppList {
         jobs: ctl.jobs.statuses(),
+        cronjobs: ctl.cronjob_statuses(),
         apps,
         errors: ctl.store.problems.clone(),
     }

@@ -79,6 +79,7 @@ pub fn web() -> AppStatus {
 pub fn list() -> AppList {
     AppList {
         jobs: Vec::new(),
+        cronjobs: Vec::new(),
         apps: vec![web()],
         errors: vec![ManifestProblem {
             file: "/m/api.yaml".into(),
