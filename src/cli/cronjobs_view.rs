@@ -67,7 +67,7 @@ mod tests {
             active: vec!["report-1".into()],
             last_schedule_ms: Some(58_000),
             next_ms: Some(62_000),
-            created_ms: 0,
+            created_ms: 1_000,
             ..CronJobStatus::default()
         };
         let text = table(&[c], 60_000);
@@ -99,7 +99,7 @@ mod tests {
             "{row}"
         );
         assert!(
-            row.contains("2s ago") && row.contains("in 2s") && row.contains("60s"),
+            row.contains("2s ago") && row.contains("in 2s") && row.contains("59s"),
             "{row}"
         );
     }
