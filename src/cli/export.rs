@@ -74,6 +74,18 @@ fn kubernetes(args: KubernetesArgs) -> anyhow::Result<ExitCode> {
         apps.extend(parse_file(file).map_err(|e| {
             anyhow::anyhow!("{e}\nfix the manifest (corral validate checks it), then export again")
         })?);
+        // Never left out silently: a CronJob cannot be exported yet.
+        if let Some(c) = crate::manifest::parse_file_all(file)
+            .ok()
+            .and_then(|p| p.cronjobs.into_iter().next())
+        {
+            bail!(
+                "{}:{}: CronJob {} cannot be exported to Kubernetes yet (not supported yet by this corral); export a directory without it",
+                c.file.display(),
+                c.line,
+                c.cronjob.metadata.name
+            );
+        }
     }
     if apps.is_empty() {
         bail!("no apps to export: the manifests hold none");
