@@ -93,6 +93,9 @@ fn a_job_that_fails_twice_then_succeeds_completes_and_is_not_run_again_until_cha
         .collect();
     assert_eq!(row[..3], ["migrate", "Complete", "1/1"], "{}", table.stdout);
 
+    let bare = c.corral(&["get", "migrate"]);
+    assert!(bare.stdout.contains("Complete"), "{bare:?}");
+
     let described = c.corral(&["describe", "job/migrate"]);
     assert!(described.status.success(), "{described:?}");
     let runs: Vec<&str> = described
@@ -248,4 +251,112 @@ fn job_refusals_point_at_file_line_and_column() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn export_kubernetes_writes_a_batch_v1_job() {
+    let c = Controller::new();
+    let text = job(
+        "migrate",
+        &[
+            "completions: 2",
+            "parallelism: 2",
+            "backoffLimit: 4",
+            "activeDeadlineSeconds: 60",
+            "ttlSecondsAfterFinished: 30",
+        ],
+        "[node, migrate.js]",
+        &[],
+    );
+    c.write_manifest("migrate.yaml", &text);
+    let dir = c.manifests.to_str().unwrap_or_default();
+    let out = crate::export_kubernetes::export(&["--image", crate::export_kubernetes::IMAGE, dir]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let doc: serde_json::Value = serde_yaml::from_str(&stdout).unwrap();
+    crate::export_kubernetes::strictly::<k8s_openapi::api::batch::v1::Job>(&doc, "job/migrate");
+    assert_eq!(doc["apiVersion"], "batch/v1");
+    assert_eq!(doc["kind"], "Job");
+    let spec = &doc["spec"];
+    assert_eq!(
+        (
+            &spec["completions"],
+            &spec["parallelism"],
+            &spec["backoffLimit"]
+        ),
+        (&2.into(), &2.into(), &4.into())
+    );
+    assert_eq!(spec["activeDeadlineSeconds"], 60);
+    assert_eq!(spec["ttlSecondsAfterFinished"], 30);
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(
+        pod["containers"][0]["command"],
+        serde_json::json!(["node", "migrate.js"])
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("job/migrate: template.backoff is not exported"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn delete_job_name_removes_its_document_and_the_job_is_forgotten() {
+    let c = Controller::new();
+    let app = common::manifest("web", &[&format!("command: {}", c.sleeper())]);
+    let text = format!("{app}---\n{}", job("once", &[], &c.sh("exit 0"), &[]));
+    c.write_manifest("both.yaml", &text);
+    c.start();
+    wait_job(&c, "once", "Complete");
+    let dir = c.manifests.to_str().unwrap_or_default();
+    let out = c.corral(&["delete", "job/once", "--manifests", dir]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout.trim(), "job/once deleted");
+    let left = fs::read_to_string(c.manifests.join("both.yaml")).unwrap_or_default();
+    assert!(
+        left.contains("name: web") && !left.contains("kind: Job"),
+        "{left}"
+    );
+    common::wait_for(WITHIN, "the Job forgotten", || {
+        job_status(&c, "once").is_none().then_some(())
+    });
+    assert!(c.app("web").is_some());
+}
+
+#[test]
+fn a_suspended_job_starts_no_run_until_resumed_and_a_ttl_forgets_it() {
+    let c = Controller::new();
+    let counter = c.scratch().join("runs");
+    let spec = ["suspend: true", "ttlSecondsAfterFinished: 1"];
+    c.write_manifest(
+        "later.yaml",
+        &job("later", &spec, &counting(&c, &counter, 1), &[]),
+    );
+    c.start();
+    wait_job(&c, "later", "Suspended");
+    c.assert_stays(Duration::from_millis(600), "no run while suspended", || {
+        runs_counted(&counter) == 0
+    });
+    let resumed = ["suspend: false", "ttlSecondsAfterFinished: 1"];
+    c.write_manifest(
+        "later.yaml",
+        &job("later", &resumed, &counting(&c, &counter, 1), &[]),
+    );
+    wait_job(&c, "later", "Complete");
+    assert!(c.home.join("logs/later").is_dir());
+    // A second after it finished: no longer listed, its logs gone, and it does not run again.
+    common::wait_for(WITHIN, "the Job forgotten after its TTL", || {
+        job_status(&c, "later").is_none().then_some(())
+    });
+    common::wait_for(WITHIN, "its logs removed", || {
+        (!c.home.join("logs/later").exists()).then_some(())
+    });
+    c.assert_stays(Duration::from_millis(600), "no second run", || {
+        runs_counted(&counter) == 1
+    });
 }

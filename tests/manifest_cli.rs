@@ -180,3 +180,34 @@ fn init_takes_a_name_and_a_command() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(text(&bad.stderr).contains("not a valid app name"));
 }
+
+#[test]
+fn init_kind_job_writes_a_job_that_validates_against_the_parser_and_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = corral(
+        dir.path(),
+        &[
+            "init",
+            "migrate",
+            "--kind",
+            "job",
+            "--",
+            "node",
+            "migrate.js",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("(job/migrate)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let written = std::fs::read_to_string(dir.path().join("migrate.yaml")).unwrap();
+    assert!(written.contains("kind: Job\n"), "{written}");
+    let check = corral(dir.path(), &["validate", "migrate.yaml"]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert!(text(&check.stdout).contains("migrate.yaml: ok (1 Job)"));
+    let schema: serde_json::Value = serde_json::from_str(&corral::manifest::schema_json()).unwrap();
+    let doc: serde_json::Value = serde_yaml::from_str(&written).unwrap();
+    assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&doc));
+}

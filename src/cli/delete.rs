@@ -51,23 +51,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     existing.warn_broken();
 
     // Find everything first: an unknown name deletes nothing.
-    let mut by_file: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    // kubectl's `job/NAME`, `app/NAME`: names are one namespace across kinds.
+    for name in &mut names {
+        *name = super::jobs_view::split_kind(name).1.to_owned();
+    }
+    let mut by_file: BTreeMap<usize, Vec<std::ops::Range<usize>>> = BTreeMap::new();
+    let mut deleted = Vec::new();
     for name in &names {
-        match existing.find(name)? {
-            Some((f, d)) => by_file.entry(f).or_default().push(d),
-            None => bail!(
-                "app {name:?} is not defined in any manifest in {}: corral get lists apps",
+        match (existing.find(name)?, existing.find_other(name)) {
+            (Some((f, d)), _) => {
+                by_file
+                    .entry(f)
+                    .or_default()
+                    .push(existing.files[f].documents[d].range.clone());
+                deleted.push(format!("app/{name}"));
+            }
+            (None, Some((f, kind, range))) => {
+                by_file.entry(f).or_default().push(range);
+                deleted.push(format!("{}/{name}", kind.as_str().to_lowercase()));
+            }
+            (None, None) => bail!(
+                "app {name:?} is not defined in any manifest in {} (nor a Job of that name): corral get lists apps and Jobs",
                 dir.display()
             ),
         }
     }
-    for (f, mut docs) in by_file {
+    for (f, mut ranges) in by_file {
         let file = &existing.files[f];
         // Remove from the end so earlier ranges stay valid.
-        docs.sort_unstable_by(|a, b| b.cmp(a));
+        ranges.sort_unstable_by_key(|r| std::cmp::Reverse(r.start));
         let mut text = Some(file.text.clone());
-        for d in docs {
-            let range = file.documents[d].range.clone();
+        for range in ranges {
             text = text.and_then(|t| remove_document(&t, range));
         }
         ensure_unchanged(&file.path, &file.text)?;
@@ -76,8 +90,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None => remove(&file.path)?,
         }
     }
-    for name in &names {
-        println!("app/{name} deleted");
+    for what in &deleted {
+        println!("{what} deleted");
     }
     resync_if_running();
     Ok(ExitCode::SUCCESS)

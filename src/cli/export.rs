@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 
 use crate::export::kubernetes::{export, Options};
-use crate::manifest::{parse_file, Located};
+use crate::manifest::{parse_file_all, Located, LocatedJob};
 
 /// Arguments of `corral export`.
 #[derive(Debug, clap::Args)]
@@ -70,15 +70,13 @@ fn kubernetes(args: KubernetesArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut apps: Vec<Located> = Vec::new();
+    let mut jobs: Vec<LocatedJob> = Vec::new();
     for file in &files {
-        apps.extend(parse_file(file).map_err(|e| {
+        let parsed = parse_file_all(file).map_err(|e| {
             anyhow::anyhow!("{e}\nfix the manifest (corral validate checks it), then export again")
-        })?);
+        })?;
         // Never left out silently: a CronJob cannot be exported yet.
-        if let Some(c) = crate::manifest::parse_file_all(file)
-            .ok()
-            .and_then(|p| p.cronjobs.into_iter().next())
-        {
+        if let Some(c) = parsed.cronjobs.first() {
             bail!(
                 "{}:{}: CronJob {} cannot be exported to Kubernetes yet (not supported yet by this corral); export a directory without it",
                 c.file.display(),
@@ -86,8 +84,10 @@ fn kubernetes(args: KubernetesArgs) -> anyhow::Result<ExitCode> {
                 c.cronjob.metadata.name
             );
         }
+        apps.extend(parsed.apps);
+        jobs.extend(parsed.jobs);
     }
-    if apps.is_empty() {
+    if apps.is_empty() && jobs.is_empty() {
         bail!("no apps to export: the manifests hold none");
     }
     let opts = Options {
@@ -99,8 +99,12 @@ fn kubernetes(args: KubernetesArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut warnings = Vec::new();
     let mut first = true;
-    for located in &apps {
-        let exported = export(located, &opts)?;
+    let exports = (apps.iter().map(|a| export(a, &opts))).chain(
+        jobs.iter()
+            .map(|j| crate::export::kubernetes::export_job(j, &opts)),
+    );
+    for exported in exports {
+        let exported = exported?;
         for object in exported.objects {
             if !first {
                 writeln!(out, "---")?;

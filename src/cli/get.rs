@@ -48,6 +48,8 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
             args.name = Some(name.to_owned());
             None
         }
+        // A bare NAME may be a Job's (names are unique across kinds).
+        Some((None, name)) if is_job(name)? => Some(Some(name.to_owned())),
         _ => None,
     };
     let cronjobs = match args.name.as_deref().map(super::jobs_view::split_kind) {
@@ -62,6 +64,13 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         Some(name) => block_on(get_jobs(args, name))?,
         None => block_on(run_async(args, selector))?,
     }
+}
+
+/// Whether the controller runs a Job named `name` (and no app of that name).
+fn is_job(name: &str) -> anyhow::Result<bool> {
+    let list = block_on(client().list())?.map_err(cli_error)?;
+    let app = list.apps.iter().any(|a| a.name == name);
+    Ok(!app && list.jobs.iter().any(|j| j.name == name))
 }
 
 /// `corral get jobs` / `corral get job/NAME`.

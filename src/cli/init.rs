@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use crate::manifest::starter::{default_command, starter_manifest, DEFAULT_SCHEMA_PATH};
-use crate::manifest::{parse_str, AppName};
+use crate::manifest::starter::{
+    default_command, starter_cronjob, starter_job, starter_manifest, DEFAULT_SCHEMA_PATH,
+};
+use crate::manifest::{parse_all, AppName};
 
 /// Arguments of `corral init`.
 #[derive(Debug, clap::Args)]
@@ -24,6 +26,21 @@ pub struct Args {
     /// Where the `$schema` modeline points, relative to the new file.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SCHEMA_PATH)]
     pub schema_path: String,
+    /// The kind of manifest: an app (kept running), a job (run to completion) or a cronjob
+    /// (jobs on a schedule).
+    #[arg(long, value_enum, default_value = "app")]
+    pub kind: StarterKind,
+}
+
+/// What `corral init` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StarterKind {
+    /// `kind: App`.
+    App,
+    /// `kind: Job`.
+    Job,
+    /// `kind: CronJob`.
+    Cronjob,
 }
 
 /// Runs `corral init`: writes NAME.yaml, refusing to overwrite unless `--force`.
@@ -35,9 +52,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.command
     };
     let path = PathBuf::from(format!("{name}.yaml"));
-    let text = starter_manifest(&name, &command, &args.schema_path);
+    let (text, kind) = match args.kind {
+        StarterKind::App => (starter_manifest(&name, &command, &args.schema_path), "app"),
+        StarterKind::Job => (starter_job(&name, &command, &args.schema_path), "job"),
+        StarterKind::Cronjob => (
+            starter_cronjob(&name, &command, &args.schema_path),
+            "cronjob",
+        ),
+    };
     // The starter must be a valid manifest whatever the command holds.
-    parse_str(&path, &text).map_err(|e| anyhow::anyhow!("the starter manifest is invalid: {e}"))?;
+    parse_all(&path, &text).map_err(|e| anyhow::anyhow!("the starter manifest is invalid: {e}"))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
     if args.force {
@@ -55,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     file.write_all(text.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     println!(
-        "wrote {} (app/{name}); check it with `corral validate {}`",
+        "wrote {} ({kind}/{name}); check it with `corral validate {}`",
         path.display(),
         path.display()
     );

@@ -46,6 +46,8 @@ pub struct ManifestFile {
     pub text: String,
     /// Its app documents, in file order.
     pub documents: Vec<Document>,
+    /// Its Job and CronJob documents: (name, kind, byte range), in file order.
+    pub others: Vec<(String, manifest::Kind, Range<usize>)>,
 }
 
 /// The manifest files directly in a directory (not recursive), and the ones that do not parse.
@@ -80,6 +82,7 @@ impl Directory {
                 .with_context(|| format!("cannot read {}", path.display()))?;
             match parse_documents(&path, &text) {
                 Ok(documents) => out.files.push(ManifestFile {
+                    others: other_kinds(&path, &text),
                     path,
                     text,
                     documents,
@@ -88,6 +91,15 @@ impl Directory {
             }
         }
         Ok(out)
+    }
+
+    /// Where the Job or CronJob `name` is defined: (file index, its kind, byte range).
+    pub fn find_other(&self, name: &str) -> Option<(usize, manifest::Kind, Range<usize>)> {
+        self.files.iter().enumerate().find_map(|(f, file)| {
+            (file.others.iter())
+                .find(|(n, _, _)| n == name)
+                .map(|(_, kind, range)| (f, *kind, range.clone()))
+        })
     }
 
     /// Where app `name` is defined: (file index, document index); an error if in two files.
@@ -117,6 +129,31 @@ impl Directory {
             eprintln!("warning: skipping a manifest that does not parse: {e}");
         }
     }
+}
+
+/// The Job and CronJob documents of a file that parses: name, kind, byte range.
+fn other_kinds(path: &Path, text: &str) -> Vec<(String, manifest::Kind, Range<usize>)> {
+    let Ok(parsed) = manifest::parse_all(path, text) else {
+        return Vec::new();
+    };
+    let docs = manifest::documents(text);
+    let jobs = (parsed.jobs.iter()).map(|l| {
+        (
+            l.job.metadata.name.as_str(),
+            manifest::Kind::Job,
+            l.doc_index,
+        )
+    });
+    let crons = (parsed.cronjobs.iter()).map(|l| {
+        (
+            l.cronjob.metadata.name.as_str(),
+            manifest::Kind::CronJob,
+            l.doc_index,
+        )
+    });
+    jobs.chain(crons)
+        .filter_map(|(name, kind, i)| Some((name.to_owned(), kind, docs.get(i)?.whole.clone())))
+        .collect()
 }
 
 /// Parses a file's text into its apps, each with its document's byte range.

@@ -1,8 +1,9 @@
 //! `corral export kubernetes`: each App becomes a Deployment (a canary an Argo Rollouts `Rollout`
-//! with `--rollouts`), each `listen` entry a Service and its
+//! with `--rollouts`), each Job a `batch/v1 Job`, each `listen` entry a Service and its
 //! `envFiles` a ConfigMap (README "To Kubernetes"), built from the k8s-openapi types so that every
 //! object is valid by construction. What has no counterpart is a warning, never dropped silently.
 
+mod job;
 mod pod;
 mod rollout;
 mod security;
@@ -19,6 +20,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::manifest::quantity::IntOrPercent;
 use crate::manifest::{Instances, ListenMode, Located, StrategyType};
+pub use job::export_job;
 use rollout::{Rollout, RolloutSpec, RolloutStrategy};
 
 /// The label every exported object carries and selects pods by.

@@ -50,6 +50,66 @@ spec:
     )
 }
 
+/// A commented, valid Job manifest (a program run to completion); options commented out.
+pub fn starter_job(name: &AppName, command: &[String], schema_path: &str) -> String {
+    let argv = flow(command);
+    format!(
+        r#"# yaml-language-server: $schema={schema_path}
+# A corral Job: runs `command` to completion (Kubernetes' Job). `corral get jobs` shows it,
+# `corral describe job/{name}` its runs, `corral logs job/{name}` their output.
+apiVersion: corral/v1
+kind: Job
+metadata:
+  name: {name:<23} # DNS label, unique across the manifests directory (all kinds)
+spec:
+  # completions: 1              # successful runs needed
+  # parallelism: 1              # runs at once
+  backoffLimit: 6               # failed runs tolerated; one more and the Job is Failed
+  # activeDeadlineSeconds: 600  # the Job fails, its runs stopped, past this
+  # ttlSecondsAfterFinished: 86400   # its runs and logs forgotten this long after it finished
+  template:                     # an App's spec: what each run executes
+    command: [{argv}]
+    # cwd: .                    # relative to this file's folder
+    # env: {{NODE_ENV: production}}
+    # envFiles: [.env]
+    backoff: {{initial: 1s, max: 1m}}   # delay after a failed run, doubling up to max
+    # stop: {{signal: SIGTERM, timeout: 10s}}
+"#
+    )
+}
+
+/// A commented CronJob manifest: a Job created on a schedule.
+pub fn starter_cronjob(name: &AppName, command: &[String], schema_path: &str) -> String {
+    let argv = flow(command);
+    format!(
+        r#"# yaml-language-server: $schema={schema_path}
+# A corral CronJob: creates a Job at each time of `schedule` (Kubernetes' CronJob).
+apiVersion: corral/v1
+kind: CronJob
+metadata:
+  name: {name:<23} # DNS label, unique across the manifests directory (all kinds)
+spec:
+  schedule: "0 3 * * *"         # minute hour day-of-month month day-of-week, or @daily…
+  # timeZone: Europe/Paris      # default: the host's zone
+  # concurrencyPolicy: Forbid   # Allow | Forbid | Replace
+  jobTemplate:
+    spec:                       # a Job's spec
+      backoffLimit: 2
+      template:
+        command: [{argv}]
+"#
+    )
+}
+
+/// The argv as the inside of a YAML flow list.
+fn flow(command: &[String]) -> String {
+    command
+        .iter()
+        .map(|a| yaml_quote(a))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
 fn yaml_quote(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
@@ -83,6 +143,26 @@ mod tests {
         let text = starter_manifest(&name(&long), &default_command(), DEFAULT_SCHEMA_PATH);
         let apps = parse_str(Path::new("long.yaml"), &text).unwrap();
         assert_eq!(apps[0].app.metadata.name.as_str(), long);
+    }
+
+    #[test]
+    fn the_job_starter_is_valid_and_so_is_every_option_uncommented() {
+        let cmd = vec!["node".to_string(), "migrate.js".into()];
+        let text = starter_job(&name("migrate"), &cmd, DEFAULT_SCHEMA_PATH);
+        let parsed = crate::manifest::parse_all(Path::new("migrate.yaml"), &text).unwrap();
+        assert_eq!(parsed.jobs[0].job.spec.template.command, Command::Argv(cmd));
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.find("# ") {
+                Some(i) if l[..i].trim().is_empty() && i > 0 => {
+                    format!("{}{}\n", &l[..i], &l[i + 2..])
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        let parsed = crate::manifest::parse_all(Path::new("m.yaml"), &uncommented)
+            .unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+        assert_eq!(parsed.jobs[0].job.spec.active_deadline_seconds, Some(600));
     }
 
     #[test]
