@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod net;
 pub mod probe;
 pub mod reconcile;
+pub mod schedule;
 pub mod startup;
 pub mod store;
 pub mod supervisor;

@@ -30,6 +30,7 @@ mod controller_restarts;
 mod controller_socket;
 mod controller_upgrade;
 mod crash_random;
+mod cronjob;
 mod deb;
 mod depends;
 mod depends_export;

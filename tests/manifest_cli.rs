@@ -211,3 +211,18 @@ fn init_kind_job_writes_a_job_that_validates_against_the_parser_and_the_schema()
     let doc: serde_json::Value = serde_yaml::from_str(&written).unwrap();
     assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&doc));
 }
+
+#[test]
+fn init_kind_cronjob_writes_a_cronjob_that_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = corral(dir.path(), &["init", "nightly", "--kind", "cronjob"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(dir.path().join("nightly.yaml")).unwrap();
+    assert!(written.contains("kind: CronJob\n"), "{written}");
+    let check = corral(dir.path(), &["validate", "nightly.yaml"]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert!(text(&check.stdout).contains("nightly.yaml: ok (1 CronJob)"));
+    let schema: serde_json::Value = serde_json::from_str(&corral::manifest::schema_json()).unwrap();
+    let doc: serde_json::Value = serde_yaml::from_str(&written).unwrap();
+    assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&doc));
+}

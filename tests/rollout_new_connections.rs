@@ -51,6 +51,11 @@ fn http_scale_up_and_down_loses_no_request() {
 }
 
 #[test]
+fn http_restart_schedule_reload_loses_no_request() {
+    zero_downtime("http", Change::Schedule, Clients::PerRequest);
+}
+
+#[test]
 fn http_watch_reload_loses_no_request() {
     zero_downtime("http", Change::Watch, Clients::PerRequest);
 }

@@ -198,6 +198,7 @@ fn a_newer_controller_works_and_names_itself_where_it_cannot() {
     };
     let mut apps = serde_json::to_value(AppList {
         jobs: Vec::new(),
+        cronjobs: Vec::new(),
         apps: vec![app],
         errors: Vec::new(),
     })

@@ -12,6 +12,37 @@ pub struct AppList {
     /// Jobs sorted by name (none from a controller older than Jobs).
     #[serde(default)]
     pub jobs: Vec<JobStatus>,
+    /// CronJobs sorted by name (none from a controller older than CronJobs).
+    #[serde(default)]
+    pub cronjobs: Vec<CronJobStatus>,
+}
+
+/// One CronJob as the controller sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CronJobStatus {
+    /// `metadata.name`.
+    pub name: String,
+    /// Manifest file that defines it.
+    pub file: String,
+    /// The cron expression.
+    pub schedule: String,
+    /// The IANA zone it is read in.
+    pub time_zone: String,
+    /// `spec.suspend`.
+    pub suspend: bool,
+    /// `Allow`, `Forbid` or `Replace`.
+    pub concurrency_policy: String,
+    /// Its Jobs still running.
+    pub active: Vec<String>,
+    /// Every Job of it still kept, oldest first.
+    pub jobs: Vec<String>,
+    /// The fire time of its last run (unix ms).
+    pub last_schedule_ms: Option<u64>,
+    /// Its next fire time (unix ms); none when suspended.
+    pub next_ms: Option<u64>,
+    /// When this controller (or an earlier one) first saw it (unix ms).
+    pub created_ms: u64,
 }
 
 /// One Job as the controller sees it (also what `$CORRAL_HOME/jobs.json` keeps of it).
@@ -128,6 +159,9 @@ pub struct AppStatus {
     /// The last run of each of the app's hooks (`spec.hooks`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<HookStatus>,
+    /// `spec.restartSchedule`: when the next scheduled rolling reload is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_schedule: Option<RestartScheduleStatus>,
 }
 
 /// The last run of one hook of an app, for `describe`.
@@ -159,6 +193,22 @@ pub struct HookStatus {
     /// A revision held back waiting for this hook (`preRollout`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holding: Option<String>,
+}
+
+/// An app's scheduled rolling reloads (`spec.restartSchedule`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestartScheduleStatus {
+    /// The cron expression.
+    pub schedule: String,
+    /// The IANA zone it is read in.
+    pub time_zone: String,
+    /// The next one, in that zone (RFC 3339 with the zone), if the schedule fires again.
+    pub next: Option<String>,
+    /// The next one (unix ms).
+    pub next_ms: Option<u64>,
+    /// The last one this controller did (unix ms).
+    pub last_ms: Option<u64>,
 }
 
 /// Where a canary stands (Argo Rollouts' view): the step, the weight, both revisions.

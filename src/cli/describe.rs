@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use super::client::{block_on, client};
 use super::get::{cli_error, status_word};
 use super::table::{age, human_bytes, human_cpu, now_ms, until, Table};
-use crate::api::{AppStatus, RolloutStatus, WatchStatus};
+use crate::api::{AppStatus, RestartScheduleStatus, RolloutStatus, WatchStatus};
 
 /// Arguments of `corral describe`.
 #[derive(Debug, clap::Args)]
@@ -147,6 +147,9 @@ pub fn describe(app: &AppStatus, now: u64) -> String {
     if !app.hooks.is_empty() {
         describe_hooks(&mut out, &app.hooks, now);
     }
+    if let Some(r) = &app.restart_schedule {
+        describe_restart_schedule(&mut out, r, now);
+    }
 
     out.push_str("Spec:\n");
     for line in app.spec_yaml.lines() {
@@ -238,6 +241,21 @@ fn describe_rollout(out: &mut String, name: &str, r: &RolloutStatus) {
     for line in t.render().lines() {
         let _ = writeln!(out, "  {line}");
     }
+}
+
+/// The `Restart schedule:` section: the expression, its zone, the next and last reloads.
+fn describe_restart_schedule(out: &mut String, r: &RestartScheduleStatus, now: u64) {
+    out.push_str("Restart schedule:\n");
+    let _ = writeln!(out, "  {:<14}{} ({})", "Schedule:", r.schedule, r.time_zone);
+    let next = match (&r.next, r.next_ms) {
+        (Some(at), Some(ms)) => format!("{at} ({})", until(Some(ms), now)),
+        _ => "never (the schedule matches no future time)".into(),
+    };
+    let _ = writeln!(out, "  {:<14}{next}", "Next:");
+    let last = r
+        .last_ms
+        .map_or("<none>".into(), |ms| format!("{} ago", age(ms, now)));
+    let _ = writeln!(out, "  {:<14}{last}", "Last:");
 }
 
 /// The `Watch:` section: what is watched, its state, the last trigger.

@@ -75,6 +75,15 @@ fn kubernetes(args: KubernetesArgs) -> anyhow::Result<ExitCode> {
         let parsed = parse_file_all(file).map_err(|e| {
             anyhow::anyhow!("{e}\nfix the manifest (corral validate checks it), then export again")
         })?;
+        // Never left out silently: a CronJob cannot be exported yet.
+        if let Some(c) = parsed.cronjobs.first() {
+            bail!(
+                "{}:{}: CronJob {} cannot be exported to Kubernetes yet (not supported yet by this corral); export a directory without it",
+                c.file.display(),
+                c.line,
+                c.cronjob.metadata.name
+            );
+        }
         apps.extend(parsed.apps);
         jobs.extend(parsed.jobs);
     }

@@ -52,6 +52,14 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         Some((None, name)) if is_job(name)? => Some(Some(name.to_owned())),
         _ => None,
     };
+    let cronjobs = match args.name.as_deref().map(super::jobs_view::split_kind) {
+        _ if matches!(args.name.as_deref(), Some("cronjobs" | "cronjob")) => Some(None),
+        Some((Some("cronjob"), name)) => Some(Some(name.to_owned())),
+        _ => None,
+    };
+    if let Some(name) = cronjobs {
+        return block_on(get_cronjobs(args, name))?;
+    }
     match jobs {
         Some(name) => block_on(get_jobs(args, name))?,
         None => block_on(run_async(args, selector))?,
@@ -82,6 +90,28 @@ async fn get_jobs(args: Args, name: Option<String>) -> anyhow::Result<ExitCode> 
             String::new()
         }
         _ => super::jobs_view::table(&jobs, now_ms()),
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `corral get cronjobs` / `corral get cronjob/NAME`.
+async fn get_cronjobs(args: Args, name: Option<String>) -> anyhow::Result<ExitCode> {
+    let list = client().list().await.map_err(cli_error)?;
+    let cronjobs = match &name {
+        Some(name) => vec![super::cronjobs_view::find(&list, name)?.clone()],
+        None => list.cronjobs,
+    };
+    let text = match args.output {
+        Some(Output::Json) if name.is_some() => json(&cronjobs[0])?,
+        Some(Output::Json) => json(&cronjobs)?,
+        Some(Output::Yaml) if name.is_some() => yaml(&cronjobs[0])?,
+        Some(Output::Yaml) => yaml(&cronjobs)?,
+        _ if cronjobs.is_empty() => {
+            eprintln!("No CronJobs found.");
+            String::new()
+        }
+        _ => super::cronjobs_view::table(&cronjobs, now_ms()),
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
@@ -136,6 +166,7 @@ async fn fetch(
             };
             AppList {
                 jobs: Vec::new(),
+                cronjobs: Vec::new(),
                 apps: vec![app],
                 errors,
             }

@@ -7,6 +7,7 @@ mod atomic_write;
 mod client;
 mod completion;
 mod controller;
+mod cronjobs_view;
 mod delete;
 mod describe;
 mod diff;

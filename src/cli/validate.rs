@@ -66,6 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Ok(()) => {}
                 }
                 println!("{}: ok ({})", file.display(), counts(&parsed));
+                warn_cronjobs(&parsed.cronjobs);
                 names.extend(named(&parsed));
                 apps.extend(parsed.apps);
                 job_apps.extend(templates);
@@ -337,6 +338,19 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
+    }
+}
+
+/// Prints each CronJob's warnings (`CronJob::warnings`) at the key they concern.
+fn warn_cronjobs(cronjobs: &[crate::manifest::LocatedCronJob]) {
+    for l in cronjobs {
+        for (path, why) in l.cronjob.warnings(jiff::Timestamp::now()) {
+            let (line, column) = std::fs::read_to_string(&l.file)
+                .ok()
+                .and_then(|text| locate_in_file(&text, l.doc_index, &path))
+                .unwrap_or((l.line, 1));
+            eprintln!("{}:{line}:{column}: warning: {why}", l.file.display());
+        }
     }
 }
 

@@ -16,6 +16,7 @@ impl Controller {
             self.config.profile.clone(),
             self.config.rules,
         );
+        let known_runs = self.cronjobs.known_runs();
         let joined = tokio::task::spawn_blocking(move || {
             let store = prev.reload(&dir, rules)?;
             let commit = std::fs::canonicalize(&dir)
@@ -26,6 +27,28 @@ impl Controller {
                 .values()
                 .map(|l| Template::resolve(l, profile.as_deref(), rules.trust))
                 .collect();
+            let cron_runs: Vec<super::cronjobs::CronRun> = (store.cronjobs.iter())
+                .flat_map(|(cj, l)| {
+                    let runs = known_runs.get(cj).cloned().unwrap_or_default();
+                    let now = l.cronjob.spec.job_template.spec.revision();
+                    runs.into_iter().filter_map(move |(job, revision)| {
+                        // Made from another template: not taken up (it would run again).
+                        if revision != now {
+                            return None;
+                        }
+                        let app = super::cronjobs::run_app(l, &job)?;
+                        let template = Template::resolve(&app, None, rules.trust);
+                        let spec = l.cronjob.spec.job_template.spec.clone();
+                        Some((
+                            cj.clone(),
+                            job,
+                            spec,
+                            template,
+                            l.file.display().to_string(),
+                        ))
+                    })
+                })
+                .collect();
             let jobs: Vec<(String, JobSpec, Template, String)> = (store.jobs.iter())
                 .map(|(name, l)| {
                     let template = Template::resolve(&l.template_app(), None, rules.trust);
@@ -33,12 +56,12 @@ impl Controller {
                     (name.clone(), l.job.spec.clone(), template, file)
                 })
                 .collect();
-            Ok::<_, store::DirError>((store, (templates, jobs), commit))
+            Ok::<_, store::DirError>((store, (templates, jobs, cron_runs), commit))
         })
         .await;
         // A swapped symlink on the way changes what to watch; a vanished directory too.
         self.manifests_watch.follow(&self.config.manifests);
-        let (store, (templates, jobs), commit) = match joined {
+        let (store, (templates, jobs, cron_runs), commit) = match joined {
             Ok(result) => result?,
             Err(e) => {
                 tracing::error!("manifest loading task failed: {e}");
@@ -66,6 +89,8 @@ impl Controller {
             tracing::info!("the manifests directory can be read again");
         }
         self.store = store;
+        // A CronJob's Jobs first: the Job runtime then forgets what jobs.json held unclaimed.
+        self.sync_cronjobs(cron_runs);
         self.sync_jobs(jobs);
         self.note_commit(commit);
         let mut previous = std::mem::take(&mut self.desired);
@@ -124,6 +149,7 @@ impl Controller {
         self.probe_adopted().await;
         self.apply_limits();
         self.sync_watches();
+        self.sync_restart_schedules();
         Ok(())
     }
 

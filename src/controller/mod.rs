@@ -2,6 +2,7 @@
 //! timer) into a reconcile — plan from desired + observed state, then execute the actions.
 
 mod canary;
+mod cronjobs;
 mod desired;
 mod events;
 mod fdstore;
@@ -18,6 +19,7 @@ mod preview;
 mod record;
 mod reports;
 mod requests;
+mod restart_schedule;
 mod rollout;
 mod shutdown;
 mod starts;
@@ -140,6 +142,8 @@ struct Controller {
     sampled_pids: watch::Sender<Vec<metrics::Root>>,
     /// `spec.watch`: file watches per app.
     watches: crate::watch::Watches,
+    /// `spec.restartSchedule`: the next scheduled rolling reload per app.
+    restart_schedules: restart_schedule::RestartSchedules,
     /// The manifests directory's watch, through the symlinks that lead to it.
     manifests_watch: store::watch::DirWatch,
     /// The commit the manifests directory was last read at (inside a git work tree).
@@ -160,6 +164,8 @@ struct Controller {
     cycles: BTreeMap<String, String>,
     /// Jobs and their runs.
     jobs: jobs::Jobs,
+    /// CronJobs: their schedules, memories and Jobs.
+    cronjobs: cronjobs::CronJobs,
 }
 
 /// Runs the controller until `shutdown` is cancelled, then stops every app gracefully; or
@@ -222,6 +228,7 @@ pub async fn run(
         usage: BTreeMap::new(),
         sampled_pids: pids_tx,
         watches: crate::watch::Watches::new(config_home.root(), watch_tx),
+        restart_schedules: restart_schedule::RestartSchedules::default(),
         manifests_watch,
         commit: None,
         synced: BTreeMap::new(),
@@ -231,6 +238,7 @@ pub async fn run(
         waiting: BTreeMap::new(),
         cycles: BTreeMap::new(),
         jobs: jobs::Jobs::load(config_home.root()).await,
+        cronjobs: cronjobs::CronJobs::load(config_home.root()).await,
     };
     if let Some(state) = handed_state {
         ctl.import_state(state);
@@ -272,11 +280,17 @@ pub async fn run(
             notifier.ready();
         }
         let requeue = requeue.map(|t| t + REQUEUE_SLACK);
-        let next = [requeue, reload_at, Some(resync_at), ctl.metrics.due()]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(resync_at);
+        let next = [
+            requeue,
+            reload_at,
+            Some(resync_at),
+            ctl.metrics.due(),
+            ctl.restart_schedules.due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(resync_at);
         tokio::select! {
             _ = shutdown.cancelled() => break,
             Some(()) = wake.recv() => reload_at = Some(Instant::now() + DEBOUNCE),
@@ -328,6 +342,7 @@ pub async fn run(
             }
             _ = tick(&mut watchdog) => notifier.watchdog(),
             _ = sleep_until(next.into()) => {
+                ctl.fire_restart_schedules().await;
                 let now = Instant::now();
                 if reload_at.is_some_and(|t| t <= now) || resync_at <= now {
                                         reload_at = None;
@@ -416,8 +431,9 @@ impl Controller {
             }
             self.start_all(starts, now).await;
         }
+        let cron_wake = self.step_cronjobs().await;
         let (jobs_wake, jobs_changed) = self.step_jobs().await;
-        requeue = [requeue, jobs_wake].into_iter().flatten().min();
+        requeue = [requeue, jobs_wake, cron_wake].into_iter().flatten().min();
         if changed || jobs_changed {
             self.save_record().await;
         }

@@ -22,6 +22,7 @@ pub(super) fn app_list(ctl: &Controller, now: Instant) -> AppList {
         .collect();
     AppList {
         jobs: ctl.jobs.statuses(),
+        cronjobs: ctl.cronjob_statuses(),
         apps,
         errors: ctl.store.problems.clone(),
     }
@@ -252,6 +253,7 @@ pub(super) fn app_status(ctl: &Controller, name: &str, now: Instant) -> Option<A
         }),
         rollout,
         hooks: ctl.hook_statuses(name),
+        restart_schedule: ctl.restart_schedules.status(name),
     })
 }
 

@@ -73,7 +73,7 @@ impl Controller {
 
     /// Whether a rollout of `app` is under way and advancing: a change then waits for it. A
     /// rollout that is stuck (crash loop, deadline exceeded) does not hold back the fix.
-    fn rollout_busy(&self, app: &str) -> bool {
+    pub(super) fn rollout_busy(&self, app: &str) -> bool {
         self.rollouts.in_flight(app)
             && status::app_status(self, app, Instant::now()).is_some_and(|s| {
                 !matches!(

@@ -5,6 +5,7 @@
 
 pub mod confine;
 pub mod cpu;
+mod cron;
 pub mod cronjob;
 mod defaults;
 pub mod depends;

@@ -193,10 +193,32 @@ pub fn parse_all(file: &Path, text: &str) -> Result<Parsed, ManifestError> {
                 (name, problem)
             }
             Typed::CronJob(cronjob) => {
-                let message = "kind: CronJob is not supported yet by this corral; run the Job \
-                               from a system cron entry meanwhile";
-                let problem = Some((at(&[Seg::Key("kind")]), message.to_owned()));
                 let name = cronjob.metadata.name.as_str().to_owned();
+                // Its Jobs are NAME-<unix seconds>: 11 more characters in a 63-character name.
+                let problem = (name.len() > 52).then(|| {
+                    let message = format!(
+                        "metadata.name: a CronJob's name is at most 52 characters (its Jobs are \
+                         named NAME-<time>, as in Kubernetes), {name:?} has {}; shorten it",
+                        name.len()
+                    );
+                    (at(&[Seg::Key("metadata"), Seg::Key("name")]), message)
+                });
+                let problem = problem.or_else(|| {
+                    // The Job's checks, pointing under spec.jobTemplate.spec.template.
+                    let template = &cronjob.spec.job_template.spec.template;
+                    let deeper = |path: &[Seg<'_>]| {
+                        let mut full = CRON_JOB_SPEC.to_vec();
+                        full.extend(path.iter().skip(1).copied());
+                        at(&full)
+                    };
+                    check_template(&cronjob.metadata, template, &deeper).map(|(place, m)| {
+                        let m = match m.strip_prefix("spec.") {
+                            Some(rest) => format!("spec.jobTemplate.spec.{rest}"),
+                            None => m,
+                        };
+                        (place, m)
+                    })
+                });
                 out.cronjobs.push(LocatedCronJob {
                     cronjob,
                     file: file.to_path_buf(),

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::confine::{self, IdRef, Ulimits, Umask};
 pub use super::cpu::CpuQuantity;
+pub use super::cron::{CronSchedule, TimeZoneName};
 use super::defaults::*;
 pub use super::depends::DependsOn;
 use super::fields;
@@ -197,6 +198,13 @@ pub struct AppSpec {
     /// Commands run around a rollout: `preRollout` (migrations) and `postRollout`.
     #[serde(default, skip_serializing_if = "Hooks::is_empty")]
     pub hooks: Hooks,
+    /// A rolling reload on a cron schedule (PM2's `cron_restart`), zero downtime as `corral
+    /// reload`: 5 fields, 6 with seconds first, or a macro such as `@daily`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_schedule: Option<CronSchedule>,
+    /// The IANA time zone `restartSchedule` is read in. Default: the host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_time_zone: Option<TimeZoneName>,
 }
 
 /// The program to run.

@@ -104,6 +104,12 @@ pub fn check(app: &App) -> Option<Problem> {
             ));
         }
     }
+    if spec.restart_time_zone.is_some() && spec.restart_schedule.is_none() {
+        return Some(Problem::at(
+            vec![Key("spec"), Key("restartTimeZone")],
+            "has no effect without spec.restartSchedule; add a schedule such as \"0 3 * * *\" or remove it",
+        ));
+    }
     let s = &spec.strategy;
     if s.max_surge.is_zero() && s.max_unavailable.is_zero() {
         return Some(Problem::at(

@@ -72,6 +72,7 @@ pub fn web() -> AppStatus {
         user: Some("www-data (33:33)".into()),
         rollout: None,
         hooks: Vec::new(),
+        restart_schedule: None,
     }
 }
 
@@ -79,6 +80,7 @@ pub fn web() -> AppStatus {
 pub fn list() -> AppList {
     AppList {
         jobs: Vec::new(),
+        cronjobs: Vec::new(),
         apps: vec![web()],
         errors: vec![ManifestProblem {
             file: "/m/api.yaml".into(),

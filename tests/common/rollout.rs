@@ -17,6 +17,9 @@ pub enum Change {
     Scale,
     /// A file written under the app's `spec.watch` path: a reload like `corral reload`.
     Watch,
+    /// `spec.restartSchedule` added (in place) for a time a few seconds ahead: a reload like
+    /// `corral reload` when it comes.
+    Schedule,
 }
 
 /// How the clients connect.
@@ -79,6 +82,38 @@ pub fn zero_downtime(mode: &str, change: Change, clients: Clients) {
             ctl.wait_rolled_out("web", 2, &old);
             let now = ctl.app("web").expect("listed").revision;
             assert_eq!(now, format!("{revision}.1"), "one reload");
+        }
+        Change::Schedule => {
+            // One fire time, 6 s ahead, in UTC (a seconds field: corral's extension).
+            let at = std::time::SystemTime::now() + std::time::Duration::from_secs(6);
+            let secs = at
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_secs();
+            let (s, m, h) = (secs % 60, secs / 60 % 60, secs / 3600 % 24);
+            app.extra
+                .push(format!("restartSchedule: \"{s} {m} {h} * * *\""));
+            app.extra.push("restartTimeZone: UTC".into());
+            app.write(&ctl);
+            ctl.wait_until(super::SOON, "describe shows the next restart", || {
+                ctl.app("web")
+                    .and_then(|a| a.restart_schedule)
+                    .is_some_and(|r| r.next_ms == Some(secs * 1000))
+            });
+            assert_eq!(
+                ctl.pids("web").into_iter().collect::<BTreeSet<u32>>(),
+                first,
+                "adding restartSchedule restarts nothing by itself"
+            );
+            ctl.wait_rolled_out("web", 2, &old);
+            let text = ctl.corral_ok(&["describe", "web"]);
+            assert!(text.contains("ScheduledRestart"), "{text}");
+            assert!(text.contains("Restart schedule:"), "{text}");
+            assert_eq!(
+                ctl.app("web").expect("listed").revision,
+                format!("{revision}.1"),
+                "one reload"
+            );
         }
         Change::Env => {
             app.set_env("MARKER", "v2");

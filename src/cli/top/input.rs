@@ -113,6 +113,7 @@ mod tests {
         let apps = vec![app("api", 2), app("web", 3)];
         m.update(
             AppList {
+                cronjobs: Vec::new(),
                 jobs: Vec::new(),
                 apps,
                 errors: vec![],

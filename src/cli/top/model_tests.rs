@@ -29,6 +29,7 @@ fn app(name: &str, instances: Vec<InstanceStatus>) -> AppStatus {
 
 fn list(apps: Vec<AppStatus>) -> AppList {
     AppList {
+        cronjobs: Vec::new(),
         jobs: Vec::new(),
         apps,
         errors: vec![],

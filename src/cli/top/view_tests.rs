@@ -79,6 +79,7 @@ fn model() -> Model {
         };
         m.update(
             AppList {
+                cronjobs: Vec::new(),
                 jobs: Vec::new(),
                 apps: vec![worker, web, api],
                 errors: vec![],
@@ -181,6 +182,7 @@ fn many_apps_scroll_to_keep_the_selection_in_view() {
         .collect();
     m.update(
         AppList {
+            cronjobs: Vec::new(),
             jobs: Vec::new(),
             apps,
             errors: vec![],

@@ -173,6 +173,11 @@ pub fn pod_spec(
     if spec.watch.is_some() {
         warn("watch is not exported: a new image is a new rollout in Kubernetes".into());
     }
+    if let Some(schedule) = &spec.restart_schedule {
+        warn(format!(
+            "restartSchedule \"{schedule}\" is not exported: Kubernetes has no scheduled restart of a Deployment (a CronJob running `kubectl rollout restart` is the usual way)"
+        ));
+    }
     if spec.logs != crate::manifest::Logs::default() {
         warn("logs is not exported: the container runtime keeps and rotates pod logs".into());
     }

@@ -329,6 +329,33 @@ pub(super) fn watch(m: &mut Manifest<'_>) {
     );
 }
 
+/// `cron_restart` → `restartSchedule`: PM2 restarts every instance at once; corral does a
+/// rolling reload. Both read the expression with croner (5 fields, or 6 with seconds first) in
+/// the host's zone. `0` (PM2's "none") imports nothing.
+pub(super) fn cron_restart(m: &mut Manifest<'_>) {
+    let Some(v) = m.get(&["cron_restart"]) else {
+        return;
+    };
+    let expr = match v {
+        Value::String(s) if s.trim() == "0" => return,
+        Value::Number(n) if n.as_u64() == Some(0) => return,
+        Value::String(s) => s.trim().to_owned(),
+        other => return m.unreadable("cron_restart", other, "a cron expression"),
+    };
+    match serde_json::from_value::<crate::manifest::CronSchedule>(Value::String(expr.clone())) {
+        Ok(_) => m.line(
+            format!("restartSchedule: {}", scalar(&expr)),
+            "cron_restart (a rolling reload, zero downtime, in the host's time zone)",
+        ),
+        Err(e) => {
+            m.warnings.push(format!(
+                "cron_restart: {e}; left out, fix it in restartSchedule"
+            ));
+            m.note(format!("cron_restart: {} was left out: {e}", scalar(&expr)));
+        }
+    }
+}
+
 /// `out_file`, `error_file`, `merge_logs`, `log_date_format`, `time` → `logs`.
 pub(super) fn logs(m: &mut Manifest<'_>, name: &str) {
     let out = m

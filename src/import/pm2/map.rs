@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::keys::{
-    cluster_port, command, env, identity, instances, logs, memory, profiles, restarts, stop,
-    strategy, watch,
+    cluster_port, command, cron_restart, env, identity, instances, logs, memory, profiles,
+    restarts, stop, strategy, watch,
 };
 use super::paths::{normalize, relative};
 use super::units::text;
@@ -29,7 +29,6 @@ pub struct Context {
 
 /// Keys with no corral meaning, and what to do instead.
 const NO_MEANING: &[(&str, &str)] = &[
-    ("cron_restart", "corral has no scheduled restarts; a systemd timer running `corral restart NAME` does that"),
     ("wait_ready", "corral's way is `readiness: {notify: {}}`: the app sends READY=1 on $NOTIFY_SOCKET instead of process.send('ready')"),
     ("shutdown_with_message", "corral stops apps with stop.signal, not an IPC message"),
     ("pid_file", "corral records pids in $CORRAL_HOME/instances.json"),
@@ -137,6 +136,7 @@ pub fn map_app(app: &Map<String, Value>, i: usize, source: &str, ctx: &Context) 
     stop(&mut m);
     strategy(&mut m);
     watch(&mut m);
+    cron_restart(&mut m);
     logs(&mut m, &name);
     let leftovers = leftovers(&mut m);
     let mut text = format!(
@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_comments_and_warnings() {
-        let imported = map(json!({"script": "a.js", "cron_restart": "* * * * *", "frobnicate": 1}));
+        let imported = map(json!({"script": "a.js", "frobnicate": 1}));
         assert!(
             imported
                 .text
@@ -322,11 +322,36 @@ mod tests {
         assert!(imported
             .warnings
             .iter()
-            .any(|w| w.starts_with("cron_restart is not imported")));
-        assert!(imported
-            .warnings
-            .iter()
             .any(|w| w.starts_with("frobnicate is not imported")));
+    }
+
+    #[test]
+    fn cron_restart_is_a_restart_schedule() {
+        let imported = map(json!({"script": "a.js", "cron_restart": "0 3 * * *"}));
+        assert!(
+            imported.text.contains("  restartSchedule: \"0 3 * * *\""),
+            "{}",
+            imported.text
+        );
+        assert!(
+            !imported.warnings.iter().any(|w| w.contains("cron_restart")),
+            "{:?}",
+            imported.warnings
+        );
+        let six = map(json!({"script": "a.js", "cron_restart": "*/30 * * * * *"}));
+        assert!(six.text.contains("restartSchedule: \"*/30 * * * * *\""));
+        let none = map(json!({"script": "a.js", "cron_restart": "0"}));
+        assert!(!none.text.contains("restartSchedule"), "{}", none.text);
+        assert!(!none.warnings.iter().any(|w| w.contains("cron_restart")));
+        let bad = map(json!({"script": "a.js", "cron_restart": "0 25 * * *"}));
+        assert!(!bad.text.contains("restartSchedule:"), "{}", bad.text);
+        assert!(
+            bad.warnings
+                .iter()
+                .any(|w| w.contains("field 2 (hour): `25` is out of 0-23")),
+            "{:?}",
+            bad.warnings
+        );
     }
 
     #[test]
