@@ -286,3 +286,39 @@ async fn a_connection_moves_from_the_fast_path_to_hyper_without_losing_a_byte() 
     drop(client);
     listeners.shutdown().await;
 }
+
+/// A response of `Content-Length: 0` ends with its head (the fast path once waited for a body).
+#[tokio::test]
+async fn an_empty_response_with_a_length_ends_with_its_head() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (listeners, addr) = bind_one(ListenMode::Http, quick()).await;
+    let server = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = server.local_addr().expect("addr").port();
+    let serving = tokio::spawn(async move {
+        while let Ok((mut conn, _)) = server.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while matches!(conn.read(&mut buf).await, Ok(n) if n > 0) {
+                    let empty = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if conn.write_all(empty).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    listeners.set_backends(vec![backend(1, port)]);
+    let mut client = KeepAlive::open(addr).await;
+    for _ in 0..3 {
+        let answer = tokio::time::timeout(SOON, client.send("GET"))
+            .await
+            .expect("answered")
+            .expect("request");
+        assert_eq!((answer.status, answer.body.as_str()), (200, ""));
+    }
+    serving.abort();
+    drop(client);
+    listeners.shutdown().await;
+}

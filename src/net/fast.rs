@@ -252,7 +252,7 @@ async fn body(
 ) -> Option<bool> {
     let mut chunked = Chunked::default();
     let mut left = match framing {
-        Framing::Empty => return Some(true),
+        Framing::Empty | Framing::Length(0) => return Some(true),
         Framing::Length(n) => n,
         Framing::Chunked | Framing::Close => 0,
     };
