@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # `make fuzz`: each fuzz target under AFL++ (cargo-afl) for FUZZ_SECONDS (default 3600), then a
 # line per target with its executions, coverage, crashes and hangs. See fuzz/README.md.
-#   FUZZ_TARGETS   which targets (default: manifest api proxy log_lines)
+#   FUZZ_TARGETS   which targets (default: manifest api proxy h1 log_lines)
 #   FUZZ_PARALLEL  1: run the targets at the same time (one core each) instead of in turn
 #   FUZZ_OUT       where corpora and findings go (default target/fuzz/afl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-3600}
-targets=${FUZZ_TARGETS:-manifest api proxy log_lines}
+targets=${FUZZ_TARGETS:-manifest api proxy h1 log_lines}
 out=${FUZZ_OUT:-target/fuzz/afl}
 
 # cargo-afl builds AFL++ from the sources in its crate: no nightly, no prebuilt binary.

@@ -246,3 +246,79 @@ async fn a_backend_failing_after_the_send_retries_only_idempotent_requests() {
     drop(client);
     listeners.shutdown().await;
 }
+
+/// Plain requests are served without hyper (`net/fast.rs`); the first one with a body hands
+/// the connection to hyper with every byte read so far, pipelined requests included.
+#[tokio::test]
+async fn a_connection_moves_from_the_fast_path_to_hyper_without_losing_a_byte() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (listeners, addr) = bind_one(ListenMode::Http, quick()).await;
+    let b = HttpBackend::start(7).await;
+    listeners.set_backends(vec![b.backend()]);
+    let mut client = KeepAlive::open(addr).await;
+    for (method, body) in [("GET", ""), ("POST", ""), ("POST", "hello"), ("GET", "")] {
+        let answer = client
+            .send_body(method, body.into())
+            .await
+            .expect("request");
+        assert_eq!(
+            (answer.status, answer.body.as_str(), answer.body_len),
+            (200, "7", Some(body.len())),
+            "{method} {body:?}"
+        );
+        assert_eq!(answer.xff.as_deref(), Some("127.0.0.1"));
+    }
+    let mut raw = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let pipelined = "GET / HTTP/1.1\r\nHost: a\r\n\r\n\
+                     POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello\
+                     GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    raw.write_all(pipelined.as_bytes()).await.expect("write");
+    let mut all = Vec::new();
+    tokio::time::timeout(SOON, raw.read_to_end(&mut all))
+        .await
+        .expect("the proxy closes after Connection: close")
+        .expect("read");
+    let text = String::from_utf8_lossy(&all);
+    assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{text}");
+    assert_eq!(text.matches("x-body-len: 5\r\n").count(), 1, "{text}");
+    assert_eq!(listeners.stats().requests, 7);
+    assert_eq!(b.requests.load(Ordering::SeqCst), 7);
+    drop(client);
+    listeners.shutdown().await;
+}
+
+/// A response of `Content-Length: 0` ends with its head (the fast path once waited for a body).
+#[tokio::test]
+async fn an_empty_response_with_a_length_ends_with_its_head() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (listeners, addr) = bind_one(ListenMode::Http, quick()).await;
+    let server = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = server.local_addr().expect("addr").port();
+    let serving = tokio::spawn(async move {
+        while let Ok((mut conn, _)) = server.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while matches!(conn.read(&mut buf).await, Ok(n) if n > 0) {
+                    let empty = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if conn.write_all(empty).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    listeners.set_backends(vec![backend(1, port)]);
+    let mut client = KeepAlive::open(addr).await;
+    for _ in 0..3 {
+        let answer = tokio::time::timeout(SOON, client.send("GET"))
+            .await
+            .expect("answered")
+            .expect("request");
+        assert_eq!((answer.status, answer.body.as_str()), (200, ""));
+    }
+    serving.abort();
+    drop(client);
+    listeners.shutdown().await;
+}

@@ -1,7 +1,8 @@
-//! The four fuzz targets. Each takes arbitrary bytes, panics on a finding (a broken invariant,
+//! The five fuzz targets. Each takes arbitrary bytes, panics on a finding (a broken invariant,
 //! or no answer within [`HANG`]) and returns normally otherwise.
 
 mod api;
+mod h1;
 mod log_lines;
 mod manifest;
 mod proxy;
@@ -9,6 +10,7 @@ mod proxy;
 use std::time::Duration;
 
 pub use api::api;
+pub use h1::h1;
 pub use log_lines::log_lines;
 pub use manifest::manifest;
 pub use proxy::proxy;
@@ -30,7 +32,7 @@ pub struct Target {
 }
 
 /// Every target, in the order `make fuzz` runs them.
-pub const ALL: [Target; 4] = [
+pub const ALL: [Target; 5] = [
     Target {
         name: "manifest",
         run: manifest,
@@ -48,6 +50,12 @@ pub const ALL: [Target; 4] = [
         run: proxy,
         seeds: &["fuzz/seeds/proxy"],
         dict: proxy::DICT,
+    },
+    Target {
+        name: "h1",
+        run: h1,
+        seeds: &["fuzz/seeds/h1"],
+        dict: h1::DICT,
     },
     Target {
         name: "log_lines",

@@ -16,6 +16,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::raw_upstream::RawPool;
 use super::revision_stats::{RevisionCounters, RevisionSnapshot, Revisions};
 use super::route::{CanaryRoute, Choice, Group, Route};
 use super::upstream::Pool;
@@ -54,6 +55,8 @@ pub(crate) struct BackendState {
     idle: Notify,
     /// Idle keep-alive connections to this backend (http mode); closed with the backend.
     pub(crate) pool: Pool,
+    /// The same for the fast path's own connections (`fast.rs`).
+    pub(crate) fast_pool: RawPool,
 }
 
 impl BackendState {
@@ -68,6 +71,7 @@ impl BackendState {
             in_rotation: AtomicBool::new(true),
             idle: Notify::new(),
             pool: Pool::default(),
+            fast_pool: RawPool::default(),
         }
     }
 
@@ -258,9 +262,10 @@ impl Rotation {
             let routing = self.snapshot();
             let group = match &routing.canary {
                 None => Group::Any,
-                Some(route) => *choice
-                    .group
-                    .get_or_insert_with(|| route.group(choice.headers)),
+                Some(route) => *choice.group.get_or_insert_with(|| match choice.raw {
+                    Some(raw) => route.group_raw(raw),
+                    None => route.group(choice.headers),
+                }),
             };
             let lease = match self.least(&routing, name, tried, group) {
                 None if group != Group::Any => self.least(&routing, name, tried, Group::Any),

@@ -89,26 +89,39 @@ impl Client {
         }
     }
 
-    /// The `Forwarded` element for a request with `host`.
-    fn forwarded(&self, host: Option<&HeaderValue>) -> HeaderValue {
+    /// The client's address as `X-Forwarded-For` lists it.
+    pub(crate) fn ip(&self) -> &HeaderValue {
+        &self.ip
+    }
+
+    /// The `Forwarded` element for a request with `host` (a header value's bytes).
+    pub(crate) fn forwarded(&self, host: Option<&[u8]>) -> HeaderValue {
         let Some(host) = host else {
             return HeaderValue::from_str(&self.forwarded).expect("visible ASCII");
         };
         if let Some((first_host, element)) = self.first.get() {
-            if first_host == host {
+            if first_host.as_bytes() == host {
                 return element.clone();
             }
         }
         let mut element = self.forwarded.clone();
-        if let Some(host) = host.to_str().ok().filter(|h| !h.contains(['"', '\\'])) {
+        let quotable = visible_ascii(host) && !host.iter().any(|b| matches!(b, b'"' | b'\\'));
+        if let (true, Ok(host)) = (quotable, std::str::from_utf8(host)) {
             element.push_str(";host=\"");
             element.push_str(host);
             element.push('"');
         }
         let element = HeaderValue::from_str(&element).expect("visible ASCII");
-        let _ = self.first.set((host.clone(), element.clone()));
+        if let Ok(host) = HeaderValue::from_bytes(host) {
+            let _ = self.first.set((host, element.clone()));
+        }
         element
     }
+}
+
+/// True when `HeaderValue::to_str` takes these bytes (tab and visible ASCII only).
+pub(crate) fn visible_ascii(value: &[u8]) -> bool {
+    value.iter().all(|&b| b == b'\t' || (32..127).contains(&b))
 }
 
 /// Rewrites a client's request head for a backend: hop-by-hop out, `Host` kept (taken from
@@ -135,7 +148,11 @@ pub(crate) fn prepare_request(head: &mut Parts, client: &Client) {
             headers.insert(X_FORWARDED_HOST, host.clone());
         }
     }
-    append(headers, header::FORWARDED, client.forwarded(host.as_ref()));
+    append(
+        headers,
+        header::FORWARDED,
+        client.forwarded(host.as_ref().map(HeaderValue::as_bytes)),
+    );
 }
 
 /// One `Forwarded` element (RFC 7239): `for=…;proto=http[;host="…"]`.

@@ -1,10 +1,11 @@
 //! `mode: http`: an HTTP/1.1 and h2c server on the public port that balances requests over
-//! ready backends through one keep-alive pool per backend (see [`super::upstream`]).
+//! ready backends through one keep-alive pool per backend (see [`super::upstream`]). Plain
+//! HTTP/1.1 requests are served by the fast path (`fast.rs`) until a connection sends one of
+//! another kind; hyper serves the rest of that connection.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::{Body, Bytes, Incoming};
@@ -17,8 +18,10 @@ use tokio::time::Instant;
 
 use super::backends::Lease;
 use super::body::{bad_gateway, reply, ProxyBody, ResponseBody};
+use super::fast::{self, HEADER_READ_TIMEOUT};
 use super::headers;
 use super::leased_body::LeasedBody;
+use super::prefixed::Prefixed;
 use super::proxy::{Proxy, ACCEPT_BACKOFF};
 use super::route::Choice;
 use super::tasks::Tasks;
@@ -27,9 +30,6 @@ use super::upstream::Conn;
 
 /// Request bodies up to this size are buffered so the request can be retried elsewhere.
 const MAX_REPLAY_BODY: u64 = 64 * 1024;
-
-/// How long a client may take to send request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Accepts until `stop`; each connection is served by a tracked task.
 pub(crate) async fn serve(listener: TcpListener, proxy: Arc<Proxy>) {
@@ -72,14 +72,20 @@ async fn serve_connection(
     builder: Arc<auto::Builder<Tasks>>,
 ) {
     let _ = client.set_nodelay(true);
-    let service_proxy = Arc::clone(&proxy);
     let client_headers = Arc::new(headers::Client::new(peer));
+    // Plain requests first, without hyper; the first other one hands the connection over.
+    let (client, read) = match fast::serve(client, &proxy, &client_headers).await {
+        fast::Outcome::Closed => return,
+        fast::Outcome::Hyper(client, read) => (client, read),
+    };
+    let service_proxy = Arc::clone(&proxy);
     let service = service_fn(move |request| {
         let proxy = Arc::clone(&service_proxy);
         let client = Arc::clone(&client_headers);
         async move { Ok::<_, Infallible>(handle(request, &client, &proxy).await) }
     });
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(client), service);
+    let io = TokioIo::new(Prefixed::new(read, client));
+    let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {

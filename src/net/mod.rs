@@ -23,6 +23,7 @@
 //!
 //! - `listeners`: [`AppListeners`], the sockets of one app and the proxies behind them
 //! - `http`: the http request balancer (retries, keep-alive to clients)
+//! - `fast`: the http proxy's fast path for plain HTTP/1.1 requests, without hyper
 //! - `upgrade`: HTTP/1.1 upgrades (WebSocket) through the http proxy
 //! - `tcp`: the connection proxy, and connecting to a picked backend
 //! - `proxy`: what the proxy tasks of one listen entry share; the timeouts ([`Options`])
@@ -31,9 +32,9 @@
 //! - `route`: which revision's backends a request goes to ([`CanaryRoute`], the smooth rule)
 //! - `revision_stats`: per-revision counters ([`RevisionSnapshot`], [`RevisionWindow`])
 //! - `stats`: per-app traffic counters
-//! - `upstream`: keep-alive connections to one backend
+//! - `upstream`, `raw_upstream`: keep-alive connections to one backend (hyper's, the fast path's)
 //! - `body`: the body types of the http proxy and its own plain-text answers
-//! - `bind`, `headers`, `inherit`, `ports`, `tasks`, `gate`, `workers`: no other file of `net/`
+//! - `bind`, `h1`, `headers`, `inherit`, `prefixed`, `ports`, `tasks`, `gate`, `workers`: no other file of `net/`
 //! - `error`: [`NetError`]
 //!
 //! ```no_run
@@ -62,14 +63,18 @@ mod backends;
 mod bind;
 mod body;
 mod error;
+mod fast;
 pub mod gate;
+pub(crate) mod h1;
 mod headers;
 mod http;
 mod inherit;
 mod leased_body;
 mod listeners;
 mod ports;
+mod prefixed;
 mod proxy;
+mod raw_upstream;
 mod revision_stats;
 mod route;
 mod stats;

@@ -78,6 +78,23 @@ impl Route {
         }
     }
 
+    /// [`Route::group`] for a request whose head the fast path read (`h1.rs`): the header
+    /// compared as `HeaderMap::get` would, first line of that name only.
+    pub(crate) fn group_raw(&self, headers: &[httparse::Header<'_>]) -> Group {
+        if let Some((name, value)) = &self.header {
+            let first = headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name.as_str()));
+            if first.is_some_and(|h| h.value == value.as_bytes()) {
+                return Group::Canary;
+            }
+        }
+        match smooth(self.next.fetch_add(1, Ordering::Relaxed), self.weight) {
+            true => Group::Canary,
+            false => Group::Stable,
+        }
+    }
+
     /// True when a backend with revision counters `revision` is in `group`.
     pub(crate) fn admits(&self, group: Group, revision: &Arc<RevisionCounters>) -> bool {
         match group {
@@ -101,6 +118,8 @@ pub(crate) fn smooth(n: u64, weight: u64) -> bool {
 pub(crate) struct Choice<'h> {
     /// The request's headers (`None`: a tcp connection).
     pub(crate) headers: Option<&'h HeaderMap>,
+    /// The head as the fast path read it, instead of `headers`.
+    pub(crate) raw: Option<&'h [httparse::Header<'h>]>,
     /// The group once decided.
     pub(crate) group: Option<Group>,
 }
@@ -110,6 +129,7 @@ impl<'h> Choice<'h> {
     pub(crate) fn any() -> Self {
         Self {
             headers: None,
+            raw: None,
             group: Some(Group::Any),
         }
     }
@@ -118,6 +138,16 @@ impl<'h> Choice<'h> {
     pub(crate) fn request(headers: &'h HeaderMap) -> Self {
         Self {
             headers: Some(headers),
+            raw: None,
+            group: None,
+        }
+    }
+
+    /// An http request read by the fast path, routed by the canary route if there is one.
+    pub(crate) fn raw(headers: &'h [httparse::Header<'h>]) -> Self {
+        Self {
+            headers: None,
+            raw: Some(headers),
             group: None,
         }
     }
