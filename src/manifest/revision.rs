@@ -199,6 +199,8 @@ mod tests {
             "  cpu: {max: 500m}\n",
             "  pids: {max: 100}\n",
             "  strategy: {maxSurge: 1, maxUnavailable: 0}\n",
+            "  hooks: {preRollout: {command: [node, migrate.js]}}\n",
+            "  hooks: {postRollout: {command: 'node warm.js', timeout: 1m}}\n",
         ];
         for change in same {
             assert_eq!(rev(change, Some("prod")), base, "{change}");
