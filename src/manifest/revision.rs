@@ -9,8 +9,8 @@ use super::types::{AppSpec, Probe};
 impl AppSpec {
     /// The revision: a short hash of everything that shapes a process (docs/manifest.md,
     /// "Rollouts"), with the chosen profile's env. `instances`, `suspend`, `memory`, `cpu`,
-    /// `pids` (limits written into the live instances in place), `strategy` and labels are left
-    /// out.
+    /// `pids` (limits written into the live instances in place), `strategy`, `hooks` (they run
+    /// around a revision change, they are not one) and labels are left out.
     pub fn revision(&self, profile: Option<&str>) -> String {
         let profile_env = profile.and_then(|p| self.profiles.get(p)).map(|p| &p.env);
         let mut shaping = json!({
@@ -199,6 +199,8 @@ mod tests {
             "  cpu: {max: 500m}\n",
             "  pids: {max: 100}\n",
             "  strategy: {maxSurge: 1, maxUnavailable: 0}\n",
+            "  hooks: {preRollout: {command: [node, migrate.js]}}\n",
+            "  hooks: {postRollout: {command: 'node warm.js', timeout: 1m}}\n",
         ];
         for change in same {
             assert_eq!(rev(change, Some("prod")), base, "{change}");
