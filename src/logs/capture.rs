@@ -199,19 +199,22 @@ impl CaptureTask {
         self.loss.finish();
     }
 
-    /// Reads what the pipe already holds, without waiting for more.
+    /// Reads what the pipe already holds, without waiting for more. Read from the descriptor
+    /// itself: tokio's `try_read` reads nothing until the reactor has seen the pipe readable,
+    /// so lines written just before a stop were lost when the stop came first.
     async fn drain(&mut self, buf: &mut [u8]) {
+        use std::os::fd::AsFd;
         let mut total = 0;
         while total < DRAIN_LIMIT {
-            match self.receiver.try_read(buf) {
+            match nix::unistd::read(self.receiver.as_fd(), buf) {
                 Ok(0) => break,
                 Ok(n) => {
                     total += n;
                     self.add(&buf[..n]);
                     self.flush().await;
                 }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break, // WouldBlock: empty for now
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => break, // EAGAIN: empty for now
             }
         }
     }
