@@ -2,7 +2,6 @@
 //! for its Service, checked strictly against k8s-openapi's Deployment, and its wait line run
 //! with a real `nc -z`.
 
-use std::time::Duration;
 
 use crate::common::web::free_port;
 use crate::common::{manifest, SOON};
@@ -71,9 +70,24 @@ fn export_waits_for_the_dependency_service_in_an_init_container() {
 /// `nc -z` (OpenBSD netcat, as `.ci/run` installs): it keeps waiting while nothing listens on
 /// `port`, and ends with status 0 soon after something does.
 fn waits_until_the_port_opens(line: &str, port: u16) {
+    assert!(
+        std::path::Path::new("/usr/bin/nc.openbsd").exists(),
+        "nc.openbsd is installed (netcat-openbsd, see .ci/run)"
+    );
+    // `nc` notes each try, then is OpenBSD's.
     let shim = tempfile::tempdir().expect("tempdir");
-    std::os::unix::fs::symlink("/usr/bin/nc.openbsd", shim.path().join("nc"))
-        .expect("nc.openbsd is installed (netcat-openbsd, see .ci/run)");
+    let tries = shim.path().join("tries");
+    let nc = shim.path().join("nc");
+    std::fs::write(
+        &nc,
+        format!(
+            "#!/bin/sh\necho try >> {}\nexec /usr/bin/nc.openbsd \"$@\"\n",
+            tries.display()
+        ),
+    )
+    .expect("write the nc shim");
+    std::fs::set_permissions(&nc, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod the nc shim");
     let path = format!(
         "{}:{}",
         shim.path().display(),
@@ -85,7 +99,10 @@ fn waits_until_the_port_opens(line: &str, port: u16) {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("sh");
-    std::thread::sleep(Duration::from_millis(1500));
+    crate::common::wait_for(SOON, "a second try of nc -z", || {
+        let n = std::fs::read_to_string(&tries).unwrap_or_default();
+        (n.lines().count() >= 2).then_some(())
+    });
     assert!(
         child.try_wait().expect("try_wait").is_none(),
         "it waits while nothing listens"
