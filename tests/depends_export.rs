@@ -2,7 +2,6 @@
 //! for its Service, checked strictly against k8s-openapi's Deployment, and its wait line run
 //! with a real `nc -z`.
 
-
 use crate::common::web::free_port;
 use crate::common::{manifest, SOON};
 
