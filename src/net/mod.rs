@@ -33,6 +33,7 @@
 //! - `revision_stats`: per-revision counters ([`RevisionSnapshot`], [`RevisionWindow`])
 //! - `stats`: per-app traffic counters
 //! - `upstream`, `raw_upstream`: keep-alive connections to one backend (hyper's, the fast path's)
+//! - `idle`: the idle connections of either pool, one list per proxy worker
 //! - `body`: the body types of the http proxy and its own plain-text answers
 //! - `bind`, `h1`, `headers`, `inherit`, `prefixed`, `ports`, `tasks`, `gate`, `workers`: no other file of `net/`
 //! - `error`: [`NetError`]
@@ -68,6 +69,7 @@ pub mod gate;
 pub(crate) mod h1;
 mod headers;
 mod http;
+mod idle;
 mod inherit;
 mod leased_body;
 mod listeners;

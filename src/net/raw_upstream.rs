@@ -2,21 +2,13 @@
 //! was read from it, checked out for one request and back in once its response ended.
 
 use std::io;
-use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 
-use super::workers;
-
-/// How long a connection may sit idle in the pool (Node closes its own after 5 s).
-const POOL_IDLE: Duration = Duration::from_secs(4);
-
-/// Idle connections kept per backend and worker; more are closed when checked in.
-const POOL_MAX: usize = 256;
+use super::idle::IdleConns;
 
 /// One HTTP/1.1 connection to a backend.
 #[derive(Debug)]
@@ -62,31 +54,17 @@ impl RawConn {
     }
 }
 
-/// Idle connections with the time each was checked in; most recent last.
-type Idle = Vec<(RawConn, Instant)>;
-
-/// The idle connections to one backend, one list per proxy worker (a socket is registered with
-/// the runtime of the worker that opened it and only used there).
-#[derive(Debug)]
+/// The idle connections to one backend, one list per proxy worker ([`IdleConns`]).
+#[derive(Debug, Default)]
 pub(crate) struct RawPool {
-    /// Indexed by [`workers::current`].
-    idle: Box<[Mutex<Idle>]>,
-}
-
-impl Default for RawPool {
-    fn default() -> Self {
-        Self {
-            idle: (0..workers::count()).map(|_| Mutex::default()).collect(),
-        }
-    }
+    idle: IdleConns<RawConn>,
 }
 
 impl RawPool {
     /// The most recently used idle connection that is still open, if any.
     pub(crate) fn checkout(&self) -> Option<RawConn> {
-        let mut idle = self.lock();
-        while let Some((mut conn, since)) = idle.pop() {
-            if since.elapsed() < POOL_IDLE && conn.idle_and_open() {
+        while let Some(mut conn) = self.idle.pop() {
+            if conn.idle_and_open() {
                 conn.reused = true;
                 return Some(conn);
             }
@@ -96,20 +74,6 @@ impl RawPool {
 
     /// Returns a connection whose last response ended, for the next request.
     pub(crate) fn checkin(&self, conn: RawConn) {
-        let now = Instant::now();
-        let mut idle = self.lock();
-        let expired = idle.partition_point(|(_, since)| now - *since >= POOL_IDLE);
-        idle.drain(..expired);
-        if idle.len() < POOL_MAX {
-            idle.push((conn, now));
-        }
-    }
-
-    /// This worker's idle list, even if a holder panicked.
-    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
-        let slot = workers::current().min(self.idle.len().saturating_sub(1));
-        self.idle[slot]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.idle.push(conn);
     }
 }

@@ -7,7 +7,6 @@
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -16,16 +15,9 @@ use hyper::client::conn::http1;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 
 use super::body::ProxyBody;
-use super::workers;
-
-/// How long a connection may sit idle in the pool (Node closes its own after 5 s).
-const POOL_IDLE: Duration = Duration::from_secs(4);
-
-/// Idle connections kept per backend; more are closed when checked in.
-const POOL_MAX: usize = 256;
+use super::idle::IdleConns;
 
 /// Why a request to a backend failed.
 #[derive(Debug, thiserror::Error)]
@@ -130,23 +122,10 @@ impl Conn {
     }
 }
 
-/// Idle connections with the time each was checked in; most recent last.
-type Idle = Vec<(Conn, Instant)>;
-
-/// The idle connections to one backend, one list per proxy worker: a connection is registered
-/// with the runtime of the worker that opened it, and is only ever used by that worker.
-#[derive(Debug)]
+/// The idle connections to one backend, one list per proxy worker ([`IdleConns`]).
+#[derive(Debug, Default)]
 pub(crate) struct Pool {
-    /// Indexed by [`workers::current`].
-    idle: Box<[Mutex<Idle>]>,
-}
-
-impl Default for Pool {
-    fn default() -> Self {
-        Self {
-            idle: (0..workers::count()).map(|_| Mutex::default()).collect(),
-        }
-    }
+    idle: IdleConns<Conn>,
 }
 
 impl Pool {
@@ -169,8 +148,8 @@ impl Pool {
     /// The most recently used idle connection that is still open, if any.
     async fn checkout(&self) -> Option<Conn> {
         loop {
-            let (mut conn, since) = self.lock().pop()?;
-            if since.elapsed() < POOL_IDLE && conn.ready().await {
+            let mut conn = self.idle.pop()?;
+            if conn.ready().await {
                 return Some(conn);
             }
         }
@@ -178,24 +157,8 @@ impl Pool {
 
     /// Returns a connection whose last response ended, for the next request.
     pub(crate) fn checkin(&self, conn: Conn) {
-        if conn.sender.is_closed() {
-            return;
+        if !conn.sender.is_closed() {
+            self.idle.push(conn);
         }
-        let now = Instant::now();
-        let mut idle = self.lock();
-        // The oldest are first; those idle too long are closed rather than left unpolled.
-        let expired = idle.partition_point(|(_, since)| now - *since >= POOL_IDLE);
-        idle.drain(..expired);
-        if idle.len() < POOL_MAX {
-            idle.push((conn, now));
-        }
-    }
-
-    /// This worker's idle list, even if a holder panicked.
-    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
-        let slot = workers::current().min(self.idle.len().saturating_sub(1));
-        self.idle[slot]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 }
