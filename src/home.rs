@@ -52,6 +52,21 @@ impl Home {
     }
 }
 
+/// The JSON value [`write_json`] saved at `path`: `None` when there is no file, and `None` when
+/// it cannot be read or parsed, said in the log with `lost` (what starts over without it).
+pub async fn read_json<T: serde::de::DeserializeOwned>(path: &Path, lost: &str) -> Option<T> {
+    match tokio::fs::read(path).await {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .inspect_err(|e| tracing::warn!("{} cannot be read ({e}): {lost}", path.display()))
+            .ok(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            tracing::warn!("cannot read {}: {e}; {lost}", path.display());
+            None
+        }
+    }
+}
+
 /// Writes `value` as JSON to `path` atomically and owner-only: a fresh temp file (created
 /// exclusively, so never through a planted symlink), written and synced with every error
 /// checked, then renamed over `path`. On any failure (a full disk) `path` keeps its last good

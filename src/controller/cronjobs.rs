@@ -71,15 +71,13 @@ impl CronJobs {
     /// The CronJobs recorded under the home at `root` (none if the file is missing or bad).
     pub(super) async fn load(root: &std::path::Path) -> Self {
         let path = root.join("cronjobs.json");
-        let saved = match tokio::fs::read(&path).await {
-            Ok(bytes) => match serde_json::from_slice::<File>(&bytes) {
-                Ok(f) if f.version == VERSION => f.cronjobs,
-                Ok(_) | Err(_) => {
-                    tracing::warn!("{} is unreadable: CronJobs start afresh", path.display());
-                    BTreeMap::new()
-                }
-            },
-            Err(_) => BTreeMap::new(),
+        let saved = match crate::home::read_json::<File>(&path, "CronJobs start afresh").await {
+            Some(f) if f.version == VERSION => f.cronjobs,
+            Some(_) => {
+                tracing::warn!("{} is unreadable: CronJobs start afresh", path.display());
+                BTreeMap::new()
+            }
+            None => BTreeMap::new(),
         };
         Self {
             entries: BTreeMap::new(),

@@ -26,30 +26,17 @@ pub fn path(home_root: &Path) -> PathBuf {
 /// The Jobs saved at `path`; none when it is missing or unreadable (said in the log: every
 /// Job then runs again).
 pub async fn load(path: &Path) -> BTreeMap<String, JobStatus> {
-    match tokio::fs::read(path).await {
-        Ok(bytes) => match serde_json::from_slice::<File>(&bytes) {
-            Ok(file) if file.version == VERSION => file.jobs,
-            Ok(file) => {
-                tracing::warn!(
-                    "{} has version {}, not {VERSION}: every Job runs again",
-                    path.display(),
-                    file.version
-                );
-                BTreeMap::new()
-            }
-            Err(e) => {
-                tracing::warn!(
-                    "{} cannot be read ({e}): every Job runs again",
-                    path.display()
-                );
-                BTreeMap::new()
-            }
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-        Err(e) => {
-            tracing::warn!("cannot read {}: {e}; every Job runs again", path.display());
+    match crate::home::read_json::<File>(path, "every Job runs again").await {
+        Some(file) if file.version == VERSION => file.jobs,
+        Some(file) => {
+            tracing::warn!(
+                "{} has version {}, not {VERSION}: every Job runs again",
+                path.display(),
+                file.version
+            );
             BTreeMap::new()
         }
+        None => BTreeMap::new(),
     }
 }
 

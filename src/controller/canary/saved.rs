@@ -13,20 +13,9 @@ pub fn path(home_root: &Path) -> PathBuf {
 
 /// The runs saved at `path`; none when it is missing or unreadable (said in the log).
 pub async fn load(path: &Path) -> BTreeMap<String, Run> {
-    match tokio::fs::read(path).await {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            tracing::warn!(
-                "{} cannot be read ({e}): rollouts in flight start over",
-                path.display()
-            );
-            BTreeMap::new()
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-        Err(e) => {
-            tracing::warn!("cannot read {}: {e}", path.display());
-            BTreeMap::new()
-        }
-    }
+    crate::home::read_json(path, "rollouts in flight start over")
+        .await
+        .unwrap_or_default()
 }
 
 /// Writes the runs atomically (see [`crate::home::write_json`]).

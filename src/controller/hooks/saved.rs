@@ -64,20 +64,9 @@ pub type Records = BTreeMap<String, BTreeMap<HookKind, HookRecord>>;
 /// The records saved at `path`; none when missing or unreadable (said in the log: hooks whose
 /// record is lost run again at the next revision change, or now if one is waiting).
 pub async fn load(path: &Path) -> Records {
-    match tokio::fs::read(path).await {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            tracing::warn!(
-                "{} cannot be read ({e}): hook results start over",
-                path.display()
-            );
-            Records::new()
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Records::new(),
-        Err(e) => {
-            tracing::warn!("cannot read {}: {e}", path.display());
-            Records::new()
-        }
-    }
+    crate::home::read_json(path, "hook results start over")
+        .await
+        .unwrap_or_default()
 }
 
 /// Writes the records atomically (see [`crate::home::write_json`]).
