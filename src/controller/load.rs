@@ -186,20 +186,10 @@ impl Controller {
         if self.templates.contains_key(name) {
             return;
         }
-        let revisions: std::collections::BTreeSet<String> = self
-            .supervisor
-            .instances_of(name)
-            .filter(|i| i.phase != crate::reconcile::Phase::Stopping)
-            .map(|i| i.revision.clone())
-            .collect();
-        let Some(revision) = revisions.first().filter(|_| revisions.len() == 1).cloned() else {
+        let Some(revision) = self.supervisor.sole_revision(name) else {
             return;
         };
-        if !self.histories.contains_key(name) {
-            let path = history::path(self.config.home.root(), name);
-            let loaded = history::load(&path).await;
-            self.histories.insert(name.to_owned(), loaded);
-        }
+        self.read_history(name).await;
         let (Some(template), Some(located)) = (
             self.template_from_history(name, &revision).await,
             self.located_from_history(name, &revision),
@@ -213,13 +203,19 @@ impl Controller {
         self.templates.insert(name.to_owned(), template);
     }
 
-    /// Adds `revision` to `app`'s history (read from disk the first time) and saves it.
-    async fn record_history(&mut self, app: &str, revision: &str, manifest: &crate::manifest::App) {
-        let path = history::path(self.config.home.root(), app);
+    /// Reads `app`'s revision history from disk, the first time it is needed.
+    async fn read_history(&mut self, app: &str) {
         if !self.histories.contains_key(app) {
+            let path = history::path(self.config.home.root(), app);
             let loaded = history::load(&path).await;
             self.histories.insert(app.to_owned(), loaded);
         }
+    }
+
+    /// Adds `revision` to `app`'s history (read from disk the first time) and saves it.
+    async fn record_history(&mut self, app: &str, revision: &str, manifest: &crate::manifest::App) {
+        self.read_history(app).await;
+        let path = history::path(self.config.home.root(), app);
         let Some(h) = self.histories.get_mut(app) else {
             return;
         };

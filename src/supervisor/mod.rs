@@ -307,6 +307,20 @@ impl Supervisor {
         }
     }
 
+    /// The revision every live (not stopping) instance of `app` runs, when there are some and
+    /// they all run one.
+    pub fn sole_revision(&self, app: &str) -> Option<String> {
+        let revisions: BTreeSet<&str> = self
+            .instances_of(app)
+            .filter(|i| i.phase != Phase::Stopping)
+            .map(|i| i.revision.as_str())
+            .collect();
+        match revisions.len() {
+            1 => revisions.first().map(|r| (*r).to_owned()),
+            _ => None,
+        }
+    }
+
     /// The (app, revision) of every adopted instance whose probes are not started yet.
     pub fn unprobed_revisions(&self) -> BTreeSet<(String, String)> {
         self.instances

@@ -78,13 +78,7 @@ impl Controller {
     /// manifest changed while no controller ran, or before this one saved its run), that
     /// revision is the stable one and the canary starts beside it, as if the change came now.
     async fn canary_after_restart(&mut self, name: &str, kind: Kind, new: &Template) {
-        let revisions: std::collections::BTreeSet<String> = self
-            .supervisor
-            .instances_of(name)
-            .filter(|i| i.phase != crate::reconcile::Phase::Stopping)
-            .map(|i| i.revision.clone())
-            .collect();
-        let Some(stable) = revisions.first().filter(|_| revisions.len() == 1).cloned() else {
+        let Some(stable) = self.supervisor.sole_revision(name) else {
             return;
         };
         // The same manifest at another reload count (`HASH.N`: reloads are not kept across a
