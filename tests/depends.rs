@@ -49,6 +49,22 @@ fn app(ctl: &Controller, name: &str, port: u16, ready_after: f64, exit_delay: f6
     ])
 }
 
+/// Writes `db`: it opens a free port 2 s after it starts, and is ready (a tcp probe) then.
+fn write_db(ctl: &Controller) {
+    let port = free_port();
+    let db = app(ctl, "db", port, 2.0, 0.0);
+    ctl.write_manifest(
+        "db.yaml",
+        &manifest(
+            "db",
+            &[
+                &format!("command: {db}"),
+                &format!("readiness: {{tcp: {{port: {port}}}, periodSeconds: 1}}"),
+            ],
+        ),
+    );
+}
+
 /// Every event of the controller, in order (`corral events -o json`).
 fn events(ctl: &Controller) -> Vec<Event> {
     let run = ctl.corral(&["events", "-o", "json"]);
@@ -70,21 +86,10 @@ fn first(events: &[Event], app: &str, reason: &str) -> Option<Event> {
 #[test]
 fn a_dependent_starts_after_the_ready_event_and_stops_first() {
     let ctl = Controller::new();
-    let port = free_port();
     // db turns ready 2 s after it starts; api needs it Ready, front needs api Started;
     // other has no relation. On SIGTERM, front takes 0.5 s to go: without the order, api and
     // db would be gone before it.
-    let db = app(&ctl, "db", port, 2.0, 0.0);
-    ctl.write_manifest(
-        "db.yaml",
-        &manifest(
-            "db",
-            &[
-                &format!("command: {db}"),
-                &format!("readiness: {{tcp: {{port: {port}}}, periodSeconds: 1}}"),
-            ],
-        ),
-    );
+    write_db(&ctl);
     let api = app(&ctl, "api", 0, 0.0, 0.2);
     ctl.write_manifest(
         "api.yaml",
@@ -175,18 +180,7 @@ fn a_dependent_starts_after_the_ready_event_and_stops_first() {
 #[test]
 fn without_a_relation_both_start_at_once() {
     let ctl = Controller::new();
-    let port = free_port();
-    let db = app(&ctl, "db", port, 2.0, 0.0);
-    ctl.write_manifest(
-        "db.yaml",
-        &manifest(
-            "db",
-            &[
-                &format!("command: {db}"),
-                &format!("readiness: {{tcp: {{port: {port}}}, periodSeconds: 1}}"),
-            ],
-        ),
-    );
+    write_db(&ctl);
     let api = app(&ctl, "api", 0, 0.0, 0.0);
     ctl.write_manifest("api.yaml", &manifest("api", &[&format!("command: {api}")]));
     ctl.start();
