@@ -130,10 +130,11 @@ function timeChart({ points, now, span, interval, format, limit, label }) {
       s('text', { x: L - 6, y: y(max * f) + 4, 'text-anchor': 'end', class: 'axis' }, format(max * f)),
     );
   }
-  for (const m of [60, 45, 30, 15, 0]) {
-    const anchor = m === 60 ? 'start' : m === 0 ? 'end' : 'middle';
-    svg.append(s('text', { x: x(now - m * 60 * (span / 3600)), y: H - 6, 'text-anchor': anchor, class: 'axis' },
-      m ? `−${Math.round(m * span / 3600)}m` : 'now'));
+  for (let k = 5; k >= 0; k--) {
+    const ago = (span / 5) * k;
+    const anchor = k === 5 ? 'start' : k === 0 ? 'end' : 'middle';
+    svg.append(s('text', { x: x(now - ago), y: H - 6, 'text-anchor': anchor, class: 'axis' },
+      k ? `−${Math.round(ago / 60)}m` : 'now'));
   }
   // A gap longer than three intervals (the controller was down) breaks the line.
   const gap = Math.max(3 * (interval || 10), 1);
@@ -294,6 +295,8 @@ async function act(app, action, title, text, body) {
     const res = await api(`/api/apps/${encodeURIComponent(app)}/${action}`, { method: 'POST', body: body || {} });
     const msg = (res && res.message) || `${action}: done`;
     if (out) put(out, msg).className = 'result ok';
+    const n = $('#scale-n');
+    if (n) delete n.dataset.touched; // follow spec.instances again
     toast(msg, true);
   } catch (err) {
     if (out) put(out, err.message).className = 'result bad';
@@ -474,8 +477,13 @@ function appView(name) {
 
   function renderRollout(d) {
     const r = d.rollout;
+    // A rolling update: `Rolling N/M`, or instances on more than one revision.
+    const current = ((d.history || []).find((x) => x.current) || {}).revision;
+    const insts = d.instances || [];
+    const revisions = new Set(insts.map((i) => i.revision));
     const rolling = /^Rolling (\d+)\/(\d+)/.exec(d.status);
-    rollout.hidden = !r && !rolling;
+    const mixed = revisions.size > 1 || (/^Progressing/.test(d.status) && current);
+    rollout.hidden = !r && !rolling && !mixed;
     if (rollout.hidden) return;
     let steps, at, caption;
     if (r) {
@@ -484,13 +492,14 @@ function appView(name) {
       caption = [`${r.strategy}: step ${r.step} of ${r.steps}`, `${r.weight}% of ${r.shareOf || 'instances'} to ${r.canary.revision}`,
         r.paused ? 'paused: corral rollout promote goes on' : null, r.aborted ? `aborted: ${r.aborted}` : null].filter(Boolean).join(' · ');
     } else {
-      steps = Number(rolling[2]);
-      at = Number(rolling[1]);
-      caption = `Rolling update: ${at} of ${steps} instances on the new revision`;
+      steps = rolling ? Number(rolling[2]) : d.desired;
+      at = rolling ? Number(rolling[1]) : insts.filter((i) => i.revision === current && i.ready).length;
+      caption = `Rolling update: ${at} of ${steps} instances ready on ${current ? `revision ${current}` : 'the new revision'}`;
     }
     const list = h('ol.steps');
     for (let i = 1; i <= steps; i++) {
-      list.append(h(`li.${i < at || (!r && i <= at) ? 'done' : i === at ? 'now' : 'todo'}`, {}, r ? `${i}` : `#${i - 1}`));
+      const cls = r ? (i < at ? 'done' : i === at ? 'now' : 'todo') : (i <= at ? 'done' : i === at + 1 ? 'now' : 'todo');
+      list.append(h(`li.${cls}`, { title: r ? `step ${i}` : `instance ${i} of ${steps}` }, `${i}`));
     }
     const split = r ? h('div.split', {}, weightBar(r)) : null;
     put(rollout, h('h2', {}, 'Rollout in progress'), h('p', { 'data-field': 'rollout' }, caption), list, split);
@@ -507,17 +516,21 @@ function appView(name) {
   function renderCharts(d) {
     const c = d.charts || { interval: 10, cpu: [], memory: [] };
     const now = Date.now() / 1000;
+    // The last hour; while the controller has kept less, the last 5, 15 or 30 minutes.
+    const first = Math.min(now, ...[c.cpu, c.memory].filter((p) => p.length).map((p) => p[0][0]));
+    const span = [300, 900, 1800, 3600].find((sp) => sp >= now - first) || 3600;
+    const lastWhat = span === 3600 ? 'last hour' : `last ${span / 60} min`;
     const last = (pts) => (pts.length ? pts[pts.length - 1][1] : null);
     const mem = last(c.memory);
     const memTitle = d.memoryLimitBytes
-      ? `Memory · ${fmt.bytes(mem)} of ${fmt.bytes(d.memoryLimitBytes)} limit (${fmt.pct((mem || 0) * 100 / d.memoryLimitBytes)})`
-      : `Memory · ${fmt.bytes(mem)} (no limit)`;
+      ? `Memory · ${fmt.bytes(mem)} of ${fmt.bytes(d.memoryLimitBytes)} limit (${fmt.pct((mem || 0) * 100 / d.memoryLimitBytes)}) · ${lastWhat}`
+      : `Memory · ${fmt.bytes(mem)} (no limit) · ${lastWhat}`;
     put(charts,
-      h('figure.panel', {}, h('figcaption', {}, `CPU · ${fmt.pct(last(c.cpu))} · last hour`),
-        timeChart({ points: c.cpu, now, span: 3600, interval: c.interval, format: fmt.pct, label: `${name} CPU, last hour` })),
+      h('figure.panel', {}, h('figcaption', {}, `CPU · ${fmt.pct(last(c.cpu))} · ${lastWhat}`),
+        timeChart({ points: c.cpu, now, span, interval: c.interval, format: fmt.pct, label: `${name} CPU, ${lastWhat}` })),
       h('figure.panel', {}, h('figcaption', {}, memTitle),
         d.memoryLimitBytes ? gauge(mem || 0, d.memoryLimitBytes) : null,
-        timeChart({ points: c.memory, now, span: 3600, interval: c.interval, format: fmt.bytes, limit: d.memoryLimitBytes, label: `${name} memory, last hour` })));
+        timeChart({ points: c.memory, now, span, interval: c.interval, format: fmt.bytes, limit: d.memoryLimitBytes, label: `${name} memory, ${lastWhat}` })));
   }
 
   function renderInstances(d) {
