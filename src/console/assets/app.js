@@ -8,10 +8,13 @@ const $ = (sel) => document.querySelector(sel);
 
 // ---- DOM helpers ---------------------------------------------------------------------------
 
-/** An HTML element: h('td.num', {title: 'x'}, child, 'text', …); `on*` attributes are listeners. */
+/** An HTML element: h('td#id.num', {title: 'x'}, child, 'text', …); `on*` attributes are listeners. */
 function h(tag, attrs, ...kids) {
-  const [name, ...classes] = tag.split('.');
-  return fill(document.createElement(name), classes, attrs, kids);
+  const [head, ...classes] = tag.split('.');
+  const [name, id] = head.split('#');
+  const el = fill(document.createElement(name), classes, attrs, kids);
+  if (id) el.id = id;
+  return el;
 }
 
 /** An SVG element, like h(). */
@@ -377,7 +380,7 @@ function controllerCard(c) {
 
 function hostCard(host) {
   if (!host) return null;
-  const load = (host.load || []).map((l) => l.toFixed(2)).join(' · ');
+  const load = (host.load || []).map((l) => Number(l).toFixed(2)).join(' · ');
   return h('article.card', { 'data-card': 'host' },
     h('h2', {}, 'Host'),
     h('div.kv', {}, h('span', {}, 'CPU'), h('span', {}, fmt.pct(host.cpuPercent))),
@@ -418,8 +421,8 @@ function appView(name) {
       else if (err.status !== 401) toast(err.message, false);
     }).finally(() => { inflight = false; });
   }
-  /** At most one refresh a second, however many updates arrive. */
-  function soon(ms = 1000) {
+  /** One refresh within `ms`, however many updates arrive meanwhile. */
+  function soon(ms = 2000) {
     if (!timer) timer = setTimeout(() => { timer = 0; refresh(); }, ms);
   }
 
@@ -614,9 +617,10 @@ function logPanel(name) {
     put(pause, paused ? `Resume${held.length ? ` (${held.length} new)` : ''}` : 'Pause');
   }
   function lineEl(l) {
-    const t = typeof l.time === 'number' ? fmt.clock(l.time > 1e12 ? l.time : l.time * 1000) : String(l.time || '').replace(/^.*T|(\.\d+)?(Z|[+-]\d\d:?\d\d)$/g, '');
+    const when = typeof l.time === 'number' ? new Date(l.time > 1e12 ? l.time : l.time * 1000) : new Date(l.time);
+    const t = Number.isNaN(when.getTime()) ? String(l.time || '') : fmt.clock(when.getTime());
     const div = h(`div.line.${l.stream === 'err' ? 'err' : 'out'}`, {},
-      h('time', {}, t), h('span.inst', {}, `#${l.instance}`), h('span.text', {}, l.line));
+      h('time', {}, t), h('span.inst', {}, l.instance == null ? '' : `#${l.instance}`), h('span.text', {}, l.line));
     div.dataset.text = l.line;
     div.hidden = !matches(div);
     return div;
