@@ -363,9 +363,8 @@ function controllerCard(c) {
   const git = c.git;
   let gitLine = null;
   if (git) {
-    const commit = typeof git.commit === 'object' && git.commit ? `${git.commit.short} ${git.commit.subject || ''}` : String(git.commit || '').slice(0, 12);
     gitLine = h('div.kv', { 'data-field': 'git' }, h('span', {}, 'git'),
-      h('span', {}, h('code', {}, commit || '–'), ' ',
+      h('span', { title: git.subject || '' }, h('code', {}, git.commit || '–'), ' ', git.subject ? h('span.subject', {}, git.subject) : null, ' ',
         git.error ? h('span.badge.bad', { title: git.error }, 'error')
           : h(`span.badge.${git.inSync ? 'ok' : 'busy'}`, {}, git.inSync ? 'in sync' : 'out of sync')));
   }
@@ -479,32 +478,34 @@ function appView(name) {
   }
 
   function renderRollout(d) {
-    const r = d.rollout;
-    // A rolling update: `Rolling N/M`, or instances on more than one revision.
+    // A canary or blue-green (`corral rollout status`'s steps), or a rolling update's counts.
+    const r = d.rollout && d.rollout.done !== true ? d.rollout : null;
+    const staged = r && r.steps > 0 && r.canary;
     const current = ((d.history || []).find((x) => x.current) || {}).revision;
     const insts = d.instances || [];
-    const revisions = new Set(insts.map((i) => i.revision));
     const rolling = /^Rolling (\d+)\/(\d+)/.exec(d.status);
-    const mixed = revisions.size > 1 || (/^Progressing/.test(d.status) && current);
+    const mixed = new Set(insts.map((i) => i.revision)).size > 1;
     rollout.hidden = !r && !rolling && !mixed;
     if (rollout.hidden) return;
     let steps, at, caption;
-    if (r) {
-      steps = Math.max(1, r.steps);
+    if (staged) {
+      steps = r.steps;
       at = r.step;
       caption = [`${r.strategy}: step ${r.step} of ${r.steps}`, `${r.weight}% of ${r.shareOf || 'instances'} to ${r.canary.revision}`,
         r.paused ? 'paused: corral rollout promote goes on' : null, r.aborted ? `aborted: ${r.aborted}` : null].filter(Boolean).join(' · ');
     } else {
-      steps = rolling ? Number(rolling[2]) : d.desired;
-      at = rolling ? Number(rolling[1]) : insts.filter((i) => i.revision === current && i.ready).length;
-      caption = `Rolling update: ${at} of ${steps} instances ready on ${current ? `revision ${current}` : 'the new revision'}`;
+      steps = r && r.desired != null ? r.desired : rolling ? Number(rolling[2]) : d.desired;
+      at = r && r.updated != null ? r.updated : rolling ? Number(rolling[1])
+        : insts.filter((i) => i.revision === current && i.ready).length;
+      caption = `Rolling update: ${at} of ${steps} instances on ${current ? `revision ${current}` : 'the new revision'}`;
     }
+    if (r && r.message) caption += ` · ${r.message}`;
     const list = h('ol.steps');
-    for (let i = 1; i <= steps; i++) {
-      const cls = r ? (i < at ? 'done' : i === at ? 'now' : 'todo') : (i <= at ? 'done' : i === at + 1 ? 'now' : 'todo');
-      list.append(h(`li.${cls}`, { title: r ? `step ${i}` : `instance ${i} of ${steps}` }, `${i}`));
+    for (let i = 1; i <= Math.max(1, steps); i++) {
+      const cls = staged ? (i < at ? 'done' : i === at ? 'now' : 'todo') : (i <= at ? 'done' : i === at + 1 ? 'now' : 'todo');
+      list.append(h(`li.${cls}`, { title: staged ? `step ${i}` : `instance ${i} of ${steps}` }, `${i}`));
     }
-    const split = r ? h('div.split', {}, weightBar(r)) : null;
+    const split = staged ? h('div.split', {}, weightBar(r)) : null;
     put(rollout, h('h2', {}, 'Rollout in progress'), h('p', { 'data-field': 'rollout' }, caption), list, split);
   }
 
@@ -561,11 +562,11 @@ function appView(name) {
   }
 
   function renderHistory(list) {
-    const items = list.slice().reverse().map((r) => h('li', {},
-      h('details', {}, h('summary', {},
-        h('b', {}, `#${r.number}`), ' ', h('code', {}, r.revision), ' ', h('span.muted', {}, fmt.when(r.createdMs)),
-        r.current ? h('span.badge.ok', {}, 'current') : null),
-      h('pre', {}, r.manifest))));
+    const items = list.slice().reverse().map((r) => {
+      const line = [h('b', {}, `#${r.number}`), ' ', h('code', {}, r.revision), ' ', h('span.muted', {}, fmt.when(r.createdMs)),
+        r.current ? h('span.badge.ok', {}, 'current') : null];
+      return h('li', {}, r.manifest ? h('details', {}, h('summary', {}, line), h('pre', {}, r.manifest)) : line);
+    });
     put(history, h('h2', {}, 'Revision history'), items.length ? h('ul.history', {}, items) : h('p.empty', {}, 'No revisions recorded.'));
   }
 
