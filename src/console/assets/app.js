@@ -204,6 +204,7 @@ const state = {
   overview: null,      // the last `overview` from the stream
   stream: null,        // EventSource of /api/stream
   view: null,          // the view on screen: {name, update(), leave()}
+  events: [],          // the last events the stream brought (any app)
 };
 
 class ApiError extends Error {
@@ -243,6 +244,8 @@ function connect() {
   });
   es.addEventListener('event', (e) => {
     const ev = JSON.parse(e.data);
+    state.events.push(ev);
+    if (state.events.length > 50) state.events.shift();
     state.view && state.view.event && state.view.event(ev);
   });
   es.addEventListener('error', () => {
@@ -317,7 +320,8 @@ function overviewView() {
     h('thead', {}, h('tr', {}, ['Kind', 'Name', 'Ready', 'Status', 'Restarts', 'CPU', 'Memory'].map((c) => h('th', { scope: 'col' }, c)))),
     tbody);
   const empty = h('p.empty', { hidden: true }, 'No apps yet: put a manifest in the controller\'s directory.');
-  put($('#main'), cards, h('section.panel', {}, h('h2', {}, 'Apps'), h('div.scroll', {}, table), empty));
+  const feed = h('section.panel.feed', { hidden: true });
+  put($('#main'), cards, h('section.panel', {}, h('h2', {}, 'Apps'), h('div.scroll', {}, table), empty), feed);
   put($('#where'));
   const rows = new Map();
 
@@ -347,12 +351,18 @@ function overviewView() {
     empty.hidden = o.apps.length > 0;
   }
 
+  function events() {
+    feed.hidden = state.events.length === 0;
+    put(feed, h('h2', {}, 'Latest events'), eventList(state.events.slice(-8), true));
+  }
+
   return {
     name: 'overview',
     overview: update,
-    event() {},
+    event: events,
     leave() {},
     start() {
+      events();
       if (state.overview) update(state.overview);
       else api('/api/overview').then((o) => { state.overview = state.overview || o; update(state.overview); }, showError);
     },
@@ -388,6 +398,14 @@ function hostCard(host) {
     h('div.kv', {}, h('span', {}, 'load 1 · 5 · 15'), h('span', {}, load || '–')),
     h('div.kv', {}, h('span', {}, 'disk'), h('span', {}, `${fmt.bytes(host.diskUsedBytes)} of ${fmt.bytes(host.diskTotalBytes)}`)),
     gauge(host.diskUsedBytes, host.diskTotalBytes));
+}
+
+/** Events, newest first; `withApp` names each one's app (a link to it). */
+function eventList(list, withApp) {
+  return h('ul.events', {}, list.slice().reverse().map((e) => h(`li.${e.kind === 'Warning' ? 'warn' : 'normal'}`, {},
+    h('time', { datetime: new Date(e.atMs).toISOString(), title: new Date(e.atMs).toLocaleString() }, fmt.clock(e.atMs)),
+    withApp && e.app ? [h('a', { href: `#/app/${encodeURIComponent(e.app)}` }, e.app), ' '] : null,
+    h('b', {}, e.reason), e.index != null ? h('span.muted', {}, ` #${e.index}`) : null, ' ', e.message)));
 }
 
 function showError(err) {
@@ -555,10 +573,7 @@ function appView(name) {
   }
 
   function renderEvents(list) {
-    const items = list.slice(-30).reverse().map((e) => h(`li.${e.kind === 'Warning' ? 'warn' : 'normal'}`, {},
-      h('time', { datetime: new Date(e.atMs).toISOString(), title: new Date(e.atMs).toLocaleString() }, fmt.clock(e.atMs)),
-      h('b', {}, e.reason), e.index != null ? h('span.muted', {}, ` #${e.index}`) : null, ' ', e.message));
-    put(events, h('h2', {}, 'Recent events'), items.length ? h('ul.events', {}, items) : h('p.empty', {}, 'No events yet.'));
+    put(events, h('h2', {}, 'Recent events'), list.length ? eventList(list.slice(-30), false) : h('p.empty', {}, 'No events yet.'));
   }
 
   function renderHistory(list) {
