@@ -21,6 +21,7 @@ mod cli_apply;
 mod cli_get;
 mod completion;
 mod confine_identity;
+mod console_browser;
 mod console_http;
 mod controller_crash;
 mod controller_env_logs;

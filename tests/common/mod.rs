@@ -20,6 +20,7 @@ use corral::api::{AppList, AppStatus};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+pub mod browser;
 pub mod load;
 pub mod orphans;
 pub mod procs;
