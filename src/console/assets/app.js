@@ -511,22 +511,25 @@ function appView(name) {
     const mixed = new Set(insts.map((i) => i.revision)).size > 1;
     rollout.hidden = !r && !rolling && !mixed;
     if (rollout.hidden) return;
-    let steps, at, caption;
+    let steps, at, caption, started = 0;
     if (staged) {
       steps = r.steps;
       at = r.step;
       caption = [`${r.strategy}: step ${r.step} of ${r.steps}`, `${r.weight}% of ${r.shareOf || 'instances'} to ${r.canary.revision}`,
         r.paused ? 'paused: corral rollout promote goes on' : null, r.aborted ? `aborted: ${r.aborted}` : null].filter(Boolean).join(' · ');
     } else {
+      // One box per desired instance: ready on the new revision, started on it, still old.
       steps = r && r.desired != null ? r.desired : rolling ? Number(rolling[2]) : d.desired;
-      at = r && r.updated != null ? r.updated : rolling ? Number(rolling[1])
-        : insts.filter((i) => i.revision === current && i.ready).length;
-      caption = `Rolling update: ${at} of ${steps} instances on ${current ? `revision ${current}` : 'the new revision'}`;
+      const fresh = insts.filter((i) => current && i.revision === current);
+      at = current ? fresh.filter((i) => i.ready).length : rolling ? Number(rolling[1]) : (r && r.updated) || 0;
+      started = current ? fresh.length : at;
+      caption = `Rolling update${current ? ` to revision ${current}` : ''}: ${at} of ${steps} ready`
+        + (started > at ? `, ${started - at} starting` : '');
     }
     if (r && r.message) caption += ` · ${r.message}`;
     const list = h('ol.steps');
     for (let i = 1; i <= Math.max(1, steps); i++) {
-      const cls = staged ? (i < at ? 'done' : i === at ? 'now' : 'todo') : (i <= at ? 'done' : i === at + 1 ? 'now' : 'todo');
+      const cls = staged ? (i < at ? 'done' : i === at ? 'now' : 'todo') : (i <= at ? 'done' : i <= Math.max(started, at + 1) ? 'now' : 'todo');
       list.append(h(`li.${cls}`, { title: staged ? `step ${i}` : `instance ${i} of ${steps}` }, `${i}`));
     }
     const split = staged ? h('div.split', {}, weightBar(r)) : null;
