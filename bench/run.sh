@@ -21,7 +21,7 @@
 # Knobs (environment): BENCH_ROUND (s per throughput round, default 4), BENCH_ROUNDS (default 3),
 # BENCH_OUT (report path), BENCH_SETUPS (only these, e.g. "bare:1 pm2_cluster:2"; for trying out),
 # BENCH_PARTS (the sections after throughput and reloads, default "memory watch logs footprint
-# top metrics upgrade canary deps": each is bench/PART.sh, run with the same PM2 install), BENCH_QUICK=1 (`make test`'s smoke run: a few
+# top metrics upgrade canary deps console": each is bench/PART.sh, run with the same PM2 install), BENCH_QUICK=1 (`make test`'s smoke run: a few
 # setups, 1 s rounds, short parts; it checks that every part still runs and reports, the figures
 # mean nothing).
 
@@ -34,7 +34,7 @@ WARMUP=2                        # seconds of unmeasured load per setup and shape
 RELOAD_DURATION=12              # seconds of load per reload run
 RELOADS=3                       # reloads per reload run
 # shellcheck disable=SC2206 # split on purpose
-PARTS=(${BENCH_PARTS:-memory watch logs footprint top metrics upgrade canary deps})
+PARTS=(${BENCH_PARTS:-memory watch logs footprint top metrics upgrade canary deps console})
 if [[ -n ${BENCH_QUICK:-} ]]; then
     export BENCH_PROFILE=debug
     ROUND=1 ROUNDS=1 WARMUP=0 RELOAD_DURATION=4 RELOADS=1
