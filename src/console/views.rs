@@ -89,9 +89,24 @@ struct AppRow {
 
 /// Builds the overview: two requests to the loop, the host's figures on the blocking pool.
 pub(super) async fn build_overview(shared: &Arc<Shared>) -> Result<Overview, Failure> {
+    let (list, info) = ask_state(shared).await?;
+    assemble(shared, &list, &info).await
+}
+
+/// What the overview needs from the loop: every app, and the controller's facts.
+pub(super) async fn ask_state(shared: &Shared) -> Result<(AppList, ControllerInfo), Failure> {
     let requests = &shared.ctx.requests;
     let list: AppList = ask(requests, |reply| ApiRequest::List { reply }).await?;
     let info: ControllerInfo = ask(requests, |reply| ApiRequest::Info { reply }).await?;
+    Ok((list, info))
+}
+
+/// The overview of `list` and `info`, with the host's figures read now.
+pub(super) async fn assemble(
+    shared: &Arc<Shared>,
+    list: &AppList,
+    info: &ControllerInfo,
+) -> Result<Overview, Failure> {
     let sampler = Arc::clone(shared);
     let (host, own) = tokio::task::spawn_blocking(move || {
         let home = sampler.ctx.home.root().to_path_buf();
@@ -147,12 +162,12 @@ pub(super) async fn build_overview(shared: &Arc<Shared>) -> Result<Overview, Fai
     }));
     Ok(Overview {
         controller: ControllerView {
-            version: info.version,
+            version: info.version.clone(),
             pid: info.pid,
             uptime_seconds: shared.started.elapsed().as_secs(),
             cpu_percent: own.cpu_percent,
             memory_bytes: own.memory_bytes,
-            manifests: info.manifests,
+            manifests: info.manifests.clone(),
             git,
         },
         host,
