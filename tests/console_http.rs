@@ -430,6 +430,24 @@ fn scale_starts_an_instance_and_the_streams_tell() {
     assert_eq!(line["stream"], "out");
     assert!(line["instance"].is_u64(), "{line}");
 
+    // A Job reads as one: its runs are its instances.
+    let job = format!(
+        "apiVersion: corral/v1\nkind: Job\nmetadata:\n  name: once\nspec:\n  template:\n    command: {}\n",
+        c.sh("exit 0")
+    );
+    c.write_manifest("once.yaml", &job);
+    let done = common::wait_for(SOON, "the Job completes", || {
+        let view = b.get("/api/apps/once").json();
+        (view["status"] == "Complete").then_some(view)
+    });
+    assert_eq!(done["kind"], "Job");
+    assert_eq!(
+        done["instances"].as_array().map(Vec::len),
+        Some(1),
+        "{done}"
+    );
+    assert_eq!(b.get("/api/apps/nope").status, 404);
+
     // Stop goes through the manifest too.
     let stopped = b.post("/api/apps/web/stop", Some(&csrf), "{}");
     assert_eq!(stopped.status, 200, "{stopped:?}");

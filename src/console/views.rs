@@ -139,26 +139,17 @@ pub(super) async fn assemble(
         cpu_history: Vec::new(),
         memory_history: Vec::new(),
     }));
-    apps.extend(list.cronjobs.iter().map(|c| {
-        AppRow {
-            kind: "CronJob",
-            name: c.name.clone(),
-            ready: c.active.len() as u32,
-            desired: 0,
-            status: if c.suspend {
-                "Suspended"
-            } else if c.active.is_empty() {
-                "Scheduled"
-            } else {
-                "Active"
-            }
-            .into(),
-            restarts: 0,
-            cpu_percent: None,
-            memory_bytes: None,
-            cpu_history: Vec::new(),
-            memory_history: Vec::new(),
-        }
+    apps.extend(list.cronjobs.iter().map(|c| AppRow {
+        kind: "CronJob",
+        name: c.name.clone(),
+        ready: c.active.len() as u32,
+        desired: 0,
+        status: super::jobs::cronjob_status(c).into(),
+        restarts: 0,
+        cpu_percent: None,
+        memory_bytes: None,
+        cpu_history: Vec::new(),
+        memory_history: Vec::new(),
     }));
     Ok(Overview {
         controller: ControllerView {
@@ -255,7 +246,7 @@ pub(super) async fn app(
     let asked = name.clone();
     let app = match ask(requests, |reply| ApiRequest::Get { name: asked, reply }).await {
         Ok(Some(app)) => app,
-        Ok(None) => return not_an_app(&name).into_response(),
+        Ok(None) => return super::jobs::job_view(&shared, &name).await,
         Err(f) => return f.into_response(),
     };
     let asked = name.clone();
@@ -329,13 +320,6 @@ fn rollout(app: &AppStatus) -> Option<serde_json::Value> {
         object.insert("done".into(), done.into());
     }
     Some(value)
-}
-
-fn not_an_app(name: &str) -> Failure {
-    Failure(
-        StatusCode::NOT_FOUND,
-        format!("app {name:?} not found: the overview lists the apps"),
-    )
 }
 
 /// Any other path: a JSON 404.
