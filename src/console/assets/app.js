@@ -106,25 +106,31 @@ function sparkline(values, kind) {
   return svg;
 }
 
-/** 1, 2 or 5 × 10^k at or above `v`: a round top for an axis. */
+/** 1, 1.5, 2, 3 or 5 × 10^k at or above `v`: a round top for an axis. */
 function niceMax(v) {
   if (!(v > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
+  for (const m of [1, 1.5, 2, 3, 5, 10]) if (m * p >= v) return m * p;
   return 10 * p;
+}
+
+/** niceMax in KiB, MiB or GiB: the axis reads 250 MiB, 500 MiB rather than 238 MiB, 477 MiB. */
+function niceBytes(v) {
+  const unit = 1024 ** Math.max(0, Math.min(4, Math.floor(Math.log(Math.max(v, 1)) / Math.log(1024))));
+  return niceMax(v / unit) * unit;
 }
 
 /**
  * A time chart of `points` ([[unixSeconds, value]…]) over the last `span` seconds up to `now`,
  * with a dashed `limit` line when given, and a readout that follows the pointer.
  */
-function timeChart({ points, now, span, interval, format, limit, label }) {
+function timeChart({ points, now, span, interval, format, limit, label, bytes }) {
   const W = 640, H = 170, L = 56, R = 10, T = 10, B = 22;
   const t0 = now - span;
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': label });
   let max = Math.max(0, ...points.map((p) => p[1]));
   if (limit) max = Math.max(max, limit);
-  max = niceMax(max * 1.05);
+  max = bytes ? niceBytes(max * 1.05) : niceMax(max * 1.05);
   const x = (t) => L + ((t - t0) / span) * (W - L - R);
   const y = (v) => T + (1 - v / max) * (H - T - B);
   for (const f of [0, 0.5, 1]) {
@@ -552,7 +558,7 @@ function appView(name) {
         timeChart({ points: c.cpu, now, span, interval: c.interval, format: fmt.pct, label: `${name} CPU, ${lastWhat}` })),
       h('figure.panel', {}, h('figcaption', {}, memTitle),
         d.memoryLimitBytes ? gauge(mem || 0, d.memoryLimitBytes) : null,
-        timeChart({ points: c.memory, now, span, interval: c.interval, format: fmt.bytes, limit: d.memoryLimitBytes, label: `${name} memory, ${lastWhat}` })));
+        timeChart({ points: c.memory, now, span, interval: c.interval, format: fmt.bytes, bytes: true, limit: d.memoryLimitBytes, label: `${name} memory, ${lastWhat}` })));
   }
 
   function renderInstances(d) {
