@@ -599,3 +599,29 @@ fn refused_at_start_and_without_a_console() {
     assert!(!run.status.success(), "{run:?}");
     assert!(run.stderr.contains("--console-addr"), "{}", run.stderr);
 }
+
+#[test]
+fn the_console_port_is_handed_over_by_corral_upgrade() {
+    let (c, base) = console(&[]);
+    let mut before = Browser::new(&base, c.scratch());
+    assert_eq!(before.login(&console_url(&c, &[])).status, 303);
+    let run = c.corral(&["upgrade"]);
+    assert!(run.status.success(), "{run:?}");
+    let new: u32 = run
+        .stdout
+        .split("(pid ")
+        .nth(2)
+        .and_then(|s| s.split(')').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no new pid in {}", run.stdout));
+    c.took_over(new);
+    // The successor serves the same port (no bind error): a new link logs in there, and the
+    // overview names the new controller. (The old one answers no more once it let go.)
+    common::wait_for(SOON, "a session on the new controller", || {
+        let mut after = Browser::new(&base, c.scratch());
+        if after.login(&console_url(&c, &[])).status != 303 {
+            return None;
+        }
+        let o = after.get("/api/overview");
+        (o.status == 200 && o.json()["controller"]["pid"] == new).then_some(())
+    });
+}
