@@ -236,6 +236,9 @@ fn login_session_host_origin_csrf_and_assets() {
     let reload = b.post("/api/apps/web/reload", Some(&csrf), "{}");
     assert_eq!(reload.status, 200, "{reload:?}");
     assert!(reload.json()["message"].as_str().is_some(), "{reload:?}");
+    let wrong = b.post("/api/overview", Some(&csrf), "{}");
+    assert_eq!(wrong.status, 405, "{wrong:?}");
+    assert!(wrong.json()["error"].as_str().is_some());
     let unknown = b.post("/api/apps/nope/restart", Some(&csrf), "{}");
     assert_eq!(unknown.status, 404, "{unknown:?}");
     assert!(unknown.json()["error"].as_str().is_some());

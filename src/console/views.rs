@@ -330,3 +330,12 @@ pub(super) async fn not_found(uri: axum::http::Uri) -> Response {
     )
     .into_response()
 }
+
+/// A known path asked with another method: a JSON 405.
+pub(super) async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let why = format!(
+        "{} does not take {method}: the API's reads are GET, its actions POST",
+        uri.path()
+    );
+    Failure(StatusCode::METHOD_NOT_ALLOWED, why).into_response()
+}
