@@ -628,3 +628,38 @@ fn the_console_port_is_handed_over_by_corral_upgrade() {
         (o.status == 200 && o.json()["controller"]["pid"] == new).then_some(())
     });
 }
+
+#[test]
+fn behind_a_tls_proxy_cookies_are_secure_and_origins_https() {
+    let port = free_port();
+    let addr = format!("0.0.0.0:{port}");
+    let c = Controller::with_args(&["--console-addr", &addr, "--console-behind-tls-proxy"]);
+    c.start();
+    // The proxy speaks TLS to browsers and plain HTTP to the console (here, loopback).
+    let url = console_url(&c, &[]);
+    assert!(
+        url.starts_with("https://") && url.contains(&format!(":{port}/login?token=")),
+        "{url}"
+    );
+    let token = url.rsplit('=').next().expect("token");
+    let local = format!("http://127.0.0.1:{port}");
+    let mut b = Browser::new(&local, c.scratch());
+    let login = b.login(&format!("{local}/login?token={token}"));
+    assert_eq!(login.status, 303, "{login:?}");
+    let cookie = login.header("set-cookie").expect("cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let plain = b.curl("/api/session", &["-H", &format!("Origin: {local}")]);
+    assert_eq!(
+        plain.status, 403,
+        "the browser's origin is https: {plain:?}"
+    );
+    let https = b.curl(
+        "/api/session",
+        &["-H", &format!("Origin: https://127.0.0.1:{port}")],
+    );
+    assert_eq!(https.status, 200, "{https:?}");
+    let public = b.curl("/api/session", &["-H", "Host: 127.0.0.1"]);
+    assert_eq!(public.status, 200, "the proxy's public port: {public:?}");
+    let foreign = b.curl("/api/session", &["-H", "Host: evil.example"]);
+    assert_eq!(foreign.status, 421, "{foreign:?}");
+}
