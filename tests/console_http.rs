@@ -236,6 +236,9 @@ fn login_session_host_origin_csrf_and_assets() {
     let reload = b.post("/api/apps/web/reload", Some(&csrf), "{}");
     assert_eq!(reload.status, 200, "{reload:?}");
     assert!(reload.json()["message"].as_str().is_some(), "{reload:?}");
+    let wrong = b.post("/api/overview", Some(&csrf), "{}");
+    assert_eq!(wrong.status, 405, "{wrong:?}");
+    assert!(wrong.json()["error"].as_str().is_some());
     let unknown = b.post("/api/apps/nope/restart", Some(&csrf), "{}");
     assert_eq!(unknown.status, 404, "{unknown:?}");
     assert!(unknown.json()["error"].as_str().is_some());
@@ -430,6 +433,24 @@ fn scale_starts_an_instance_and_the_streams_tell() {
     assert_eq!(line["stream"], "out");
     assert!(line["instance"].is_u64(), "{line}");
 
+    // A Job reads as one: its runs are its instances.
+    let job = format!(
+        "apiVersion: corral/v1\nkind: Job\nmetadata:\n  name: once\nspec:\n  template:\n    command: {}\n",
+        c.sh("exit 0")
+    );
+    c.write_manifest("once.yaml", &job);
+    let done = common::wait_for(SOON, "the Job completes", || {
+        let view = b.get("/api/apps/once").json();
+        (view["status"] == "Complete").then_some(view)
+    });
+    assert_eq!(done["kind"], "Job");
+    assert_eq!(
+        done["instances"].as_array().map(Vec::len),
+        Some(1),
+        "{done}"
+    );
+    assert_eq!(b.get("/api/apps/nope").status, 404);
+
     // Stop goes through the manifest too.
     let stopped = b.post("/api/apps/web/stop", Some(&csrf), "{}");
     assert_eq!(stopped.status, 200, "{stopped:?}");
@@ -580,4 +601,65 @@ fn refused_at_start_and_without_a_console() {
     let run = c.corral(&["console-url"]);
     assert!(!run.status.success(), "{run:?}");
     assert!(run.stderr.contains("--console-addr"), "{}", run.stderr);
+}
+
+#[test]
+fn the_console_port_is_handed_over_by_corral_upgrade() {
+    let (c, base) = console(&[]);
+    let mut before = Browser::new(&base, c.scratch());
+    assert_eq!(before.login(&console_url(&c, &[])).status, 303);
+    let run = c.corral(&["upgrade"]);
+    assert!(run.status.success(), "{run:?}");
+    let new: u32 = run
+        .stdout
+        .split("(pid ")
+        .nth(2)
+        .and_then(|s| s.split(')').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no new pid in {}", run.stdout));
+    c.took_over(new);
+    // The successor serves the same port (no bind error): a new link logs in there, and the
+    // overview names the new controller. (The old one answers no more once it let go.)
+    common::wait_for(SOON, "a session on the new controller", || {
+        let mut after = Browser::new(&base, c.scratch());
+        if after.login(&console_url(&c, &[])).status != 303 {
+            return None;
+        }
+        let o = after.get("/api/overview");
+        (o.status == 200 && o.json()["controller"]["pid"] == new).then_some(())
+    });
+}
+
+#[test]
+fn behind_a_tls_proxy_cookies_are_secure_and_origins_https() {
+    let port = free_port();
+    let addr = format!("0.0.0.0:{port}");
+    let c = Controller::with_args(&["--console-addr", &addr, "--console-behind-tls-proxy"]);
+    c.start();
+    // The proxy speaks TLS to browsers and plain HTTP to the console (here, loopback).
+    let url = console_url(&c, &[]);
+    assert!(
+        url.starts_with("https://") && url.contains(&format!(":{port}/login?token=")),
+        "{url}"
+    );
+    let token = url.rsplit('=').next().expect("token");
+    let local = format!("http://127.0.0.1:{port}");
+    let mut b = Browser::new(&local, c.scratch());
+    let login = b.login(&format!("{local}/login?token={token}"));
+    assert_eq!(login.status, 303, "{login:?}");
+    let cookie = login.header("set-cookie").expect("cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let plain = b.curl("/api/session", &["-H", &format!("Origin: {local}")]);
+    assert_eq!(
+        plain.status, 403,
+        "the browser's origin is https: {plain:?}"
+    );
+    let https = b.curl(
+        "/api/session",
+        &["-H", &format!("Origin: https://127.0.0.1:{port}")],
+    );
+    assert_eq!(https.status, 200, "{https:?}");
+    let public = b.curl("/api/session", &["-H", "Host: 127.0.0.1"]);
+    assert_eq!(public.status, 200, "the proxy's public port: {public:?}");
+    let foreign = b.curl("/api/session", &["-H", "Host: evil.example"]);
+    assert_eq!(foreign.status, 421, "{foreign:?}");
 }

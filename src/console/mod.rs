@@ -13,6 +13,7 @@ mod flags;
 mod guard;
 mod history;
 mod host;
+mod jobs;
 mod login;
 mod logs;
 mod pages;

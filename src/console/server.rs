@@ -253,6 +253,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/apps/{name}/{verb}", post(actions::verb))
         .route("/api/stream", get(stream::stream))
         .fallback(views::not_found)
+        .method_not_allowed_fallback(views::wrong_method)
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             super::guard::check,

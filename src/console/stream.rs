@@ -5,7 +5,7 @@
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -15,15 +15,21 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
 use super::server::Shared;
-use super::views::build_overview;
+use super::views::{ask_state, assemble};
 use crate::api::routes::ask;
-use crate::api::{ApiRequest, Event};
+use crate::api::{ApiRequest, AppList, ControllerInfo, Event};
 
 /// The overview is built at least this often while somebody watches (and at most this often
 /// plus once after each burst of events).
 const MIN_TICK: Duration = Duration::from_secs(1);
 /// Events this close together cause one rebuild.
 const SETTLE: Duration = Duration::from_millis(150);
+/// The apps are asked for again after an event, else this often: between two, only the host's
+/// and the controller's figures are read anew (what `corral get` shows changes with events,
+/// and the figures of apps without a memory limit are sampled every 5 intervals anyway).
+const APPS_EVERY: Duration = Duration::from_secs(5);
+/// Two overviews at least this far apart, however fast events come.
+const MIN_GAP: Duration = Duration::from_millis(500);
 
 /// The overview stream: its latest JSON (empty when none is fresh) and its producer.
 pub(super) struct Hub {
@@ -73,16 +79,38 @@ async fn produce(shared: Arc<Shared>) {
         .await
         .ok()
         .map(|sub| sub.live);
+    let mut state: Option<(Instant, AppList, ControllerInfo)> = None;
+    let mut last_build = Instant::now() - MIN_GAP;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            Some(()) = next_event(&mut events) => tokio::time::sleep(SETTLE).await,
+            Some(()) = next_event(&mut events) => {
+                tokio::time::sleep(SETTLE).await;
+                state = None;
+            }
             () = shared.shutdown.cancelled() => return,
         }
         if shared.hub.abandoned() {
             return;
         }
-        match build_overview(&shared).await {
+        tokio::time::sleep(MIN_GAP.saturating_sub(last_build.elapsed())).await;
+        last_build = Instant::now();
+        if state
+            .as_ref()
+            .is_none_or(|(at, _, _)| at.elapsed() >= APPS_EVERY)
+        {
+            match ask_state(&shared).await {
+                Ok((list, info)) => state = Some((Instant::now(), list, info)),
+                Err(f) => {
+                    tracing::debug!("console: no overview: {}", f.1);
+                    continue;
+                }
+            }
+        }
+        let Some((_, list, info)) = &state else {
+            continue;
+        };
+        match assemble(&shared, list, info).await {
             Ok(overview) => match serde_json::to_string(&overview) {
                 Ok(json) => {
                     shared.hub.latest.send_replace(Arc::from(json));

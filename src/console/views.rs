@@ -89,9 +89,24 @@ struct AppRow {
 
 /// Builds the overview: two requests to the loop, the host's figures on the blocking pool.
 pub(super) async fn build_overview(shared: &Arc<Shared>) -> Result<Overview, Failure> {
+    let (list, info) = ask_state(shared).await?;
+    assemble(shared, &list, &info).await
+}
+
+/// What the overview needs from the loop: every app, and the controller's facts.
+pub(super) async fn ask_state(shared: &Shared) -> Result<(AppList, ControllerInfo), Failure> {
     let requests = &shared.ctx.requests;
     let list: AppList = ask(requests, |reply| ApiRequest::List { reply }).await?;
     let info: ControllerInfo = ask(requests, |reply| ApiRequest::Info { reply }).await?;
+    Ok((list, info))
+}
+
+/// The overview of `list` and `info`, with the host's figures read now.
+pub(super) async fn assemble(
+    shared: &Arc<Shared>,
+    list: &AppList,
+    info: &ControllerInfo,
+) -> Result<Overview, Failure> {
     let sampler = Arc::clone(shared);
     let (host, own) = tokio::task::spawn_blocking(move || {
         let home = sampler.ctx.home.root().to_path_buf();
@@ -124,35 +139,26 @@ pub(super) async fn build_overview(shared: &Arc<Shared>) -> Result<Overview, Fai
         cpu_history: Vec::new(),
         memory_history: Vec::new(),
     }));
-    apps.extend(list.cronjobs.iter().map(|c| {
-        AppRow {
-            kind: "CronJob",
-            name: c.name.clone(),
-            ready: c.active.len() as u32,
-            desired: 0,
-            status: if c.suspend {
-                "Suspended"
-            } else if c.active.is_empty() {
-                "Scheduled"
-            } else {
-                "Active"
-            }
-            .into(),
-            restarts: 0,
-            cpu_percent: None,
-            memory_bytes: None,
-            cpu_history: Vec::new(),
-            memory_history: Vec::new(),
-        }
+    apps.extend(list.cronjobs.iter().map(|c| AppRow {
+        kind: "CronJob",
+        name: c.name.clone(),
+        ready: c.active.len() as u32,
+        desired: 0,
+        status: super::jobs::cronjob_status(c).into(),
+        restarts: 0,
+        cpu_percent: None,
+        memory_bytes: None,
+        cpu_history: Vec::new(),
+        memory_history: Vec::new(),
     }));
     Ok(Overview {
         controller: ControllerView {
-            version: info.version,
+            version: info.version.clone(),
             pid: info.pid,
             uptime_seconds: shared.started.elapsed().as_secs(),
             cpu_percent: own.cpu_percent,
             memory_bytes: own.memory_bytes,
-            manifests: info.manifests,
+            manifests: info.manifests.clone(),
             git,
         },
         host,
@@ -240,7 +246,7 @@ pub(super) async fn app(
     let asked = name.clone();
     let app = match ask(requests, |reply| ApiRequest::Get { name: asked, reply }).await {
         Ok(Some(app)) => app,
-        Ok(None) => return not_an_app(&name).into_response(),
+        Ok(None) => return super::jobs::job_view(&shared, &name).await,
         Err(f) => return f.into_response(),
     };
     let asked = name.clone();
@@ -316,13 +322,6 @@ fn rollout(app: &AppStatus) -> Option<serde_json::Value> {
     Some(value)
 }
 
-fn not_an_app(name: &str) -> Failure {
-    Failure(
-        StatusCode::NOT_FOUND,
-        format!("app {name:?} not found: the overview lists the apps"),
-    )
-}
-
 /// Any other path: a JSON 404.
 pub(super) async fn not_found(uri: axum::http::Uri) -> Response {
     Failure(
@@ -330,4 +329,13 @@ pub(super) async fn not_found(uri: axum::http::Uri) -> Response {
         format!("{} is not a console route", uri.path()),
     )
     .into_response()
+}
+
+/// A known path asked with another method: a JSON 405.
+pub(super) async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let why = format!(
+        "{} does not take {method}: the API's reads are GET, its actions POST",
+        uri.path()
+    );
+    Failure(StatusCode::METHOD_NOT_ALLOWED, why).into_response()
 }
