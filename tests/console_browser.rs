@@ -2,9 +2,10 @@
 //! (WebDriver, fantoccini) against a real controller started with `--console-addr`. Logged in
 //! with `corral console-url`'s one-time URL, the page lists the test's apps, shows a crash live
 //! (no reload), scales an app from its buttons, streams an app's log lines, draws a rollout as
-//! steps, fits a phone's width and turns dark with the system; without the session, or from a
-//! foreign origin, it is refused. Writes `target/console-overview.png` and
-//! `target/console-app.png` (the README's pictures come from here: docs/console-*.png).
+//! steps, fits a phone's width, turns dark with the system and weighs under 200 KB; without
+//! the session, or from a foreign origin, it is refused, and a read-only session shows no
+//! actions. Writes `target/console-overview.png` and `target/console-app.png` (the README's
+//! pictures come from here: docs/console-*.png).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -136,6 +137,22 @@ async fn scenario() {
         )
         .await;
     assert_eq!(sticky, json!("sticky"), "app.css is not applied");
+    // The page's weight: the document and its assets, as sent (uncompressed), under 200 KB.
+    let weight = b
+        .js(
+            "return performance.getEntriesByType('navigation')[0].encodedBodySize
+                + performance.getEntriesByType('resource')
+                    .filter(r => r.name.includes('/assets/'))
+                    .reduce((n, r) => n + r.encodedBodySize, 0)",
+            vec![],
+        )
+        .await;
+    assert!(
+        weight
+            .as_f64()
+            .is_some_and(|w| w > 10_000.0 && w < 200_000.0),
+        "the page and its assets weigh {weight} bytes"
+    );
 
     // A crash shows up live: no reload (the marker set in this page survives).
     b.js("window.corralTestMarker = 42;", vec![]).await;
@@ -338,6 +355,32 @@ async fn scenario() {
         .await
         .expect("fetch from the page");
     assert_eq!(status, json!(401), "a login token works once");
+
+    // A read-only session sees the app without its actions.
+    let read_only = console_url_with(&ctl, &base, &["--read-only"]);
+    b.client
+        .goto(&read_only)
+        .await
+        .expect("open the read-only URL");
+    b.client
+        .goto(&format!("{base}/#/app/web"))
+        .await
+        .expect("open web");
+    eventually!(
+        "web's view without actions in a read-only session",
+        b.text(".actions")
+            .await
+            .is_some_and(|t| t.contains("Read-only"))
+            && b.text("#readonly").await.is_some()
+            && b.js(
+                "return document.querySelectorAll('[data-action]').length === 0
+                    && !document.querySelector('#readonly').hidden",
+                vec![]
+            )
+            .await
+                == json!(true),
+        page_state(b).await
+    );
 }
 
 /// For the README's pictures (docs/console-*.png), `CORRAL_CONSOLE_PICTURES_WAIT=SECONDS` lets
@@ -371,7 +414,14 @@ while True:
 
 /// `corral console-url`'s URL, checked against the console's address.
 fn console_url(ctl: &Controller, base: &str) -> String {
-    let run = ctl.corral(&["console-url"]);
+    console_url_with(ctl, base, &[])
+}
+
+/// `corral console-url ARGS`'s URL, checked against the console's address.
+fn console_url_with(ctl: &Controller, base: &str, args: &[&str]) -> String {
+    let mut argv = vec!["console-url"];
+    argv.extend_from_slice(args);
+    let run = ctl.corral(&argv);
     assert!(run.status.success(), "corral console-url failed: {run:?}");
     let url = run.stdout.trim().to_owned();
     assert!(

@@ -345,8 +345,7 @@ function overviewView() {
       tbody.append(row); // in the server's order
       put(row,
         h('td', { 'data-label': 'Kind' }, h('span.kind', {}, app.kind)),
-        h('td.name', { 'data-label': 'Name' }, app.kind === 'App'
-          ? h('a', { href: `#/app/${encodeURIComponent(app.name)}` }, app.name) : app.name),
+        h('td.name', { 'data-label': 'Name' }, h('a', { href: `#/app/${encodeURIComponent(app.name)}` }, app.name)),
         h('td.num', { 'data-label': 'Ready', 'data-field': 'ready' }, `${app.ready}/${app.desired}`),
         h('td', { 'data-label': 'Status' }, badge(app.status)),
         h(`td.num${app.restarts ? '.warn' : ''}`, { 'data-label': 'Restarts', 'data-field': 'restarts' }, app.restarts),
@@ -467,6 +466,10 @@ function appView(name) {
   function renderActions(d) {
     if (state.session && state.session.readOnly) {
       put(actions, h('p.muted', {}, 'Read-only session: actions are off.'));
+      return;
+    }
+    if (d.kind !== 'App') {
+      put(actions, h('p.muted', {}, `A ${d.kind} runs as its manifest says: the actions are an App's.`));
       return;
     }
     if (!actions.firstChild) {
