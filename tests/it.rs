@@ -19,6 +19,7 @@ mod canary;
 mod cgroup_limits;
 mod cli_apply;
 mod cli_get;
+mod command_string;
 mod completion;
 mod confine_identity;
 mod controller_crash;
