@@ -44,6 +44,8 @@ mod home_formats;
 mod import_pm2;
 mod input_limits;
 mod jobs;
+mod jobs_apply;
+mod jobs_depends;
 mod logs_capture;
 mod logs_cli;
 mod logs_dir;
