@@ -31,6 +31,7 @@ mod controller_socket;
 mod controller_upgrade;
 mod crash_random;
 mod cronjob;
+mod cronjob_export;
 mod deb;
 mod depends;
 mod depends_export;
