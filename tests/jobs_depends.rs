@@ -229,3 +229,35 @@ fn validate_and_apply_refuse_unknown_names_cycles_and_restart_on_a_job() {
         run.stderr
     );
 }
+
+#[test]
+fn a_job_waiting_for_a_job_starts_as_soon_as_that_one_completes() {
+    let ctl = Controller::new();
+    let first_job = job("schema", "[]", &ctl.sh("sleep 0.5"));
+    ctl.write_manifest("schema.yaml", &first_job.replace("  dependsOn: []\n", ""));
+    ctl.write_manifest(
+        "migrate.yaml",
+        &job("migrate", "[{app: schema, condition: Completed}]", "[true]"),
+    );
+    ctl.start();
+    crate::common::wait_for(WITHIN, "migrate Complete", || {
+        job_status(&ctl, "migrate").filter(|j| j.status == "Complete")
+    });
+    let all = events(&ctl);
+    let done = first(&all, "schema", "JobCompleted").expect("schema's JobCompleted event");
+    let started = first(&all, "migrate", "JobStarted").expect("migrate's JobStarted event");
+    let waited = first(&all, "migrate", "Waiting").expect("migrate's Waiting event");
+    assert!(
+        waited
+            .message
+            .starts_with("waiting for schema to be Completed"),
+        "{waited:?}"
+    );
+    assert!(started.seq > done.seq, "{started:?} after {done:?}");
+    // At once, not at the next 30 s resync.
+    assert!(
+        started.at_ms - done.at_ms < 1000,
+        "migrate started {} ms after schema completed",
+        started.at_ms - done.at_ms
+    );
+}
