@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod children;
 pub mod cli;
 pub mod confine;
+pub mod console;
 pub mod controller;
 pub mod export;
 #[doc(hidden)]

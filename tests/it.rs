@@ -22,6 +22,7 @@ mod cli_get;
 mod command_string;
 mod completion;
 mod confine_identity;
+mod console_http;
 mod controller_crash;
 mod controller_env_logs;
 mod controller_fdstore;

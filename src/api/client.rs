@@ -12,7 +12,8 @@ use tokio::net::UnixStream;
 
 use super::version::{self, VERSION, VERSION_HEADER};
 use super::{
-    AppList, AppStatus, ControllerInfo, ErrorReply, Event, Reply, RevisionInfo, UpgradeReply,
+    AppList, AppStatus, ConsoleLogin, ControllerInfo, ErrorReply, Event, Reply, RevisionInfo,
+    UpgradeReply,
 };
 use crate::home::Home;
 
@@ -217,6 +218,12 @@ impl Client {
     /// `GET /v1/events`: the events the controller keeps, oldest first (of `app` only, if given).
     pub async fn events(&self, app: Option<&str>) -> Result<Vec<Event>, ClientError> {
         self.call(Method::GET, &events_path(app, false)).await
+    }
+
+    /// `POST /v1/console/login`: a one-time login link to the web console.
+    pub async fn console_login(&self, read_only: bool) -> Result<ConsoleLogin, ClientError> {
+        let path = format!("/v1/console/login?readOnly={read_only}");
+        self.call(Method::POST, &path).await
     }
 
     /// `POST /v1/shutdown`: the controller stops every app, then exits.

@@ -10,6 +10,7 @@ pub mod events;
 pub(crate) mod routes;
 pub mod server;
 mod socket;
+pub mod status_text;
 pub mod types;
 pub mod version;
 

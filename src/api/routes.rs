@@ -47,7 +47,7 @@ async fn say_version(mut response: Response) -> Response {
 }
 
 /// The routes `/v1` has, for people who asked for another.
-const ROUTES: &str = "/v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/apps/NAME/rollout/promote|promote-full|pause|resume|abort|retry, /v1/resync, /v1/controller, /v1/upgrade, /v1/shutdown, /v1/events[?app=NAME&since=SEQ&watch=true], /metrics";
+const ROUTES: &str = "/v1/apps, /v1/apps/NAME, /v1/apps/NAME/restart|reload|history, /v1/apps/NAME/rollout/promote|promote-full|pause|resume|abort|retry, /v1/resync, /v1/controller, /v1/upgrade, /v1/shutdown, /v1/events[?app=NAME&since=SEQ&watch=true], /v1/console/login[?readOnly=true], /metrics";
 
 /// 404 for a route this controller does not know, saying so to programs (`reason`) and, when
 /// the client is another corral version, to people.
@@ -63,7 +63,7 @@ async fn unknown_route(headers: axum::http::HeaderMap) -> Response {
 }
 
 /// An error answer: status code and an [`ErrorReply`] body.
-pub(super) struct Failure(pub(super) StatusCode, pub(super) String);
+pub(crate) struct Failure(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
@@ -99,7 +99,7 @@ async fn shutdown(State(requests): Requests) -> Result<Json<Reply>, Failure> {
 }
 
 /// Sends one request to the controller loop and waits (bounded) for its answer.
-pub(super) async fn ask<T>(
+pub(crate) async fn ask<T>(
     requests: &mpsc::Sender<ApiRequest>,
     make: impl FnOnce(oneshot::Sender<T>) -> ApiRequest,
 ) -> Result<T, Failure> {
@@ -156,8 +156,9 @@ async fn get_app(State(tx): Requests, UrlPath(name): UrlPath<String>) -> Respons
     }
 }
 
-/// Restart or reload: 404 for an unknown app, 409 when the controller refuses.
-async fn command(
+/// Restart or reload: 404 for an unknown app, 409 when the controller refuses (also what the
+/// web console's actions run).
+pub(crate) async fn command(
     tx: &mpsc::Sender<ApiRequest>,
     name: String,
     make: fn(String, oneshot::Sender<Result<Reply, String>>) -> ApiRequest,

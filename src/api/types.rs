@@ -508,3 +508,15 @@ pub struct UpgradeReply {
     /// From the request to the new controller ready to take over, in milliseconds.
     pub took_ms: u64,
 }
+
+/// What `POST /v1/console/login` returns: a one-time login link to the web console.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsoleLogin {
+    /// `http(s)://HOST:PORT/login?token=T`.
+    pub url: String,
+    /// How long the link works, in seconds (once).
+    pub expires_seconds: u64,
+    /// Whether the session it opens is read-only.
+    pub read_only: bool,
+}

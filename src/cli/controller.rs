@@ -65,6 +65,9 @@ pub struct Args {
     /// Caps on instances.
     #[command(flatten)]
     pub caps: crate::store::caps::Caps,
+    /// The web console.
+    #[command(flatten)]
+    pub console: crate::console::Flags,
 }
 
 /// Parses `--upgrade-timeout` and `--drain-timeout`: a duration from 1s to 1h.
@@ -185,10 +188,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         crate::children::spawner::enable();
     }
+    // Checked before anything starts: a public address without TLS is refused here.
+    let console_plan = args.console.plan()?;
+    let console_tls = match console_plan.as_ref().and_then(|p| p.tls.as_ref()) {
+        Some((cert, key)) => Some(crate::console::Tls::load(cert, key)?),
+        None => None,
+    };
     let runtime = crate::threads::runtime()?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         let (api_tx, api_rx) = tokio::sync::mpsc::channel(64);
+        let console_requests = api_tx.clone();
         // Bound first: a port in use fails the start before the control socket exists.
         let passed_metrics = inherited.take(crate::controller::METRICS_SOCKET);
         let metrics_listener = match (args.metrics_addr, passed_metrics) {
@@ -205,9 +215,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (Some(addr), None) => Some(crate::metrics::serve::bind(addr).await?),
             (None, _) => None,
         };
+        let console = match console_plan {
+            Some(plan) => {
+                let passed = inherited.take(crate::console::CONSOLE_SOCKET);
+                Some(crate::console::Bound::bind(plan, console_tls, passed).await?)
+            }
+            None => None,
+        };
         let passed_control = inherited.take(crate::controller::CONTROL_SOCKET);
         let server =
             crate::api::server::Server::bind_or_take(&home, socket_group, passed_control).await?;
+        let server = server.with_routes(crate::console::socket_routes(
+            console.as_ref().map(crate::console::Bound::logins),
+        ));
         let mut own_sockets = vec![(
             crate::controller::CONTROL_SOCKET.to_owned(),
             server.dup_socket()?,
@@ -216,6 +236,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             use std::os::fd::AsFd;
             let fd = listener.as_fd().try_clone_to_owned()?;
             own_sockets.push((crate::controller::METRICS_SOCKET.to_owned(), fd));
+        }
+        if let Some(console) = &console {
+            let fd = console.dup_socket()?;
+            own_sockets.push((crate::console::CONSOLE_SOCKET.to_owned(), fd));
         }
         let succession = std::sync::Arc::new(crate::controller::Succession {
             exe,
@@ -249,6 +273,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 stop,
             ))
         });
+        let console_task = console.map(|bound| {
+            let context = crate::console::Context {
+                requests: console_requests,
+                published: published.clone(),
+                home: home.clone(),
+                sample_interval: args.sample_interval,
+                edits: std::sync::Arc::new(super::console::CliEdits),
+            };
+            let stop = shutdown.child_token();
+            // Once a successor serves (`corral upgrade`), it serves the console too.
+            let released = succession.released.clone();
+            tokio::spawn(async move {
+                let console = crate::console::Console::run(bound, context, stop.clone());
+                tokio::pin!(console);
+                tokio::select! {
+                    () = &mut console => return,
+                    () = released.cancelled() => stop.cancel(),
+                }
+                console.await;
+            })
+        });
         let (hangup_tx, hangup_rx) = tokio::sync::mpsc::channel(1);
         let (upgrade_tx, upgrade_rx) = tokio::sync::mpsc::channel(1);
         let signals = tokio::spawn(wait_for_signal(shutdown.clone(), hangup_tx, upgrade_tx));
@@ -272,6 +317,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         signals.abort();
         let _ = server_task.await;
         if let Some(task) = metrics_task {
+            let _ = task.await;
+        }
+        if let Some(task) = console_task {
             let _ = task.await;
         }
         result?;

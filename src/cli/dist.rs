@@ -49,6 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         home: HOME.into(),
         profile: None,
         socket_group: None,
+        console: Vec::new(),
         user: false,
         // Unknown where the package lands: the lines every systemd understands (a unit for
         // systemd >= 254 comes from `corral startup` on that host).

@@ -303,18 +303,7 @@ pub fn table(apps: &[AppStatus], wide: bool, now: u64) -> Table {
     t
 }
 
-/// STATUS: a canary in flight shows its weight (`Canary 10%`), and the word is marked when a
-/// manifest error keeps the app on its last good version.
-pub fn status_word(app: &AppStatus) -> String {
-    let word = match &app.rollout {
-        Some(r) if app.status == "Progressing" => format!("Canary {}%", r.weight),
-        _ => app.status.clone(),
-    };
-    match app.error {
-        Some(_) => format!("{word} (manifest error)"),
-        None => word,
-    }
-}
+pub use crate::api::status_text::status_word;
 
 /// Manifest problems under a heading, one `file:line:column: message` per line.
 fn problems(errors: &[ManifestProblem]) -> String {

@@ -6,6 +6,7 @@ mod apply_plan;
 mod atomic_write;
 mod client;
 mod completion;
+mod console;
 mod controller;
 mod cronjobs_view;
 mod delete;
@@ -93,6 +94,8 @@ pub enum Command {
     Import(import::Args),
     /// Turn App manifests into another system's objects (Kubernetes Deployments and Services).
     Export(export::Args),
+    /// Print a one-time login link to the controller's web console (`--console-addr`).
+    ConsoleUrl(console::Args),
     /// Print (or install) a systemd unit that runs the controller at boot, like `pm2 startup`.
     Startup(startup::Args),
     /// Live terminal view: apps, instances, CPU/memory sparklines, logs (PM2's monit).
@@ -150,6 +153,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args),
         Command::Export(args) => export::run(args),
         Command::Startup(args) => startup::run(args),
+        Command::ConsoleUrl(args) => console::run(args),
         Command::Top(args) => top::run(args),
         Command::Upgrade(args) => upgrade::run(args),
         Command::Shutdown(args) => shutdown::run(args),

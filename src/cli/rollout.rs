@@ -11,7 +11,7 @@ use super::edit::{edit_app, Edited};
 use super::get::cli_error;
 use super::table::{age, now_ms, Table};
 use super::{manifests_dir, ManifestsDir};
-use crate::api::{AppStatus, RolloutStatus};
+use crate::api::status_text::progress;
 
 /// Arguments of `corral rollout`.
 #[derive(Debug, clap::Args)]
@@ -116,113 +116,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Where a rollout stands, as one sentence in kubectl's words; `Some(true)` done, `Some(false)`
-/// failed, `None` going.
-pub fn progress(app: &AppStatus) -> (String, Option<bool>) {
-    let name = &app.name;
-    if app.status == "ProgressDeadlineExceeded" {
-        return (
-            format!(
-                "app \"{name}\" exceeded its progress deadline: corral describe {name} says why"
-            ),
-            Some(false),
-        );
-    }
-    // A revision held back for its preRollout hook: the one in force is not the news.
-    match app.status.as_str() {
-        "HookFailed" => {
-            let line = format!(
-                "app \"{name}\" rollout held: its preRollout hook failed (corral describe {name} shows its exit and last lines; corral rollout retry {name} runs it again)"
-            );
-            return (line, Some(false));
-        }
-        "HookRunning" => {
-            let line = format!("Waiting for app \"{name}\" preRollout hook to finish...");
-            return (line, None);
-        }
-        _ => {}
-    }
-    if let Some(r) = &app.rollout {
-        return canary_progress(name, r);
-    }
-    let waiting = format!("Waiting for app \"{name}\" rollout to finish");
-    let old = app
-        .instances
-        .iter()
-        .filter(|i| i.pid.is_some() && i.revision != app.revision)
-        .count();
-    if app.updated < app.desired {
-        let line = format!(
-            "{waiting}: {} out of {} new instances have been updated...",
-            app.updated, app.desired
-        );
-        return (line, None);
-    }
-    if old > 0 {
-        let line = format!("{waiting}: {old} old instances are pending termination...");
-        return (line, None);
-    }
-    let available = app.available.min(app.updated);
-    if available < app.updated || app.status == "Progressing" {
-        let line = format!(
-            "{waiting}: {available} of {} updated instances are available...",
-            app.updated
-        );
-        return (line, None);
-    }
-    (
-        format!(
-            "app \"{name}\" successfully rolled out (revision {})",
-            app.revision
-        ),
-        Some(true),
-    )
-}
-
-/// A canary's step, weight and both revisions; an abort fails, a pause waits for `promote`.
-fn canary_progress(name: &str, r: &RolloutStatus) -> (String, Option<bool>) {
-    let figures = format!(
-        "step {} of {}, weight {}%: canary {} {}/{} ready, stable {} {}/{} ready",
-        r.step,
-        r.steps,
-        r.weight,
-        r.canary.revision,
-        r.canary.ready,
-        r.canary.instances,
-        r.stable.revision,
-        r.stable.ready,
-        r.stable.instances
-    );
-    let mut figures = figures;
-    let kind = match r.strategy.as_str() {
-        "BlueGreen" => "blue-green rollout",
-        _ => "canary",
-    };
-    for (role, rev) in [("canary", &r.canary), ("stable", &r.stable)] {
-        if let Some(t) = &rev.traffic {
-            figures.push_str(&format!("; {role} {}", t.summary()));
-        }
-    }
-    if let Some(why) = &r.aborted {
-        let line = format!(
-            "app \"{name}\" {kind} was aborted ({why}): traffic is back on revision {}; \
-             corral rollout retry {name} tries again",
-            r.stable.revision
-        );
-        return (line, Some(false));
-    }
-    if r.paused {
-        let line = format!(
-            "app \"{name}\" {kind} is paused at {figures}: corral rollout promote {name} goes on"
-        );
-        return (line, None);
-    }
-    (
-        format!("Waiting for app \"{name}\" {kind} to finish: {figures}..."),
-        None,
-    )
-}
-
 fn status(name: &str, watch: bool) -> anyhow::Result<ExitCode> {
     let mut last = String::new();
     loop {
@@ -267,6 +160,21 @@ fn history(name: &str, revision: Option<u64>) -> anyhow::Result<ExitCode> {
 
 fn undo(name: &str, to: Option<u64>, dir: &ManifestsDir) -> anyhow::Result<ExitCode> {
     let entries = block_on(client().history(name))?.map_err(cli_error)?;
+    let dir = manifests_dir::resolve(dir)?;
+    println!("{}", undo_in(&dir, name, &entries, to)?);
+    resync_if_running();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes revision `to` of `name` (default: the one before the current, from `entries`, the
+/// app's history) back into its manifest in `dir`, and says what was done; the caller tells
+/// the controller.
+pub fn undo_in(
+    dir: &std::path::Path,
+    name: &str,
+    entries: &[crate::api::RevisionInfo],
+    to: Option<u64>,
+) -> anyhow::Result<String> {
     let current = entries.iter().position(|e| e.current);
     let target = match to {
         Some(n) => entries.iter().find(|e| e.number == n),
@@ -283,26 +191,23 @@ fn undo(name: &str, to: Option<u64>, dir: &ManifestsDir) -> anyhow::Result<ExitC
             target.number
         )
     })?;
-    let dir = manifests_dir::resolve(dir)?;
     // Like a Deployment's undo: the process template goes back; scale and suspension stay.
-    let edited = edit_app(&dir, name, None, |app| {
+    let edited = edit_app(dir, name, None, |app| {
         let (instances, suspend) = (app.spec.instances, app.spec.suspend);
         app.spec = old.spec.clone();
         app.spec.instances = instances;
         app.spec.suspend = suspend;
     })?;
-    match edited {
-        Edited::Configured => println!("app/{name} rolled back to revision {}", target.number),
-        Edited::Unchanged => println!("app/{name} is already at revision {}", target.number),
-    }
-    resync_if_running();
-    Ok(ExitCode::SUCCESS)
+    Ok(match edited {
+        Edited::Configured => format!("app/{name} rolled back to revision {}", target.number),
+        Edited::Unchanged => format!("app/{name} is already at revision {}", target.number),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::InstanceStatus;
+    use crate::api::{AppStatus, InstanceStatus, RolloutStatus};
 
     fn instance(index: u32, revision: &str, ready: bool) -> InstanceStatus {
         InstanceStatus {

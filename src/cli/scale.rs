@@ -1,5 +1,6 @@
 //! `corral scale NAME N`: set `spec.instances` in the app's manifest; the controller scales.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use super::client::resync_if_running;
@@ -36,15 +37,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// Sets `spec.instances` of `name` in its manifest, tells a running controller, and says what
 /// was done (`app/web scaled`); also what `corral top`'s scale keys do.
 pub fn scale(name: &str, instances: Instances, dir: &ManifestsDir) -> anyhow::Result<String> {
+    let dir = manifests_dir::resolve(dir)?;
+    let done = set_instances(&dir, name, instances)?;
+    resync_if_running();
+    Ok(done)
+}
+
+/// Sets `spec.instances` of `name` in its manifest in `dir` and says what was done; the
+/// caller tells the controller (the CLI through the socket, the web console on its channel).
+pub fn set_instances(dir: &Path, name: &str, instances: Instances) -> anyhow::Result<String> {
     let value = match instances {
         Instances::Max => "max".to_string(),
         Instances::Count(n) => n.to_string(),
     };
-    let dir = manifests_dir::resolve(dir)?;
-    let edited = edit_app(&dir, name, Some(("instances", &value)), |app| {
+    let edited = edit_app(dir, name, Some(("instances", &value)), |app| {
         app.spec.instances = instances
     })?;
-    resync_if_running();
     Ok(format!(
         "app/{name} {}",
         if edited == Edited::Configured {

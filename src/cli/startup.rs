@@ -34,6 +34,9 @@ pub struct Args {
     /// ~/.config/systemd/user for a user unit.
     #[arg(long, value_name = "DIR")]
     pub unit_dir: Option<PathBuf>,
+    /// The web console, passed on to `corral controller` as given (checked the same way).
+    #[command(flatten)]
+    pub console: crate::console::Flags,
 }
 
 /// Runs `corral startup`.
@@ -51,6 +54,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(group) = &args.socket_group {
         crate::api::SocketGroup::resolve(group).map_err(anyhow::Error::msg)?;
+    }
+    // The controller would refuse what the unit asks (a public address without TLS): say so now.
+    let mut console = args.console.clone();
+    console.plan()?;
+    for file in [&mut console.console_tls_cert, &mut console.console_tls_key]
+        .into_iter()
+        .flatten()
+    {
+        *file = std::path::absolute(&*file)
+            .with_context(|| format!("cannot resolve {}", file.display()))?;
     }
     let manifests = std::fs::canonicalize(&args.manifests).with_context(|| {
         format!(
@@ -70,6 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         home,
         profile: args.profile,
         socket_group: args.socket_group,
+        console: console.to_args(),
         user,
         systemd: local_systemd(),
     });

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::line::LineSplitter;
 use super::read::{
-    app_dir, list_sources, merge, print_tail, quiet_when_closed, Current, Entry, Printer, Source,
-    MAX_READ,
+    app_dir, list_sources, merge, print_tail, quiet_when_closed, Current, Entry, LineSink, Printer,
+    Source, MAX_READ,
 };
 use super::rotate::rotated_path;
 use super::{LogsError, Query};
@@ -35,24 +35,25 @@ pub fn follow(
     stop: &AtomicBool,
     poll: Duration,
 ) -> Result<(), LogsError> {
-    quiet_when_closed(follow_inner(home, app, query, out, stop, poll))
+    let mut printer = Printer::new(out, app, query.timestamps);
+    quiet_when_closed(follow_lines(home, app, query, &mut printer, stop, poll))
 }
 
-/// [`follow`], with a closed output reported as an error.
-fn follow_inner(
+/// [`follow`], each line handed to `printer` (the web console's stream is one), with a closed
+/// output reported as an error.
+pub(crate) fn follow_lines(
     home: &Home,
     app: &str,
     query: &Query,
-    out: &mut impl Write,
+    printer: &mut impl LineSink,
     stop: &AtomicBool,
     poll: Duration,
 ) -> Result<(), LogsError> {
     let dir = app_dir(home, app)?;
     let sources = list_sources(&dir, query)?;
-    let mut printer = Printer::new(out, app, query.timestamps);
     printer.fit(&sources);
     // Print complete lines only; a partial last line is completed and printed by the polls.
-    let ends = print_tail(&sources, query, &mut printer, true)?;
+    let ends = print_tail(&sources, query, printer, true)?;
     printer.flush()?;
     let mut tracked: Vec<Tracked> = sources
         .into_iter()
@@ -82,7 +83,7 @@ fn follow_inner(
                     .map(Ok),
             );
         }
-        merge(batches, |e| printer.print(&sources[e.rank], &e))?;
+        merge(batches, |e| printer.line(&sources[e.rank], &e))?;
         printer.flush()?;
     }
     Ok(())

@@ -139,6 +139,11 @@ impl LogsError {
 
 /// The splitter and line format, for `crate::fuzzing` (the fuzz harness).
 pub(crate) use line::{format_line, LineSplitter};
+/// Following an app's logs line by line, for the web console.
+pub(crate) use {
+    follow::follow_lines,
+    read::{app_dir, Entry, LineSink, Source},
+};
 
 #[cfg(test)]
 mod tests {

@@ -178,6 +178,32 @@ fn parse_name(name: &str) -> Option<(Option<u32>, Stream)> {
     }
 }
 
+/// Where the lines read go: the terminal's [`Printer`], or the web console's stream.
+pub(crate) trait LineSink {
+    /// The sources lines will come from (before their lines, and again when one appears).
+    fn fit(&mut self, _sources: &[Source]) {}
+    /// One line of `source`.
+    fn line(&mut self, source: &Source, entry: &Entry) -> Result<(), LogsError>;
+    /// After each batch of lines.
+    fn flush(&mut self) -> Result<(), LogsError> {
+        Ok(())
+    }
+}
+
+impl<W: Write> LineSink for Printer<'_, W> {
+    fn fit(&mut self, sources: &[Source]) {
+        Printer::fit(self, sources);
+    }
+
+    fn line(&mut self, source: &Source, entry: &Entry) -> Result<(), LogsError> {
+        self.print(source, entry)
+    }
+
+    fn flush(&mut self) -> Result<(), LogsError> {
+        Printer::flush(self)
+    }
+}
+
 /// Writes lines as `web-0 | message` (stdout) or `web-0 ! message` (stderr).
 pub(crate) struct Printer<'a, W: Write> {
     out: &'a mut W,
@@ -381,10 +407,10 @@ pub fn show(home: &Home, app: &str, query: &Query, out: &mut impl Write) -> Resu
 /// for as many lines as the tail needs, merges, keeps the tail, prints. With `complete_only`,
 /// a partial last line of a current file is left for `-f` to complete. Returns, per source,
 /// the current file (if any) and the offset read up to.
-pub(crate) fn print_tail<W: Write>(
+pub(crate) fn print_tail(
     sources: &[Source],
     query: &Query,
-    printer: &mut Printer<'_, W>,
+    printer: &mut impl LineSink,
     complete_only: bool,
 ) -> Result<Vec<Current>, LogsError> {
     let mut readers = Vec::with_capacity(sources.len());
@@ -395,7 +421,7 @@ pub(crate) fn print_tail<W: Write>(
         ends.push(end);
     }
     match query.tail {
-        Tail::All => merge(readers, |e| printer.print(&sources[e.rank], &e))?,
+        Tail::All => merge(readers, |e| printer.line(&sources[e.rank], &e))?,
         Tail::Last(n) => {
             let mut last = VecDeque::with_capacity(n.min(4096));
             merge(readers, |e| {
@@ -408,7 +434,7 @@ pub(crate) fn print_tail<W: Write>(
                 Ok(())
             })?;
             for e in last {
-                printer.print(&sources[e.rank], &e)?;
+                printer.line(&sources[e.rank], &e)?;
             }
         }
     }

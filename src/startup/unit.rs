@@ -15,6 +15,8 @@ pub struct UnitSpec {
     pub profile: Option<String>,
     /// `--socket-group`, if any.
     pub socket_group: Option<String>,
+    /// The `--console-*` arguments, if any.
+    pub console: Vec<String>,
     /// A user unit (`systemctl --user`) rather than a system one.
     pub user: bool,
     /// The major version of the systemd that runs it, if known: from 254 on, the controller
@@ -79,6 +81,7 @@ pub fn render(spec: &UnitSpec) -> String {
         exec.push("--socket-group".into());
         exec.push(exec_arg(g));
     }
+    exec.extend(spec.console.iter().map(|a| exec_arg(a)));
     let (wanted_by, after) = if spec.user {
         ("default.target", "")
     } else {
@@ -146,6 +149,7 @@ mod tests {
             home: "/var/lib/corral".into(),
             profile: Some("production".into()),
             socket_group: None,
+            console: Vec::new(),
             user: false,
             systemd: Some(252),
         }
@@ -185,6 +189,7 @@ mod tests {
     fn the_socket_group_is_passed_on() {
         let text = render(&UnitSpec {
             socket_group: Some("corral-ops".into()),
+            console: Vec::new(),
             ..spec()
         });
         assert!(
