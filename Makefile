@@ -2,7 +2,7 @@
 CARGO ?= cargo
 MANIFESTS ?= manifests
 
-.PHONY: run build deb deb-stage test test-vm fmt-check clippy unit fuzz-smoke fuzz schema-check clean layout
+.PHONY: run build deb deb-stage test test-vm fmt-check clippy lint unit smoke fuzz-smoke fuzz schema-check clean layout
 
 ## Build, then run the controller in the foreground on the demo manifests (Ctrl-C stops it).
 run: build
@@ -33,21 +33,39 @@ deb-stage:
 	dpkg-deb --root-owner-group $(DEB_COMPRESS) --build $(DEB_OUT)/tree $(DEB_OUT)/corral.deb
 
 ## Every check: formatting, lints, all tests (unit, property, integration, schema drift), and
-## short runs of the fuzz targets and of the benchmark so that they cannot rot.
-test: fmt-check clippy unit fuzz-smoke bench-smoke
+## short runs of the fuzz targets and of the benchmark so that they cannot rot. The workspace is
+## compiled once (`lint`), and everything after it runs what that build made.
+test: fmt-check lint unit smoke
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
+## The lints alone (`cargo check` through clippy: a build of its own of every dependency).
 clippy:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
+## Clippy's lints in the build the tests run: `cargo clippy` is `cargo check` with clippy-driver
+## (rustc plus clippy's lints) as cargo's workspace wrapper and the lint flags in CLIPPY_ARGS;
+## the same two on a `cargo build` compile the workspace's own crates through clippy-driver, so a
+## warning of clippy or rustc in any target (library, binary, tests, example, fuzz harness) fails
+## the build, and the dependencies (compiled by plain rustc: the wrapper is for workspace members
+## only) are compiled once instead of a check build for clippy and a real one for the tests.
+## Every cargo command under `make test` keeps both variables, so `unit`, the smoke runs and the
+## bench scripts' own `cargo build` find that build up to date. Cargo keeps the workspace crates
+## built this way apart from a plain `cargo build`'s (the wrapper is part of their hash), so
+## neither rebuilds the other's, and the dependencies are shared.
+CLIPPY_DRIVER = $(shell rustc --print sysroot)/bin/clippy-driver
+test lint: export RUSTC_WORKSPACE_WRAPPER = $(CLIPPY_DRIVER)
+test lint: export CLIPPY_ARGS = -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+lint:
+	$(CARGO) build --locked --workspace --all-targets
+
 ## Unit, property and integration tests with cargo-nextest (on every machine of this kind;
-## installed when missing): every test binary's tests in one pool, four at a time (most wait on
-## real processes; .config/nextest.toml), each test's time in the log. The whole workspace in one
-## resolution, so the fuzz harness shares every dependency built for the tests (built alone,
-## without the tests' dev-dependencies, it rebuilt ~100 crates). `--tests`: targets with tests
-## only (no test harness for the binary, the example or the fuzz crate).
+## installed when missing): every test binary's tests in one pool, four at a time, the slowest
+## first (most wait on real processes; .config/nextest.toml), each test's time in the log. The
+## whole workspace in one resolution, so the fuzz harness shares every dependency built for the
+## tests (built alone, without the tests' dev-dependencies, it rebuilt ~100 crates). `--tests`:
+## targets with tests only (no test harness for the binary, the example or the fuzz crate).
 unit:
 	command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
 	$(CARGO) nextest run --locked --workspace --tests
@@ -60,8 +78,13 @@ VM_SCENARIOS ?=
 test-vm:
 	CORRAL_VM_REQUIRED=1 CORRAL_VM_SCENARIOS=$(VM_SCENARIOS) $(CARGO) test --locked --test vm_cgroup -- --nocapture
 
+## The fuzz and bench smoke runs side by side: the fuzz harness keeps one core busy, the bench
+## mostly waits on its apps (each line of their output says whose it is).
+smoke:
+	$(MAKE) --no-print-directory -j2 fuzz-smoke bench-smoke
+
 ## A short fuzz run: each target FUZZ_SMOKE_SECONDS (10) with the random harness (fuzz/README.md),
-## built as `unit` builds it (nothing to do after `unit`).
+## built as `lint` builds it (nothing to do after `lint`).
 FUZZ_SMOKE_SECONDS ?= 10
 fuzz-smoke:
 	$(CARGO) build --locked --workspace --bins --tests
