@@ -44,16 +44,17 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
-## Clippy's lints in the build the tests run: `cargo clippy` is `cargo check` with clippy-driver
-## (rustc plus clippy's lints) as cargo's workspace wrapper and the lint flags in CLIPPY_ARGS;
-## the same two on a `cargo build` compile the workspace's own crates through clippy-driver, so a
-## warning of clippy or rustc in any target (library, binary, tests, example, fuzz harness) fails
-## the build, and the dependencies (compiled by plain rustc: the wrapper is for workspace members
-## only) are compiled once instead of a check build for clippy and a real one for the tests.
-## Every cargo command under `make test` keeps both variables, so `unit`, the smoke runs and the
-## bench scripts' own `cargo build` find that build up to date. Cargo keeps the workspace crates
-## built this way apart from a plain `cargo build`'s (the wrapper is part of their hash), so
-## neither rebuilds the other's, and the dependencies are shared.
+## Clippy's lints in the build the tests run, so that every dependency is compiled once (`make
+## clippy` builds a check copy of each of its own). `cargo clippy` is `cargo check` with
+## clippy-driver (rustc with clippy's lints) as cargo's workspace wrapper and the lint flags in
+## CLIPPY_ARGS; on `cargo build` the same two compile the workspace's crates through clippy-driver
+## (the dependencies through plain rustc), and a warning of rustc or clippy in any target
+## (library, binary, unit and integration tests, example, fuzz harness) fails it. `make test`
+## keeps both variables for every cargo command under it (nextest, the smoke runs, the bench
+## scripts), so they find this build up to date. Cargo puts the wrapper in the hash of the
+## workspace crates' files: a plain `cargo build` or `cargo test` keeps its own copies of those
+## and shares the dependencies. clippy-driver compiles with MIR optimisation off and without the
+## debug checks of raw pointer reads (our unsafe code is libc calls); releases are not built so.
 CLIPPY_DRIVER = $(shell rustc --print sysroot)/bin/clippy-driver
 test lint: export RUSTC_WORKSPACE_WRAPPER = $(CLIPPY_DRIVER)
 test lint: export CLIPPY_ARGS = -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
