@@ -117,7 +117,8 @@ bench:
 	bench/run.sh
 
 .PHONY: bench-smoke
-## `make bench` in miniature (a few setups, 1 s rounds, every part): that it runs, not what it measures.
+## `make bench` in miniature (a few setups, 1 s rounds, every part, all at once: BENCH_JOBS in
+## bench/run.sh): that it runs, not what it measures.
 bench-smoke:
 	BENCH_QUICK=1 BENCH_OUT=$$(mktemp /tmp/corral-bench-smoke.XXXXXX.md) bench/run.sh
 
