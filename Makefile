@@ -2,7 +2,7 @@
 CARGO ?= cargo
 MANIFESTS ?= manifests
 
-.PHONY: run build deb deb-stage test test-vm fmt-check clippy unit fuzz-smoke fuzz schema-check clean layout
+.PHONY: run build deb deb-stage test test-vm fmt-check clippy lint unit smoke fuzz-smoke fuzz schema-check clean layout
 
 ## Build, then run the controller in the foreground on the demo manifests (Ctrl-C stops it).
 run: build
@@ -33,21 +33,40 @@ deb-stage:
 	dpkg-deb --root-owner-group $(DEB_COMPRESS) --build $(DEB_OUT)/tree $(DEB_OUT)/corral.deb
 
 ## Every check: formatting, lints, all tests (unit, property, integration, schema drift), and
-## short runs of the fuzz targets and of the benchmark so that they cannot rot.
-test: fmt-check clippy unit fuzz-smoke bench-smoke
+## short runs of the fuzz targets and of the benchmark so that they cannot rot. The workspace is
+## compiled once (`lint`), and everything after it runs what that build made.
+test: fmt-check lint unit smoke
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
+## The lints alone (`cargo check` through clippy: a build of its own of every dependency).
 clippy:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
+## Clippy's lints in the build the tests run, so that every dependency is compiled once (`make
+## clippy` builds a check copy of each of its own). `cargo clippy` is `cargo check` with
+## clippy-driver (rustc with clippy's lints) as cargo's workspace wrapper and the lint flags in
+## CLIPPY_ARGS; on `cargo build` the same two compile the workspace's crates through clippy-driver
+## (the dependencies through plain rustc), and a warning of rustc or clippy in any target
+## (library, binary, unit and integration tests, example, fuzz harness) fails it. `make test`
+## keeps both variables for every cargo command under it (nextest, the smoke runs, the bench
+## scripts), so they find this build up to date. Cargo puts the wrapper in the hash of the
+## workspace crates' files: a plain `cargo build` or `cargo test` keeps its own copies of those
+## and shares the dependencies. clippy-driver compiles with MIR optimisation off and without the
+## debug checks of raw pointer reads (our unsafe code is libc calls); releases are not built so.
+CLIPPY_DRIVER = $(shell rustc --print sysroot)/bin/clippy-driver
+test lint: export RUSTC_WORKSPACE_WRAPPER = $(CLIPPY_DRIVER)
+test lint: export CLIPPY_ARGS = -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+lint:
+	$(CARGO) build --locked --workspace --all-targets
+
 ## Unit, property and integration tests with cargo-nextest (on every machine of this kind;
-## installed when missing): every test binary's tests in one pool, four at a time (most wait on
-## real processes; .config/nextest.toml), each test's time in the log. The whole workspace in one
-## resolution, so the fuzz harness shares every dependency built for the tests (built alone,
-## without the tests' dev-dependencies, it rebuilt ~100 crates). `--tests`: targets with tests
-## only (no test harness for the binary, the example or the fuzz crate).
+## installed when missing): every test binary's tests in one pool, four at a time, the slowest
+## first (most wait on real processes; .config/nextest.toml), each test's time in the log. The
+## whole workspace in one resolution, so the fuzz harness shares every dependency built for the
+## tests (built alone, without the tests' dev-dependencies, it rebuilt ~100 crates). `--tests`:
+## targets with tests only (no test harness for the binary, the example or the fuzz crate).
 unit:
 	command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
 	$(CARGO) nextest run --locked --workspace --tests
@@ -60,8 +79,13 @@ VM_SCENARIOS ?=
 test-vm:
 	CORRAL_VM_REQUIRED=1 CORRAL_VM_SCENARIOS=$(VM_SCENARIOS) $(CARGO) test --locked --test vm_cgroup -- --nocapture
 
+## The fuzz and bench smoke runs side by side: the fuzz harness keeps one core busy, the bench
+## mostly waits on its apps (each line of their output says whose it is).
+smoke:
+	$(MAKE) --no-print-directory -j2 fuzz-smoke bench-smoke
+
 ## A short fuzz run: each target FUZZ_SMOKE_SECONDS (10) with the random harness (fuzz/README.md),
-## built as `unit` builds it (nothing to do after `unit`).
+## built as `lint` builds it (nothing to do after `lint`).
 FUZZ_SMOKE_SECONDS ?= 10
 fuzz-smoke:
 	$(CARGO) build --locked --workspace --bins --tests
@@ -93,7 +117,8 @@ bench:
 	bench/run.sh
 
 .PHONY: bench-smoke
-## `make bench` in miniature (a few setups, 1 s rounds, every part): that it runs, not what it measures.
+## `make bench` in miniature (a few setups, 1 s rounds, every part, all at once: BENCH_JOBS in
+## bench/run.sh): that it runs, not what it measures.
 bench-smoke:
 	BENCH_QUICK=1 BENCH_OUT=$$(mktemp /tmp/corral-bench-smoke.XXXXXX.md) bench/run.sh
 

@@ -3,14 +3,20 @@
 # (install_pm2 needs $TMP).
 
 # The binaries the bench runs: release (what users run), or debug for `make test`'s smoke run
-# (bench/run.sh exports BENCH_PROFILE=debug there: `cargo test` has built them already).
+# (bench/run.sh exports BENCH_PROFILE=debug there: `make lint` has built them already).
 BENCH_PROFILE=${BENCH_PROFILE:-release}
 
-# cargo build [ARGS…] in that profile, from the project's root ($ROOT).
+# cargo build [ARGS…] (what the script runs) in that profile, from the project's root ($ROOT).
+# The debug build is `make lint`'s, whatever ARGS say: every target of the workspace in one
+# resolution. A debug `--bin corral` alone resolves the dependencies' features without the
+# tests' and the example's dev-dependencies and compiled the crates whose features differ, and
+# corral, again (minutes on a clean clone, while the other parts waited for cargo's lock).
 build_corral() {
-    local release=()
-    [[ $BENCH_PROFILE == release ]] && release=(--release)
-    (cd "$ROOT" && cargo build "${release[@]}" --locked --quiet "$@")
+    if [[ $BENCH_PROFILE == release ]]; then
+        (cd "$ROOT" && cargo build --release --locked --quiet "$@")
+    else
+        (cd "$ROOT" && cargo build --locked --quiet --workspace --all-targets)
+    fi
 }
 
 log() { printf '[%s %(%H:%M:%S)T] %s\n' "${BENCH_NAME:-bench}" -1 "$*" >&2; }

@@ -109,7 +109,7 @@ p(
   `| wrk | ${machine.wrk} |`,
   `| nginx, HAProxy (reference proxies) | ${machine.nginx || "–"}, ${machine.haproxy || "–"} |`,
   `| load average (1, 5, 15 min) | ${machine.load ?? "not recorded"} |`,
-  `| whole bench | ${machine.seconds} s |`,
+  `| throughput and reloads took | ${machine.seconds} s |`,
   "",
   "## What is measured",
   "",

@@ -21,9 +21,10 @@
 # Knobs (environment): BENCH_ROUND (s per throughput round, default 4), BENCH_ROUNDS (default 3),
 # BENCH_OUT (report path), BENCH_SETUPS (only these, e.g. "bare:1 pm2_cluster:2"; for trying out),
 # BENCH_PARTS (the sections after throughput and reloads, default "memory watch logs footprint
-# top metrics upgrade canary deps console": each is bench/PART.sh, run with the same PM2 install), BENCH_QUICK=1 (`make test`'s smoke run: a few
-# setups, 1 s rounds, short parts; it checks that every part still runs and reports, the figures
-# mean nothing).
+# top metrics upgrade canary deps console": each is bench/PART.sh, run with the same PM2 install),
+# BENCH_JOBS (how many sections run at once: default 1, all with BENCH_QUICK), BENCH_QUICK=1
+# (`make test`'s smoke run: a few setups, 1 s rounds, short parts, every section at once; it
+# checks that every part still runs and reports, the figures mean nothing).
 
 set -uo pipefail
 
@@ -35,7 +36,9 @@ RELOAD_DURATION=12              # seconds of load per reload run
 RELOADS=3                       # reloads per reload run
 # shellcheck disable=SC2206 # split on purpose
 PARTS=(${BENCH_PARTS:-memory watch logs footprint top metrics upgrade canary deps console})
+JOBS=${BENCH_JOBS:-1}           # sections at once (see run_sections)
 if [[ -n ${BENCH_QUICK:-} ]]; then
+    JOBS=${BENCH_JOBS:-$((${#PARTS[@]} + 1))}
     export BENCH_PROFILE=debug
     ROUND=1 ROUNDS=1 WARMUP=0 RELOAD_DURATION=4 RELOADS=1
     BENCH_SETUPS=${BENCH_SETUPS:-bare:1 pm2_cluster:2 corral_http:2}
@@ -88,6 +91,7 @@ cleanup_setups() {
 }
 
 cleanup() {
+    stop_sections
     cleanup_setups
     log "raw results and logs kept in $TMP"
 }
@@ -431,12 +435,11 @@ reload() {
 
 # ---------------------------------------------------------------------------------------------
 
-main() {
-    local bench_start=$SECONDS load_before key shape
+# This script's own section, throughput and reloads: its report in $1.
+throughput_and_reloads() {
+    local start=$SECONDS load_before key shape
     load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-    install_tools
     : >"$RESULTS"
-
     start_all
     for key in "${SETUPS[@]}"; do
         [[ -n ${BROKEN[$key]:-} ]] || continue
@@ -467,25 +470,69 @@ main() {
  "round": $ROUND, "rounds": $ROUNDS, "warmup": $WARMUP,
  "reloadDuration": $RELOAD_DURATION, "reloads": $RELOADS,
  "load": "$load_before at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end",
- "wrkArgs": "${WRK_ARGS[*]}", "seconds": $((SECONDS - bench_start))}
+ "wrkArgs": "${WRK_ARGS[*]}", "seconds": $((SECONDS - start))}
 EOF
-    mkdir -p "$(dirname "$OUT")"
-    node "$ROOT/bench/report.js" "$RESULTS" "$TMP/machine.json" >"$OUT.tmp" || die "report failed"
+    node "$ROOT/bench/report.js" "$RESULTS" "$TMP/machine.json" >"$1" || die "report failed"
     cleanup_setups
-    local part failed=()
-    for part in "${PARTS[@]}"; do
-        log "part: bench/$part.sh"
-        if BENCH_NAME=$part "$ROOT/bench/$part.sh" "$TMP/$part.md" && [[ -s $TMP/$part.md ]]; then
-            { echo; cat "$TMP/$part.md"; } >>"$OUT.tmp"
+}
+
+# The sections: throughput and reloads, then each part (bench/PART.sh, its report in
+# $TMP/PART.md), at most JOBS at once. `make bench` runs one at a time (they measure, and a
+# section beside another would weigh on its figures); the smoke run checks only that each runs
+# and reports, so it runs them side by side (each part has its own PM2 daemon, controller, homes
+# and ports), in about the time of the longest instead of the sum.
+declare -A SECTION  # pid -> the section it runs
+FAILED=()           # the sections that failed
+
+run_sections() {
+    local name pid
+    for name in throughput "${PARTS[@]}"; do
+        while (($(jobs -rp | wc -l) >= JOBS)); do sleep 0.2; done
+        if [[ $name == throughput ]]; then
+            # A subshell that stops its own setups on exit (traps are not inherited).
+            (
+                trap cleanup_setups EXIT
+                trap 'exit 130' INT TERM
+                throughput_and_reloads "$TMP/throughput.md"
+            ) &
         else
-            failed+=("$part")
-            printf '\n## %s\n\nbench/%s.sh failed in this run (its log: %s).\n' \
-                "$part" "$part" "$TMP" >>"$OUT.tmp"
+            log "part: bench/$name.sh"
+            BENCH_NAME=$name "$ROOT/bench/$name.sh" "$TMP/$name.md" &
         fi
+        SECTION[$!]=$name
     done
+    # A section that failed or wrote no report goes to FAILED.
+    for pid in "${!SECTION[@]}"; do
+        wait "$pid" && [[ -s $TMP/${SECTION[$pid]}.md ]] || FAILED+=("${SECTION[$pid]}")
+    done
+    SECTION=()
+}
+
+# On an early exit: stops the sections still running (each stops what it started).
+stop_sections() {
+    local pid
+    for pid in "${!SECTION[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${!SECTION[@]}"; do wait "$pid" 2>/dev/null; done
+    SECTION=()
+}
+
+main() {
+    local start=$SECONDS name
+    install_tools
+    run_sections
+    mkdir -p "$(dirname "$OUT")"
+    for name in throughput "${PARTS[@]}"; do
+        [[ $name == throughput ]] || echo
+        if [[ " ${FAILED[*]} " == *" $name "* ]]; then
+            printf '## %s\n\n%s failed in this run (its log: %s).\n' "$name" \
+                "$([[ $name == throughput ]] && echo bench/run.sh || echo "bench/$name.sh")" "$TMP"
+        else
+            cat "$TMP/$name.md"
+        fi
+    done >"$OUT.tmp"
     mv "$OUT.tmp" "$OUT"
-    log "wrote $OUT in $((SECONDS - bench_start)) s"
-    ((${#failed[@]} == 0)) || die "these parts failed: ${failed[*]}"
+    log "wrote $OUT in $((SECONDS - start)) s"
+    ((${#FAILED[@]} == 0)) || die "these sections failed: ${FAILED[*]}"
 }
 
 main "$@"

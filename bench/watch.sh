@@ -43,7 +43,7 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v node >/dev/null || die "node is needed (the app and PM2 are Node)"
 install_pm2
-log "building corral (release)"
+log "building corral (cargo build, $BENCH_PROFILE)"
 build_corral --bin corral || die "cargo build failed"
 
 # ---------------------------------------------------------------------------------------------

@@ -83,7 +83,8 @@ pub struct H1Response {
 /// to a `HEAD` request if `head`: `Ok(None)` when it is not complete, `Err` when the fast path
 /// refuses it.
 pub fn h1_response(buf: &[u8], head: bool) -> Result<Option<H1Response>, String> {
-    use crate::net::h1::{self, Framing, Piece, ResponseHead};
+    use crate::net::chunked::{Chunked, Piece};
+    use crate::net::h1::{self, Framing, ResponseHead};
     let mut at = 0;
     loop {
         let mut lines = h1::lines();
@@ -106,7 +107,7 @@ pub fn h1_response(buf: &[u8], head: bool) -> Result<Option<H1Response>, String>
             },
             Framing::Close => (rest.to_vec(), buf.len()),
             Framing::Chunked => {
-                let mut chunked = h1::Chunked::default();
+                let mut chunked = Chunked::default();
                 let (mut body, mut used) = (Vec::new(), 0);
                 loop {
                     if used == rest.len() {

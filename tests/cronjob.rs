@@ -177,19 +177,3 @@ fn a_run_missed_while_the_controller_was_down_starts_once_on_return() {
         "only the most recent missed time runs: {after:?}"
     );
 }
-
-#[test]
-fn export_refuses_a_cronjob_rather_than_leave_it_out() {
-    let c = Controller::new();
-    let log = c.scratch().join("runs.log");
-    c.write_manifest("tick.yaml", &cronjob(&c, "0 3 * * *", &[], &log, 0));
-    let dir = c.manifests.to_str().expect("utf-8").to_owned();
-    let run = c.corral(&["export", "kubernetes", &dir, "--image", "x:1"]);
-    assert!(!run.status.success(), "{run:?}");
-    assert!(
-        run.stderr
-            .contains("CronJob tick cannot be exported to Kubernetes yet"),
-        "{}",
-        run.stderr
-    );
-}

@@ -55,9 +55,10 @@ pub struct JobStatus {
     pub file: String,
     /// The Job's revision (its template and run counts).
     pub revision: String,
-    /// `Running`, `Complete`, `Failed` or `Suspended`.
+    /// `Waiting`, `Running`, `Complete`, `Failed` or `Suspended`.
     pub status: String,
-    /// Why it failed: `BackoffLimitExceeded` or `DeadlineExceeded`.
+    /// Why it failed (`BackoffLimitExceeded`, `DeadlineExceeded`), or why it is `Waiting`
+    /// (`waiting for db to be Ready`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Successful runs needed (`spec.completions`).

@@ -1,8 +1,8 @@
 //! `corral apply`: validate manifests, then write them into the manifests directory.
 //!
-//! Works without a controller. An app already defined in the directory has its document
-//! replaced in the file that defines it (the file's other documents kept byte-for-byte); a new
-//! app gets `DIR/NAME.yaml`. The user's text is written as given, comments and modeline included.
+//! Works without a controller. An App, Job or CronJob already defined in the directory has its
+//! document replaced in the file that defines it (the file's other documents kept
+//! byte-for-byte); a new one gets `DIR/NAME.yaml`. A name is unique across kinds. The user's text is written as given, comments and modeline included.
 
 use std::process::ExitCode;
 
@@ -36,12 +36,12 @@ pub struct Args {
 /// anything is written: the controller would refuse them.
 fn refuse_over_caps(incoming: &[apply_plan::Incoming], caps: Caps) -> anyhow::Result<()> {
     let cpus = caps::online_cpus();
-    for item in incoming {
-        if let Some(message) = caps::per_app_message(&item.app, caps, cpus) {
-            bail!("app/{}: {message}", item.app.metadata.name.as_str());
+    for app in incoming.iter().filter_map(apply_plan::Incoming::app) {
+        if let Some(message) = caps::per_app_message(app, caps, cpus) {
+            bail!("app/{}: {message}", app.metadata.name.as_str());
         }
     }
-    let sum = caps::running_total(incoming.iter().map(|i| &i.app), cpus);
+    let sum = caps::running_total(incoming.iter().filter_map(|i| i.app()), cpus);
     if sum > u64::from(caps.total) {
         bail!(
             "{}",
@@ -87,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Outcome::Configured => "configured",
             Outcome::Unchanged => "unchanged",
         };
-        println!("app/{name} {word}{suffix}");
+        println!("{name} {word}{suffix}");
     }
     if !args.dry_run && plan.outcomes.iter().any(|(_, o)| *o != Outcome::Unchanged) {
         resync_if_running();

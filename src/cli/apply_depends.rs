@@ -7,43 +7,36 @@ use anyhow::bail;
 
 use super::apply_plan::Incoming;
 use super::manifests_dir::Directory;
-use crate::manifest::depends::{check_set, DependsOn, SetProblem};
-use crate::manifest::{documents, locate_in_file};
+use crate::manifest::depends::{self, check_set, DependsOn, SetProblem};
+use crate::manifest::{documents, locate_in_file, Kind};
 
-/// Refuses the first dependency problem (unknown name, cycle) that the directory would have
-/// after applying `incoming` and does not have now, at its `dependsOn` entry.
+/// Refuses the first dependency problem (unknown name, cycle, a kind its condition cannot
+/// wait for) that the directory would have after applying `incoming` and does not have now, at
+/// its `dependsOn` entry.
 pub fn refuse_new_problems(incoming: &[Incoming], existing: &Directory) -> anyhow::Result<()> {
+    // Every document of the directory, of every kind, with its dependsOn.
+    let parsed: Vec<crate::manifest::Parsed> = (existing.files.iter())
+        .filter_map(|f| crate::manifest::parse_all(&f.path, &f.text).ok())
+        .collect();
     let mut before: BTreeMap<&str, &[DependsOn]> = BTreeMap::new();
-    for file in &existing.files {
-        for doc in &file.documents {
-            before.insert(doc.app.metadata.name.as_str(), &doc.app.spec.depends_on);
+    let mut kinds: BTreeMap<&str, Kind> = BTreeMap::new();
+    for p in &parsed {
+        for node in depends::nodes(&p.apps, &p.jobs, &p.cronjobs) {
+            before.insert(node.name, node.deps);
+            kinds.insert(node.name, node.kind);
         }
     }
     let mut after = before.clone();
+    let mut after_kinds = kinds.clone();
     for item in incoming {
-        after.insert(item.app.metadata.name.as_str(), &item.app.spec.depends_on);
+        after.insert(item.name.as_str(), item.depends_on());
+        after_kinds.insert(item.name.as_str(), item.kind());
     }
-    // The directory's Jobs (what `condition: Completed` waits for); `parse_documents` reads Apps.
-    let job_names: Vec<String> = existing
-        .files
-        .iter()
-        .filter_map(|f| crate::manifest::parse_all(&f.path, &f.text).ok())
-        .flat_map(|p| {
-            p.jobs
-                .into_iter()
-                .map(|j| j.job.metadata.name.as_str().to_owned())
-        })
-        .collect();
-    let jobs: BTreeSet<&str> = job_names.iter().map(String::as_str).collect();
-    let problems = |graph: &BTreeMap<&str, &[DependsOn]>| {
-        let known: BTreeSet<&str> = graph.keys().copied().collect();
-        check_set(graph, &known, &jobs)
-    };
-    let old: BTreeSet<(String, String)> = problems(&before)
+    let old: BTreeSet<(String, String)> = check_set(&before, &kinds)
         .into_iter()
         .map(|p| (p.app, p.message))
         .collect();
-    let Some(new) = problems(&after)
+    let Some(new) = check_set(&after, &after_kinds)
         .into_iter()
         .find(|p| !old.contains(&(p.app.clone(), p.message.clone())))
     else {
@@ -59,23 +52,22 @@ fn locate(
     incoming: &[Incoming],
     existing: &Directory,
 ) -> crate::manifest::ManifestError {
-    if let Some(item) = incoming
-        .iter()
-        .find(|i| i.app.metadata.name.as_str() == p.app)
-    {
+    if let Some(item) = incoming.iter().find(|i| i.name == p.app) {
         let mut e = p.in_file(&item.file, Some(&item.text), 0, 1);
         e.line += item.first_line - 1;
         return e;
     }
     for file in &existing.files {
         let docs = documents(&file.text);
-        for doc in &file.documents {
-            if doc.app.metadata.name.as_str() != p.app {
+        let apps = (file.documents.iter()).map(|d| (d.app.metadata.name.as_str(), &d.range));
+        let others = (file.others.iter()).map(|(name, _, range)| (name.as_str(), range));
+        for (name, range) in apps.chain(others) {
+            if name != p.app {
                 continue;
             }
             let index = docs
                 .iter()
-                .position(|d| d.whole == doc.range || d.range == doc.range)
+                .position(|d| d.whole == *range || d.range == *range)
                 .unwrap_or(0);
             let found = locate_in_file(&file.text, index, &p.path());
             return p.in_file(&file.path, found.map(|_| file.text.as_str()), index, 1);

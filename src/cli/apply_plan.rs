@@ -7,18 +7,64 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use super::manifests_dir::{keep_modeline, parse_documents, replace_documents, Directory};
-use crate::manifest::{self, App};
+use crate::manifest::{self, App, CronJob, DependsOn, Job, Kind};
 
-/// One app document to apply, with its text as the user wrote it.
+/// One document to apply, of any kind, with its text as the user wrote it.
 pub struct Incoming {
-    /// The app.
-    pub app: App,
+    /// Its `metadata.name`.
+    pub name: String,
+    /// What it is.
+    pub doc: Doc,
     /// Its document text, as written.
     pub text: String,
     /// The file it was read from (`<stdin>` for `-`).
     pub file: PathBuf,
     /// The 1-based line of that file where `text` starts.
     pub first_line: usize,
+}
+
+/// An incoming document, by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Doc {
+    /// An App.
+    App(App),
+    /// A Job.
+    Job(Job),
+    /// A CronJob.
+    CronJob(CronJob),
+}
+
+impl Incoming {
+    /// The App, if it is one.
+    pub fn app(&self) -> Option<&App> {
+        match &self.doc {
+            Doc::App(app) => Some(app),
+            _ => None,
+        }
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> Kind {
+        match self.doc {
+            Doc::App(_) => Kind::App,
+            Doc::Job(_) => Kind::Job,
+            Doc::CronJob(_) => Kind::CronJob,
+        }
+    }
+
+    /// `app/NAME`, `job/NAME` or `cronjob/NAME`, as `apply` prints it.
+    pub fn qualified(&self) -> String {
+        format!("{}/{}", self.kind().as_str().to_lowercase(), self.name)
+    }
+
+    /// Its `dependsOn` (a CronJob's `jobTemplate`'s).
+    pub fn depends_on(&self) -> &[DependsOn] {
+        match &self.doc {
+            Doc::App(app) => &app.spec.depends_on,
+            Doc::Job(job) => &job.spec.depends_on,
+            Doc::CronJob(c) => &c.spec.job_template.spec.depends_on,
+        }
+    }
 }
 
 /// What applying one app does.
@@ -43,10 +89,10 @@ pub struct Write {
     pub new: String,
 }
 
-/// The outcome per app and the files to write.
+/// The outcome per document and the files to write.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    /// `(app, outcome)` in input order.
+    /// `(kind/name, outcome)` in input order.
     pub outcomes: Vec<(String, Outcome)>,
     /// Files to write.
     pub writes: Vec<Write>,
@@ -72,23 +118,18 @@ pub fn plan(incoming: &[Incoming], dir: &Path) -> anyhow::Result<Plan> {
     let mut out = Plan::default();
     let mut edits: BTreeMap<usize, Vec<(std::ops::Range<usize>, String)>> = BTreeMap::new();
     for item in incoming {
-        let name = item.app.metadata.name.as_str();
-        let outcome = match existing.find(name)? {
-            Some((f, d)) => {
-                let doc = &existing.files[f].documents[d];
-                if doc.app == item.app {
-                    Outcome::Unchanged
-                } else {
-                    let old = &existing.files[f].text[doc.range.clone()];
-                    edits
-                        .entry(f)
-                        .or_default()
-                        .push((doc.range.clone(), keep_modeline(old, &item.text)));
-                    Outcome::Configured
-                }
+        let outcome = match found(&existing, item)? {
+            Some((_, _, true)) => Outcome::Unchanged,
+            Some((f, range, false)) => {
+                let old = &existing.files[f].text[range.clone()];
+                edits
+                    .entry(f)
+                    .or_default()
+                    .push((range, keep_modeline(old, &item.text)));
+                Outcome::Configured
             }
             None => {
-                let path = new_file_path(dir, name)?;
+                let path = new_file_path(dir, item)?;
                 let mut text = item.text.trim_end_matches('\n').to_string();
                 text.push('\n');
                 out.writes.push(Write {
@@ -99,7 +140,7 @@ pub fn plan(incoming: &[Incoming], dir: &Path) -> anyhow::Result<Plan> {
                 Outcome::Created
             }
         };
-        out.outcomes.push((name.to_string(), outcome));
+        out.outcomes.push((item.qualified(), outcome));
     }
     for (f, file_edits) in edits {
         let file = &existing.files[f];
@@ -113,15 +154,52 @@ pub fn plan(incoming: &[Incoming], dir: &Path) -> anyhow::Result<Plan> {
     Ok(out)
 }
 
+/// Where the directory defines `item`'s name: (file index, document range, whether the
+/// document equals `item`); an error when another kind holds the name (names are unique across
+/// kinds) or the name is defined twice.
+fn found(
+    existing: &Directory,
+    item: &Incoming,
+) -> anyhow::Result<Option<(usize, std::ops::Range<usize>, bool)>> {
+    let name = item.name.as_str();
+    let (f, kind, range) = match (existing.find(name)?, existing.find_other(name)) {
+        (Some((f, d)), _) => (f, Kind::App, existing.files[f].documents[d].range.clone()),
+        (None, Some(other)) => other,
+        (None, None) => return Ok(None),
+    };
+    let file = &existing.files[f];
+    if kind != item.kind() {
+        let article = if kind == Kind::App { "an" } else { "a" };
+        bail!(
+            "{} {name:?} cannot be applied: {} defines {article} {} of that name, and names are \
+             unique across Apps, Jobs and CronJobs; rename one of them (or `corral delete {}/{name}` first)",
+            item.kind().as_str(),
+            file.path.display(),
+            kind.as_str(),
+            kind.as_str().to_lowercase()
+        );
+    }
+    let same = match &item.doc {
+        Doc::App(app) => (file.documents.iter()).any(|d| d.range == range && d.app == *app),
+        Doc::Job(job) => manifest::parse_all(&file.path, &file.text)
+            .is_ok_and(|p| p.jobs.iter().any(|l| l.job == *job)),
+        Doc::CronJob(c) => manifest::parse_all(&file.path, &file.text)
+            .is_ok_and(|p| p.cronjobs.iter().any(|l| l.cronjob == *c)),
+    };
+    Ok(Some((f, range, same)))
+}
+
 /// `DIR/NAME.yaml`, refusing names that are not plain file names or files that already exist.
-fn new_file_path(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+fn new_file_path(dir: &Path, item: &Incoming) -> anyhow::Result<PathBuf> {
+    let name = item.name.as_str();
+    let kind = item.kind().as_str();
     if name.is_empty() || name.starts_with('.') || name.contains('/') {
-        bail!("app name {name:?} cannot be used as a file name: use a DNS label like `web`");
+        bail!("{kind} name {name:?} cannot be used as a file name: use a DNS label like `web`");
     }
     let path = dir.join(format!("{name}.yaml"));
     if path.exists() {
         bail!(
-            "{} exists but does not define app {name:?} (or does not parse): \
+            "{} exists but does not define {kind} {name:?} (or does not parse): \
              fix or rename that file, then apply again",
             path.display()
         );
@@ -132,9 +210,10 @@ fn new_file_path(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
 /// Refuses an app whose `user` or `group` this host's controller could not run it as (the
 /// controller would refuse it the same way), at the field.
 fn refuse_here(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    let apps = manifest::parse_str(path, text)?;
+    let parsed = manifest::parse_all(path, text)?;
     let ids = crate::confine::host::controller_ids(&crate::home::Home::from_env().socket());
-    crate::confine::host::refuse(&apps, ids, || Some(text.to_owned()))?;
+    crate::confine::host::refuse(&parsed.apps, ids, || Some(text.to_owned()))?;
+    crate::confine::host::refuse(&parsed.job_apps(), ids, || Some(text.to_owned()))?;
     Ok(())
 }
 
@@ -175,36 +254,58 @@ pub fn read_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<Incoming>> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for (path, text) in texts {
-        let parsed = manifest::parse_all(&path, &text)?;
-        if let Some((name, kind)) = parsed.names().find(|(_, k)| *k != manifest::Kind::App) {
-            bail!(
-                "{}: {} {name:?}: `corral apply` takes Apps only for now; copy a {} manifest \
-                 into the manifests directory instead (the controller reads it there)",
-                path.display(),
-                kind.as_str(),
-                kind.as_str()
-            );
-        }
-        let documents = parse_documents(&path, &text)?;
+        let documents = documents_of(&path, &text)?;
         if documents.is_empty() {
-            bail!("{} holds no App document", path.display());
+            bail!("{} holds no App, Job or CronJob document", path.display());
         }
         refuse_here(&path, &text)?;
-        for doc in documents {
-            let name = doc.app.metadata.name.as_str().to_string();
+        for (name, doc, range) in documents {
             if !seen.insert(name.clone()) {
                 bail!(
-                    "app {name:?} is defined twice in the input ({}): keep one",
+                    "{name:?} is defined twice in the input ({}): keep one (names are unique \
+                     across Apps, Jobs and CronJobs)",
                     path.display()
                 );
             }
             out.push(Incoming {
-                first_line: text[..doc.range.start].matches('\n').count() + 1,
-                text: text[doc.range].to_string(),
-                app: doc.app,
+                first_line: text[..range.start].matches('\n').count() + 1,
+                text: text[range].to_string(),
+                name,
+                doc,
                 file: path.clone(),
             });
         }
     }
+    Ok(out)
+}
+
+/// Every document of a file, of every kind, with its byte range, in file order.
+fn documents_of(
+    path: &Path,
+    text: &str,
+) -> anyhow::Result<Vec<(String, Doc, std::ops::Range<usize>)>> {
+    let parsed = manifest::parse_all(path, text)?;
+    let docs = manifest::documents(text);
+    let range = |doc_index: usize, line: usize| {
+        docs.iter()
+            .find(|d| d.start_line == line)
+            .or_else(|| docs.get(doc_index))
+            .map_or(0..text.len(), |d| d.whole.clone())
+    };
+    let mut out: Vec<(String, Doc, std::ops::Range<usize>)> = Vec::new();
+    for doc in parse_documents(path, text)? {
+        let name = doc.app.metadata.name.as_str().to_owned();
+        out.push((name, Doc::App(doc.app), doc.range));
+    }
+    for l in parsed.jobs {
+        let at = range(l.doc_index, l.line);
+        out.push((l.job.metadata.name.as_str().to_owned(), Doc::Job(l.job), at));
+    }
+    for l in parsed.cronjobs {
+        let at = range(l.doc_index, l.line);
+        let name = l.cronjob.metadata.name.as_str().to_owned();
+        out.push((name, Doc::CronJob(l.cronjob), at));
+    }
+    out.sort_by_key(|(_, _, r)| r.start);
     Ok(out)
 }

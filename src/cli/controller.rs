@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long)]
     pub allow_shared_manifests: bool,
     /// Threads that serve the `tcp` and `http` listen ports, each with its own event loop
-    /// (nginx's worker_processes). Default: one per CPU, at most 4.
+    /// (nginx's worker_processes). Default: one per two CPUs, at most 4.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub proxy_threads: Option<u16>,
     /// Serve Prometheus metrics at http://HOST:PORT/metrics (off by default; the control

@@ -1,4 +1,5 @@
-//! `corral delete`: remove apps from the manifests directory; the controller stops them.
+//! `corral delete`: remove Apps, Jobs and CronJobs from the manifests directory; the
+//! controller stops them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,17 +9,18 @@ use anyhow::{bail, Context};
 
 use super::atomic_write::{ensure_unchanged, remove, write_atomic};
 use super::client::resync_if_running;
-use super::manifests_dir::{self, parse_documents, remove_document, Directory};
+use super::manifests_dir::{self, remove_document, Directory};
 use super::ManifestsDir;
+use crate::manifest::Kind;
 
 /// Arguments of `corral delete`.
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["names", "filename"]))]
 pub struct Args {
-    /// Apps to delete.
+    /// Apps, Jobs or CronJobs to delete (`NAME`, or `app/NAME`, `job/NAME`, `cronjob/NAME`).
     #[arg(value_name = "NAME", add = super::completion::app_names())]
     pub names: Vec<String>,
-    /// Delete the apps a manifest file defines.
+    /// Delete what a manifest file defines (its Apps, Jobs and CronJobs).
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub filename: Option<PathBuf>,
     /// Where the apps are defined.
@@ -32,10 +34,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(file) = &args.filename {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
+        let parsed = crate::manifest::parse_all(file, &text)?;
         names.extend(
-            parse_documents(file, &text)?
-                .into_iter()
-                .map(|d| d.app.metadata.name.as_str().to_string()),
+            (parsed.names()).map(|(name, kind)| format!("{}/{name}", kind.as_str().to_lowercase())),
         );
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -51,30 +52,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     existing.warn_broken();
 
     // Find everything first: an unknown name deletes nothing.
-    // kubectl's `job/NAME`, `app/NAME`: names are one namespace across kinds.
-    for name in &mut names {
-        *name = super::jobs_view::split_kind(name).1.to_owned();
-    }
+    // kubectl's `job/NAME`, `cronjob/NAME`, `app/NAME`: names are one namespace across kinds,
+    // and a kind given must be the name's.
     let mut by_file: BTreeMap<usize, Vec<std::ops::Range<usize>>> = BTreeMap::new();
     let mut deleted = Vec::new();
-    for name in &names {
-        match (existing.find(name)?, existing.find_other(name)) {
-            (Some((f, d)), _) => {
-                by_file
-                    .entry(f)
-                    .or_default()
-                    .push(existing.files[f].documents[d].range.clone());
-                deleted.push(format!("app/{name}"));
-            }
-            (None, Some((f, kind, range))) => {
-                by_file.entry(f).or_default().push(range);
-                deleted.push(format!("{}/{name}", kind.as_str().to_lowercase()));
-            }
+    for given in &names {
+        let (wanted, name) = super::jobs_view::split_kind(given);
+        let (f, kind, range) = match (existing.find(name)?, existing.find_other(name)) {
+            (Some((f, d)), _) => (f, Kind::App, existing.files[f].documents[d].range.clone()),
+            (None, Some(other)) => other,
             (None, None) => bail!(
-                "app {name:?} is not defined in any manifest in {} (nor a Job of that name): corral get lists apps and Jobs",
+                "{} {name:?} is not defined in any manifest in {} (no App, Job or CronJob of that name): corral get lists them",
+                wanted.unwrap_or("app"),
                 dir.display()
             ),
+        };
+        let word = kind.as_str().to_lowercase();
+        if wanted.is_some_and(|w| w != word) {
+            let article = if kind == Kind::App { "an" } else { "a" };
+            bail!(
+                "{given}: {name:?} is {article} {} ({}), not a {}; write {word}/{name}",
+                kind.as_str(),
+                existing.files[f].path.display(),
+                wanted.unwrap_or_default()
+            );
         }
+        by_file.entry(f).or_default().push(range);
+        deleted.push(format!("{word}/{name}"));
     }
     for (f, mut ranges) in by_file {
         let file = &existing.files[f];

@@ -1,5 +1,5 @@
-//! `corral export kubernetes [DIR | -f FILE] --image TEMPLATE`: App manifests as Kubernetes
-//! objects, one YAML stream on stdout; what cannot be translated goes to stderr as warnings.
+//! `corral export kubernetes [DIR | -f FILE] --image TEMPLATE`: App, Job and CronJob manifests
+//! as Kubernetes objects, one YAML stream on stdout; what cannot be translated goes to stderr as warnings.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 
 use crate::export::kubernetes::{export, Options};
-use crate::manifest::{parse_file_all, Located, LocatedJob};
+use crate::manifest::{parse_file_all, Located, LocatedCronJob, LocatedJob};
 
 /// Arguments of `corral export`.
 #[derive(Debug, clap::Args)]
@@ -21,8 +21,8 @@ pub struct Args {
 /// The systems corral exports to.
 #[derive(Debug, clap::Subcommand)]
 pub enum Target {
-    /// Deployments (or Argo Rollouts with --rollouts), Services and ConfigMaps for a Kubernetes
-    /// cluster, as one YAML stream.
+    /// Deployments (or Argo Rollouts with --rollouts), Services, ConfigMaps, Jobs and CronJobs
+    /// for a Kubernetes cluster, as one YAML stream.
     Kubernetes(KubernetesArgs),
 }
 
@@ -71,23 +71,16 @@ fn kubernetes(args: KubernetesArgs) -> anyhow::Result<ExitCode> {
     };
     let mut apps: Vec<Located> = Vec::new();
     let mut jobs: Vec<LocatedJob> = Vec::new();
+    let mut cronjobs: Vec<LocatedCronJob> = Vec::new();
     for file in &files {
         let parsed = parse_file_all(file).map_err(|e| {
             anyhow::anyhow!("{e}\nfix the manifest (corral validate checks it), then export again")
         })?;
-        // Never left out silently: a CronJob cannot be exported yet.
-        if let Some(c) = parsed.cronjobs.first() {
-            bail!(
-                "{}:{}: CronJob {} cannot be exported to Kubernetes yet (not supported yet by this corral); export a directory without it",
-                c.file.display(),
-                c.line,
-                c.cronjob.metadata.name
-            );
-        }
         apps.extend(parsed.apps);
         jobs.extend(parsed.jobs);
+        cronjobs.extend(parsed.cronjobs);
     }
-    if apps.is_empty() && jobs.is_empty() {
+    if apps.is_empty() && jobs.is_empty() && cronjobs.is_empty() {
         bail!("no apps to export: the manifests hold none");
     }
     let opts = Options {
@@ -106,12 +99,13 @@ fn kubernetes(args: KubernetesArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut warnings = Vec::new();
     let mut first = true;
-    let exports = (apps.iter().map(|a| export(a, &opts))).chain(
-        jobs.iter()
-            .map(|j| crate::export::kubernetes::export_job(j, &opts)),
-    );
+    use crate::export::kubernetes::{export_cronjob, export_job};
+    let exports = (apps.iter().map(|a| export(a, &opts)))
+        .chain(jobs.iter().map(|j| export_job(j, &opts)))
+        .chain(cronjobs.iter().map(|c| export_cronjob(c, &opts)));
+    // Every object first: a manifest that cannot be exported writes nothing.
+    let exports: Vec<crate::export::kubernetes::Exported> = exports.collect::<Result<_, _>>()?;
     for exported in exports {
-        let exported = exported?;
         for object in exported.objects {
             if !first {
                 writeln!(out, "---")?;

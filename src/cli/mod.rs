@@ -62,7 +62,7 @@ pub enum Command {
     Apply(apply::Args),
     /// Show what `apply` would change, as a unified diff (exit 1 when it would change something).
     Diff(diff::Args),
-    /// Remove an app from the manifests directory; the controller stops it.
+    /// Remove an App, Job or CronJob from the manifests directory; the controller stops it.
     Delete(delete::Args),
     /// List apps: NAME READY UP-TO-DATE AVAILABLE STATUS RESTARTS CPU MEM AGE REVISION.
     Get(get::Args),

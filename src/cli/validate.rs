@@ -41,6 +41,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut names: Vec<Named> = Vec::new();
     // The Jobs' templates, checked against the host as apps are.
     let mut job_apps: Vec<Located> = Vec::new();
+    // The Jobs and CronJobs, for `dependsOn` across kinds.
+    let mut jobs = Vec::new();
+    let mut cronjobs = Vec::new();
     let files = manifest_files(&paths, &mut failed);
     for file in &files {
         let ids = crate::confine::host::controller_ids(&crate::home::Home::from_env().socket());
@@ -69,6 +72,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 warn_cronjobs(&parsed.cronjobs);
                 names.extend(named(&parsed));
                 apps.extend(parsed.apps);
+                jobs.extend(parsed.jobs);
+                cronjobs.extend(parsed.cronjobs);
                 job_apps.extend(templates);
             }
             Err(e) => {
@@ -85,7 +90,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         failed = true;
         report(&e);
     }
-    for e in dependency_errors(&paths, &files, &apps, &names) {
+    let nodes = crate::manifest::depends::nodes(&apps, &jobs, &cronjobs);
+    for e in dependency_errors(&paths, &files, &nodes, &names) {
         failed = true;
         report(&e);
     }
@@ -293,16 +299,16 @@ fn warn_limits(apps: &[Located]) {
     }
 }
 
-/// `spec.dependsOn` across the files: unknown names, cycles, `Completed` on a Job only. A file
+/// `dependsOn` across the files and kinds: unknown names, cycles, `Completed` on a Job only. A file
 /// given alone is checked against the other manifests of its folder too (where its
 /// dependencies usually are).
 fn dependency_errors(
     paths: &[PathBuf],
     files: &[PathBuf],
-    apps: &[Located],
+    nodes: &[crate::manifest::depends::Node<'_>],
     names: &[Named],
 ) -> Vec<ManifestError> {
-    if apps.iter().all(|l| l.app.spec.depends_on.is_empty()) {
+    if nodes.iter().all(|n| n.deps.is_empty()) {
         return Vec::new();
     }
     let mut also: Vec<(String, Kind)> = names.iter().map(|n| (n.name.clone(), n.kind)).collect();
@@ -323,14 +329,9 @@ fn dependency_errors(
             }
         }
     }
-    let of = |kind: Kind| -> std::collections::BTreeSet<&str> {
-        also.iter()
-            .filter(|(_, k)| *k == kind)
-            .map(|(n, _)| n.as_str())
-            .collect()
-    };
-    let checked: Vec<&Located> = apps.iter().collect();
-    crate::manifest::depends::set_errors(&checked, &of(Kind::App), &of(Kind::Job))
+    let kinds: std::collections::BTreeMap<&str, Kind> =
+        also.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+    crate::manifest::depends::set_errors(nodes, &kinds)
 }
 
 /// Whether two paths name one file.

@@ -144,6 +144,7 @@ impl Controller {
     /// process was started or stopped (the instance record is to be written).
     pub(super) async fn step_jobs(&mut self) -> (Option<Instant>, bool) {
         let now = now_ms();
+        self.hold_jobs(now);
         let mut wake: Option<u64> = None;
         let mut starts: Vec<(String, u32)> = Vec::new();
         let mut stops: Vec<String> = Vec::new();
@@ -157,7 +158,11 @@ impl Controller {
                 expired.push(name.clone());
             }
             self.jobs.dirty |= step.changed;
-            if let Some((warning, reason, message)) = step.event {
+            for (warning, reason, message) in step.events {
+                // What waits for it (`condition: Completed`) is looked at again at once.
+                if reason == "JobCompleted" {
+                    wake = Some(now);
+                }
                 let events = &mut self.supervisor.events;
                 match warning {
                     true => events.warning(name, reason, message),
@@ -191,6 +196,26 @@ impl Controller {
         let wake =
             wake.map(|ms| Instant::now() + Duration::from_millis(ms.saturating_sub(now_ms())));
         (wake, processes)
+    }
+
+    /// Tells each Job whether its `spec.dependsOn` holds it back now (the planner's rule for
+    /// an App: [`crate::reconcile::depends::first_unmet`]).
+    fn hold_jobs(&mut self, now: u64) {
+        let entries = &mut self.jobs.entries;
+        if entries.values().all(|e| e.state.spec.depends_on.is_empty()) {
+            return;
+        }
+        let observed = self.supervisor.observed();
+        let statuses: BTreeMap<String, String> = (entries.iter())
+            .filter(|(_, e)| !e.state.expired(now))
+            .map(|(name, e)| (name.clone(), e.state.status.status.clone()))
+            .collect();
+        for entry in entries.values_mut() {
+            let deps = &entry.state.spec.depends_on;
+            let reason =
+                crate::reconcile::depends::first_unmet(deps, &statuses, &self.desired, &observed);
+            entry.state.hold(reason);
+        }
     }
 
     /// Feeds a process exit to its Job; `false` when it was not a Job's run.

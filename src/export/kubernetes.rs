@@ -1,8 +1,9 @@
 //! `corral export kubernetes`: each App becomes a Deployment (a canary an Argo Rollouts `Rollout`
-//! with `--rollouts`), each Job a `batch/v1 Job`, each `listen` entry a Service and its
+//! with `--rollouts`), each Job a `batch/v1 Job`, each CronJob a `batch/v1 CronJob`, each `listen` entry a Service and its
 //! `envFiles` a ConfigMap (README "To Kubernetes"), built from the k8s-openapi types so that every
 //! object is valid by construction. What has no counterpart is a warning, never dropped silently.
 
+mod cronjob;
 mod depends;
 mod job;
 mod pod;
@@ -21,6 +22,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::manifest::quantity::IntOrPercent;
 use crate::manifest::{Instances, ListenMode, Located, StrategyType};
+pub use cronjob::{export_cronjob, kubernetes_schedule};
 pub use job::export_job;
 use rollout::{Rollout, RolloutSpec, RolloutStrategy};
 
@@ -88,6 +90,10 @@ pub enum ExportError {
         /// Why.
         why: String,
     },
+    /// A manifest has something Kubernetes cannot express (a CronJob's schedule), at its
+    /// file:line:column.
+    #[error("{0}")]
+    Unexportable(crate::manifest::ManifestError),
     /// An object could not be written as YAML (a bug).
     #[error("app/{app}: cannot write its {kind} as YAML: {why}")]
     Yaml {
@@ -169,7 +175,11 @@ pub fn export(located: &Located, opts: &Options) -> Result<Exported, ExportError
                 ..ObjectMeta::default()
             }),
             spec: Some(k8s_openapi::api::core::v1::PodSpec {
-                init_containers: depends::init_containers(spec, &opts.services, &mut warn),
+                init_containers: depends::init_containers(
+                    &spec.depends_on,
+                    &opts.services,
+                    &mut warn,
+                ),
                 ..pod::pod_spec(spec, container, &mut warn)
             }),
         },

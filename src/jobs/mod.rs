@@ -18,4 +18,6 @@ pub mod phase {
     pub const FAILED: &str = "Failed";
     /// `spec.suspend: true`.
     pub const SUSPENDED: &str = "Suspended";
+    /// Held back by `spec.dependsOn` (the reason says which).
+    pub const WAITING: &str = "Waiting";
 }

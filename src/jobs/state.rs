@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::phase::{COMPLETE, FAILED, RUNNING, SUSPENDED};
+use super::phase::{COMPLETE, FAILED, RUNNING, SUSPENDED, WAITING};
 use crate::api::{JobRun, JobStatus};
 use crate::manifest::{Backoff, JobSpec};
 
@@ -16,6 +16,8 @@ pub struct JobState {
     pub spec: JobSpec,
     /// No run starts before this (the back-off after a failed run), unix ms.
     next_start_ms: u64,
+    /// Why its dependencies hold it back now (`spec.dependsOn`), as the controller last said.
+    held: Option<String>,
 }
 
 /// What one step decided.
@@ -27,8 +29,8 @@ pub struct Step {
     pub stop: Vec<u32>,
     /// When to step again at the latest (unix ms).
     pub wake_ms: Option<u64>,
-    /// An event: (is a warning, reason, message).
-    pub event: Option<(bool, &'static str, String)>,
+    /// Events to tell, in order: (is a warning, reason, message).
+    pub events: Vec<(bool, &'static str, String)>,
     /// Whether the status changed (to be saved).
     pub changed: bool,
 }
@@ -47,6 +49,7 @@ impl JobState {
             },
             spec,
             next_start_ms: 0,
+            held: None,
         }
     }
 
@@ -58,6 +61,7 @@ impl JobState {
             status: saved,
             spec,
             next_start_ms: 0,
+            held: None,
         })
     }
 
@@ -100,8 +104,10 @@ impl JobState {
             step.stop = active;
             if self.status.status != SUSPENDED {
                 self.status.status = SUSPENDED.to_owned();
+                self.status.reason = None; // a `Waiting` reason no longer holds
                 step.changed = true;
-                step.event = Some((false, "JobSuspended", "suspended: no run starts".into()));
+                let event = (false, "JobSuspended", "suspended: no run starts".into());
+                step.events.push(event);
             }
             return step;
         }
@@ -125,6 +131,10 @@ impl JobState {
             step.stop = active;
             return step;
         }
+        if self.wait(&mut step) {
+            step.wake_ms = deadline;
+            return step;
+        }
         let needed = self.spec.completions - succeeded;
         let going = active.len() as u32;
         let want = self.spec.parallelism.min(needed).saturating_sub(going);
@@ -133,7 +143,8 @@ impl JobState {
             step.start = (first..first + want).collect();
             if self.status.start_ms.is_none() {
                 self.status.start_ms = Some(now_ms);
-                step.event = Some((false, "JobStarted", self.started_message()));
+                step.events
+                    .push((false, "JobStarted", self.started_message()));
             }
             step.changed = true;
         } else if want > 0 {
@@ -144,6 +155,39 @@ impl JobState {
             .flatten()
             .min();
         step
+    }
+
+    /// Says whether its dependencies hold it back now, and why (`None`: every one is met).
+    pub fn hold(&mut self, reason: Option<String>) {
+        self.held = reason;
+    }
+
+    /// `Waiting` while held and no run is going (a run going goes on, as an App's instance
+    /// does); `true` when no run may start now. Back to `Running` once released.
+    fn wait(&mut self, step: &mut Step) -> bool {
+        let going = self.active().next().is_some();
+        match &self.held {
+            Some(reason) if !going => {
+                let same = self.status.reason.as_deref() == Some(reason.as_str());
+                if self.status.status != WAITING || !same {
+                    self.status.status = WAITING.to_owned();
+                    self.status.reason = Some(reason.clone());
+                    step.changed = true;
+                    step.events.push((false, "Waiting", reason.clone()));
+                }
+                true
+            }
+            _ => {
+                if self.status.status == WAITING {
+                    self.status.status = RUNNING.to_owned();
+                    self.status.reason = None;
+                    step.changed = true;
+                    let message = "every dependency is met: starting".to_owned();
+                    step.events.push((false, "DependenciesMet", message));
+                }
+                false
+            }
+        }
     }
 
     /// Records a run as started (its pid) or as failed to start (`Err(why)`).
@@ -214,7 +258,7 @@ impl JobState {
             "{}/{} runs succeeded, {} failed",
             self.status.succeeded, self.spec.completions, self.status.failed
         );
-        step.event = Some(match reason {
+        step.events.push(match reason {
             None => (false, "JobCompleted", format!("completed: {counts}")),
             Some(r) => (
                 true,

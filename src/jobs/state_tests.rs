@@ -13,7 +13,7 @@ fn fails_twice_then_succeeds_within_the_back_off_limit() {
     let mut job = JobState::new("m", "f", "r", spec("backoffLimit: 3"));
     let s = job.step(1000);
     assert_eq!(s.start, [0]);
-    assert_eq!(s.event.as_ref().map(|e| e.1), Some("JobStarted"));
+    assert_eq!(s.events.last().map(|e| e.1), Some("JobStarted"));
     job.run_started(0, Ok(10), 1000);
     assert!(job.step(1001).start.is_empty());
     job.run_exited(0, 10, "exit code 1".into(), false, 1100);
@@ -27,7 +27,7 @@ fn fails_twice_then_succeeds_within_the_back_off_limit() {
     job.run_started(2, Ok(12), 1500);
     job.run_exited(2, 12, "exit code 0".into(), true, 1600);
     let s = job.step(1600);
-    assert_eq!(s.event.as_ref().map(|e| e.1), Some("JobCompleted"));
+    assert_eq!(s.events.last().map(|e| e.1), Some("JobCompleted"));
     assert_eq!(job.status.status, "Complete");
     assert_eq!((job.status.succeeded, job.status.failed), (1, 2));
     assert_eq!(job.status.runs.len(), 3);
@@ -88,4 +88,34 @@ fn only_a_finished_job_at_the_same_revision_is_restored() {
     job.step(6);
     assert!(JobState::restored(job.status.clone(), "r1", spec("")).is_some());
     assert!(JobState::restored(job.status.clone(), "r2", spec("")).is_none());
+}
+
+#[test]
+fn a_held_job_waits_with_the_reason_and_starts_once_released() {
+    let mut job = JobState::new("m", "f", "r", spec("completions: 1"));
+    job.hold(Some("waiting for db to be Ready".into()));
+    let s = job.step(1000);
+    assert!(s.start.is_empty());
+    assert_eq!(job.status.status, "Waiting");
+    assert_eq!(
+        job.status.reason.as_deref(),
+        Some("waiting for db to be Ready")
+    );
+    assert_eq!(s.events.last().map(|e| e.1), Some("Waiting"));
+    // Told once: the same reason again is no new event.
+    assert!(job.step(1001).events.is_empty());
+    job.hold(None);
+    let s = job.step(1002);
+    assert_eq!(s.start, [0]);
+    let reasons: Vec<&str> = s.events.iter().map(|e| e.1).collect();
+    assert_eq!(reasons, ["DependenciesMet", "JobStarted"]);
+    assert_eq!(
+        (job.status.status.as_str(), job.status.reason.as_deref()),
+        ("Running", None)
+    );
+    // A run going goes on whatever happens to the dependencies.
+    job.run_started(0, Ok(10), 1002);
+    job.hold(Some("waiting for db to be Ready".into()));
+    assert_eq!(job.step(1003).stop, Vec::<u32>::new());
+    assert_eq!(job.status.status, "Running");
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::defaults::is_false;
 use super::locate::Seg::{self, Index, Key};
-use super::types::AppName;
+use super::types::{AppName, Kind};
 use super::validate::Problem;
 
 /// One entry of `spec.dependsOn`: start only once `app` meets `condition`.
@@ -84,13 +84,79 @@ pub(super) fn check_own(name: &str, deps: &[DependsOn]) -> Option<Problem> {
     None
 }
 
+/// The checks a Job's own `dependsOn` gets (a Job's, or a CronJob's `jobTemplate`): an App's,
+/// and no `restart: true` (a run is not stopped for a lost dependency).
+pub(super) fn check_job_own(name: &str, deps: &[DependsOn]) -> Option<Problem> {
+    if let Some(problem) = check_own(name, deps) {
+        return Some(problem);
+    }
+    let i = deps.iter().position(|d| d.restart)?;
+    Some(Problem::at(
+        entry_path(i, Some("restart")),
+        "`restart: true` is not supported yet for a Job (its runs are not stopped when a dependency is lost); remove it",
+    ))
+}
+
+/// One document that may have a `dependsOn`: an App, a Job, a CronJob (its `jobTemplate`'s),
+/// with where it is.
+#[derive(Debug, Clone)]
+pub struct Node<'a> {
+    /// Its `metadata.name`.
+    pub name: &'a str,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its `dependsOn` entries.
+    pub deps: &'a [DependsOn],
+    /// The file that defines it.
+    pub file: &'a std::path::Path,
+    /// 0-based index of its document in the file.
+    pub doc_index: usize,
+    /// 1-based line of its document.
+    pub line: usize,
+}
+
+/// Every document of `apps`, `jobs` and `cronjobs` as a [`Node`] of the dependency graph.
+pub fn nodes<'a>(
+    apps: &'a [super::Located],
+    jobs: &'a [super::LocatedJob],
+    cronjobs: &'a [super::LocatedCronJob],
+) -> Vec<Node<'a>> {
+    let apps = apps.iter().map(|l| Node {
+        name: l.app.metadata.name.as_str(),
+        kind: Kind::App,
+        deps: &l.app.spec.depends_on,
+        file: &l.file,
+        doc_index: l.doc_index,
+        line: l.line,
+    });
+    let jobs = jobs.iter().map(|l| Node {
+        name: l.job.metadata.name.as_str(),
+        kind: Kind::Job,
+        deps: &l.job.spec.depends_on,
+        file: &l.file,
+        doc_index: l.doc_index,
+        line: l.line,
+    });
+    let crons = cronjobs.iter().map(|l| Node {
+        name: l.cronjob.metadata.name.as_str(),
+        kind: Kind::CronJob,
+        deps: &l.cronjob.spec.job_template.spec.depends_on,
+        file: &l.file,
+        doc_index: l.doc_index,
+        line: l.line,
+    });
+    apps.chain(jobs).chain(crons).collect()
+}
+
 /// A problem of the graph as a whole, blamed on one entry of one app's `dependsOn`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetProblem {
-    /// The app whose entry is wrong.
+    /// The app (or Job, or CronJob) whose entry is wrong.
     pub app: String,
-    /// The entry's index in its `spec.dependsOn`.
+    /// The entry's index in its `dependsOn`.
     pub entry: usize,
+    /// Whether the entry is a CronJob's (under `spec.jobTemplate.spec`).
+    pub cronjob: bool,
     /// What is wrong and how to fix it, starting with the dotted path.
     pub message: String,
 }
@@ -98,7 +164,12 @@ pub struct SetProblem {
 impl SetProblem {
     /// Where to point in the app's document.
     pub fn path(&self) -> Vec<Seg<'static>> {
-        entry_path(self.entry, Some("app"))
+        let mut path = entry_path(self.entry, Some("app"));
+        if self.cronjob {
+            path.insert(1, Key("spec"));
+            path.insert(1, Key("jobTemplate"));
+        }
+        path
     }
 
     /// This problem as an error at `file`, found in `text` (that file's text) in document
@@ -122,61 +193,61 @@ impl SetProblem {
     }
 }
 
-/// The graph's problems among `apps` (names in `also_known` count as existing), each as an
-/// error at its `dependsOn` entry; each app's file is read to find the line.
+/// The graph's problems among `nodes` (the names in `also_known`, with their kinds, count as
+/// existing too), each as an error at its `dependsOn` entry; each node's file is read to find
+/// the line.
 pub fn set_errors(
-    apps: &[&super::Located],
-    also_known: &BTreeSet<&str>,
-    jobs: &BTreeSet<&str>,
+    nodes: &[Node<'_>],
+    also_known: &BTreeMap<&str, Kind>,
 ) -> Vec<super::ManifestError> {
-    let graph: BTreeMap<&str, &[DependsOn]> = apps
-        .iter()
-        .map(|l| {
-            (
-                l.app.metadata.name.as_str(),
-                l.app.spec.depends_on.as_slice(),
-            )
-        })
-        .collect();
-    let mut known: BTreeSet<&str> = graph.keys().copied().collect();
-    known.extend(also_known);
-    check_set(&graph, &known, jobs)
+    let graph: BTreeMap<&str, &[DependsOn]> = nodes.iter().map(|n| (n.name, n.deps)).collect();
+    let mut kinds = also_known.clone();
+    kinds.extend(nodes.iter().map(|n| (n.name, n.kind)));
+    check_set(&graph, &kinds)
         .into_iter()
         .filter_map(|p| {
-            let at = apps
-                .iter()
-                .find(|l| l.app.metadata.name.as_str() == p.app)?;
-            let text = std::fs::read_to_string(&at.file).ok();
-            Some(p.in_file(&at.file, text.as_deref(), at.doc_index, at.line))
+            let at = nodes.iter().find(|n| n.name == p.app)?;
+            let text = std::fs::read_to_string(at.file).ok();
+            Some(p.in_file(at.file, text.as_deref(), at.doc_index, at.line))
         })
         .collect()
 }
 
-/// The graph's problems: each entry naming something not in `known` (with the closest known
-/// name), then each cycle once, blamed on the entry of its alphabetically first app that leads
-/// into it (`a -> b -> c -> a`). `graph` maps every app to its `dependsOn`.
+/// The graph's problems: each entry naming something not in `kinds` (with the closest known
+/// name), or of a kind its condition cannot wait for, then each cycle once (across kinds: an
+/// App waiting for a Job waiting for the App), blamed on the entry of its alphabetically first
+/// member that leads into it (`a -> b -> c -> a`). `graph` maps every App, Job and CronJob to
+/// its `dependsOn`; `kinds` maps every name known to its kind.
 ///
-/// `jobs` names the Jobs: only `condition: Completed` waits for one, and only for one.
+/// Only `condition: Completed` waits for a Job, and only for one; nothing waits for a CronJob.
 pub fn check_set(
     graph: &BTreeMap<&str, &[DependsOn]>,
-    known: &BTreeSet<&str>,
-    jobs: &BTreeSet<&str>,
+    kinds: &BTreeMap<&str, Kind>,
 ) -> Vec<SetProblem> {
     let mut out = Vec::new();
+    let cron = |name: &str| kinds.get(name) == Some(&Kind::CronJob);
     for (&app, deps) in graph {
+        let at = if cron(app) {
+            "spec.jobTemplate.spec.dependsOn"
+        } else {
+            "spec.dependsOn"
+        };
         for (i, dep) in deps.iter().enumerate() {
             let target = dep.app.as_str();
             let completed = dep.condition == Condition::Completed;
-            let wrong = match (jobs.contains(target), known.contains(target)) {
-                (true, _) if !completed => Some(format!(
-                    "spec.dependsOn[{i}].condition: {target:?} is a Job, which never is {}: wait for it with `condition: Completed`",
+            let wrong = match kinds.get(target) {
+                Some(Kind::Job) if !completed => Some(format!(
+                    "{at}[{i}].condition: {target:?} is a Job, which never is {}: wait for it with `condition: Completed`",
                     dep.condition
                 )),
-                (false, true) if completed => Some(format!(
-                    "spec.dependsOn[{i}].condition: {target:?} is an App: `Completed` waits for a Job to finish; use `Started` or `Ready`"
+                Some(Kind::App) if completed => Some(format!(
+                    "{at}[{i}].condition: {target:?} is an App: `Completed` waits for a Job to finish; use `Started` or `Ready`"
                 )),
-                (true, _) | (false, true) => None,
-                (false, false) => Some(String::new()),
+                Some(Kind::CronJob) => Some(format!(
+                    "{at}[{i}].app: {target:?} is a CronJob, which nothing can wait for (its runs come and go); wait for an App or a Job"
+                )),
+                Some(_) => None,
+                None => Some(String::new()),
             };
             match wrong {
                 None => continue,
@@ -184,15 +255,15 @@ pub fn check_set(
                     out.push(SetProblem {
                         app: app.to_owned(),
                         entry: i,
+                        cronjob: cron(app),
                         message,
                     });
                     continue;
                 }
                 Some(_) => {}
             }
-            let guess = known
-                .iter()
-                .chain(jobs.iter())
+            let guess = kinds
+                .keys()
                 .map(|k| (super::parse::edit_distance(target, k), *k))
                 .filter(|&(d, _)| d <= 2)
                 .min()
@@ -200,8 +271,9 @@ pub fn check_set(
             out.push(SetProblem {
                 app: app.to_owned(),
                 entry: i,
+                cronjob: cron(app),
                 message: format!(
-                    "spec.dependsOn[{i}].app: there is no {} {target:?} in the manifests directory; \
+                    "{at}[{i}].app: there is no {} {target:?} in the manifests directory; \
                      {guess}Add its manifest or fix the name",
                     if completed { "Job" } else { "app" }
                 ),
@@ -214,11 +286,17 @@ pub fn check_set(
             .iter()
             .position(|d| d.app.as_str() == second)
             .unwrap_or(0);
+        let at = if cron(first) {
+            "spec.jobTemplate.spec.dependsOn"
+        } else {
+            "spec.dependsOn"
+        };
         out.push(SetProblem {
             app: first.to_owned(),
             entry,
+            cronjob: cron(first),
             message: format!(
-                "spec.dependsOn[{entry}]: dependency cycle {}: none of these could ever start; \
+                "{at}[{entry}]: dependency cycle {}: none of these could ever start; \
                  remove one of these dependencies",
                 cycle.join(" -> ")
             ),

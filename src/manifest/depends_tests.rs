@@ -21,8 +21,8 @@ fn graph(edges: &[(&'static str, &[&str])]) -> BTreeMap<&'static str, Vec<Depend
 fn problems(edges: &[(&'static str, &[&str])]) -> Vec<SetProblem> {
     let owned = graph(edges);
     let g: BTreeMap<&str, &[DependsOn]> = owned.iter().map(|(k, v)| (*k, v.as_slice())).collect();
-    let known: BTreeSet<&str> = g.keys().copied().collect();
-    check_set(&g, &known, &BTreeSet::new())
+    let kinds: BTreeMap<&str, Kind> = g.keys().map(|k| (*k, Kind::App)).collect();
+    check_set(&g, &kinds)
 }
 
 #[test]
@@ -101,9 +101,11 @@ fn completed_waits_for_a_job_and_only_completed_does() {
     let wrong = [on_app, ready_job];
     let g: BTreeMap<&str, &[DependsOn]> =
         BTreeMap::from([("api", &deps[..]), ("web", &wrong[..]), ("db", &[][..])]);
-    let known = BTreeSet::from(["api", "web", "db"]);
-    let jobs = BTreeSet::from(["migrate"]);
-    let p = check_set(&g, &known, &jobs);
+    let known = |job: &'static str| -> BTreeMap<&str, Kind> {
+        let apps = ["api", "web", "db"].map(|a| (a, Kind::App));
+        apps.into_iter().chain([(job, Kind::Job)]).collect()
+    };
+    let p = check_set(&g, &known("migrate"));
     assert_eq!(p.len(), 2, "{p:?}");
     assert!(
         p[0].message.contains("\"db\" is an App"),
@@ -115,13 +117,70 @@ fn completed_waits_for_a_job_and_only_completed_does() {
         "{}",
         p[1].message
     );
-    let missing = check_set(&g, &known, &BTreeSet::from(["migrat"]));
+    let missing = check_set(&g, &known("migrat"));
     assert!(
         missing
             .iter()
             .any(|p| p.message.contains("no Job \"migrate\"")
                 && p.message.contains("did you mean `migrat`?")),
         "{missing:?}"
+    );
+}
+
+#[test]
+fn a_cycle_across_kinds_is_named_and_nothing_waits_for_a_cronjob() {
+    let mut migrate = dep("migrate");
+    migrate.condition = Condition::Completed;
+    let api = [migrate];
+    let job = [dep("api")];
+    let report = [dep("apj")];
+    let web = [dep("nightly")];
+    let g: BTreeMap<&str, &[DependsOn]> = BTreeMap::from([
+        ("api", &api[..]),
+        ("migrate", &job[..]),
+        ("nightly", &report[..]),
+        ("web", &web[..]),
+    ]);
+    let kinds = BTreeMap::from([
+        ("api", Kind::App),
+        ("migrate", Kind::Job),
+        ("nightly", Kind::CronJob),
+        ("web", Kind::App),
+    ]);
+    let p = check_set(&g, &kinds);
+    assert_eq!(p.len(), 3, "{p:?}");
+    // A CronJob's entry is under its jobTemplate.
+    assert!(p[0].cronjob, "{p:?}");
+    assert!(
+        p[0].message.starts_with(
+            "spec.jobTemplate.spec.dependsOn[0].app: there is no app \"apj\" in the manifests directory; did you mean `api`?"
+        ),
+        "{}",
+        p[0].message
+    );
+    assert_eq!(
+        p[0].path(),
+        vec![
+            Key("spec"),
+            Key("jobTemplate"),
+            Key("spec"),
+            Key("dependsOn"),
+            Index(0),
+            Key("app")
+        ]
+    );
+    assert!(
+        !p[1].cronjob
+            && p[1]
+                .message
+                .contains("\"nightly\" is a CronJob, which nothing can wait for"),
+        "{p:?}"
+    );
+    assert!(
+        p[2].message
+            .contains("dependency cycle api -> migrate -> api"),
+        "{}",
+        p[2].message
     );
 }
 

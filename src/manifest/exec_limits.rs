@@ -23,8 +23,10 @@ pub fn oversized(app: &App) -> Option<(Vec<Seg<'_>>, String)> {
             .enumerate()
             .map(|(i, a)| (vec![Key("spec"), Key("command"), Index(i)], a.len() + 1))
             .collect(),
-        // Run as `sh -c 'exec LINE'`.
-        Command::Shell(line) => vec![(vec![Key("spec"), Key("command")], line.len() + 6)],
+        Command::Shell(line) => vec![(
+            vec![Key("spec"), Key("command")],
+            super::shell::shell_line(line).len() + 1,
+        )],
     };
     for (path, len) in args {
         if len > MAX_ARG_STRLEN {

@@ -41,7 +41,7 @@ impl Hooks {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Hook {
     /// The program, as `spec.command`: a list is exec'd directly (argv); a string runs under
-    /// `sh -c 'exec …'`.
+    /// `sh -c` (as `spec.command`).
     pub command: Command,
     /// Past this long the hook is killed (its whole process group) and counts as failed;
     /// default `5m`, not 0.

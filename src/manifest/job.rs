@@ -60,6 +60,11 @@ pub struct JobSpec {
     /// failure); `false` again resumes. Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
+    /// Apps and Jobs to wait for before the first run (as an App's `spec.dependsOn`): no run
+    /// starts while none is going and one of them does not meet its condition (`Waiting`).
+    /// `restart: true` is refused here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<super::DependsOn>,
     /// The process of each run: an App's `spec` (command, cwd, env, envFiles, user, group,
     /// ulimits, nice, oomScoreAdjust, umask, cpu, pids, stop, logs, backoff — the delay
     /// between a failed run and the next). App fields that mean nothing for a run to
@@ -105,10 +110,7 @@ const REFUSED: &[(&str, &str)] = &[
         "memory",
         "not supported yet for a Job (`cpu` and `pids` are)",
     ),
-    (
-        "dependsOn",
-        "write it on the Job itself, at `spec.dependsOn`",
-    ),
+    ("dependsOn", "write it on the Job's spec, beside `template`"),
     ("hooks", "hooks run around an App's rollout; a Job has none"),
     ("restartSchedule", "a Job is not restarted; use a CronJob"),
 ];

@@ -19,6 +19,7 @@ pub mod quantity;
 mod revision;
 pub mod scalars;
 mod schema;
+pub mod shell;
 pub mod starter;
 pub mod strategy;
 pub mod types;

@@ -182,7 +182,10 @@ pub fn parse_all(file: &Path, text: &str) -> Result<Parsed, ManifestError> {
                 (name, problem)
             }
             Typed::Job(job) => {
-                let problem = check_template(&job.metadata, &job.spec.template, &at);
+                let name = job.metadata.name.as_str();
+                let problem = super::depends::check_job_own(name, &job.spec.depends_on)
+                    .map(|p| (at(&p.path), p.message))
+                    .or_else(|| check_template(&job.metadata, &job.spec.template, &at));
                 let name = job.metadata.name.as_str().to_owned();
                 out.jobs.push(LocatedJob {
                     job,
@@ -202,6 +205,18 @@ pub fn parse_all(file: &Path, text: &str) -> Result<Parsed, ManifestError> {
                         name.len()
                     );
                     (at(&[Seg::Key("metadata"), Seg::Key("name")]), message)
+                });
+                let job_spec = &cronjob.spec.job_template.spec;
+                let problem = problem.or_else(|| {
+                    // Its Jobs' own `dependsOn`, under spec.jobTemplate.spec.
+                    let p = super::depends::check_job_own(&name, &job_spec.depends_on)?;
+                    let mut full = CRON_JOB_SPEC.to_vec();
+                    full.extend(p.path.iter().skip(1).copied());
+                    let message = match p.message.strip_prefix("spec.") {
+                        Some(rest) => format!("spec.jobTemplate.spec.{rest}"),
+                        None => p.message,
+                    };
+                    Some((at(&full), message))
                 });
                 let problem = problem.or_else(|| {
                     // The Job's checks, pointing under spec.jobTemplate.spec.template.

@@ -244,7 +244,7 @@ impl JsonSchema for Command {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "The program: a list is exec'd directly (argv); a string runs under `sh -c 'exec …'`.",
+            "description": "The program: a list is exec'd directly (argv); a string runs under `sh -c`, as `exec LINE` when it is one simple command.",
             "oneOf": [
                 {"type": "array", "items": {"type": "string"}, "minItems": 1},
                 {"type": "string", "minLength": 1},

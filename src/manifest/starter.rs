@@ -27,7 +27,7 @@ metadata:
   name: {name:<23} # DNS label, unique across the manifests directory
   # labels: {{tier: front}}       # select with `corral get -l tier=front`
 spec:
-  # argv, exec'd directly; a plain string runs under `sh -c 'exec …'`
+  # argv, exec'd directly; a plain string runs under `sh -c`
   command: [{argv}]
   # cwd: .                      # relative to this file's folder
   instances: 1                  # an integer ≥ 0, or "max" for one per CPU

@@ -213,7 +213,7 @@ pub struct AppSpec {
 pub enum Command {
     /// argv, exec'd directly: `["node", "server.js"]`.
     Argv(Vec<String>),
-    /// A shell line, run as `sh -c 'exec LINE'`.
+    /// A shell line, run under `sh -c` (as `exec LINE` when it is one simple command).
     Shell(String),
 }
 

@@ -16,7 +16,8 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::backends::Lease;
-use super::h1::{self, Chunked, Framing, Parsed, Piece, ResponseHead};
+use super::chunked::{Chunked, Piece};
+use super::h1::{self, Framing, Parsed, ResponseHead};
 use super::headers::{self, Client};
 use super::proxy::Proxy;
 use super::raw_upstream::RawConn;

@@ -35,7 +35,8 @@
 //! - `upstream`, `raw_upstream`: keep-alive connections to one backend (hyper's, the fast path's)
 //! - `idle`: the idle connections of either pool, one list per proxy worker
 //! - `body`: the body types of the http proxy and its own plain-text answers
-//! - `bind`, `h1`, `headers`, `inherit`, `prefixed`, `ports`, `tasks`, `gate`, `workers`: no other file of `net/`
+//! - `h1`: which requests the fast path takes, where a response ends; `chunked` below it
+//! - `bind`, `chunked`, `headers`, `inherit`, `prefixed`, `ports`, `tasks`, `gate`, `workers`: no other file of `net/`
 //! - `error`: [`NetError`]
 //!
 //! ```no_run
@@ -63,6 +64,7 @@
 mod backends;
 mod bind;
 mod body;
+pub(crate) mod chunked;
 mod error;
 mod fast;
 pub mod gate;

@@ -10,7 +10,10 @@ use std::sync::OnceLock;
 
 use tokio::runtime::{Builder, Handle};
 
-/// Worker threads when [`configure`] was not called: one per CPU, at most this many.
+/// Worker threads when [`configure`] was not called: one per two CPUs (at least one), at most
+/// this many. The proxy shares the host with the apps it serves: a thread per CPU made two
+/// threads and the apps contend for two cores, 0.74× nginx's throughput where one thread gave
+/// 0.97× (docs/benchmarks.md).
 const DEFAULT_MAX: usize = 4;
 
 /// Upper bound for [`configure`] (`corral controller --proxy-threads`).
@@ -34,9 +37,8 @@ pub fn configure(count: usize) -> bool {
 /// How many worker threads the proxies use.
 pub fn count() -> usize {
     *COUNT.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(1, NonZeroUsize::get)
-            .min(DEFAULT_MAX)
+        let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        cpus.div_ceil(2).min(DEFAULT_MAX)
     })
 }
 

@@ -41,7 +41,7 @@ pub fn holds(
             .depends_on
             .iter()
             .filter(|d| !running || d.restart)
-            .find_map(|d| unmet(d, app, desired, observed).map(|why| (d, why)));
+            .find_map(|d| unmet(d, &app.jobs, desired, observed).map(|why| (d, why)));
         if let Some((_, reason)) = unmet {
             out.insert(
                 name.clone(),
@@ -55,16 +55,28 @@ pub fn holds(
     out
 }
 
-/// Why `dep` is not met, or `None` when it is.
+/// Why a Job's own `dependsOn` holds it back now (its first unmet entry), `None` when every
+/// entry is met: the rule Apps follow. `jobs` maps each Job to its status word.
+pub fn first_unmet(
+    deps: &[DependsOn],
+    jobs: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, DesiredApp>,
+    observed: &BTreeMap<String, ObservedApp>,
+) -> Option<String> {
+    deps.iter().find_map(|d| unmet(d, jobs, desired, observed))
+}
+
+/// Why `dep` is not met, or `None` when it is. `jobs` holds the status word of the Jobs
+/// `Completed` entries name.
 fn unmet(
     dep: &DependsOn,
-    app: &DesiredApp,
+    jobs: &BTreeMap<String, String>,
     desired: &BTreeMap<String, DesiredApp>,
     observed: &BTreeMap<String, ObservedApp>,
 ) -> Option<String> {
     let name = dep.app.as_str();
     if dep.condition == Condition::Completed {
-        return match app.jobs.get(name).map(String::as_str) {
+        return match jobs.get(name).map(String::as_str) {
             Some("Complete") => None,
             Some(status) => Some(format!(
                 "waiting for {name} to be Completed (the Job is {status})"

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::confine::{self, Confinement};
-use crate::manifest::{Command, Listen, Located, Logs, Probe, Stop};
+use crate::manifest::{Listen, Located, Logs, Probe, Stop};
 use crate::trust::{Role, Trust};
 
 /// Everything needed to start an instance of one app at one revision.
@@ -61,10 +61,7 @@ impl Template {
             Some(dir) => base.join(dir),
             None => base.clone(),
         };
-        let argv = match &spec.command {
-            Command::Argv(argv) => argv.clone(),
-            Command::Shell(line) => vec!["sh".into(), "-c".into(), format!("exec {line}")],
-        };
+        let argv = spec.command.argv();
         let mut env: Vec<(String, String)> = Vec::new();
         let mut error = None;
         let env_files: Vec<PathBuf> = spec.env_files.iter().map(|f| base.join(f)).collect();

@@ -47,9 +47,10 @@ struct Window {
     since: Instant,
     /// The counters then, by revision.
     start: BTreeMap<String, RevisionSnapshot>,
-    /// The first window after the canary's instances all turned ready: not judged. An instance
-    /// ready by the 1 s rule may not listen yet, and the proxy's connects to it that failed
-    /// (and were retried elsewhere) say nothing of the revision.
+    /// The first window after the canary's instances all turned ready, when the app has no
+    /// readiness probe: not judged. An instance ready by the 1 s rule may not listen yet, and
+    /// the proxy's connects to it that failed (and were retried elsewhere) say nothing of the
+    /// revision. With a probe, ready means the app said so, and the first window counts.
     grace: bool,
 }
 

@@ -53,6 +53,8 @@ impl Controller {
     pub(in crate::controller) fn steer(&mut self, name: &str, now: Instant) -> Option<Instant> {
         let spec = &self.store.apps.get(name)?.app.spec;
         let strategy = spec.strategy.clone();
+        // With a readiness probe, ready means the app said so; by the 1 s rule, maybe not yet.
+        let probed = spec.readiness.is_some();
         // What the proxy's counters can judge: every listen entry behind the http proxy.
         let http =
             !spec.listen.is_empty() && spec.listen.iter().all(|l| l.mode == ListenMode::Http);
@@ -110,7 +112,7 @@ impl Controller {
         match wanted {
             // Judged once every canary instance of the step is ready, from a fresh window.
             Some(hold) if http && judged && canary_ready >= hold.instances => {
-                let check = self.analyse(name, &stable, &canary, &strategy, now);
+                let check = self.analyse(name, &stable, &canary, &strategy, probed, now);
                 wake = [wake, check].into_iter().flatten().min();
             }
             _ => {
@@ -137,13 +139,15 @@ impl Controller {
     }
 
     /// Compares canary and stable over the window in force once `interval` passed; returns
-    /// when the next check is due.
+    /// when the next check is due. Without a readiness probe (`probed` false), the first
+    /// window is a grace window, not judged.
     fn analyse(
         &mut self,
         name: &str,
         stable: &str,
         canary: &str,
         strategy: &Strategy,
+        probed: bool,
         now: Instant,
     ) -> Option<Instant> {
         let analysis = strategy.analysis.clone().unwrap_or_default();
@@ -160,7 +164,7 @@ impl Controller {
             .or_insert_with(|| Window {
                 since: now,
                 start: stats.clone(),
-                grace: true,
+                grace: !probed,
             });
         if now < window.since + interval {
             return Some(window.since + interval);

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::controller::{now_ms, Controller};
-use crate::manifest::{Command, Hook};
+use crate::manifest::Hook;
 use crate::supervisor::{HookDone, HookKind, HookRun, Template};
 pub(super) use saved::{HookRecord, HookState};
 
@@ -45,14 +45,6 @@ pub(super) struct Hooks {
 /// A revision without its reload count (`HASH.N` → `HASH`): `corral reload` runs no hook.
 pub(super) fn base(revision: &str) -> &str {
     revision.split('.').next().unwrap_or(revision)
-}
-
-/// A hook's argv: a list as is, a shell line under `sh -c 'exec …'` (as `spec.command`).
-fn argv(hook: &Hook) -> Vec<String> {
-    match &hook.command {
-        Command::Argv(argv) => argv.clone(),
-        Command::Shell(line) => vec!["sh".into(), "-c".into(), format!("exec {line}")],
-    }
 }
 
 impl Hooks {
@@ -162,7 +154,7 @@ impl Controller {
                 .instances_of(name)
                 .any(|i| base(&i.revision) == revision),
         };
-        let command = argv(&hook);
+        let command = hook.command.argv();
         let record = self.hooks.record(name, HookKind::PreRollout);
         let state = record
             .filter(|r| r.is_for(revision, &command))
@@ -302,7 +294,7 @@ impl Controller {
             self.hooks.rolling.insert(name.to_owned(), revision);
             return;
         }
-        let command = argv(&hook);
+        let command = hook.command.argv();
         let record = self.hooks.record(name, HookKind::PostRollout);
         let ran = record.filter(|r| r.is_for(&revision, &command));
         // Due after a rollout to this revision, or interrupted (a controller restart) in it.

@@ -6,25 +6,32 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Container;
 
 use crate::manifest::depends::Condition;
-use crate::manifest::AppSpec;
+use crate::manifest::DependsOn;
 
 /// The image of the waiting init containers (it has `nc`).
 pub const WAIT_IMAGE: &str = "busybox:1.36";
 
-/// One init container per dependency that has a Service among `services` (app name → its
+/// One init container per dependency (of an App, or a Job's own) that has a Service among
+/// `services` (app name → its
 /// first Service and port); a warning for what cannot be kept.
 pub fn init_containers(
-    spec: &AppSpec,
+    depends_on: &[DependsOn],
     services: &BTreeMap<String, Option<(String, u16)>>,
     warn: &mut impl FnMut(String),
 ) -> Option<Vec<Container>> {
-    if spec.depends_on.is_empty() {
+    if depends_on.is_empty() {
         return None;
     }
     warn("dependsOn became init containers waiting for each dependency's Service (Kubernetes has no depends_on): they wait once, before the pod starts, until the Service has a ready endpoint; `restart: true` and the order of shutdown are not kept".into());
     let mut out = Vec::new();
-    for dep in &spec.depends_on {
+    for dep in depends_on {
         let app = dep.app.as_str();
+        if dep.condition == Condition::Completed {
+            warn(format!(
+                "dependsOn {app} (Completed): Kubernetes cannot hold a pod until a Job completed; nothing waits for it there (run {app} first, e.g. as a Helm pre-install hook)"
+            ));
+            continue;
+        }
         let Some(Some((service, port))) = services.get(app) else {
             let why = if services.contains_key(app) {
                 "it has no listen entry, so no Service"

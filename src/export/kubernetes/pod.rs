@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Options;
-use crate::manifest::{AppSpec, Command, Located, Probe, RestartPolicy};
+use crate::manifest::{AppSpec, Located, Probe, RestartPolicy};
 
 /// The app's container.
 pub fn container(
@@ -22,10 +22,7 @@ pub fn container(
 ) -> Container {
     let name = located.app.metadata.name.as_str();
     let spec = &located.app.spec;
-    let command = match &spec.command {
-        Command::Argv(argv) => argv.clone(),
-        Command::Shell(line) => vec!["sh".into(), "-c".into(), format!("exec {line}")],
-    };
+    let command = spec.command.argv();
     let working_dir = match spec.cwd.as_deref() {
         Some(dir) if dir.starts_with('/') => Some(dir.to_owned()),
         Some(dir) => {
