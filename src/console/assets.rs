@@ -17,13 +17,19 @@ pub struct Asset {
     pub content_type: &'static str,
 }
 
-/// The files, as built into this binary.
-const FILES: [(&str, &[u8], &str); 3] = [
-    (
-        "app.js",
-        include_bytes!("assets/app.js"),
-        "text/javascript; charset=utf-8",
-    ),
+/// `Content-Type` of the page's scripts (ES modules).
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// The files, as built into this binary. `app.js` imports the other scripts by their plain
+/// names (`./dom.js`), which are served revalidated; the page names `app.js` by its hash.
+const FILES: [(&str, &[u8], &str); 9] = [
+    ("app.js", include_bytes!("assets/app.js"), JS),
+    ("dom.js", include_bytes!("assets/dom.js"), JS),
+    ("charts.js", include_bytes!("assets/charts.js"), JS),
+    ("live.js", include_bytes!("assets/live.js"), JS),
+    ("overview.js", include_bytes!("assets/overview.js"), JS),
+    ("appview.js", include_bytes!("assets/appview.js"), JS),
+    ("logs.js", include_bytes!("assets/logs.js"), JS),
     (
         "app.css",
         include_bytes!("assets/app.css"),
