@@ -30,6 +30,9 @@ cleanup() {
 }
 trap cleanup EXIT
 export CORRAL_HOME=$TMP/home
+# The spawner is the binary re-executed through /proc/self/exe, which under valgrind is
+# valgrind itself: the controller forks the instances itself here, through the same launch code.
+export CORRAL_SPAWNER=0
 mkdir -p "$TMP/manifests" "$CORRAL_HOME"
 chmod 700 "$TMP" "$TMP/manifests" "$CORRAL_HOME"
 app() { # NAME SPEC-LINES…

@@ -6,18 +6,26 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
-/// A child killed and reaped when the test ends, pass or fail.
+/// A child leading its own process group, the group killed and the child reaped when the test
+/// ends, pass or fail (its own children too: none is left holding the test's output).
 struct Reaped(Child);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let group = nix::unistd::Pid::from_raw(-(self.0.id() as i32));
+        let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
         let _ = self.0.wait();
     }
 }
 
 fn spawn(program: &str, args: &[&str]) -> Reaped {
-    Reaped(Command::new(program).args(args).spawn().expect("spawn"))
+    use std::os::unix::process::CommandExt;
+    let child = Command::new(program)
+        .args(args)
+        .process_group(0)
+        .spawn()
+        .expect("spawn");
+    Reaped(child)
 }
 
 /// The process's own RSS, from /proc.
