@@ -481,13 +481,13 @@ EOF
 # section beside another would weigh on its figures); the smoke run checks only that each runs
 # and reports, so it runs them side by side (each part has its own PM2 daemon, controller, homes
 # and ports), in about the time of the longest instead of the sum.
-declare -A SECTION  # pid -> the section it runs
+declare -A SECTION=()  # pid -> the section it runs
 FAILED=()           # the sections that failed
 
 run_sections() {
-    local name pid
+    local name
     for name in throughput "${PARTS[@]}"; do
-        while (($(jobs -rp | wc -l) >= JOBS)); do sleep 0.2; done
+        while ((${#SECTION[@]} >= JOBS)); do reap_section; done
         if [[ $name == throughput ]]; then
             # A subshell that stops its own setups on exit (traps are not inherited).
             (
@@ -501,11 +501,24 @@ run_sections() {
         fi
         SECTION[$!]=$name
     done
-    # A section that failed or wrote no report goes to FAILED.
-    for pid in "${!SECTION[@]}"; do
-        wait "$pid" && [[ -s $TMP/${SECTION[$pid]}.md ]] || FAILED+=("${SECTION[$pid]}")
-    done
-    SECTION=()
+    while ((${#SECTION[@]})); do reap_section; done
+}
+
+# Waits for the next section to end; one that failed or wrote no report goes to FAILED. The
+# status is taken when the section ends: a pid waited for later may be another child's by then
+# (a whole bench forks tens of thousands of processes), and `wait` would answer 127.
+reap_section() {
+    local pid="" status=0 name
+    wait -n -p pid "${!SECTION[@]}" || status=$?
+    if [[ -z $pid ]]; then
+        # No section left to wait for (cannot happen): none is counted as passed.
+        for name in "${SECTION[@]}"; do FAILED+=("$name"); done
+        SECTION=()
+        return
+    fi
+    name=${SECTION[$pid]}
+    unset "SECTION[$pid]"
+    ((status == 0)) && [[ -s $TMP/$name.md ]] || FAILED+=("$name")
 }
 
 # On an early exit: stops the sections still running (each stops what it started).
