@@ -267,8 +267,6 @@ async fn scenario() {
         )
         .await;
     assert_eq!(background, json!("rgb(18, 21, 20)"), "no dark mode");
-    // Charts and the log have drawn a few more samples.
-    tokio::time::sleep(Duration::from_millis(800)).await;
     b.screenshot(&shot("console-app.png")).await;
 
     // A phone's width: nothing wider than the screen.
