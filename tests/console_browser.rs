@@ -175,7 +175,7 @@ async fn scenario() {
         json!(42),
         "the page was reloaded instead of updated live"
     );
-    pictures_wait().await;
+    pictures_wait(b).await;
     b.screenshot(&shot("console-overview.png")).await;
 
     // One app: its log lines stream in.
@@ -390,9 +390,24 @@ fn pictures() -> Option<u64> {
         .and_then(|s| s.parse().ok())
 }
 
-async fn pictures_wait() {
-    if let Some(secs) = pictures() {
-        tokio::time::sleep(Duration::from_secs(secs)).await;
+/// With `CORRAL_CONSOLE_PICTURES_WAIT=SECS`: waits until the controller has kept SECS of
+/// `web`'s chart points (asked from the page, with its session), so the pictures show them.
+async fn pictures_wait(b: &Browser) {
+    let Some(secs) = pictures() else {
+        return;
+    };
+    let span = "const x = new XMLHttpRequest();
+        x.open('GET', '/api/apps/web', false);
+        x.send();
+        const cpu = JSON.parse(x.responseText).charts.cpu;
+        return cpu.length ? cpu[cpu.length - 1][0] - cpu[0][0] : 0;";
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs + 60);
+    while b.js(span, vec![]).await.as_f64().unwrap_or(0.0) < secs as f64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "web's charts never spanned {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -5,10 +5,8 @@
 
 use std::time::Duration;
 
-use corral::api::Event;
-
 use crate::common::web::free_port;
-use crate::common::{flow, manifest, Controller, SOON};
+use crate::common::{first_event, flow, manifest, Controller, SOON};
 
 /// A python app: turns ready (opens `port`, when not 0) `ready_after` seconds after it
 /// starts; on SIGTERM it waits `exit_delay` seconds, appends its name to `out`, and exits.
@@ -63,24 +61,6 @@ fn write_db(ctl: &Controller) {
             ],
         ),
     );
-}
-
-/// Every event of the controller, in order (`corral events -o json`).
-fn events(ctl: &Controller) -> Vec<Event> {
-    let run = ctl.corral(&["events", "-o", "json"]);
-    assert!(run.status.success(), "{run:?}");
-    run.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
-/// The first event of `app` with `reason`.
-fn first(events: &[Event], app: &str, reason: &str) -> Option<Event> {
-    events
-        .iter()
-        .find(|e| e.app.as_deref() == Some(app) && e.reason == reason)
-        .cloned()
 }
 
 #[test]
@@ -140,12 +120,12 @@ fn a_dependent_starts_after_the_ready_event_and_stops_first() {
     assert!(ctl.instances("api").is_empty(), "api started too early");
 
     ctl.wait_status("front", "Running");
-    let all = events(&ctl);
-    let db_ready = first(&all, "db", "Ready").expect("db's Ready event");
-    let db_started = first(&all, "db", "Started").expect("db's Started event");
-    let api_started = first(&all, "api", "Started").expect("api's Started event");
-    let front_started = first(&all, "front", "Started").expect("front's Started event");
-    let other_started = first(&all, "other", "Started").expect("other's Started event");
+    let all = ctl.events();
+    let db_ready = first_event(&all, "db", "Ready").expect("db's Ready event");
+    let db_started = first_event(&all, "db", "Started").expect("db's Started event");
+    let api_started = first_event(&all, "api", "Started").expect("api's Started event");
+    let front_started = first_event(&all, "front", "Started").expect("front's Started event");
+    let other_started = first_event(&all, "other", "Started").expect("other's Started event");
     assert!(
         api_started.seq > db_ready.seq && api_started.at_ms >= db_ready.at_ms,
         "api started after db's Ready: {api_started:?} vs {db_ready:?}"
@@ -160,8 +140,8 @@ fn a_dependent_starts_after_the_ready_event_and_stops_first() {
         other_started.seq < db_ready.seq && other_started.at_ms < db_started.at_ms + 1000,
         "other started at once: {other_started:?} vs {db_started:?}"
     );
-    assert!(first(&all, "api", "Waiting").is_some_and(|e| e.message.contains("db")));
-    assert!(first(&all, "api", "DependenciesMet").is_some());
+    assert!(first_event(&all, "api", "Waiting").is_some_and(|e| e.message.contains("db")));
+    assert!(first_event(&all, "api", "DependenciesMet").is_some());
 
     // Shutdown: front (and other) first, then api once front has exited, then db.
     let out = ctl.scratch().join("stopped");
@@ -185,9 +165,9 @@ fn without_a_relation_both_start_at_once() {
     ctl.write_manifest("api.yaml", &manifest("api", &[&format!("command: {api}")]));
     ctl.start();
     ctl.wait_status("db", "Running");
-    let all = events(&ctl);
-    let db_ready = first(&all, "db", "Ready").expect("db's Ready event");
-    let api_started = first(&all, "api", "Started").expect("api's Started event");
+    let all = ctl.events();
+    let db_ready = first_event(&all, "db", "Ready").expect("db's Ready event");
+    let api_started = first_event(&all, "api", "Started").expect("api's Started event");
     assert!(
         api_started.seq < db_ready.seq,
         "{api_started:?} {db_ready:?}"
@@ -253,7 +233,8 @@ fn a_missing_dependency_waits_and_restart_true_follows_it() {
         ctl.instances("api").is_empty()
     });
     assert_eq!(ctl.instances("worker"), worker, "worker keeps running");
-    assert!(events(&ctl)
+    assert!(ctl
+        .events()
         .iter()
         .any(|e| e.app.as_deref() == Some("api") && e.message.contains("restart: true")));
 
@@ -416,9 +397,9 @@ fn a_dependent_waits_for_a_job_to_complete() {
         api.conditions
     );
     ctl.wait_status("api", "Running");
-    let all = events(&ctl);
-    let done = first(&all, "migrate", "JobCompleted").expect("the Job's JobCompleted event");
-    let started = first(&all, "api", "Started").expect("api's Started event");
+    let all = ctl.events();
+    let done = first_event(&all, "migrate", "JobCompleted").expect("the Job's JobCompleted event");
+    let started = first_event(&all, "api", "Started").expect("api's Started event");
     assert!(started.seq > done.seq, "{started:?} after {done:?}");
 
     // validate: `Completed` waits for a Job, and a Job only for `Completed`.

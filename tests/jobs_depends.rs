@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use corral::api::{Event, JobStatus};
+use corral::api::JobStatus;
 
 use crate::common::web::free_port;
-use crate::common::{flow, manifest, Controller};
+use crate::common::{first_event, flow, manifest, Controller};
 
 const WITHIN: Duration = Duration::from_secs(20);
 
@@ -34,22 +34,6 @@ fn job(name: &str, deps: &str, command: &str) -> String {
 
 fn job_status(ctl: &Controller, name: &str) -> Option<JobStatus> {
     ctl.get().jobs.into_iter().find(|j| j.name == name)
-}
-
-fn events(ctl: &Controller) -> Vec<Event> {
-    let run = ctl.corral(&["events", "-o", "json"]);
-    assert!(run.status.success(), "{run:?}");
-    run.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
-fn first(events: &[Event], app: &str, reason: &str) -> Option<Event> {
-    events
-        .iter()
-        .find(|e| e.app.as_deref() == Some(app) && e.reason == reason)
-        .cloned()
 }
 
 #[test]
@@ -89,10 +73,10 @@ fn a_job_runs_only_after_its_dependency_is_ready_and_waits_with_the_reason() {
         job_status(&ctl, "migrate").filter(|j| j.status == "Complete")
     });
     assert_eq!((done.succeeded, done.runs.len()), (1, 1));
-    let all = events(&ctl);
-    let db_started = first(&all, "db", "Started").expect("db's Started event");
-    let db_ready = first(&all, "db", "Ready").expect("db's Ready event");
-    let job_started = first(&all, "migrate", "JobStarted").expect("the JobStarted event");
+    let all = ctl.events();
+    let db_started = first_event(&all, "db", "Started").expect("db's Started event");
+    let db_ready = first_event(&all, "db", "Ready").expect("db's Ready event");
+    let job_started = first_event(&all, "migrate", "JobStarted").expect("the JobStarted event");
     assert!(
         job_started.seq > db_ready.seq && job_started.at_ms >= db_ready.at_ms,
         "the Job started after db's Ready: {job_started:?} vs {db_ready:?}"
@@ -103,9 +87,9 @@ fn a_job_runs_only_after_its_dependency_is_ready_and_waits_with_the_reason() {
         done.runs[0].start_ms,
         db_started.at_ms
     );
-    let wait = first(&all, "migrate", "Waiting").expect("a Waiting event");
+    let wait = first_event(&all, "migrate", "Waiting").expect("a Waiting event");
     assert_eq!(wait.message, "waiting for db to be Ready");
-    let met = first(&all, "migrate", "DependenciesMet").expect("a DependenciesMet event");
+    let met = first_event(&all, "migrate", "DependenciesMet").expect("a DependenciesMet event");
     assert!(wait.seq < met.seq && met.seq < job_started.seq);
 }
 
@@ -243,10 +227,10 @@ fn a_job_waiting_for_a_job_starts_as_soon_as_that_one_completes() {
     crate::common::wait_for(WITHIN, "migrate Complete", || {
         job_status(&ctl, "migrate").filter(|j| j.status == "Complete")
     });
-    let all = events(&ctl);
-    let done = first(&all, "schema", "JobCompleted").expect("schema's JobCompleted event");
-    let started = first(&all, "migrate", "JobStarted").expect("migrate's JobStarted event");
-    let waited = first(&all, "migrate", "Waiting").expect("migrate's Waiting event");
+    let all = ctl.events();
+    let done = first_event(&all, "schema", "JobCompleted").expect("schema's JobCompleted event");
+    let started = first_event(&all, "migrate", "JobStarted").expect("migrate's JobStarted event");
+    let waited = first_event(&all, "migrate", "Waiting").expect("migrate's Waiting event");
     assert!(
         waited
             .message

@@ -93,7 +93,7 @@ impl Browser {
             {
                 Ok(client) => break client,
                 Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Err(e) => panic!("no WebDriver session from chromedriver at {url}: {e}"),
             }

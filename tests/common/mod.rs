@@ -313,6 +313,16 @@ impl Controller {
         })
     }
 
+    /// Every event of the controller, in order (`corral events -o json`).
+    pub fn events(&self) -> Vec<corral::api::Event> {
+        let run = self.corral(&["events", "-o", "json"]);
+        assert!(run.status.success(), "{run:?}");
+        run.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
     /// Waits until `app`'s status word is `status`.
     pub fn wait_status(&self, app: &str, status: &str) -> AppStatus {
         wait_for(SOON, &format!("{app} is {status}"), || {
@@ -499,4 +509,16 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The first of `events` of `app` with `reason`.
+pub fn first_event(
+    events: &[corral::api::Event],
+    app: &str,
+    reason: &str,
+) -> Option<corral::api::Event> {
+    events
+        .iter()
+        .find(|e| e.app.as_deref() == Some(app) && e.reason == reason)
+        .cloned()
 }
